@@ -1,0 +1,76 @@
+"""The one neutral message model every channel speaks: `Inbound` in, outbox payloads out.
+
+Nothing outside `bot/channels/` knows Telegram or Zalo types; channels turn their updates into
+`Inbound` and render `Outbound` payloads (text, choices, an optional export attachment).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+from conversations.engine import Choice, Reply
+
+
+@dataclass(frozen=True)
+class Inbound:
+    channel: str
+    chat_id: str
+    user_id: str
+    inbound_id: str
+    text: str | None = None
+    choice: str | None = None
+    context: str = ""
+    display_name: str = ""
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """An Excel export, built when it is delivered (never stored as bytes in the outbox)."""
+
+    campaign_id: int
+    unit_code: str | None = None
+
+
+@dataclass(frozen=True)
+class Outbound:
+    text: str
+    choices: tuple[Choice, ...] = ()
+    context: str = ""
+    numbered: bool = False
+    attachment: Attachment | None = None
+
+    @classmethod
+    def from_reply(cls, reply: Reply) -> Outbound:
+        return cls(reply.text, reply.choices, reply.context, reply.numbered)
+
+    def to_payload(self) -> dict:
+        payload = {
+            "text": self.text,
+            "choices": [asdict(choice) for choice in self.choices],
+            "context": self.context,
+            "numbered": self.numbered,
+        }
+        if self.attachment:
+            payload["attachment"] = asdict(self.attachment)
+        return payload
+
+    @classmethod
+    def from_payload(cls, payload: dict) -> Outbound:
+        attachment = payload.get("attachment")
+        return cls(
+            text=payload.get("text", ""),
+            choices=tuple(Choice(**c) for c in payload.get("choices", [])),
+            context=payload.get("context", ""),
+            numbered=bool(payload.get("numbered")),
+            attachment=Attachment(**attachment) if attachment else None,
+        )
+
+
+@dataclass(frozen=True)
+class ChannelTraits:
+    """What a channel can do, so the service can shape replies without knowing the channel."""
+
+    name: str
+    sends_files: bool = True
+    text_limit: int = 4096
+    extra: dict = field(default_factory=dict)

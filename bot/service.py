@@ -1,0 +1,288 @@
+"""The service layer: one inbound message, one transaction.
+
+`Service.handle(inbound)` de-duplicates the delivery, finds who is writing, links strangers who
+bring a valid invite (after they confirm), routes secretariat commands, runs the dialogue engine
+for officers and stores answers, history, conversation state and the replies (as outbox rows) in
+the same transaction. It is synchronous; async channels call it through `asyncio.to_thread`.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlmodel import Session
+
+from bot import secretariat
+from bot.messaging import ChannelTraits, Inbound, Outbound
+from bot.secretariat import UNKNOWN_COMMAND_TEXT
+from conversations.engine import CHOICES, Choice, Press, State, Text, step
+from conversations.parsing import normalize
+from storage.database import Database
+from storage.models import Contact, Invite, OutboxMessage, Unit
+from storage.repository import (
+    campaign_form,
+    claim_inbound,
+    create_download_token,
+    current_campaign,
+    engine_answers,
+    enqueue,
+    find_contact,
+    load_answers,
+    load_dialogue,
+    submission_for,
+    usable_invite,
+    write_answer,
+)
+
+Clock = Callable[[], datetime]
+DOWNLOAD_VALID_FOR = timedelta(hours=24)
+_COMMAND = re.compile(r"^/([A-Za-z0-9_]{1,32})(?:@\w+)?(?:\s+(.*))?$", re.DOTALL)
+_BARE_CODE = re.compile(r"^[A-Za-z0-9]{6,12}$")
+_LINK_YES = Choice("link_yes", "Xác nhận", "có")
+_LINK_NO = Choice("link_no", "Không phải tôi", "không")
+_YES = {"co", "dong y", "xac nhan", "yes", "ok", "1"}
+_NO = {"khong", "huy", "no", "2", "khong phai toi"}
+OFFICER_COMMANDS = {"start", "tiep", "xem", "nop", "help", "status", "cau", "sua", "lai", "dung"}
+STRANGER_TEXT = (
+    "Xin chào! Đây là trợ lý thu thập số liệu báo cáo của Ban Dân vận Tỉnh ủy.\n"
+    "Để sử dụng, đồng chí cần mã mời do Ban Dân vận cấp: mở đường liên kết mời, "
+    "hoặc gửi mã mời (8 ký tự) vào đây."
+)
+BAD_CODE_TEXT = (
+    "Mã mời không đúng, đã được dùng hoặc đã hết hạn. "
+    "Đề nghị liên hệ Ban Dân vận Tỉnh ủy để được cấp mã mới."
+)
+
+
+@dataclass
+class Context:
+    """What one handling of a message can see: session, clock reading, sender and channel."""
+
+    session: Session
+    now: datetime
+    inbound: Inbound
+    contact: Contact | None
+    traits: ChannelTraits
+
+
+class Service:
+    def __init__(
+        self,
+        database: Database,
+        clock: Clock,
+        traits: dict[str, ChannelTraits],
+        *,
+        invite_valid_for: timedelta = timedelta(days=30),
+        bot_usernames: dict[str, str] | None = None,
+        public_url: str = "",
+    ) -> None:
+        self.database = database
+        self.clock = clock
+        self.traits = traits
+        self.invite_valid_for = invite_valid_for
+        self.bot_usernames = bot_usernames or {}
+        self.public_url = public_url
+        # SQLite has one writer: serialising here avoids "database is locked" retries.
+        self._sqlite_lock = threading.Lock() if database.is_sqlite else None
+
+    def handle(self, inbound: Inbound) -> list[OutboxMessage]:
+        """Process one inbound message; return the outbox rows this process should deliver."""
+        if self._sqlite_lock is None:
+            return self._handle(inbound)
+        with self._sqlite_lock:
+            return self._handle(inbound)
+
+    def _handle(self, inbound: Inbound) -> list[OutboxMessage]:
+        now = self.clock()
+        traits = self.traits.get(inbound.channel) or ChannelTraits(inbound.channel)
+        with self.database.transaction() as session:
+            if not claim_inbound(session, inbound.channel, inbound.inbound_id, now):
+                return []
+            contact = find_contact(session, inbound.channel, inbound.user_id)
+            if contact is not None:
+                contact.last_seen_at = now
+                contact.active = True
+                if inbound.display_name:
+                    contact.display_name = inbound.display_name[:120]
+                session.add(contact)
+            context = Context(session, now, inbound, contact, traits)
+            replies = self._route(context)
+            chat_id = inbound.chat_id
+            contact_id = context.contact.id if context.contact else None
+            return [
+                enqueue(
+                    session,
+                    channel=inbound.channel,
+                    chat_id=chat_id,
+                    payload=reply.to_payload(),
+                    now=now,
+                    contact_id=contact_id,
+                )
+                for reply in replies
+            ]
+
+    # --- routing ---------------------------------------------------------------------
+
+    def _route(self, ctx: Context) -> list[Outbound]:
+        text = (ctx.inbound.text or "").strip()
+        command, argument = _split_command(text)
+        contact = ctx.contact
+        if contact is not None and contact.pending_invite_id is not None:
+            answer = self._confirm_link(ctx, text)
+            if answer is not None:
+                return answer
+        code = argument if command == "start" and argument else None
+        if contact is None or (contact.unit_id is None and contact.role == "officer"):
+            if code is None and _BARE_CODE.match(text):
+                code = text
+            if code is not None:
+                return self._offer_link(ctx, code)
+            return [Outbound(STRANGER_TEXT)]
+        if code is not None:
+            return self._offer_link(ctx, code)
+        if contact.role == "secretariat":
+            return secretariat.handle_command(self, ctx, command, argument)
+        if command is not None and command not in OFFICER_COMMANDS:
+            return [Outbound(UNKNOWN_COMMAND_TEXT)]
+        if command == "status":
+            return [secretariat.unit_status(ctx)]
+        return self._converse(ctx, text)
+
+    # --- invites ------------------------------------------------------------------------
+
+    def _offer_link(self, ctx: Context, code: str) -> list[Outbound]:
+        invite = usable_invite(ctx.session, code, ctx.now)
+        if invite is None:
+            return [Outbound(BAD_CODE_TEXT)]
+        contact = ctx.contact
+        if contact is None:
+            contact = Contact(
+                channel=ctx.inbound.channel,
+                external_id=ctx.inbound.user_id,
+                chat_id=ctx.inbound.chat_id,
+                display_name=ctx.inbound.display_name[:120],
+                created_at=ctx.now,
+                last_seen_at=ctx.now,
+            )
+        contact.pending_invite_id = invite.id
+        ctx.session.add(contact)
+        ctx.session.flush()
+        ctx.contact = contact
+        if invite.role == "secretariat":
+            target = "thành viên Ban thư ký (Ban Dân vận Tỉnh ủy)"
+        else:
+            target = f"cán bộ đầu mối của {ctx.session.get(Unit, invite.unit_id).name}"
+        text = (
+            f"Mã mời này dành cho {target}.\n"
+            "Đồng chí xác nhận đúng là mình để liên kết tài khoản này?"
+        )
+        return [Outbound(text, (_LINK_YES, _LINK_NO), context="link", numbered=True)]
+
+    def _confirm_link(self, ctx: Context, text: str) -> list[Outbound] | None:
+        """Answer a pending invite confirmation; None lets other input through."""
+        contact = ctx.contact
+        choice = ctx.inbound.choice
+        words = normalize(text)
+        if choice == "link_yes" or (choice is None and words in _YES):
+            invite = ctx.session.get(Invite, contact.pending_invite_id)
+            contact.pending_invite_id = None
+            if invite is None or invite.used_at is not None or invite.expires_at <= ctx.now:
+                return [Outbound(BAD_CODE_TEXT)]
+            invite.used_at = ctx.now
+            invite.used_by = contact.id
+            contact.role = invite.role
+            contact.unit_id = invite.unit_id
+            contact.chat_id = ctx.inbound.chat_id
+            ctx.session.add_all([invite, contact])
+            if invite.role == "secretariat":
+                return [Outbound("Đã liên kết. " + secretariat.HELP_TEXT)]
+            unit = ctx.session.get(Unit, invite.unit_id)
+            linked = Outbound(f"Đã liên kết với {unit.name}.")
+            return [linked, *self._converse(ctx, "/tiep")]
+        if choice == "link_no" or (choice is None and words in _NO):
+            contact.pending_invite_id = None
+            ctx.session.add(contact)
+            return [Outbound("Đã hủy. Mã mời chưa được dùng.")]
+        if choice is not None:
+            return None
+        return None
+
+    # --- officers ---------------------------------------------------------------------
+
+    def _converse(self, ctx: Context, text: str) -> list[Outbound]:
+        session, contact = ctx.session, ctx.contact
+        campaign = current_campaign(session)
+        form = campaign_form(campaign)
+        unit = session.get(Unit, contact.unit_id)
+        submission = submission_for(session, campaign, unit, lock=True)
+        rows = load_answers(session, submission.id)
+        state_row, dialogue = load_dialogue(session, contact, campaign, submission, ctx.now)
+        state = State(
+            dialogue=dialogue,
+            answers=engine_answers(rows),
+            level=unit.level,
+            status=submission.status,
+            unit_name=unit.name,
+            submitted_at=submission.submitted_at,
+        )
+        inbound = ctx.inbound
+        event = Press(inbound.choice, inbound.context) if inbound.choice else Text(text)
+        new_state, effects = step(state, event, form, ctx.now)
+        replies: list[Outbound] = []
+        for effect in effects:
+            kind = type(effect).__name__
+            if kind == "SaveAnswer":
+                rows[effect.key] = write_answer(
+                    session,
+                    submission,
+                    key=effect.key,
+                    value=effect.value,
+                    not_applicable=effect.not_applicable,
+                    raw=effect.raw,
+                    contact_id=contact.id,
+                    channel=inbound.channel,
+                    now=ctx.now,
+                    existing=rows.get(effect.key),
+                )
+            elif kind == "SubmitReport":
+                submission.submitted_at = ctx.now
+                submission.submitted_by = contact.id
+            else:
+                replies.append(Outbound.from_reply(effect))
+        if new_state.status != submission.status:
+            if submission.started_at is None:
+                submission.started_at = ctx.now
+            submission.status = new_state.status
+        submission.last_activity_at = ctx.now
+        state_row.state = new_state.dialogue.to_json()
+        state_row.updated_at = ctx.now
+        session.add_all([submission, state_row])
+        return replies
+
+    def download_link(
+        self, session: Session, campaign, unit: Unit | None, contact: Contact | None, now
+    ) -> str:
+        """A link to the web app serving one export for 24 hours (for channels without files)."""
+        token = create_download_token(
+            session,
+            campaign_id=campaign.id,
+            unit_id=unit.id if unit else None,
+            contact_id=contact.id if contact else None,
+            now=now,
+            valid_for=DOWNLOAD_VALID_FOR,
+        )
+        return f"{self.public_url}/tai-ve/{token}"
+
+
+def _split_command(text: str) -> tuple[str | None, str]:
+    match = _COMMAND.match(text)
+    if not match:
+        return None, ""
+    return match.group(1).lower(), (match.group(2) or "").strip()
+
+
+__all__ = ["Service", "Context", "CHOICES"]

@@ -1,0 +1,175 @@
+"""Forms as data: the model of a Phụ lục (sections, questions, rules) and its YAML loader.
+
+A form file is validated on load; any problem raises `FormError` with one line naming the file,
+the question key and what is wrong, so an operator can fix a new form without reading code.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+BUNDLED_FORMS = Path(__file__).parent / "forms"
+KEY_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+
+
+class FormError(ValueError):
+    """A form file that cannot be used, with a one-line reason."""
+
+
+class QuestionKind(StrEnum):
+    INTEGER = "integer"
+    PERCENT = "percent"
+    PAIR = "pair"
+    RATIO = "ratio"
+    DOCUMENTS = "documents"
+    TEXT = "text"
+
+
+NUMERIC_KINDS = {QuestionKind.INTEGER, QuestionKind.PERCENT}
+
+
+class Rule(BaseModel):
+    """A cross-question rule: this question's value compared with another's."""
+
+    model_config = ConfigDict(extra="forbid")
+    lte: str | None = None
+    gte: str | None = None
+    message: str | None = None
+
+    @property
+    def other(self) -> str:
+        return self.lte or self.gte or ""
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    key: str
+    title: str
+
+
+class Question(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    key: str
+    section: str
+    label: str
+    short_label: str | None = None
+    heading: str | None = None
+    kind: QuestionKind = Field(alias="type")
+    unit: str | None = None
+    levels: list[str] = Field(default_factory=list)
+    minimum: float | None = None
+    maximum: float | None = None
+    help: str | None = None
+    example: str | None = None
+    rules: list[Rule] = Field(default_factory=list)
+
+    @property
+    def title(self) -> str:
+        return self.short_label or self.label
+
+    def applies_to(self, level: str) -> bool:
+        return not self.levels or level in self.levels
+
+
+class Form(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    key: str
+    title: str
+    subtitle: str | None = None
+    levels: list[str]
+    submit_incomplete: Literal["confirm", "refuse"] = "confirm"
+    sections: list[Section]
+    questions: list[Question]
+
+    def question(self, key: str) -> Question:
+        for question in self.questions:
+            if question.key == key:
+                return question
+        raise KeyError(key)
+
+    def questions_for(self, level: str) -> list[Question]:
+        return [q for q in self.questions if q.applies_to(level)]
+
+    def section(self, key: str) -> Section:
+        return next(s for s in self.sections if s.key == key)
+
+    def top_section(self, key: str) -> Section:
+        """The numbered part a (sub)section belongs to: "4.3" -> section "4"."""
+        return self.section(key.split(".")[0])
+
+
+def load_form(path: str | Path) -> Form:
+    """Read and validate a form file; a bare name is looked up among the bundled forms."""
+    path = Path(path)
+    if not path.exists() and not path.is_absolute() and (BUNDLED_FORMS / path).exists():
+        path = BUNDLED_FORMS / path
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8-sig"))
+    except FileNotFoundError:
+        raise FormError(f"{path}: không tìm thấy tệp biểu mẫu") from None
+    except (yaml.YAMLError, UnicodeDecodeError) as error:
+        raise FormError(f"{path}: không đọc được YAML ({_first_line(error)})") from None
+    return parse_form(raw, source=str(path))
+
+
+def parse_form(raw: object, *, source: str = "<form>") -> Form:
+    if not isinstance(raw, dict):
+        raise FormError(f"{source}: tệp biểu mẫu phải là một bảng khóa: giá trị")
+    for index, item in enumerate(raw.get("questions") or []):
+        if isinstance(item, dict):
+            try:
+                Question.model_validate(item)
+            except ValidationError as error:
+                key = item.get("key", f"#{index + 1}")
+                raise FormError(f"{source}: câu '{key}': {_describe(error)}") from None
+    try:
+        form = Form.model_validate(raw)
+    except ValidationError as error:
+        raise FormError(f"{source}: {_describe(error)}") from None
+    _check_consistency(form, source)
+    return form
+
+
+def _check_consistency(form: Form, source: str) -> None:
+    if not form.questions:
+        raise FormError(f"{source}: biểu mẫu không có câu hỏi nào")
+    section_keys = {s.key for s in form.sections}
+    seen: dict[str, Question] = {}
+    for question in form.questions:
+        where = f"{source}: câu '{question.key}'"
+        if not KEY_PATTERN.match(question.key):
+            raise FormError(f"{where}: khóa chỉ gồm chữ thường, số, dấu _ và bắt đầu bằng chữ")
+        if question.key in seen:
+            raise FormError(f"{where}: khóa bị trùng")
+        if question.section not in section_keys:
+            raise FormError(f"{where}: phần '{question.section}' không có trong sections")
+        if question.section.split(".")[0] not in section_keys:
+            raise FormError(f"{where}: thiếu phần cha của '{question.section}'")
+        unknown_levels = set(question.levels) - set(form.levels)
+        if unknown_levels:
+            raise FormError(f"{where}: cấp không hợp lệ {sorted(unknown_levels)}")
+        for rule in question.rules:
+            if bool(rule.lte) == bool(rule.gte):
+                raise FormError(f"{where}: mỗi quy tắc cần đúng một trong lte, gte")
+            other = seen.get(rule.other)
+            if other is None:
+                raise FormError(f"{where}: quy tắc nhắc tới câu '{rule.other}' chưa có ở trước")
+            if question.kind not in NUMERIC_KINDS or other.kind not in NUMERIC_KINDS:
+                raise FormError(f"{where}: quy tắc so sánh chỉ dùng cho câu kiểu số")
+        seen[question.key] = question
+
+
+def _describe(error: ValidationError) -> str:
+    first = error.errors()[0]
+    where = ".".join(str(part) for part in first["loc"])
+    return f"{where}: {first['msg']}" if where else first["msg"]
+
+
+def _first_line(error: Exception) -> str:
+    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__

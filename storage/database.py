@@ -1,0 +1,104 @@
+"""Connecting to the database (SQLite by default, PostgreSQL by URL) and keeping its schema current.
+
+`open_database(url)` returns a `Database` whose `transaction()` is the one unit of work used by the
+service layer; the schema is upgraded with Alembic on open, so an empty or an old database is
+brought to the current version before anything reads it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+from sqlmodel import Session
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+DEFAULT_URL = "sqlite:///baocao.db"
+
+
+class DatabaseUrlError(ValueError):
+    """A database URL that cannot be used, with a one-line reason."""
+
+
+def normalize_url(url: str) -> str:
+    """Accept the URLs operators write and map them to the drivers baocao ships.
+
+    `postgresql://` and `postgresql+asyncpg://` use psycopg 3; `sqlite+aiosqlite://` plain sqlite.
+    """
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise DatabaseUrlError(f"BAOCAO_DATABASE_URL không hợp lệ: {url!r}") from None
+    backend = parsed.get_backend_name()
+    if backend == "postgresql":
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    elif backend == "sqlite":
+        parsed = parsed.set(drivername="sqlite")
+    else:
+        raise DatabaseUrlError(f"chỉ hỗ trợ SQLite và PostgreSQL, không hỗ trợ '{backend}'")
+    return parsed.render_as_string(hide_password=False)
+
+
+@dataclass
+class Database:
+    engine: Engine
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.engine.dialect.name == "sqlite"
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """One unit of work: commit on success, roll back on any error."""
+        with Session(self.engine, expire_on_commit=False) as session:
+            try:
+                yield session
+                session.commit()
+            except BaseException:
+                session.rollback()
+                raise
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def open_database(url: str = DEFAULT_URL, *, upgrade: bool = True) -> Database:
+    url = normalize_url(url)
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        event.listen(engine, "connect", _sqlite_pragmas)
+    else:
+        engine = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+    database = Database(engine)
+    if upgrade:
+        upgrade_schema(database)
+    return database
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def alembic_config() -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    return config
+
+
+def upgrade_schema(database: Database) -> None:
+    config = alembic_config()
+    with database.engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")

@@ -1,0 +1,198 @@
+"""The tables: campaigns, units, contacts, invites, submissions, answers and their history,
+conversation state, processed inbound ids, the outbox, the reminder log and download tokens.
+
+Every timestamp is stored as UTC and comes back timezone-aware, on SQLite and PostgreSQL alike.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, DateTime, Index, Text, TypeDecorator, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+class UTCDateTime(TypeDecorator):
+    """Aware datetimes in, aware UTC datetimes out, whatever the database keeps."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def utc_field(**kwargs: Any) -> Any:
+    nullable = kwargs.pop("nullable", True)
+    return Field(sa_column=Column(UTCDateTime(), nullable=nullable, **kwargs))
+
+
+def json_field(nullable: bool = True) -> Any:
+    return Field(default=None, sa_column=Column(JSON, nullable=nullable))
+
+
+def text_field(nullable: bool = True) -> Any:
+    return Field(default=None, sa_column=Column(Text, nullable=nullable))
+
+
+class Campaign(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(index=True, unique=True, max_length=40)
+    title: str
+    issued_by: str = ""
+    receiver: str = ""
+    form_key: str
+    form_yaml: str = text_field(nullable=False)
+    spec_yaml: str = text_field(nullable=False)
+    deadline: datetime = utc_field(nullable=False)
+    timezone: str = "Asia/Ho_Chi_Minh"
+    created_at: datetime = utc_field(nullable=False)
+    updated_at: datetime = utc_field(nullable=False)
+
+
+class Unit(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(index=True, unique=True, max_length=40)
+    name: str
+    level: str = Field(max_length=20)
+    parent_id: int | None = Field(default=None, foreign_key="unit.id")
+    group: str | None = Field(default=None, max_length=40)
+
+
+class Contact(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("channel", "external_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    channel: str = Field(max_length=20)
+    external_id: str = Field(max_length=80)
+    chat_id: str = Field(max_length=80)
+    display_name: str = ""
+    role: str = Field(default="officer", max_length=20)  # officer | secretariat
+    unit_id: int | None = Field(default=None, foreign_key="unit.id", index=True)
+    active: bool = True
+    pending_invite_id: int | None = Field(default=None, foreign_key="invite.id")
+    created_at: datetime = utc_field(nullable=False)
+    last_seen_at: datetime | None = utc_field()
+
+
+class Invite(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(index=True, unique=True, max_length=64)
+    role: str = Field(default="officer", max_length=20)
+    unit_id: int | None = Field(default=None, foreign_key="unit.id")
+    created_at: datetime = utc_field(nullable=False)
+    expires_at: datetime = utc_field(nullable=False)
+    used_at: datetime | None = utc_field()
+    used_by: int | None = None  # contact id (no foreign key: contact also points here)
+
+
+class Submission(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("campaign_id", "unit_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    campaign_id: int = Field(foreign_key="campaign.id", index=True)
+    unit_id: int = Field(foreign_key="unit.id")
+    status: str = Field(default="not_started", max_length=20)
+    started_at: datetime | None = utc_field()
+    submitted_at: datetime | None = utc_field()
+    submitted_by: int | None = Field(default=None, foreign_key="contact.id")
+    returned_at: datetime | None = utc_field()
+    return_reason: str | None = None
+    last_activity_at: datetime | None = utc_field()
+
+
+class Answer(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("submission_id", "question_key"),)
+    id: int | None = Field(default=None, primary_key=True)
+    submission_id: int = Field(foreign_key="submission.id", index=True)
+    question_key: str = Field(max_length=40)
+    value: dict | None = json_field()
+    not_applicable: bool = False
+    raw_text: str | None = text_field()
+    updated_at: datetime = utc_field(nullable=False)
+    updated_by: int | None = Field(default=None, foreign_key="contact.id")
+    channel: str | None = Field(default=None, max_length=20)
+
+
+class AnswerHistory(SQLModel, table=True):
+    __tablename__ = "answer_history"
+    id: int | None = Field(default=None, primary_key=True)
+    submission_id: int = Field(foreign_key="submission.id", index=True)
+    question_key: str = Field(max_length=40)
+    old_value: dict | None = json_field()
+    old_not_applicable: bool | None = None
+    new_value: dict | None = json_field()
+    new_not_applicable: bool = False
+    raw_text: str | None = text_field()
+    contact_id: int | None = Field(default=None, foreign_key="contact.id")
+    channel: str | None = Field(default=None, max_length=20)
+    at: datetime = utc_field(nullable=False)
+
+
+class ConversationState(SQLModel, table=True):
+    __tablename__ = "conversation_state"
+    __table_args__ = (UniqueConstraint("contact_id", "campaign_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    contact_id: int = Field(foreign_key="contact.id")
+    campaign_id: int = Field(foreign_key="campaign.id")
+    submission_id: int = Field(foreign_key="submission.id", index=True)
+    state: dict | None = json_field()
+    updated_at: datetime = utc_field(nullable=False)
+
+
+class ProcessedInbound(SQLModel, table=True):
+    __tablename__ = "processed_inbound"
+    channel: str = Field(primary_key=True, max_length=20)
+    inbound_id: str = Field(primary_key=True, max_length=80)
+    at: datetime = utc_field(nullable=False)
+
+
+class OutboxMessage(SQLModel, table=True):
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_pending", "channel", "status", "not_before"),)
+    id: int | None = Field(default=None, primary_key=True)
+    channel: str = Field(max_length=20)
+    chat_id: str = Field(max_length=80)
+    contact_id: int | None = Field(default=None, foreign_key="contact.id")
+    kind: str = Field(default="reply", max_length=20)
+    payload: dict | None = json_field(nullable=False)
+    # pending: waiting; sending: claimed by a process at claimed_at; sent; failed (given up)
+    status: str = Field(default="pending", max_length=20)
+    attempts: int = 0
+    claimed_at: datetime | None = utc_field()
+    not_before: datetime = utc_field(nullable=False)
+    created_at: datetime = utc_field(nullable=False)
+    sent_at: datetime | None = utc_field()
+    error: str | None = None
+
+
+class ReminderLog(SQLModel, table=True):
+    __tablename__ = "reminder_log"
+    __table_args__ = (UniqueConstraint("campaign_id", "contact_id", "slot"),)
+    id: int | None = Field(default=None, primary_key=True)
+    campaign_id: int = Field(foreign_key="campaign.id")
+    contact_id: int = Field(foreign_key="contact.id")
+    slot: str = Field(max_length=60)
+    outbox_id: int | None = Field(default=None, foreign_key="outbox.id")
+    status: str = Field(default="queued", max_length=20)  # queued | skipped
+    at: datetime = utc_field(nullable=False)
+
+
+class DownloadToken(SQLModel, table=True):
+    __tablename__ = "download_token"
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(index=True, unique=True, max_length=64)
+    campaign_id: int = Field(foreign_key="campaign.id")
+    unit_id: int | None = Field(default=None, foreign_key="unit.id")
+    contact_id: int | None = Field(default=None, foreign_key="contact.id")
+    created_at: datetime = utc_field(nullable=False)
+    expires_at: datetime = utc_field(nullable=False)
