@@ -271,7 +271,6 @@ _KIND_PHRASES = {
     "pair": _COMMON_PHRASES | _PAIR_RATIO_PHRASES,
     "ratio": _COMMON_PHRASES | _PAIR_RATIO_PHRASES | _PERCENT_PHRASES | _RATIO_ONLY_PHRASES,
 }
-_LONGEST_PHRASE = 4
 _MULTIPLIERS = frozenset({"nghin", "ngan", "trieu", "ty", "ti", "tram", "chuc", "van", "muoi"})
 _NEGATIVE_WORDS = frozenset({"am", "tru"})
 
@@ -293,7 +292,7 @@ def _unit_phrases(unit: str | None) -> frozenset[tuple[str, ...]]:
     phrases = set()
     for part in re.split(r"[/,;]", unit):
         words = tuple(re.findall(r"[a-z]+", normalize(part)))
-        if words and len(words) <= _LONGEST_PHRASE:
+        if words:
             phrases.add(words)
     return frozenset(phrases)
 
@@ -335,6 +334,7 @@ def _lex(text: str, kind: str, unit: str | None) -> list[_Token] | Rejected:
 def _check_words(tokens: list[_Token], text: str, kind: str, unit: str | None) -> Rejected | None:
     """Every word must belong to the vocabulary of the kind (or to the question's unit)."""
     vocabulary = _KIND_PHRASES[kind] | _unit_phrases(unit)
+    longest = max(len(phrase) for phrase in vocabulary)
     run: list[str] = []
     for token in [*tokens, _Token("punct", "")]:
         if token.kind == "word":
@@ -342,7 +342,7 @@ def _check_words(tokens: list[_Token], text: str, kind: str, unit: str | None) -
             continue
         index = 0
         while index < len(run):
-            for size in range(min(_LONGEST_PHRASE, len(run) - index), 0, -1):
+            for size in range(min(longest, len(run) - index), 0, -1):
                 if tuple(run[index : index + size]) in vocabulary:
                     index += size
                     break

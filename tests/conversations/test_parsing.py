@@ -755,9 +755,7 @@ DOCUMENT_PIECES = st.sampled_from(
 )
 DOCUMENT_LINE = st.one_of(
     st.lists(DOCUMENT_PIECES, min_size=1, max_size=8).map(" ".join),
-    st.lists(st.one_of(DOCUMENT_PIECES, st.text(max_size=6)), min_size=1, max_size=8).map(
-        "".join
-    ),
+    st.lists(DOCUMENT_PIECES | st.text(max_size=6), min_size=1, max_size=8).map("".join),
     st.text(min_size=1, max_size=200),
 )
 
