@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
+import bot.reminders  # noqa: F401  (registers /remind)
 from bot.clock import utc_now
 from bot.messaging import ChannelTraits
 from bot.service import Clock, Service

@@ -148,7 +148,9 @@ def cmd_units(app: App, args: argparse.Namespace) -> int:
 
     with app.database.transaction() as session:
         if args.action == "import":
-            existing = {u.code for u in list_units(session)}
+            stored = list_units(session)
+            codes = {u.id: u.code for u in stored}
+            existing = {u.code: codes.get(u.parent_id, "") for u in stored}
             try:
                 rows = read_unit_file(args.file, existing)
             except UnitFileError as error:

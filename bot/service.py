@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from sqlmodel import Session
@@ -40,13 +40,19 @@ from storage.repository import (
 
 Clock = Callable[[], datetime]
 DOWNLOAD_VALID_FOR = timedelta(hours=24)
+SEEN_RESOLUTION = timedelta(minutes=5)
 _COMMAND = re.compile(r"^/([A-Za-z0-9_]{1,32})(?:@\w+)?(?:\s+(.*))?$", re.DOTALL)
-_BARE_CODE = re.compile(r"^[A-Za-z0-9]{6,12}$")
+_BARE_CODE = re.compile(r"^(?:[A-Za-z0-9]{6,12}|[A-Za-z0-9]{4}[-\s][A-Za-z0-9]{4})$")
 _LINK_YES = Choice("link_yes", "Xác nhận", "có")
 _LINK_NO = Choice("link_no", "Không phải tôi", "không")
 _YES = {"co", "dong y", "xac nhan", "yes", "ok", "1"}
 _NO = {"khong", "huy", "no", "2", "khong phai toi"}
-OFFICER_COMMANDS = {"start", "tiep", "xem", "nop", "help", "status", "cau", "sua", "lai", "dung"}
+# Every «/…» keyword the dialogue engine understands, so none is refused as unknown.
+OFFICER_COMMANDS = {
+    "start", "tiep", "continue", "xem", "review", "nop", "submit", "help", "huongdan", "status",
+    "cau", "sua", "lai", "quaylai", "dung", "tamdung", "kad", "boqua", "xong",
+}  # fmt: skip
+_GOTO_COMMAND = re.compile(r"^(?:cau|sua)\d{1,3}$")  # «/cau7» as well as «/cau 7»
 STRANGER_TEXT = (
     "Xin chào! Đây là trợ lý thu thập số liệu báo cáo của Ban Dân vận Tỉnh ủy.\n"
     "Để sử dụng, đồng chí cần mã mời do Ban Dân vận cấp: mở đường liên kết mời, "
@@ -104,11 +110,7 @@ class Service:
                 return []
             contact = find_contact(session, inbound.channel, inbound.user_id)
             if contact is not None:
-                contact.last_seen_at = now
-                contact.active = True
-                if inbound.display_name:
-                    contact.display_name = inbound.display_name[:120]
-                session.add(contact)
+                _note_seen(session, contact, inbound, now)
             context = Context(session, now, inbound, contact, traits)
             replies = self._route(context)
             chat_id = inbound.chat_id
@@ -146,7 +148,8 @@ class Service:
             return self._offer_link(ctx, code)
         if contact.role == "secretariat":
             return secretariat.handle_command(self, ctx, command, argument)
-        if command is not None and command not in OFFICER_COMMANDS:
+        known = command in OFFICER_COMMANDS or _GOTO_COMMAND.match(command or "")
+        if command is not None and not known:
             return [Outbound(UNKNOWN_COMMAND_TEXT)]
         if command == "status":
             return [secretariat.unit_status(ctx)]
@@ -202,6 +205,8 @@ class Service:
                 return [Outbound("Đã liên kết. " + secretariat.HELP_TEXT)]
             unit = ctx.session.get(Unit, invite.unit_id)
             linked = Outbound(f"Đã liên kết với {unit.name}.")
+            # The confirming button press is not an answer: start the form as if «/tiep».
+            ctx.inbound = replace(ctx.inbound, text="/tiep", choice=None, context="")
             return [linked, *self._converse(ctx, "/tiep")]
         if choice == "link_no" or (choice is None and words in _NO):
             contact.pending_invite_id = None
@@ -276,6 +281,17 @@ class Service:
             valid_for=DOWNLOAD_VALID_FOR,
         )
         return f"{self.public_url}/tai-ve/{token}"
+
+
+def _note_seen(session: Session, contact: Contact, inbound: Inbound, now: datetime) -> None:
+    """Refresh who the contact is and when we last heard from them (not on every message)."""
+    name = inbound.display_name[:120]
+    stale = contact.last_seen_at is None or now - contact.last_seen_at > SEEN_RESOLUTION
+    if stale or not contact.active or (name and name != contact.display_name):
+        contact.last_seen_at = now
+        contact.active = True
+        contact.display_name = name or contact.display_name
+        session.add(contact)
 
 
 def _split_command(text: str) -> tuple[str | None, str]:

@@ -2,6 +2,9 @@
 
 Header `code,name,level,parent_code,group`; CSV in UTF-8 with or without BOM. Every bad row is
 reported with its line number and nothing is imported unless the whole file is good.
+
+`existing_codes` are the units already stored; given as a mapping code -> parent code, their
+parents are also followed when looking for a cycle (A under B, B under A).
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections.abc import Collection, Mapping
 from pathlib import Path
 
 from storage.repository import UnitRow
@@ -29,7 +33,10 @@ class UnitFileError(ValueError):
         self.problems = problems
 
 
-def read_unit_file(path: str | Path, existing_codes: set[str] = frozenset()) -> list[UnitRow]:
+Existing = Collection[str] | Mapping[str, str]
+
+
+def read_unit_file(path: str | Path, existing_codes: Existing = frozenset()) -> list[UnitRow]:
     path = Path(path)
     if not path.is_file():
         raise UnitFileError([f"không tìm thấy tệp {path}"])
@@ -72,7 +79,7 @@ def _xlsx_records(path: Path) -> list[list[str]]:
         workbook.close()
 
 
-def check_rows(records: list[list[str]], existing_codes: set[str] = frozenset()) -> list[UnitRow]:
+def check_rows(records: list[list[str]], existing_codes: Existing = frozenset()) -> list[UnitRow]:
     if not records:
         raise UnitFileError(["tệp trống: cần dòng tiêu đề " + ",".join(COLUMNS)])
     header = [cell.strip().lower() for cell in records[0]]
@@ -104,6 +111,7 @@ def check_rows(records: list[list[str]], existing_codes: set[str] = frozenset())
             problems.append(f"dòng {line}: đơn vị không thể là cấp trên của chính nó")
         elif row.parent_code and row.parent_code.upper() not in known:
             problems.append(f"dòng {line}: không có đơn vị cấp trên mã {row.parent_code}")
+    problems += _cycles(rows, existing_codes)
     if not rows and not problems:
         problems.append("tệp không có dòng đơn vị nào")
     if problems:
@@ -121,6 +129,32 @@ def _row_problems(row: UnitRow) -> list[str]:
         problems.append(f"cấp '{row.level[:30]}' không hợp lệ; dùng một trong {', '.join(LEVELS)}")
     if row.group and not GROUP.match(row.group):
         problems.append(f"nhóm '{row.group[:50]}' không hợp lệ (chữ thường không dấu, số, _)")
+    return problems
+
+
+def _cycles(rows: list[tuple[int, UnitRow]], existing: Existing) -> list[str]:
+    """Rows whose chain of parents comes back to themselves (A under B, B under A)."""
+    parents: dict[str, str] = {}
+    names: dict[str, str] = {}
+    if isinstance(existing, Mapping):
+        for code, parent in existing.items():
+            names[code.upper()] = code
+            if parent:
+                parents[code.upper()] = parent.upper()
+    for _, row in rows:
+        names[row.code.upper()] = row.code
+        parents[row.code.upper()] = row.parent_code.upper()
+    problems = []
+    for line, row in rows:
+        start = row.code.upper()
+        chain = [start]
+        code = parents.get(start)
+        while code and code not in chain:
+            chain.append(code)
+            code = parents.get(code)
+        if code == start and len(chain) > 1:
+            path = " → ".join(names.get(c, c) for c in [*chain, start])
+            problems.append(f"dòng {line}: cấp trên tạo thành vòng lặp ({path})")
     return problems
 
 

@@ -242,7 +242,8 @@ class _Step:
             if mode in ("asking", "paused") and self.dialogue.cursor:
                 self.dialogue.mode = "asking"
                 return self._ask(self.dialogue.cursor, prefix=prefix)
-            return self._advance(prefix=prefix)
+            # «tiếp» from the review comes back to skipped questions once no others are open.
+            return self._advance(prefix=prefix, revisit_skipped=command == "continue")
         cursor = self.dialogue.cursor
         if mode not in ("asking", "paused") or cursor is None:
             return self._show_current()
@@ -276,7 +277,10 @@ class _Step:
             if not self._is_answered(cursor):
                 self._save(question, {"items": []}, not_applicable=False, raw=raw or "Xong")
                 return self._after_answer(prefix="Đã ghi: không có văn bản nào.")
-            count = len(self.state.answers[cursor].value["items"])
+            answer = self.state.answers[cursor]
+            if answer.not_applicable:
+                return self._after_answer(prefix="Giữ nguyên câu trả lời: Không áp dụng.")
+            count = len(answer.value["items"])
             self._after_answer(prefix=f"Đã ghi {count} văn bản.")
         elif command == "clear" and question.kind is QuestionKind.DOCUMENTS:
             self._save(question, {"items": []}, not_applicable=False, raw=raw or "Xóa")
@@ -385,9 +389,13 @@ class _Step:
 
     # --- navigation -----------------------------------------------------------------
 
-    def _advance(self, prefix: str = "", after: str | None = None) -> None:
+    def _advance(
+        self, prefix: str = "", after: str | None = None, revisit_skipped: bool = False
+    ) -> None:
         """Ask the next open question after `after` (wrapping), or show the review."""
         open_keys = [q.key for q in self.questions if self._is_open(q.key)]
+        if not open_keys and revisit_skipped:
+            open_keys = [q.key for q in self.questions if not self._is_answered(q.key)]
         if not open_keys:
             return self._review(prefix=prefix)
         start = self._index_of(after) if after else 0

@@ -470,7 +470,7 @@ def _parse_percent(text, unit, minimum, maximum) -> Parsed | Rejected:
 
 
 def _two_numbers(tokens: list[_Token], kind: str, unit: str | None) -> tuple[int, int] | Rejected:
-    """Indexes of exactly two numbers with something sensible between them."""
+    """Token indexes of the two counts (a ratio's stated percentage is not one of them)."""
     indexes = [
         index
         for index, token in enumerate(tokens)

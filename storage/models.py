@@ -39,7 +39,7 @@ def utc_field(**kwargs: Any) -> Any:
 
 
 def json_field(nullable: bool = True) -> Any:
-    return Field(default=None, sa_column=Column(JSON, nullable=nullable))
+    return Field(default=None, sa_column=Column(JSON(none_as_null=True), nullable=nullable))
 
 
 def text_field(nullable: bool = True) -> Any:

@@ -11,9 +11,12 @@ import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 import yaml
-from sqlalchemy import func
+from sqlalchemy import func, insert
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
@@ -54,18 +57,16 @@ class StorageError(ValueError):
 
 
 def campaign_form(campaign: Campaign) -> Form:
-    return _form_cache(campaign.form_yaml)
+    """The campaign's form, parsed once per distinct stored text."""
+    form = _FORMS.get(campaign.form_yaml)
+    if form is None:
+        form = parse_form(yaml.safe_load(campaign.form_yaml), source="(biểu mẫu đã lưu)")
+        _FORMS[campaign.form_yaml] = form
+    return form
 
 
 _FORMS: dict[str, Form] = {}
-
-
-def _form_cache(form_yaml: str) -> Form:
-    form = _FORMS.get(form_yaml)
-    if form is None:
-        form = parse_form(yaml.safe_load(form_yaml), source="(biểu mẫu đã lưu)")
-        _FORMS[form_yaml] = form
-    return form
+_CAMPAIGNS: dict[tuple[str, int, datetime], Campaign] = {}
 
 
 def list_campaigns(session: Session) -> list[Campaign]:
@@ -73,19 +74,32 @@ def list_campaigns(session: Session) -> list[Campaign]:
 
 
 def current_campaign(session: Session, code: str | None = None) -> Campaign:
-    """The campaign named by `code`, or the one with the latest deadline."""
-    if code is not None:
-        query = select(Campaign).where(Campaign.code == code)
-        if code.isdigit():
-            query = select(Campaign).where((Campaign.code == code) | (Campaign.id == int(code)))
-        campaign = session.exec(query).first()
-        if campaign is None:
-            raise StorageError(f"không có đợt báo cáo '{code}'")
-        return campaign
-    campaigns = list_campaigns(session)
-    if not campaigns:
-        raise StorageError("chưa có đợt báo cáo nào; chạy: baocao campaign load TỆP")
-    return campaigns[0]
+    """The campaign named by `code`, or the one with the latest deadline.
+
+    Without a code (every inbound message asks), only the id and version are read; the full
+    row is cached per version, detached and read-only.
+    """
+    if code is None:
+        latest = session.exec(
+            select(Campaign.id, Campaign.updated_at)
+            .order_by(Campaign.deadline.desc(), Campaign.id)
+            .limit(1)
+        ).first()
+        if latest is None:
+            raise StorageError("chưa có đợt báo cáo nào; chạy: baocao campaign load TỆP")
+        key = (str(session.get_bind().url), *latest)
+        cached = _CAMPAIGNS.get(key)
+        if cached is None:
+            cached = _CAMPAIGNS[key] = session.get(Campaign, latest[0])
+            session.expunge(cached)
+        return cached
+    query = select(Campaign).where(Campaign.code == code)
+    if code.isdigit():
+        query = select(Campaign).where((Campaign.code == code) | (Campaign.id == int(code)))
+    campaign = session.exec(query).first()
+    if campaign is None:
+        raise StorageError(f"không có đợt báo cáo '{code}'")
+    return campaign
 
 
 def save_campaign(session: Session, loaded: LoadedCampaign, now: datetime) -> Campaign:
@@ -119,6 +133,7 @@ def save_campaign(session: Session, loaded: LoadedCampaign, now: datetime) -> Ca
     campaign.timezone = spec.timezone
     campaign.updated_at = now
     session.add(campaign)
+    _CAMPAIGNS.clear()
     session.flush()
     return campaign
 
@@ -151,15 +166,18 @@ class UnitRow:
 
 
 def replace_units(session: Session, rows: Iterable[UnitRow]) -> tuple[int, int]:
-    """Insert or update units by code (parents first); returns (created, updated)."""
+    """Insert or update units by code (parents first); returns (created, updated).
+
+    Codes match whatever their case ("hu-np" is HU-NP), as `unit_by_code` and the file check do.
+    """
     rows = list(rows)
-    existing = {u.code: u for u in session.exec(select(Unit))}
+    existing = {u.code.upper(): u for u in session.exec(select(Unit))}
     created = updated = 0
     for row in rows:
-        unit = existing.get(row.code)
+        unit = existing.get(row.code.upper())
         if unit is None:
             unit = Unit(code=row.code, name=row.name, level=row.level)
-            existing[row.code] = unit
+            existing[row.code.upper()] = unit
             created += 1
         else:
             updated += 1
@@ -167,8 +185,8 @@ def replace_units(session: Session, rows: Iterable[UnitRow]) -> tuple[int, int]:
         session.add(unit)
     session.flush()
     for row in rows:
-        parent = existing.get(row.parent_code) if row.parent_code else None
-        existing[row.code].parent_id = parent.id if parent else None
+        parent = existing.get(row.parent_code.upper()) if row.parent_code else None
+        existing[row.code.upper()].parent_id = parent.id if parent else None
     session.flush()
     return created, updated
 
@@ -246,12 +264,23 @@ def submission_for(session: Session, campaign: Campaign, unit: Unit, *, lock: bo
     return submission
 
 
-def load_answers(session: Session, submission_id: int) -> dict[str, Answer]:
-    rows = session.exec(select(Answer).where(Answer.submission_id == submission_id))
-    return {row.question_key: row for row in rows}
+class StoredAnswer(NamedTuple):
+    """A read-only snapshot of one stored answer (cheaper than an ORM object on the hot path)."""
+
+    value: dict | None
+    not_applicable: bool
+    raw_text: str | None = None
 
 
-def engine_answers(rows: dict[str, Answer]) -> dict[str, EngineAnswer]:
+def load_answers(session: Session, submission_id: int) -> dict[str, StoredAnswer]:
+    """The submission's answers by question key."""
+    table = Answer.__table__
+    columns = (table.c.question_key, table.c.value, table.c.not_applicable, table.c.raw_text)
+    rows = session.execute(select(*columns).where(table.c.submission_id == submission_id))
+    return {key: StoredAnswer(value, na, raw) for key, value, na, raw in rows}
+
+
+def engine_answers(rows: dict[str, StoredAnswer]) -> dict[str, EngineAnswer]:
     return {key: EngineAnswer(row.value, row.not_applicable) for key, row in rows.items()}
 
 
@@ -266,32 +295,36 @@ def write_answer(
     contact_id: int | None,
     channel: str,
     now: datetime,
-    existing: Answer | None,
-) -> Answer:
+    existing: StoredAnswer | None,
+) -> StoredAnswer:
     """Store one answer and its history line (who, when, old, new, channel)."""
-    session.add(
-        AnswerHistory(
-            submission_id=submission.id,
-            question_key=key,
-            old_value=existing.value if existing else None,
-            old_not_applicable=existing.not_applicable if existing else None,
-            new_value=value,
-            new_not_applicable=not_applicable,
-            raw_text=raw,
-            contact_id=contact_id,
-            channel=channel,
-            at=now,
-        )
+    session.execute(
+        _statements(session)["history"],
+        {
+            "submission_id": submission.id,
+            "question_key": key,
+            "old_value": existing.value if existing else None,
+            "old_not_applicable": existing.not_applicable if existing else None,
+            "new_value": value,
+            "new_not_applicable": not_applicable,
+            "raw_text": raw,
+            "contact_id": contact_id,
+            "channel": channel,
+            "at": now,
+        },
     )
-    answer = existing or Answer(submission_id=submission.id, question_key=key, updated_at=now)
-    answer.value = value
-    answer.not_applicable = not_applicable
-    answer.raw_text = raw
-    answer.updated_at = now
-    answer.updated_by = contact_id
-    answer.channel = channel
-    session.add(answer)
-    return answer
+    values = {
+        "submission_id": submission.id,
+        "question_key": key,
+        "value": value,
+        "not_applicable": not_applicable,
+        "raw_text": raw,
+        "updated_at": now,
+        "updated_by": contact_id,
+        "channel": channel,
+    }
+    session.execute(_statements(session)["upsert_answer"], values)
+    return StoredAnswer(value, not_applicable, raw)
 
 
 def return_submission(session: Session, submission: Submission, reason: str, now: datetime):
@@ -310,29 +343,65 @@ def return_submission(session: Session, submission: Submission, reason: str, now
 def load_dialogue(
     session: Session, contact: Contact, campaign: Campaign, submission: Submission, now: datetime
 ) -> tuple[ConversationState, Dialogue]:
-    """This contact's place in the form; a new contact of the unit starts where the unit is."""
+    """This contact's place in the form; a new contact of the unit starts where the unit is.
+
+    So does a contact re-linked to another unit: its old place belongs to the old unit's form.
+    """
     row = session.exec(
         select(ConversationState).where(
             ConversationState.contact_id == contact.id,
             ConversationState.campaign_id == campaign.id,
         )
     ).first()
-    if row is not None:
+    if row is not None and row.submission_id == submission.id:
         return row, Dialogue.from_json(row.state)
     latest = session.exec(
         select(ConversationState)
         .where(ConversationState.submission_id == submission.id)
         .order_by(ConversationState.updated_at.desc())
     ).first()
-    row = ConversationState(
-        contact_id=contact.id,
-        campaign_id=campaign.id,
-        submission_id=submission.id,
-        state=None,
-        updated_at=now,
-    )
+    if row is None:
+        row = ConversationState(
+            contact_id=contact.id,
+            campaign_id=campaign.id,
+            submission_id=submission.id,
+            state=None,
+            updated_at=now,
+        )
+    row.submission_id = submission.id
     dialogue = Dialogue.from_json(latest.state) if latest else Dialogue()
     return row, dialogue
+
+
+# --- prepared statements for the per-message hot path ----------------------------------------
+
+_PREPARED: dict[str, dict] = {}
+
+
+def _statements(session: Session) -> dict:
+    """Insert statements built once per dialect; parameters are bound at execution (cheap)."""
+    dialect = session.get_bind().dialect.name
+    prepared = _PREPARED.get(dialect)
+    if prepared is None:
+        insert_into = postgresql_insert if dialect == "postgresql" else sqlite_insert
+        answers = insert_into(Answer.__table__)
+        kept = ("submission_id", "question_key", "id")
+        outbox = OutboxMessage.__table__
+        prepared = _PREPARED[dialect] = {
+            # RETURNING, not rowcount: psycopg reports -1 for INSERT … ON CONFLICT DO NOTHING.
+            "claim_inbound": insert_into(ProcessedInbound.__table__)
+            .on_conflict_do_nothing()
+            .returning(ProcessedInbound.__table__.c.inbound_id),
+            "upsert_answer": answers.on_conflict_do_update(
+                index_elements=["submission_id", "question_key"],
+                set_={
+                    c.name: answers.excluded[c.name] for c in answers.table.c if c.name not in kept
+                },
+            ),
+            "history": insert(AnswerHistory.__table__),
+            "enqueue": insert(outbox).returning(outbox.c.id),
+        }
+    return prepared
 
 
 # --- inbound de-duplication and outbox -------------------------------------------------------
@@ -340,13 +409,9 @@ def load_dialogue(
 
 def claim_inbound(session: Session, channel: str, inbound_id: str, now: datetime) -> bool:
     """Record an inbound id; False when it was processed before (a replayed delivery)."""
-    session.add(ProcessedInbound(channel=channel, inbound_id=inbound_id, at=now))
-    try:
-        with session.begin_nested():
-            session.flush()
-    except IntegrityError:
-        return False
-    return True
+    statement = _statements(session)["claim_inbound"]
+    result = session.execute(statement, {"channel": channel, "inbound_id": inbound_id, "at": now})
+    return result.first() is not None
 
 
 def enqueue(
@@ -361,20 +426,20 @@ def enqueue(
     claimed: bool = True,
 ) -> OutboxMessage:
     """Add a message to the outbox; `claimed` ones are delivered by this process right away."""
-    message = OutboxMessage(
-        channel=channel,
-        chat_id=chat_id,
-        contact_id=contact_id,
-        kind=kind,
-        payload=payload,
-        status="sending" if claimed else "pending",
-        claimed_at=now if claimed else None,
-        not_before=now,
-        created_at=now,
-    )
-    session.add(message)
-    session.flush()
-    return message
+    values = {
+        "channel": channel,
+        "chat_id": chat_id,
+        "contact_id": contact_id,
+        "kind": kind,
+        "payload": payload,
+        "status": "sending" if claimed else "pending",
+        "attempts": 0,
+        "claimed_at": now if claimed else None,
+        "not_before": now,
+        "created_at": now,
+    }
+    row_id = session.execute(_statements(session)["enqueue"], values).scalar_one()
+    return OutboxMessage.model_construct(id=row_id, **values)
 
 
 # --- download links -------------------------------------------------------------------------

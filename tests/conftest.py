@@ -40,20 +40,36 @@ def sqlite_url(tmp_path) -> str:
     return f"sqlite:///{tmp_path / 'baocao.db'}"
 
 
-@pytest.fixture
-def postgres_url():
+def _database_url(admin: str, name: str) -> str:
+    return make_url(admin).set(database=name).render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session")
+def postgres_template():
+    """One migrated, empty database per test session; each test copies it (fast)."""
     admin = postgres_admin_url()
     if admin is None:
         pytest.skip("TEST_DATABASE_URL is not set")
-    name = f"baocao_test_{uuid.uuid4().hex[:12]}"
+    name = f"baocao_template_{uuid.uuid4().hex[:12]}"
     engine = create_engine(admin, isolation_level="AUTOCOMMIT")
     with engine.connect() as connection:
         connection.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(admin).set(database=name).render_as_string(hide_password=False)
-    yield url
+    open_database(_database_url(admin, name)).dispose()
+    yield engine, name
     with engine.connect() as connection:
         connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     engine.dispose()
+
+
+@pytest.fixture
+def postgres_url(postgres_template):
+    engine, template = postgres_template
+    name = f"baocao_test_{uuid.uuid4().hex[:12]}"
+    with engine.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+    yield _database_url(postgres_admin_url(), name)
+    with engine.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

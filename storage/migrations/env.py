@@ -4,6 +4,7 @@ from alembic import context
 from sqlmodel import SQLModel
 
 import storage.models  # noqa: F401  (registers the tables on SQLModel.metadata)
+import storage.quota  # noqa: F401  (the monthly message counter)
 
 connection = context.config.attributes.get("connection")
 if connection is None:

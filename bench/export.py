@@ -1,0 +1,306 @@
+"""Benchmark: the consolidated Excel export at 10,000 units against plain openpyxl write-only.
+
+Builds synthetic `UnitReport`s in memory (no database: the export's time is measured alone)
+for the bundled CT37 form, every question answered, then runs each variant in its own
+subprocess so that peak memory (`ru_maxrss`) is comparable:
+
+* ours          — `write_consolidated_workbook(..., unit_sheets=False)`
+* ours+sheets   — the same with one Phụ lục sheet per unit (the 500-unit limit lifted)
+* baseline      — the same three sheets' cells (rows × columns of plain values) appended with
+                  plain `Workbook(write_only=True)`, no styles, no merges
+
+Time is measured without tracemalloc; a second run of each variant measures the tracemalloc
+peak. Targets: ours ≤ 1.5 × baseline time, peak memory < 300 MB.
+
+    python bench/export.py                  # 10,000 units, all variants
+    python bench/export.py --units 2000 --skip-unit-sheets
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+import tracemalloc
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from openpyxl import Workbook  # noqa: E402
+
+from conversations.forms import Form, QuestionKind, load_form  # noqa: E402
+from exports.consolidated import (  # noqa: E402
+    DOCUMENT_HEADERS,
+    PROGRESS_HEADERS,
+    UNIT_HEADERS,
+    grouped_units,
+)
+from exports.data import AnswerData, CampaignInfo, UnitReport  # noqa: E402
+from exports.excel import write_consolidated_workbook  # noqa: E402
+from exports.figures import Totals, form_columns, unit_figures  # noqa: E402
+
+NOW = datetime(2022, 7, 4, 1, 30, tzinfo=UTC)
+VARIANTS = ("baseline", "ours", "ours+sheets")
+
+
+def synthetic(units: int, seed: int = 37) -> tuple[CampaignInfo, Form, list[UnitReport]]:
+    """A province of `units` units: departments, districts and their communes, all answered."""
+    rng = random.Random(seed)
+    form = load_form("ct37_phuluc.yaml")
+    info = CampaignInfo(
+        code="ct37-2022",
+        title="Kiểm tra việc thực hiện Chỉ thị 37-CT/TU, ngày 11/5/2017 của Ban Thường vụ Tỉnh ủy",
+        issued_by="Kế hoạch số 131-KH/TU, ngày 11/5/2022 của Ban Thường vụ Tỉnh ủy",
+        receiver="Ban Dân vận Tỉnh ủy",
+        deadline=datetime(2022, 7, 4, 17, 0, tzinfo=UTC),
+    )
+    reports: list[UnitReport] = []
+    districts = max(1, units // 100)
+    departments = max(1, units // 250)
+    layout = [("tinh", None)] + [("so_nganh", None)] * departments
+    for district in range(districts):
+        layout.append(("huyen", None))
+        layout.extend([("xa", district)] * 98)
+    layout = layout[:units]
+    district_codes: list[str] = []
+    for index, (level, district) in enumerate(layout):
+        code = f"U{index:05d}"
+        if level == "huyen":
+            district_codes.append(code)
+        parent = district_codes[district] if district is not None else None
+        reports.append(
+            UnitReport(
+                code=code,
+                name=f"Đảng ủy đơn vị số {index} — {level.replace('_', ' ')} (mẫu)",
+                level=level,
+                group="kiem_tra_truc_tiep" if index % 10 == 0 else "tu_kiem_tra",
+                parent_code=parent,
+                status=rng.choice(["submitted", "approved", "in_progress", "returned"]),
+                submitted_at=NOW - timedelta(minutes=rng.randint(0, 50_000)),
+                submitted_by=f"Cán bộ {index}",
+                last_activity_at=NOW - timedelta(minutes=rng.randint(0, 5_000)),
+                reminders_sent=rng.randint(0, 4),
+                answers={q.key: _answer(q.kind, rng) for q in form.questions},
+                answered=len(form.questions_for(level)),
+                total=len(form.questions_for(level)),
+            )
+        )
+    return info, form, reports
+
+
+def _answer(kind: str, rng: random.Random) -> AnswerData:
+    if kind == QuestionKind.INTEGER:
+        return AnswerData({"value": rng.randint(0, 500)})
+    if kind == QuestionKind.PERCENT:
+        return AnswerData({"value": round(rng.uniform(50, 100), 1)})
+    if kind == QuestionKind.PAIR:
+        times = rng.randint(0, 60)
+        return AnswerData({"times": times, "people": times * rng.randint(1, 20)})
+    if kind == QuestionKind.RATIO:
+        total = rng.randint(0, 80)
+        return AnswerData({"done": rng.randint(0, total), "total": total})
+    if kind == QuestionKind.DOCUMENTS:
+        items = [
+            {
+                "raw": f"{n}-KH/HU, ngày 05/6/2017, Kế hoạch triển khai Chỉ thị 37-CT/TU",
+                "number": f"{n}-KH/HU",
+                "date": "2017-06-05",
+                "summary": "Kế hoạch triển khai Chỉ thị 37-CT/TU",
+            }
+            for n in range(rng.randint(1, 3))
+        ]
+        return AnswerData({"items": items})
+    return AnswerData({"value": "Nội dung"})
+
+
+# --- the variants ----------------------------------------------------------------------------
+
+
+def run_ours(output: str, info, form, reports, *, unit_sheets: bool) -> None:
+    write_consolidated_workbook(
+        output,
+        info,
+        form,
+        reports,
+        now=NOW,
+        unit_sheets=unit_sheets,
+        unit_sheet_limit=None,
+    )
+
+
+def run_baseline(output: str, info, form, reports) -> None:
+    """The same cells as our three sheets, as plain values, with plain write-only openpyxl."""
+    workbook = Workbook(write_only=True)
+    columns = form_columns(form)
+    summary = workbook.create_sheet("Tổng hợp")
+    for _ in range(8):
+        summary.append([f"Dòng tiêu đề {form.title}"])
+    for _ in range(3):
+        summary.append([label for label, _ in UNIT_HEADERS] + [c.header for c in columns])
+    province = Totals(form)
+    for group, members in grouped_units(form, reports):
+        summary.append(["I", None, str(group)])
+        totals = Totals(form)
+        for index, (report, _depth) in enumerate(members, start=1):
+            totals.add(report.level, report.answers)
+            province.add(report.level, report.answers)
+            row = [index, report.code, report.name, report.level, report.status]
+            for question in form.questions:
+                answer = report.answer(question.key)
+                asked = question.applies_to(report.level)
+                row.extend(f.value for f in unit_figures(question, answer, asked))
+            summary.append(row)
+        summary.append([None, None, "Cộng", None, None] + _total_values(form, totals))
+    summary.append([None, None, "Toàn tỉnh", None, None] + _total_values(form, province))
+
+    documents = workbook.create_sheet("Văn bản")
+    documents.append(["Văn bản"])
+    documents.append([label for label, _ in DOCUMENT_HEADERS])
+    keys = [q for q in form.questions if q.kind == QuestionKind.DOCUMENTS]
+    number = 0
+    for report in reports:
+        for question in keys:
+            answer = report.answer(question.key)
+            if answer is None or answer.not_applicable:
+                continue
+            for item in answer.value["items"]:
+                number += 1
+                documents.append(
+                    [
+                        number,
+                        report.code,
+                        report.name,
+                        question.label,
+                        item["number"],
+                        datetime.fromisoformat(item["date"]),
+                        item["summary"],
+                        item["raw"],
+                    ]
+                )
+
+    progress = workbook.create_sheet("Tiến độ")
+    progress.append(["Tiến độ"])
+    progress.append([label for label, _ in PROGRESS_HEADERS])
+    zone = info.zone
+    for number, report in enumerate(reports, start=1):
+        progress.append(
+            [
+                number,
+                report.code,
+                report.name,
+                report.level,
+                report.group,
+                report.parent_code,
+                report.status,
+                report.answered,
+                report.total,
+                report.submitted_at.astimezone(zone).replace(tzinfo=None),
+                report.submitted_by,
+                report.last_activity_at.astimezone(zone).replace(tzinfo=None),
+                report.reminders_sent,
+            ]
+        )
+    workbook.save(output)
+
+
+def _total_values(form: Form, totals: Totals) -> list:
+    return [f.value for q in form.questions for f in totals.figures(q)]
+
+
+def child(variant: str, units: int, trace: bool) -> dict:
+    """Run one variant in this process; return its figures."""
+    info, form, reports = synthetic(units)
+    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    handle, output = tempfile.mkstemp(suffix=".xlsx")
+    os.close(handle)
+    try:
+        if trace:
+            tracemalloc.start()
+        started = time.perf_counter()
+        if variant == "baseline":
+            run_baseline(output, info, form, reports)
+        else:
+            run_ours(output, info, form, reports, unit_sheets=variant == "ours+sheets")
+        seconds = time.perf_counter() - started
+        peak = tracemalloc.get_traced_memory()[1] / 2**20 if trace else None
+        if trace:
+            tracemalloc.stop()
+        size = os.path.getsize(output) / 2**20
+    finally:
+        os.remove(output)
+    rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {
+        "variant": variant,
+        "seconds": seconds,
+        "tracemalloc_peak_mb": peak,
+        "maxrss_mb": rss_after,
+        "maxrss_data_mb": rss_before,
+        "file_mb": size,
+    }
+
+
+def measure(variant: str, units: int, trace: bool) -> dict:
+    command = [sys.executable, __file__, "--child", variant, "--units", str(units)]
+    if trace:
+        command.append("--trace")
+    done = subprocess.run(command, capture_output=True, text=True, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--units", type=int, default=10_000)
+    parser.add_argument("--repeat", type=int, default=1, help="timed runs per variant (best)")
+    parser.add_argument("--skip-unit-sheets", action="store_true")
+    parser.add_argument("--child", choices=VARIANTS, help=argparse.SUPPRESS)
+    parser.add_argument("--trace", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(child(args.child, args.units, args.trace)))
+        return 0
+
+    variants = [v for v in VARIANTS if not (args.skip_unit_sheets and v == "ours+sheets")]
+    results = {}
+    for variant in variants:
+        timed = [measure(variant, args.units, trace=False) for _ in range(args.repeat)]
+        best = min(timed, key=lambda r: r["seconds"])
+        traced = measure(variant, args.units, trace=True)
+        best["tracemalloc_peak_mb"] = traced["tracemalloc_peak_mb"]
+        results[variant] = best
+
+    print(f"Excel export, {args.units:,} units × {24} questions (best of {args.repeat})")
+    print(
+        f"{'variant':<13} {'seconds':>8} {'× base':>7} {'tracemalloc':>12} "
+        f"{'maxrss':>8} {'(data)':>8} {'file':>8}"
+    )
+    base = results["baseline"]["seconds"]
+    for variant, r in results.items():
+        print(
+            f"{variant:<13} {r['seconds']:>8.2f} {r['seconds'] / base:>6.2f}× "
+            f"{r['tracemalloc_peak_mb']:>9.1f} MB {r['maxrss_mb']:>5.0f} MB "
+            f"{r['maxrss_data_mb']:>5.0f} MB {r['file_mb']:>5.1f} MB"
+        )
+    ratio = results["ours"]["seconds"] / base
+    peak = max(r["maxrss_mb"] for r in results.values())
+    print(
+        f"\nours / baseline = {ratio:.2f}× (target ≤ 1.5×: {'ok' if ratio <= 1.5 else 'MISSED'}); "
+        f"highest maxrss {peak:.0f} MB (target < 300 MB: {'ok' if peak < 300 else 'MISSED'})"
+    )
+    print(
+        "tracemalloc = peak Python allocations during the export alone; maxrss = whole "
+        "process peak, (data) = after building the synthetic reports, before exporting."
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,747 @@
+"""The Telegram channel (aiogram 3): updates in as `Inbound`, outbox payloads out as messages.
+
+Transport only. Every message and button press becomes one `Inbound` (its id is the Telegram
+`update_id`, so a repeated delivery is dropped by the service's de-duplication) and goes through
+`Hub.dispatch`: one transaction in the service, replies written to the outbox. The outbox paces
+sends and calls `send` here once per message; `send` renders and translates aiogram's errors into
+`RetryLater` / `Undeliverable`. Conversation state is in the database, not in aiogram's FSM.
+
+    polling (default)   deleteWebhook, then getUpdates; updates are handled as concurrent tasks
+    webhook             BAOCAO_WEBHOOK_URL set: setWebhook(<url>/telegram/webhook, secret) and
+                        POST /telegram/webhook on the project's web server; a request without the
+                        right X-Telegram-Bot-Api-Secret-Token header gets 403 and is never read
+
+Rendering: HTML parse mode with every text escaped; texts longer than 4096 characters are split
+at line boundaries with the buttons on the last part. A choice becomes an inline button whose
+callback_data is ``choice|context`` (the engine's tag, so an old button cannot act), or a short
+hash of it when that would pass Telegram's 64 bytes. A pressed button is answered at once and its
+keyboard removed. An export attachment is sent as an .xlsx document with the text as caption.
+
+The bot token never reaches a log line or an error message (`redact`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import hashlib
+import hmac
+import html
+import logging
+import re
+import secrets
+import weakref
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiogram import Bot, Dispatcher
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.exceptions import (
+    AiogramError,
+    ClientDecodeError,
+    TelegramAPIError,
+    TelegramBadRequest,
+    TelegramEntityTooLarge,
+    TelegramForbiddenError,
+    TelegramMigrateToChat,
+    TelegramNetworkError,
+    TelegramNotFound,
+    TelegramRetryAfter,
+    TelegramServerError,
+    TelegramUnauthorizedError,
+)
+from aiogram.methods import (
+    AnswerCallbackQuery,
+    DeleteWebhook,
+    EditMessageReplyMarkup,
+    GetMe,
+    GetUpdates,
+    SendDocument,
+    SendMessage,
+    SetMyCommands,
+    SetWebhook,
+)
+from aiogram.methods.base import Response
+from aiogram.types import (
+    BotCommand,
+    BotCommandScopeChat,
+    BotCommandScopeDefault,
+    BufferedInputFile,
+    CallbackQuery,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    LinkPreviewOptions,
+    Message,
+    Update,
+)
+from aiohttp import web
+from pydantic import ValidationError
+from sqlmodel import select
+
+from bot.messaging import Attachment, Inbound, Outbound
+from bot.outbox import RetryLater, Undeliverable
+from bot.runner import ChannelStartError, Hub
+from bot.settings import Settings
+from conversations.engine import CHOICES, Choice
+from storage.models import Campaign, Contact, OutboxMessage
+from storage.repository import (
+    campaign_form,
+    claim_inbound,
+    enqueue,
+    find_contact,
+    list_campaigns,
+)
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "telegram"
+WEBHOOK_PATH = "/telegram/webhook"
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+ALLOWED_UPDATES = ["message", "callback_query"]
+TEXT_LIMIT = 4096
+CAPTION_LIMIT = 1024
+CALLBACK_LIMIT = 64
+STALE = ("stale", "#stale")  # a press nothing can match: the engine shows the current question
+BUTTONS_PER_ROW = 2
+_CHANNEL_WEBHOOK_PATHS = (WEBHOOK_PATH, "/zalo/webhook")
+START_TIMEOUT = 15.0
+DISPATCH_RETRIES = (0.5, 2.0)
+EXPORT_FAILED_TEXT = "Chưa tạo được tệp Excel lúc này. Đề nghị thử lại sau ít phút."
+TEXT_ONLY_TEXT = (
+    "Trợ lý chỉ đọc được tin nhắn chữ. Đề nghị đồng chí gõ câu trả lời bằng chữ hoặc số "
+    "(trợ lý chưa nhận được ảnh, tệp, nhãn dán hay tin nhắn thoại)."
+)
+OFFICER_COMMANDS = (
+    ("start", "Bắt đầu (hoặc liên kết bằng mã mời)"),
+    ("tiep", "Tiếp tục điền Phụ lục"),
+    ("xem", "Xem lại các câu trả lời"),
+    ("nop", "Nộp báo cáo"),
+    ("status", "Tiến độ của đơn vị"),
+    ("help", "Hướng dẫn sử dụng"),
+)
+SECRETARIAT_COMMANDS = (
+    ("status", "Tiến độ nộp báo cáo của các đơn vị"),
+    ("export", "Tải bảng tổng hợp Excel (hoặc /export MÃ_ĐƠN_VỊ)"),
+    ("remind", "Nhắc ngay các đơn vị chưa nộp"),
+    ("invite", "Tạo mã mời: /invite MÃ_ĐƠN_VỊ"),
+    ("tralai", "Trả lại báo cáo: /tralai MÃ_ĐƠN_VỊ lý do"),
+    ("help", "Danh sách lệnh"),
+)
+_TOKEN_PATTERN = re.compile(r"\d{3,20}:[A-Za-z0-9_-]{20,100}")
+# Input that may start linking an account: "/start CODE" or a bare invite code.
+_LINK_ATTEMPT = re.compile(r"^(?:/start(?:@\w+)?\s+\S+|[A-Za-z0-9]{6,12})$", re.IGNORECASE)
+# aiogram parses every answer with the generic model `Response[<result type>]`. pydantic caches
+# those classes only weakly, so each full garbage collection drops them and the next request
+# rebuilds one (~20 ms of CPU each, and garbage that brings the next collection sooner). Holding
+# them here keeps the cache warm for the methods this channel calls.
+_RESPONSE_TYPES = tuple(
+    Response[method.__returning__]
+    for method in (
+        AnswerCallbackQuery,
+        DeleteWebhook,
+        EditMessageReplyMarkup,
+        GetMe,
+        GetUpdates,
+        SendDocument,
+        SendMessage,
+        SetMyCommands,
+        SetWebhook,
+    )
+)
+_AIOGRAM_LOGGERS = (
+    "aiogram",
+    "aiogram.dispatcher",
+    "aiogram.event",
+    "aiogram.middlewares",
+    "aiogram.webhook",
+    "aiogram.scene",
+    "aiogram.utils",
+)
+
+
+# --- secrets out of logs -------------------------------------------------------------------
+
+
+def redact(text: object, token: str | None = None) -> str:
+    """`text` with any bot token (this one, or anything shaped like one) replaced."""
+    result = str(text)
+    if token:
+        result = result.replace(token, "<token>")
+    return _TOKEN_PATTERN.sub("<token>", result)
+
+
+class RedactingFilter(logging.Filter):
+    """Rewrites log records of aiogram and this module so that no token gets through."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tokens: set[str] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = self._clean(record.exc_text)
+        record.exc_info = None if record.exc_text else record.exc_info
+        record.msg, record.args = self._clean(message), None
+        return True
+
+    def _clean(self, text: str) -> str:
+        for token in self.tokens:
+            text = text.replace(token, "<token>")
+        return _TOKEN_PATTERN.sub("<token>", text)
+
+
+_FILTER = RedactingFilter()
+
+
+def _install_redaction(token: str) -> None:
+    _FILTER.tokens.add(token)
+    for name in (*_AIOGRAM_LOGGERS, __name__):
+        logger = logging.getLogger(name)
+        if _FILTER not in logger.filters:
+            logger.addFilter(_FILTER)
+
+
+# --- rendering -----------------------------------------------------------------------------
+
+
+def utf16_len(text: str) -> int:
+    """Telegram counts message length in UTF-16 code units."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def split_text(text: str, limit: int = TEXT_LIMIT) -> list[str]:
+    """Cut `text` into parts of at most `limit` characters, at line boundaries where possible."""
+    if utf16_len(text) <= limit:
+        return [text] if text.strip() else []
+    parts: list[str] = []
+    current: list[str] = []
+    size = 0
+    for line in _short_lines(text.split("\n"), limit):
+        length = utf16_len(line) + (1 if current else 0)
+        if current and size + length > limit:
+            parts.append("\n".join(current))
+            current, size = [], 0
+            length = utf16_len(line)
+        current.append(line)
+        size += length
+    if current:
+        parts.append("\n".join(current))
+    return [part for part in parts if part.strip()]
+
+
+def _short_lines(lines: list[str], limit: int):
+    """Lines longer than the limit, cut at spaces (or anywhere, for one very long word)."""
+    for line in lines:
+        while utf16_len(line) > limit:
+            cut = limit
+            while utf16_len(line[:cut]) > limit:
+                cut -= 1
+            space = line.rfind(" ", 0, cut)
+            cut = space if space > limit // 2 else cut
+            yield line[:cut]
+            line = line[cut:].lstrip(" ")
+        yield line
+
+
+def render_html(text: str) -> str:
+    """The engine writes plain text; in HTML parse mode only &, < and > need escaping."""
+    return html.escape(text, quote=False)
+
+
+class CallbackCodec:
+    """callback_data for a choice: ``choice|context``, or ``#hash`` when over 64 bytes.
+
+    Hashes map back through a table filled as buttons are sent and, at start, with every context
+    the forms can produce, so buttons sent before a restart still work. An unknown hash decodes
+    to a context no state has, which the engine answers as a stale button.
+    """
+
+    def __init__(self) -> None:
+        self._hashed: dict[str, tuple[str, str]] = {}
+
+    def encode(self, choice_id: str, context: str) -> str:
+        data = f"{choice_id}|{context}"
+        if len(data.encode()) <= CALLBACK_LIMIT and not data.startswith("#"):
+            return data
+        digest = hashlib.sha256(data.encode()).digest()
+        key = "#" + base64.urlsafe_b64encode(digest).decode()[:20]
+        self._hashed[key] = (choice_id, context)
+        return key
+
+    def decode(self, data: str) -> tuple[str, str]:
+        if data.startswith("#"):
+            return self._hashed.get(data, STALE)
+        choice_id, separator, context = data.partition("|")
+        return (choice_id, context) if choice_id and separator else STALE
+
+    def register(self, contexts: set[str], choice_ids: set[str]) -> None:
+        for context in contexts:
+            for choice_id in choice_ids:
+                self.encode(choice_id, context)
+
+
+def keyboard(choices: tuple[Choice, ...], context: str, codec: CallbackCodec):
+    if not choices:
+        return None
+    buttons = [
+        InlineKeyboardButton(text=choice.label, callback_data=codec.encode(choice.id, context))
+        for choice in choices
+    ]
+    rows = [buttons[i : i + BUTTONS_PER_ROW] for i in range(0, len(buttons), BUTTONS_PER_ROW)]
+    return InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+def to_inbound(update: Update, codec: CallbackCodec) -> Inbound | None:
+    """The neutral message for a message or a button press; None for any other update.
+
+    A message without text (photo, sticker, voice) comes out with neither text nor choice.
+    """
+    update_id = str(update.update_id)
+    if update.message is not None:
+        message = update.message
+        user = message.from_user
+        if user is None or user.is_bot:
+            return None
+        return Inbound(
+            CHANNEL,
+            chat_id=str(message.chat.id),
+            user_id=str(user.id),
+            inbound_id=update_id,
+            text=message.text or message.caption,  # None: a photo, sticker, voice…
+            display_name=user.full_name,
+        )
+    query = update.callback_query
+    if query is not None:
+        if query.from_user.is_bot:
+            return None
+        choice_id, context = codec.decode(query.data or "")
+        chat = query.message.chat.id if query.message is not None else query.from_user.id
+        return Inbound(
+            CHANNEL,
+            chat_id=str(chat),
+            user_id=str(query.from_user.id),
+            inbound_id=update_id,
+            choice=choice_id,
+            context=context,
+            display_name=query.from_user.full_name,
+        )
+    return None
+
+
+def webhook_url(base: str) -> str:
+    """BAOCAO_WEBHOOK_URL is the public root of the web server, shared with Zalo: Telegram's
+    path goes after it (a channel's own path at its end is taken off first)."""
+    root = base.rstrip("/")
+    for path in _CHANNEL_WEBHOOK_PATHS:
+        root = root.removesuffix(path)
+    return root + WEBHOOK_PATH
+
+
+@dataclass
+class _Progress:
+    """How far a multi-part message got, so that a retry does not repeat the parts sent."""
+
+    outbound: weakref.ref
+    done: int = 0
+    export: tuple[str, bytes] | None = None
+
+
+# --- the channel ---------------------------------------------------------------------------
+
+
+@dataclass
+class TelegramChannel:
+    settings: Settings
+    name: str = CHANNEL
+    bot: Bot | None = field(default=None, init=False)
+    hub: Hub | None = field(default=None, init=False)
+    codec: CallbackCodec = field(default_factory=CallbackCodec, init=False)
+    webhook_secret: str | None = field(default=None, init=False)
+    _dispatcher: Dispatcher | None = field(default=None, init=False)
+    _polling: asyncio.Task | None = field(default=None, init=False)
+    _stopping: bool = field(default=False, init=False)
+    _commands_set: set[str] = field(default_factory=set, init=False)
+    _watch: set[str] = field(default_factory=set, init=False)
+    _progress: dict[int, _Progress] = field(default_factory=dict, init=False)
+
+    def __post_init__(self) -> None:
+        self.sender = self
+
+    @property
+    def _token(self) -> str:
+        secret = self.settings.telegram_bot_token
+        return secret.get_secret_value() if secret is not None else ""
+
+    # --- lifecycle ---------------------------------------------------------------------
+
+    async def start(self, hub: Hub) -> None:
+        """Check the token (getMe), set commands, then poll or mount the webhook."""
+        if not self._token:
+            raise _start_error("chưa đặt TELEGRAM_BOT_TOKEN (lấy từ @BotFather)")
+        _install_redaction(self._token)
+        self.hub = hub
+        base = self.settings.telegram_api_base_url
+        try:
+            session = AiohttpSession(api=TelegramAPIServer.from_base(base))
+            self.bot = Bot(self._token, session=session)
+        except Exception:
+            raise _start_error("TELEGRAM_BOT_TOKEN không đúng dạng 123456789:ABC…") from None
+        try:
+            await self._connect(hub)
+        except BaseException:
+            await self._close_session()
+            raise
+        hub.web.on_cleanup.append(self._on_web_cleanup)
+
+    async def _connect(self, hub: Hub) -> None:
+        base = self.settings.telegram_api_base_url
+        try:
+            async with asyncio.timeout(START_TIMEOUT):
+                me = await self.bot.me()
+        except TelegramUnauthorizedError:
+            raise _start_error(
+                "Telegram từ chối TELEGRAM_BOT_TOKEN (401 Unauthorized) — kiểm tra lại token "
+                "lấy từ @BotFather"
+            ) from None
+        except TimeoutError:
+            raise _start_error(
+                f"máy chủ Telegram {base} không trả lời sau {START_TIMEOUT:.0f} giây"
+            ) from None
+        except TelegramNetworkError as error:
+            raise _start_error(
+                f"không kết nối được máy chủ Telegram {base}: {self._clean(error.message)}"
+            ) from None
+        except ClientDecodeError:
+            raise _start_error(
+                f"{base} không trả lời như một máy chủ Telegram Bot API "
+                "(kiểm tra TELEGRAM_API_BASE_URL)"
+            ) from None
+        except (TelegramAPIError, AiogramError) as error:
+            raise _start_error(f"Telegram báo lỗi khi khởi động: {self._clean(error)}") from None
+        username = self.settings.telegram_bot_username or me.username or ""
+        if username:
+            hub.app.service.bot_usernames.setdefault(CHANNEL, username)
+        await asyncio.to_thread(self._register_contexts)
+        if self.settings.baocao_webhook_url:
+            await self._start_webhook(hub)
+        else:
+            await self._start_polling()
+        await self._set_commands()
+        log.info(
+            "Telegram: @%s, %s", username, "webhook" if self._dispatcher is None else "polling"
+        )
+
+    async def _start_polling(self) -> None:
+        try:
+            await self.bot.delete_webhook(drop_pending_updates=False)
+        except (TelegramAPIError, AiogramError) as error:
+            raise _start_error(f"không xóa được webhook cũ: {self._clean(error)}") from None
+        dispatcher = Dispatcher()
+        dispatcher.message.register(self._on_event)
+        dispatcher.callback_query.register(self._on_event)
+        self._dispatcher = dispatcher
+        self._polling = asyncio.create_task(
+            dispatcher.start_polling(
+                self.bot,
+                handle_signals=False,
+                close_bot_session=False,
+                allowed_updates=ALLOWED_UPDATES,
+            )
+        )
+
+    async def _start_webhook(self, hub: Hub) -> None:
+        configured = self.settings.baocao_webhook_secret
+        if configured is None:
+            log.warning(
+                "Telegram: chưa đặt BAOCAO_WEBHOOK_SECRET, dùng mã bí mật tạm cho tiến trình này "
+                "(chạy nhiều tiến trình sau webhook thì phải đặt biến này)"
+            )
+        self.webhook_secret = (
+            configured.get_secret_value() if configured else secrets.token_urlsafe(32)
+        )
+        hub.web.router.add_post(WEBHOOK_PATH, self._on_webhook)
+        url = webhook_url(self.settings.baocao_webhook_url)
+        try:
+            await self.bot.set_webhook(
+                url, secret_token=self.webhook_secret, allowed_updates=ALLOWED_UPDATES
+            )
+        except (TelegramAPIError, AiogramError) as error:
+            raise _start_error(f"không đặt được webhook {url}: {self._clean(error)}") from None
+
+    async def stop(self) -> None:
+        """Stop taking updates; updates being handled finish (the runner waits for them).
+
+        The HTTP session stays open so that the outbox can still deliver; it is closed when the
+        web server is cleaned up, which the runner does last.
+        """
+        self._stopping = True
+        if self._dispatcher is not None and self._polling is not None:
+            with contextlib.suppress(RuntimeError):
+                await self._dispatcher.stop_polling()
+            if not self._polling.done():
+                self._polling.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._polling
+        if self.hub is not None and not self.hub.web.frozen:
+            await self._close_session()  # the web server never started: nothing will drain
+
+    async def _on_web_cleanup(self, _app: web.Application) -> None:
+        await self._close_session()
+
+    async def _close_session(self) -> None:
+        if self.bot is not None:
+            with contextlib.suppress(Exception):
+                await self.bot.session.close()
+
+    # --- updates in --------------------------------------------------------------------
+
+    async def _on_event(self, event: Message | CallbackQuery, event_update: Update) -> None:
+        """aiogram handler for messages and button presses alike (no filters, no FSM)."""
+        await asyncio.shield(self.hub.track(self._handle(event_update)))
+
+    async def _on_webhook(self, request: web.Request) -> web.Response:
+        given = request.headers.get(SECRET_HEADER, "").encode()
+        if not hmac.compare_digest(given, (self.webhook_secret or "").encode()):
+            return web.Response(status=403, text="Forbidden")
+        if self._stopping:
+            return web.Response(status=503, text="Stopping")  # Telegram tries again later
+        try:
+            update = Update.model_validate(await request.json(), context={"bot": self.bot})
+        except (ValueError, ValidationError):
+            return web.Response(status=400, text="Bad Request")
+        handled = await asyncio.shield(self.hub.track(self._handle(update)))
+        return web.Response(status=200 if handled else 500)
+
+    async def _handle(self, update: Update) -> bool:
+        """Dispatch one update; True once the service has taken it (or it needs nothing)."""
+        inbound = to_inbound(update, self.codec)
+        if inbound is None:
+            return True
+        work = [self._dispatch(inbound)]
+        if update.callback_query is not None:
+            work.append(self._acknowledge(update.callback_query))
+        handled, *_ = await asyncio.gather(*work)
+        if handled:
+            await self._after_dispatch(inbound)
+        return handled
+
+    async def _dispatch(self, inbound: Inbound) -> bool:
+        for attempt, delay in enumerate((*DISPATCH_RETRIES, None), start=1):
+            try:
+                if inbound.text is None and inbound.choice is None:
+                    rows = await asyncio.to_thread(self._text_only_notice, inbound)
+                    self.hub.outbox.submit(rows)
+                else:
+                    await self.hub.dispatch(inbound)
+                return True
+            except Exception as error:  # the service is idempotent per update: try again
+                log.warning(
+                    "Telegram: cập nhật %s chưa xử lý được (lần %d): %s",
+                    inbound.inbound_id,
+                    attempt,
+                    self._clean(f"{type(error).__name__}: {error}")[:300],
+                )
+                if delay is None:
+                    return False
+                await asyncio.sleep(delay)
+        return False
+
+    def _text_only_notice(self, inbound: Inbound) -> list[OutboxMessage]:
+        """Answer a photo, sticker or voice message once (de-duplicated like any update)."""
+        app = self.hub.app
+        now = app.clock()
+        with app.database.transaction() as session:
+            if not claim_inbound(session, CHANNEL, inbound.inbound_id, now):
+                return []
+            contact = find_contact(session, CHANNEL, inbound.user_id)
+            row = enqueue(
+                session,
+                channel=CHANNEL,
+                chat_id=inbound.chat_id,
+                payload=Outbound(TEXT_ONLY_TEXT).to_payload(),
+                now=now,
+                contact_id=contact.id if contact else None,
+            )
+            return [row]
+
+    async def _acknowledge(self, query: CallbackQuery) -> None:
+        """Answer the press at once, and remove the keyboard it came from."""
+        try:
+            await self.bot.answer_callback_query(query.id)
+        except (TelegramAPIError, AiogramError) as error:
+            log.debug("answerCallbackQuery: %s", self._clean(error))
+        message = query.message
+        if isinstance(message, Message) and message.reply_markup is not None:
+            try:
+                await self.bot.edit_message_reply_markup(
+                    chat_id=message.chat.id, message_id=message.message_id, reply_markup=None
+                )
+            except (TelegramAPIError, AiogramError) as error:
+                log.debug("editMessageReplyMarkup: %s", self._clean(error))
+
+    async def _after_dispatch(self, inbound: Inbound) -> None:
+        """Give a newly linked secretariat member their own command menu."""
+        text = (inbound.text or "").strip()
+        if inbound.user_id not in self._watch and not _LINK_ATTEMPT.match(text):
+            return
+        self._watch.add(inbound.user_id)
+        role, chat_id, pending = await asyncio.to_thread(self._contact_role, inbound.user_id)
+        if role == "secretariat" and chat_id not in self._commands_set:
+            await self._set_chat_commands(chat_id)
+        if role == "secretariat" or not pending:
+            self._watch.discard(inbound.user_id)
+
+    # --- commands ----------------------------------------------------------------------
+
+    async def _set_commands(self) -> None:
+        commands = [BotCommand(command=c, description=d) for c, d in OFFICER_COMMANDS]
+        try:
+            await self.bot.set_my_commands(commands, scope=BotCommandScopeDefault())
+        except (TelegramAPIError, AiogramError) as error:
+            log.warning("Telegram: không đặt được danh sách lệnh: %s", self._clean(error))
+        for chat_id in await asyncio.to_thread(self._secretariat_chats):
+            await self._set_chat_commands(chat_id)
+
+    async def _set_chat_commands(self, chat_id: str) -> None:
+        commands = [BotCommand(command=c, description=d) for c, d in SECRETARIAT_COMMANDS]
+        try:
+            scope = BotCommandScopeChat(
+                chat_id=int(chat_id) if chat_id.lstrip("-").isdigit() else chat_id
+            )
+            await self.bot.set_my_commands(commands, scope=scope)
+        except (TelegramAPIError, AiogramError) as error:
+            log.warning("Telegram: không đặt được lệnh Ban thư ký: %s", self._clean(error))
+            return
+        self._commands_set.add(chat_id)
+
+    def _secretariat_chats(self) -> list[str]:
+        with self.hub.app.database.transaction() as session:
+            rows = session.exec(
+                select(Contact.chat_id).where(
+                    Contact.channel == CHANNEL, Contact.role == "secretariat"
+                )
+            )
+            return sorted(set(rows))
+
+    def _contact_role(self, user_id: str) -> tuple[str | None, str, bool]:
+        with self.hub.app.database.transaction() as session:
+            contact = session.exec(
+                select(Contact).where(Contact.channel == CHANNEL, Contact.external_id == user_id)
+            ).first()
+            if contact is None:
+                return None, "", False
+            return contact.role, contact.chat_id, contact.pending_invite_id is not None
+
+    def _register_contexts(self) -> None:
+        """Hash entries for every context the forms can produce (see `CallbackCodec`)."""
+        contexts = {"link", "start", "review", "confirm", "locked", "paused"}
+        with self.hub.app.database.transaction() as session:
+            for campaign in list_campaigns(session):
+                contexts |= {f"q:{q.key}" for q in campaign_form(campaign).questions}
+        self.codec.register(contexts, set(CHOICES) | {"link_yes", "link_no"})
+
+    # --- messages out (the outbox's Sender) ---------------------------------------------
+
+    async def send(self, chat_id: str, outbound: Outbound) -> None:
+        """Deliver one outbox message, translating Telegram's answers for the outbox."""
+        key = id(outbound)
+        progress = self._progress.get(key)
+        if progress is None or progress.outbound() is not outbound:
+            progress = self._progress[key] = _Progress(weakref.ref(outbound))
+        try:
+            await self._deliver(int(chat_id), outbound, progress)
+        except TelegramRetryAfter as error:
+            raise RetryLater(
+                float(error.retry_after), flood=True, reason=self._clean(error)
+            ) from None
+        except TelegramForbiddenError as error:
+            self._progress.pop(key, None)
+            raise Undeliverable(self._clean(error.message), blocked=True) from None
+        except (TelegramBadRequest, TelegramNotFound, TelegramEntityTooLarge) as error:
+            self._progress.pop(key, None)
+            raise Undeliverable(self._clean(error.message)) from None
+        except TelegramMigrateToChat as error:
+            self._progress.pop(key, None)
+            raise Undeliverable(f"nhóm đã chuyển sang {error.migrate_to_chat_id}") from None
+        except (TelegramServerError, TelegramNetworkError) as error:
+            raise RetryLater(2.0, reason=self._clean(error)) from None
+        except TelegramUnauthorizedError:
+            raise RetryLater(30.0, reason="Telegram từ chối token (401)") from None
+        except (TelegramAPIError, AiogramError) as error:
+            raise RetryLater(5.0, reason=self._clean(error)) from None
+        self._progress.pop(key, None)
+
+    async def _deliver(self, chat: int, outbound: Outbound, progress: _Progress) -> None:
+        markup = keyboard(outbound.choices, outbound.context, self.codec)
+        steps: list[tuple[str, Any]] = []
+        caption = None
+        if outbound.attachment is not None:
+            if progress.export is None:
+                progress.export = await self._export(outbound.attachment)
+            if progress.export[1] and utf16_len(outbound.text) <= CAPTION_LIMIT:
+                caption = outbound.text
+            elif progress.export[1]:
+                steps += [("text", part) for part in split_text(outbound.text)]
+            else:
+                steps.append(("text", f"{outbound.text}\n{EXPORT_FAILED_TEXT}".strip()))
+            if progress.export[1]:
+                steps.append(("document", caption))
+        else:
+            steps += [("text", part) for part in split_text(outbound.text)]
+        for index in range(progress.done, len(steps)):
+            kind, content = steps[index]
+            last = index == len(steps) - 1
+            if kind == "text":
+                await self.bot.send_message(
+                    chat,
+                    render_html(content),
+                    parse_mode="HTML",
+                    reply_markup=markup if last else None,
+                    link_preview_options=LinkPreviewOptions(is_disabled=True),
+                )
+            else:
+                filename, data = progress.export
+                await self.bot.send_document(
+                    chat,
+                    BufferedInputFile(data, filename=filename),
+                    caption=render_html(content) if content else None,
+                    parse_mode="HTML",
+                    reply_markup=markup if last else None,
+                )
+            progress.done = index + 1
+
+    async def _export(self, attachment: Attachment) -> tuple[str, bytes]:
+        """The Excel file of an `/export` reply, built now (never stored in the outbox)."""
+        try:
+            return await asyncio.to_thread(self._build_export, attachment)
+        except Exception as error:
+            log.error(
+                "Telegram: không tạo được tệp Excel: %s",
+                self._clean(f"{type(error).__name__}: {error}")[:300],
+            )
+            return "", b""
+
+    def _build_export(self, attachment: Attachment) -> tuple[str, bytes]:
+        from bot.exporting import export_bytes
+
+        app = self.hub.app
+        with app.database.transaction() as session:
+            campaign = session.get(Campaign, attachment.campaign_id)
+            if campaign is None:
+                raise LookupError(f"không có đợt báo cáo {attachment.campaign_id}")
+            code = campaign.code
+        return export_bytes(
+            app.database, campaign_code=code, unit_code=attachment.unit_code, now=app.clock()
+        )
+
+    def _clean(self, text: object) -> str:
+        return redact(text, self._token)
+
+
+def _start_error(message: str) -> ChannelStartError:
+    return ChannelStartError(f"Telegram: {message}")

@@ -1,0 +1,198 @@
+"""Excel exports for the bot and the command line: load from storage, build, name, deliver.
+
+* `export_bytes` — the workbook in memory with an ASCII file name, for a Telegram document or
+  a download link (`/export`, `/export MÃ_ĐƠN_VỊ`).
+* `export_to_file` — `baocao export --output TỆP.xlsx [--unit MÃ] [--campaign MÃ_ĐỢT]
+  [--no-unit-sheets]`: checks the path first (a clear Vietnamese error and exit 1, nothing
+  written), writes to a temporary file in the same directory and renames it, so a failed export
+  never leaves half a file; shows progress on stderr for large exports.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import re
+import sys
+import tempfile
+import unicodedata
+from datetime import datetime
+from pathlib import Path
+from typing import TextIO
+
+from exports.cells import grouped
+from exports.data import CampaignInfo, load_reports
+from exports.excel import (
+    UNIT_SHEET_LIMIT,
+    ExportResult,
+    write_consolidated_workbook,
+    write_unit_workbook,
+)
+from storage.database import Database
+from storage.repository import current_campaign
+
+PROGRESS_EVERY = 1000
+LARGE_EXPORT = 500
+
+
+def export_filename(info: CampaignInfo, unit_code: str | None, now: datetime) -> str:
+    """ "CT37-2022_tong-hop_20220704-0830.xlsx" or "CT37-2022_HU-NP_20220704-0830.xlsx"."""
+    stamp = now.astimezone(info.zone).strftime("%Y%m%d-%H%M")
+    what = _ascii(unit_code) if unit_code else "tong-hop"
+    return f"{_ascii(info.code).upper()}_{what}_{stamp}.xlsx"
+
+
+def _ascii(text: str) -> str:
+    bare = unicodedata.normalize("NFD", text.replace("đ", "d").replace("Đ", "D"))
+    bare = "".join(ch for ch in bare if unicodedata.category(ch) != "Mn")
+    bare = re.sub(r"[^A-Za-z0-9._-]+", "-", bare).strip("-.")
+    return bare[:60] or "x"
+
+
+def _load(database: Database, campaign_code: str | None, unit_code: str | None):
+    with database.transaction() as session:
+        campaign = current_campaign(session, campaign_code)
+        return load_reports(session, campaign, unit_code)
+
+
+def _write(
+    output,
+    database: Database,
+    *,
+    campaign_code: str | None,
+    unit_code: str | None,
+    unit_sheets: bool,
+    now: datetime,
+    progress=None,
+    loaded=None,
+) -> tuple[str, ExportResult]:
+    info, form, reports = loaded or _load(database, campaign_code, unit_code)
+    name = export_filename(info, reports[0].code if unit_code else None, now)
+    if unit_code:
+        result = write_unit_workbook(output, info, form, reports[0], now=now)
+    else:
+        result = write_consolidated_workbook(
+            output, info, form, reports, now=now, unit_sheets=unit_sheets, progress=progress
+        )
+    return name, result
+
+
+def export_bytes(
+    database: Database,
+    *,
+    campaign_code: str | None = None,
+    unit_code: str | None = None,
+    unit_sheets: bool = True,
+    now: datetime,
+) -> tuple[str, bytes]:
+    """(file name, workbook bytes): the consolidated workbook, or `unit_code`'s Phụ lục.
+
+    `campaign_code` may be a campaign's code or id; None means the current campaign.
+    Raises `StorageError` for an unknown campaign or unit.
+    """
+    buffer = io.BytesIO()
+    name, _ = _write(
+        buffer,
+        database,
+        campaign_code=campaign_code,
+        unit_code=unit_code,
+        unit_sheets=unit_sheets,
+        now=now,
+    )
+    return name, buffer.getvalue()
+
+
+def check_output_path(output: str | os.PathLike) -> str | None:
+    """A Vietnamese reason why `output` cannot receive the export, or None when it can."""
+    path = Path(output)
+    if path.suffix.lower() != ".xlsx":
+        return f"tệp xuất phải có đuôi .xlsx: {path}"
+    if path.is_dir():
+        return f"{path} là một thư mục, cần tên tệp .xlsx"
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        return f"không có thư mục {parent} để ghi {path.name}"
+    if not os.access(parent, os.W_OK):
+        return f"không có quyền ghi vào thư mục {parent}"
+    return None
+
+
+class _ProgressLine:
+    """ "Đang xuất 4.000/10.000 đơn vị…" on stderr, every 1,000 units."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        if stage == "save":
+            print("Đang ghi tệp…", file=self.stream, flush=True)
+        elif done % PROGRESS_EVERY == 0 or done == total:
+            what = "đơn vị" if stage == "summary" else "sheet đơn vị"
+            print(
+                f"Đang xuất {grouped(done)}/{grouped(total)} {what}…",
+                file=self.stream,
+                flush=True,
+            )
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def export_to_file(
+    app,
+    output: str | os.PathLike,
+    *,
+    unit_code: str | None = None,
+    campaign_code: str | None = None,
+    unit_sheets: bool = True,
+) -> int:
+    """The `baocao export` command; returns the exit code."""
+    problem = check_output_path(output)
+    if problem:
+        print(f"baocao: {problem}", file=sys.stderr)
+        return 1
+    path = Path(output)
+    now = app.clock()
+    loaded = _load(app.database, campaign_code, unit_code)  # StorageError → clear line, exit 1
+    units = len(loaded[2])
+    progress = None
+    if not unit_code and (units > LARGE_EXPORT or sys.stderr.isatty()):
+        progress = _ProgressLine(sys.stderr)
+    handle, temporary = tempfile.mkstemp(
+        prefix=f".{path.stem}.", suffix=".xlsx.tmp", dir=path.parent if str(path.parent) else "."
+    )
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            _, result = _write(
+                stream,
+                app.database,
+                campaign_code=campaign_code,
+                unit_code=unit_code,
+                unit_sheets=unit_sheets,
+                now=now,
+                progress=progress,
+                loaded=loaded,
+            )
+        os.chmod(temporary, 0o666 & ~_umask())
+        os.replace(temporary, path)
+    except OSError as error:
+        with contextlib.suppress(OSError):
+            os.remove(temporary)
+        print(f"baocao: không ghi được {path}: {error.strerror or error}", file=sys.stderr)
+        return 1
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.remove(temporary)
+        raise
+    if unit_code:
+        print(f"Đã xuất Phụ lục của {loaded[2][0].name} vào {path}")
+    else:
+        extra = ""
+        if result.unit_sheets_skipped:
+            extra = f" (không tạo sheet từng đơn vị vì quá {grouped(UNIT_SHEET_LIMIT)} đơn vị)"
+        print(f"Đã xuất bảng tổng hợp {grouped(units)} đơn vị{extra} vào {path}")
+    return 0

@@ -1,0 +1,296 @@
+"""Cell-level building blocks shared by every sheet: safe text, styles, sheet names, layout.
+
+* Safety: text typed by users is always written as a string cell (`data_type = "s"`), so
+  "=1+1", "+84 123", "-SUM(A1)", "@cmd" or "#N/A" never become a formula, an error value or a
+  link; control characters Excel refuses are removed, and text is cut at Excel's cell limit.
+* Speed: all sheets are streamed with openpyxl's write-only mode. A style is resolved once per
+  workbook into a `StyleArray` that cells share, instead of assigning font, border, fill… to
+  every cell (which is what makes styled openpyxl exports slow).
+* Sheet names: valid (31 characters, none of `/ \\ ? * [ ] :`, no edge apostrophes) and unique
+  (case-insensitively, "History" reserved), whatever the unit names or codes are.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, replace
+from datetime import date, datetime
+
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, Cell
+from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
+from openpyxl.styles.cell_style import StyleArray
+from openpyxl.worksheet.cell_range import CellRange, MultiCellRange
+
+FONT_NAME = "Times New Roman"
+MAX_CELL_CHARS = 32_767
+MAX_SHEET_NAME = 31
+PAPER_A4 = "9"  # Worksheet.PAPERSIZE_A4 (not available on write-only sheets)
+
+INTEGER_FORMAT = "#,##0"
+PERCENT_FORMAT = '0.0"%"'
+AVERAGE_FORMAT = '"TB "0.0"%"'
+DATE_FORMAT = "dd/mm/yyyy"
+DATETIME_FORMAT = "dd/mm/yyyy hh:mm"
+
+UNANSWERED_FILL = "FFF4D6"  # light yellow: asked, not answered yet
+NOT_ASKED_FILL = "E7E6E6"  # grey: the question is not asked of this unit's level
+HEADER_FILL = "DDEBF7"
+GROUP_FILL = "F2F2F2"
+TOTAL_FILL = "FCE4D6"
+
+_THIN = Side(style="thin", color="808080")
+_DOTTED = Side(style="dotted", color="808080")
+BORDERS = {
+    "none": Border(),
+    "thin": Border(left=_THIN, right=_THIN, top=_THIN, bottom=_THIN),
+    "dotted": Border(bottom=_DOTTED),
+}
+
+
+# --- text ------------------------------------------------------------------------------------
+
+
+def clean_text(text: object) -> str:
+    """A string Excel accepts: illegal control characters removed, at most 32,767 characters."""
+    text = ILLEGAL_CHARACTERS_RE.sub("", str(text))
+    if len(text) > MAX_CELL_CHARS:
+        text = text[: MAX_CELL_CHARS - 1] + "…"
+    return text
+
+
+def grouped(number: int) -> str:
+    """A count written the Vietnamese way: 10000 -> "10.000"."""
+    return f"{number:,}".replace(",", ".")
+
+
+def format_quote(text: str) -> str:
+    """A unit word safe inside a quoted number-format literal ("đoàn", "lượt người")."""
+    return re.sub(r'["\\\x00-\x1f]', "", text).strip()
+
+
+def footer_text(text: str) -> str:
+    """Literal text for a page header/footer: `&` escaped, short enough for Excel's limit."""
+    text = clean_text(text).replace("\n", " ").replace("\r", " ")
+    if len(text) > 100:
+        text = text[:99] + "…"
+    return text.replace("&", "&&")
+
+
+# --- styles ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CellStyle:
+    """Everything a cell's look depends on; hashable, so each distinct look is resolved once."""
+
+    bold: bool = False
+    italic: bool = False
+    size: float = 11
+    color: str | None = None
+    fill: str | None = None
+    border: str = "thin"
+    horizontal: str | None = None
+    vertical: str = "center"
+    wrap: bool = False
+    indent: int = 0
+    number_format: str = "General"
+
+    def but(self, **changes: object) -> CellStyle:
+        return replace(self, **changes)
+
+
+class StyleBook:
+    """Turns `CellStyle`s into style arrays registered with one workbook (cached)."""
+
+    def __init__(self, worksheet) -> None:
+        # Any worksheet of the workbook will do: styles are registered with its parent.
+        self._template_sheet = worksheet
+        self._arrays: dict[CellStyle, StyleArray] = {}
+
+    def array(self, style: CellStyle) -> StyleArray:
+        found = self._arrays.get(style)
+        if found is None:
+            cell = Cell(self._template_sheet)
+            cell.font = Font(
+                name=FONT_NAME,
+                size=style.size,
+                bold=style.bold,
+                italic=style.italic,
+                color=style.color,
+            )
+            cell.border = BORDERS[style.border]
+            if style.fill:
+                cell.fill = PatternFill("solid", start_color=style.fill, end_color=style.fill)
+            cell.alignment = Alignment(
+                horizontal=style.horizontal,
+                vertical=style.vertical,
+                wrap_text=style.wrap or None,
+                indent=style.indent,
+            )
+            cell.number_format = style.number_format
+            found = self._arrays[style] = cell._style
+        return found
+
+
+def make_cell(worksheet, value: object, style: StyleArray | None = None) -> Cell:
+    """A cell for a write-only sheet; strings are always text, never formulas or links."""
+    cell = WriteOnlyCell(worksheet)
+    if style is not None:
+        cell._style = style  # shared, never mutated: cells are serialised as soon as appended
+    set_value(cell, value)
+    return cell
+
+
+def set_value(cell: Cell, value: object) -> None:
+    if value is None:
+        return
+    if isinstance(value, bool):
+        value = int(value)
+    if isinstance(value, int | float):
+        if isinstance(value, float) and not math.isfinite(value):
+            value = str(value)
+        else:
+            cell._value = value
+            cell.data_type = "n"
+            return
+    if isinstance(value, datetime | date):
+        if isinstance(value, datetime) and value.tzinfo is not None:
+            raise ValueError("aware datetime given to a cell: convert to local time first")
+        cell._value = value
+        cell.data_type = "d"
+        return
+    cell._value = clean_text(value)
+    cell.data_type = "s"
+
+
+# --- sheet names -----------------------------------------------------------------------------
+
+_FORBIDDEN_IN_SHEET_NAME = re.compile(r"[/\\?*\[\]:\x00-\x1f]")
+
+
+class SheetNames:
+    """Hands out valid, unique (case-insensitive) worksheet names."""
+
+    def __init__(self) -> None:
+        self._taken: set[str] = {"history"}  # reserved by Excel
+
+    def unique(self, wanted: str) -> str:
+        base = _FORBIDDEN_IN_SHEET_NAME.sub("-", clean_text(wanted))
+        base = " ".join(base.split()).strip("'").strip() or "Trang"
+        base = base[:MAX_SHEET_NAME].rstrip("'").strip() or "Trang"
+        name, number = base, 1
+        while name.casefold() in self._taken:
+            number += 1
+            suffix = f" ({number})"
+            name = base[: MAX_SHEET_NAME - len(suffix)].rstrip("'").rstrip() + suffix
+        self._taken.add(name.casefold())
+        return name
+
+
+# --- layout ----------------------------------------------------------------------------------
+
+
+def text_lines(text: str, width: float, size: float = 11, *, bold: bool = False) -> int:
+    """How many lines a wrapped text takes in a cell `width` characters wide (an estimate).
+
+    Calibrated on Times New Roman (Liberation Serif in LibreOffice): about 1.35 characters of
+    Vietnamese text per unit of column width at 12 pt; words are wrapped whole, as Excel does.
+    """
+    capacity = max(4.0, (width - 1) * 1.35 * 12 / size * (0.9 if bold else 1.0))
+    total = 0
+    for paragraph in str(text).split("\n"):
+        lines, used = 1, 0.0
+        for word in paragraph.split():
+            if used and used + 1 + len(word) > capacity:
+                lines += 1
+                used = 0.0
+            used = used + 1 + len(word) if used else float(len(word))
+            while used > capacity:  # a word longer than the line breaks inside
+                lines += 1
+                used -= capacity
+        total += lines
+    return total
+
+
+def line_height(size: float) -> float:
+    """Row height in points for one line of text at font `size`."""
+    return round(size * 1.32 + 1, 1)
+
+
+def to_local_naive(moment: datetime | None, zone) -> datetime | None:
+    """An aware time as Excel wants it: in the campaign's time zone, without tzinfo."""
+    if moment is None:
+        return None
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(zone).replace(tzinfo=None)
+    return moment.replace(microsecond=0)
+
+
+def iso_date(text: object) -> date | None:
+    """A document date stored as "YYYY-MM-DD", or None when missing or malformed."""
+    if not isinstance(text, str):
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        return None
+
+
+def release(worksheet) -> None:
+    """Drop what a closed write-only sheet no longer needs (its XML is already written).
+
+    Row heights and merged ranges are kept by openpyxl until the workbook is saved; with
+    hundreds of unit sheets that adds up, so they are released as soon as a sheet is closed.
+    """
+    worksheet.row_dimensions.clear()
+    worksheet.column_dimensions.clear()
+    worksheet.merged_cells = MultiCellRange()
+
+
+class RowWriter:
+    """Appends rows to a write-only sheet, with the row heights and merges each row needs."""
+
+    def __init__(self, worksheet, styles: StyleBook) -> None:
+        self.ws = worksheet
+        self.styles = styles
+        self.row = 0
+        # openpyxl first tries to assign each appended item as a value and only takes a Cell
+        # after a ValueError (whose message formats the cell): for rows made only of cells
+        # that costs more than writing them. Rows here hold only cells or None, so position
+        # them directly. Without this hook openpyxl's own path gives the same file.
+        worksheet._values_to_row = _cells_to_row
+
+    def cell(self, value: object, style: CellStyle) -> Cell:
+        return make_cell(self.ws, value, self.styles.array(style))
+
+    def append(
+        self,
+        cells: list,
+        *,
+        height: float | None = None,
+        merges: tuple[tuple[int, int], ...] | list[tuple[int, int]] = (),
+    ) -> int:
+        """Write the next row; `merges` are (first column, last column) spans within it."""
+        self.row += 1
+        if height:
+            self.ws.row_dimensions[self.row].height = height
+        for first, last in merges:
+            if last > first:
+                self.merge(first, self.row, last, self.row)
+        self.ws.append(cells)
+        return self.row
+
+    def merge(self, min_col: int, min_row: int, max_col: int, max_row: int) -> None:
+        self.ws.merged_cells.add(
+            CellRange(min_col=min_col, min_row=min_row, max_col=max_col, max_row=max_row)
+        )
+
+
+def _cells_to_row(cells, row_index: int):
+    for column_index, cell in enumerate(cells, 1):
+        if cell is not None:
+            cell.column = column_index
+            cell.row = row_index
+            yield cell

@@ -1,0 +1,164 @@
+"""Excel workbooks from stored answers: one unit's Phụ lục, or the secretariat's consolidated book.
+
+* `write_unit_workbook` — one sheet, the unit's Phụ lục in the plan's layout
+  (`exports.unit_sheet`).
+* `write_consolidated_workbook` — "Tổng hợp", "Văn bản", "Tiến độ" (`exports.consolidated`),
+  then one Phụ lục sheet per unit, named by unit code.
+
+Both stream every sheet with openpyxl's write-only mode, so memory stays flat whatever the
+number of units. Above `UNIT_SHEET_LIMIT` units (500) the per-unit sheets are skipped even when
+asked for — a workbook of thousands of sheets is slow to open and nobody browses it — and a red
+note in "Tổng hợp" says so and how to export one unit (`baocao export --unit MÃ`). Pass
+`unit_sheet_limit=None` to force them.
+
+`output` is a path or a binary file object. Nothing here reads the database: callers load the
+data with `exports.data.load_reports`.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import BinaryIO
+
+from openpyxl import Workbook
+
+from conversations.forms import Form
+from exports.cells import SheetNames, StyleBook, grouped
+from exports.consolidated import (
+    Progress,
+    SummarySheet,
+    ordered_reports,
+    write_documents_sheet,
+    write_progress_sheet,
+)
+from exports.data import CampaignInfo, UnitReport
+from exports.figures import documents_of
+from exports.unit_sheet import UnitSheet
+
+UNIT_SHEET_LIMIT = 500
+SUMMARY_TITLE = "Tổng hợp"
+DOCUMENTS_TITLE = "Văn bản"
+PROGRESS_TITLE = "Tiến độ"
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    units: int
+    documents: int
+    unit_sheets: int
+    unit_sheets_skipped: bool = False
+
+
+def _new_workbook(info: CampaignInfo, title: str) -> Workbook:
+    workbook = Workbook(write_only=True)
+    workbook.properties.title = title
+    workbook.properties.creator = "baocao"
+    workbook.properties.subject = f"Đợt báo cáo {info.code}"
+    return workbook
+
+
+def write_unit_workbook(
+    output: str | Path | BinaryIO,
+    info: CampaignInfo,
+    form: Form,
+    report: UnitReport,
+    *,
+    now: datetime,
+) -> ExportResult:
+    """A workbook with one sheet: `report`'s Phụ lục."""
+    workbook = _new_workbook(info, f"{form.title} — {report.name}")
+    UnitSheet(form, info, now).write(workbook, None, SheetNames().unique(report.code), report)
+    workbook.save(output)
+    return ExportResult(units=1, documents=_count_documents(form, [report]), unit_sheets=1)
+
+
+def write_consolidated_workbook(
+    output: str | Path | BinaryIO,
+    info: CampaignInfo,
+    form: Form,
+    reports: list[UnitReport],
+    *,
+    now: datetime,
+    unit_sheets: bool = True,
+    unit_sheet_limit: int | None = UNIT_SHEET_LIMIT,
+    progress: Progress | None = None,
+) -> ExportResult:
+    """ "Tổng hợp", "Văn bản", "Tiến độ" and (unless too many or not wanted) one sheet per unit."""
+    skipped = unit_sheets and unit_sheet_limit is not None and len(reports) > unit_sheet_limit
+    notes = []
+    if skipped:
+        notes.append(
+            f"Không tạo sheet riêng cho từng đơn vị vì có {grouped(len(reports))} đơn vị "
+            f"(nhiều hơn {grouped(unit_sheet_limit)}). Xuất Phụ lục của một đơn vị bằng lệnh: "
+            "baocao export --unit MÃ_ĐƠN_VỊ --output TỆP.xlsx"
+        )
+    workbook = _new_workbook(info, f"Bảng tổng hợp — {info.title}")
+    names = SheetNames()
+    SummarySheet(form, info, now).write(
+        workbook, names.unique(SUMMARY_TITLE), reports, notes=notes, progress=progress
+    )
+    write_documents_sheet(workbook, names.unique(DOCUMENTS_TITLE), form, reports)
+    write_progress_sheet(workbook, names.unique(PROGRESS_TITLE), form, info, reports)
+    written = 0
+    if unit_sheets and not skipped:
+        layout = UnitSheet(form, info, now)
+        styles: StyleBook | None = None  # shared by every unit sheet: styles are per workbook
+        ordered = list(ordered_reports(form, reports))
+        for report in ordered:
+            styles = layout.write(workbook, styles, names.unique(report.code), report)
+            written += 1
+            if progress is not None:
+                progress("units", written, len(ordered))
+    if progress is not None:
+        progress("save", 0, 0)
+    workbook.save(output)
+    return ExportResult(
+        units=len(reports),
+        documents=_count_documents(form, reports),
+        unit_sheets=written,
+        unit_sheets_skipped=skipped,
+    )
+
+
+def unit_workbook_bytes(
+    info: CampaignInfo, form: Form, report: UnitReport, *, now: datetime
+) -> bytes:
+    buffer = io.BytesIO()
+    write_unit_workbook(buffer, info, form, report, now=now)
+    return buffer.getvalue()
+
+
+def consolidated_workbook_bytes(
+    info: CampaignInfo,
+    form: Form,
+    reports: list[UnitReport],
+    *,
+    now: datetime,
+    unit_sheets: bool = True,
+    unit_sheet_limit: int | None = UNIT_SHEET_LIMIT,
+) -> bytes:
+    buffer = io.BytesIO()
+    write_consolidated_workbook(
+        buffer,
+        info,
+        form,
+        reports,
+        now=now,
+        unit_sheets=unit_sheets,
+        unit_sheet_limit=unit_sheet_limit,
+    )
+    return buffer.getvalue()
+
+
+def _count_documents(form: Form, reports: list[UnitReport]) -> int:
+    keys = [q.key for q in form.questions if q.kind == "documents"]
+    total = 0
+    for report in reports:
+        for key in keys:
+            answer = report.answer(key)
+            if answer is not None and not answer.not_applicable:
+                total += len(documents_of(answer.value))
+    return total

@@ -1,0 +1,146 @@
+"""Fixtures for the export tests: a real SQLite database seeded with the CT37 campaign, helpers
+to store answers and statuses the way the service does, and readers for the exported sheets.
+"""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from datetime import UTC, datetime
+
+import pytest
+from openpyxl import load_workbook
+from sqlmodel import select
+
+from storage.database import Database, open_database
+from storage.models import Contact, ReminderLog
+from storage.repository import (
+    current_campaign,
+    load_answers,
+    seed_if_empty,
+    submission_for,
+    unit_by_code,
+    write_answer,
+)
+
+NOW = datetime(2022, 7, 4, 1, 30, tzinfo=UTC)  # 08:30 in Vietnam
+
+
+@pytest.fixture
+def database(tmp_path) -> Database:
+    db = open_database(f"sqlite:///{tmp_path / 'baocao.db'}")
+    with db.transaction() as session:
+        seed_if_empty(session, NOW)
+    yield db
+    db.dispose()
+
+
+class Store:
+    """Writes answers and statuses through storage.repository, like the service does."""
+
+    def __init__(self, database: Database) -> None:
+        self.database = database
+
+    def answer(self, code: str, key: str, value: dict | None = None, *, na: bool = False):
+        with self.database.transaction() as session:
+            campaign = current_campaign(session)
+            submission = submission_for(session, campaign, unit_by_code(session, code))
+            existing = load_answers(session, submission.id).get(key)
+            write_answer(
+                session,
+                submission,
+                key=key,
+                value=None if na else value,
+                not_applicable=na,
+                raw="Không áp dụng" if na else str(value),
+                contact_id=None,
+                channel="console",
+                now=NOW,
+                existing=existing,
+            )
+            if submission.status == "not_started":
+                submission.status = "in_progress"
+            submission.last_activity_at = NOW
+            session.add(submission)
+
+    def answers(self, code: str, values: dict[str, object]) -> None:
+        for key, value in values.items():
+            if value == "N/A":
+                self.answer(code, key, na=True)
+            else:
+                self.answer(code, key, value)
+
+    def submit(self, code: str, *, by: str = "Nguyễn Thị Lan", at: datetime = NOW) -> None:
+        with self.database.transaction() as session:
+            campaign = current_campaign(session)
+            unit = unit_by_code(session, code)
+            contact = Contact(
+                channel="telegram",
+                external_id=f"officer-{code}",
+                chat_id=f"officer-{code}",
+                display_name=by,
+                unit_id=unit.id,
+                created_at=NOW,
+            )
+            session.add(contact)
+            session.flush()
+            submission = submission_for(session, campaign, unit)
+            submission.status = "submitted"
+            submission.submitted_at = at
+            submission.submitted_by = contact.id
+            submission.last_activity_at = at
+            session.add(submission)
+
+    def remind(self, code: str, slots: int) -> None:
+        with self.database.transaction() as session:
+            campaign = current_campaign(session)
+            unit = unit_by_code(session, code)
+            contact = session.exec(select(Contact).where(Contact.unit_id == unit.id)).first()
+            for slot in range(slots):
+                session.add(
+                    ReminderLog(
+                        campaign_id=campaign.id,
+                        contact_id=contact.id,
+                        slot=f"slot-{slot}",
+                        status="queued",
+                        at=NOW,
+                    )
+                )
+
+
+@pytest.fixture
+def store(database) -> Store:
+    return Store(database)
+
+
+def open_workbook(data: bytes):
+    return load_workbook(io.BytesIO(data))
+
+
+def sheet_xml(data: bytes) -> dict[str, str]:
+    """Every worksheet's XML, to check what openpyxl's reader would hide (formulas)."""
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        return {
+            name: archive.read(name).decode("utf-8")
+            for name in archive.namelist()
+            if name.startswith("xl/worksheets/")
+        }
+
+
+def find_row(ws, column: int, value: object) -> int:
+    for row in range(1, ws.max_row + 1):
+        if ws.cell(row, column).value == value:
+            return row
+    raise AssertionError(f"{value!r} not found in column {column} of {ws.title}")
+
+
+def summary_columns(ws) -> tuple[int, dict[tuple[str, str], int]]:
+    """(first data row, {(figure header, part header): column}) of a "Tổng hợp" sheet."""
+    top = find_row(ws, 1, "STT")
+    columns: dict[tuple[str, str], int] = {}
+    figure = None
+    for column in range(6, ws.max_column + 1):
+        figure = ws.cell(top + 1, column).value or figure
+        part = ws.cell(top + 2, column).value
+        columns[(figure, part)] = column
+    return top + 3, columns

@@ -1,0 +1,120 @@
+"""`baocao export` end to end through `bot.cli.main`, on a temporary SQLite database."""
+
+from __future__ import annotations
+
+import pytest
+from openpyxl import load_workbook
+
+import bot.exporting
+from bot.cli import main
+from tests.exports.conftest import NOW
+
+
+@pytest.fixture
+def cli(database, tmp_path, monkeypatch):
+    """Run `baocao …` against the test database; returns the exit code."""
+    monkeypatch.setenv("BAOCAO_DATABASE_URL", str(database.engine.url))
+    monkeypatch.chdir(tmp_path)  # no stray .env is read
+    return lambda *argv: main(list(argv))
+
+
+def _leftovers(directory) -> list[str]:
+    return sorted(p.name for p in directory.iterdir() if p.name.endswith(".tmp"))
+
+
+def test_export_consolidated(cli, store, tmp_path, capsys):
+    store.answer("HU-NP", "inspection_teams", {"value": 7})
+    output = tmp_path / "tong-hop.xlsx"
+    assert cli("export", "--output", str(output)) == 0
+    out = capsys.readouterr().out
+    assert f"Đã xuất bảng tổng hợp 13 đơn vị vào {output}" in out
+    workbook = load_workbook(output)
+    assert workbook.sheetnames[:3] == ["Tổng hợp", "Văn bản", "Tiến độ"]
+    assert "HU-NP" in workbook.sheetnames
+    assert _leftovers(tmp_path) == []
+
+
+def test_export_one_unit(cli, store, tmp_path, capsys):
+    store.answer("HU-NP", "inspection_teams", {"value": 7})
+    output = tmp_path / "hu-np.xlsx"
+    assert cli("export", "-o", str(output), "--unit", "hu-np", "--campaign", "ct37-2022") == 0
+    assert "Đã xuất Phụ lục của Ban Thường vụ Huyện ủy Ninh Phước vào" in capsys.readouterr().out
+    assert load_workbook(output).sheetnames == ["HU-NP"]
+
+
+def test_export_without_unit_sheets(cli, tmp_path):
+    output = tmp_path / "nho.XLSX"
+    assert cli("export", "--output", str(output), "--no-unit-sheets") == 0
+    assert load_workbook(output).sheetnames == ["Tổng hợp", "Văn bản", "Tiến độ"]
+
+
+def test_export_replaces_an_existing_file(cli, tmp_path):
+    output = tmp_path / "cu.xlsx"
+    output.write_bytes(b"not a workbook")
+    assert cli("export", "--output", str(output), "--no-unit-sheets") == 0
+    assert load_workbook(output).sheetnames[0] == "Tổng hợp"
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("khong-co/thu-muc/x.xlsx", "không có thư mục"),
+        ("bang.csv", "đuôi .xlsx"),
+        ("bang", "đuôi .xlsx"),
+        ("la-thu-muc.xlsx", "là một thư mục"),
+    ],
+)
+def test_bad_output_path(cli, tmp_path, capsys, name, message):
+    (tmp_path / "la-thu-muc.xlsx").mkdir()
+    before = sorted(p.name for p in tmp_path.rglob("*"))
+    assert cli("export", "--output", str(tmp_path / name)) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("baocao: ") and message in err
+    assert len(err.strip().splitlines()) == 1
+    assert sorted(p.name for p in tmp_path.rglob("*")) == before
+
+
+def test_unknown_unit_or_campaign_writes_nothing(cli, tmp_path, capsys):
+    output = tmp_path / "x.xlsx"
+    assert cli("export", "--output", str(output), "--unit", "KHONG-CO") == 1
+    assert "không có đơn vị mã 'KHONG-CO'" in capsys.readouterr().err
+    assert cli("export", "--output", str(output), "--campaign", "khong-co") == 1
+    assert "không có đợt báo cáo 'khong-co'" in capsys.readouterr().err
+    assert not output.exists() and _leftovers(tmp_path) == []
+
+
+def test_failed_write_leaves_no_half_file(cli, tmp_path, capsys, monkeypatch):
+    def broken(output, *args, **kwargs):
+        output.write(b"PK half a zip")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(bot.exporting, "write_consolidated_workbook", broken)
+    output = tmp_path / "x.xlsx"
+    output.write_bytes(b"old")
+    assert cli("export", "--output", str(output)) == 1
+    assert "không ghi được" in capsys.readouterr().err
+    assert output.read_bytes() == b"old"  # the previous file is untouched
+    assert _leftovers(tmp_path) == []
+
+
+def test_progress_lines_for_large_exports(cli, tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(bot.exporting, "LARGE_EXPORT", 5)
+    monkeypatch.setattr(bot.exporting, "PROGRESS_EVERY", 5)
+    assert cli("export", "--output", str(tmp_path / "x.xlsx")) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert "Đang xuất 5/13 đơn vị…" in err
+    assert "Đang xuất 13/13 đơn vị…" in err
+    assert "Đang xuất 13/13 sheet đơn vị…" in err
+    assert err[-1] == "Đang ghi tệp…"
+
+
+def test_no_progress_lines_for_small_exports(cli, tmp_path, capsys):
+    assert cli("export", "--output", str(tmp_path / "x.xlsx")) == 0
+    assert capsys.readouterr().err == ""
+
+
+def test_file_name_uses_the_campaign_time_zone():
+    from exports.data import CampaignInfo
+
+    info = CampaignInfo("ct37-2022", "t", "", "", NOW)
+    assert bot.exporting.export_filename(info, "HU-NP", NOW) == "CT37-2022_HU-NP_20220704-0830.xlsx"

@@ -1,0 +1,1 @@
+"""Tests of the storage layer (tables, migrations, queries) on SQLite and PostgreSQL."""
