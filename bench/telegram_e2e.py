@@ -379,7 +379,7 @@ async def main_async(officers: int, think: float) -> dict:
         "pacing": "off (send rate 1,000,000/s, chat interval 0)",
         "rounds": {},
     }
-    with tempfile.TemporaryDirectory(prefix="baocao-bench-", dir="/tmp") as directory:
+    with tempfile.TemporaryDirectory(prefix="baocao-telegram-bench-", dir="/tmp") as directory:
         for label, pause in rounds:
             baocao = _summary(
                 "baocao (Telegram channel + service + SQLite)",

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from sqlalchemy import update
+from sqlalchemy import and_, or_, update
 from sqlmodel import select
 
 from bot.messaging import Outbound
@@ -135,39 +135,46 @@ class Outbox:
             await asyncio.wait_for(self._idle.wait(), timeout)
 
     def claim_due(self) -> list[OutboxMessage]:
+        """Claim due rows no process is delivering; refresh the claims of rows queued here."""
         now = self.clock()
-        channels = list(self.senders)
+        table = OutboxMessage.__table__
+        due = and_(
+            table.c.channel.in_(list(self.senders)),
+            table.c.not_before <= now,
+            or_(
+                table.c.status == "pending",
+                and_(table.c.status == "sending", table.c.claimed_at < now - STALE_CLAIM),
+            ),
+        )
         with self.database.transaction() as session:
-            candidates = session.exec(
+            known = list(self._known)
+            for start in range(0, len(known), 500):
+                session.execute(
+                    update(table)
+                    .where(table.c.id.in_(known[start : start + 500]), table.c.status == "sending")
+                    .values(claimed_at=now)
+                )
+            candidates = session.execute(
+                select(table.c.id).where(due).order_by(table.c.id).limit(1000)
+            ).scalars()
+            ids = [row_id for row_id in candidates if row_id not in self._known]
+            if not ids:
+                return []
+            # The predicate is evaluated again by the UPDATE, so a row another process claimed
+            # in the meantime is not returned here.
+            claimed = session.execute(
+                update(table)
+                .where(table.c.id.in_(ids), due)
+                .values(status="sending", claimed_at=now)
+                .returning(table.c.id)
+            ).scalars()
+            claimed_ids = list(claimed)
+            rows = session.exec(
                 select(OutboxMessage)
-                .where(
-                    OutboxMessage.channel.in_(channels),
-                    OutboxMessage.not_before <= now,
-                    (OutboxMessage.status == "pending")
-                    | (
-                        (OutboxMessage.status == "sending")
-                        & (OutboxMessage.claimed_at < now - STALE_CLAIM)
-                    ),
-                )
+                .where(OutboxMessage.id.in_(claimed_ids))
                 .order_by(OutboxMessage.id)
-                .limit(1000)
-            ).all()
-            claimed = []
-            for row in candidates:
-                if row.id in self._known:
-                    continue
-                result = session.exec(
-                    update(OutboxMessage)
-                    .where(OutboxMessage.id == row.id, OutboxMessage.status == row.status)
-                    .where(
-                        (OutboxMessage.claimed_at.is_(None))
-                        | (OutboxMessage.claimed_at == row.claimed_at)
-                    )
-                    .values(status="sending", claimed_at=now)
-                )
-                if result.rowcount == 1:
-                    claimed.append(row)
-            return claimed
+            )
+            return list(rows)
 
     async def _deliver_chat(self, key: tuple[str, str]) -> None:
         channel, chat_id = key

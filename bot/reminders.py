@@ -903,7 +903,15 @@ def start_scheduler(app: App, outbox: Outbox, background: list[asyncio.Task] | N
     """Called by `baocao run`: start the reminder ticks, or return None if another process has
     them (SQLite). On PostgreSQL a process without the lock keeps trying each minute."""
     lock = runner_lock(app.database)
-    if not lock.ensure():
+    try:
+        holding = lock.ensure()
+    except Exception:  # lock file not writable, or PostgreSQL unreachable right now
+        if not lock.retries:
+            log.exception("nhắc hạn: không mở được tệp khóa; tiến trình này không gửi nhắc hạn.")
+            return None
+        log.exception("nhắc hạn: chưa giành được khóa; sẽ thử lại mỗi phút")
+        holding = False
+    if not holding:
         if not lock.retries:
             log.warning(REFUSED_TEXT)
             return None

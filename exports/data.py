@@ -21,7 +21,7 @@ from storage.progress import campaign_progress
 from storage.repository import StorageError, campaign_form, unit_by_code
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class AnswerData:
     """One stored answer: its value (shape depends on the question kind) or "Không áp dụng"."""
 
@@ -47,7 +47,7 @@ class CampaignInfo:
         return ZoneInfo(self.timezone)
 
 
-@dataclass
+@dataclass(slots=True)
 class UnitReport:
     """One participating unit: who it is, how far it got, and what it answered."""
 

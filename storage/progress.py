@@ -61,10 +61,14 @@ def campaign_progress(session: Session, campaign: Campaign) -> list[UnitProgress
     )
     for submission_id, key in rows:
         answered_keys[submission_id].add(key)
-    submitters = {c.id: c.display_name for c in session.exec(select(Contact))}
+    submitter_ids = {s.submitted_by for s in submissions.values() if s.submitted_by}
+    submitters = dict(
+        session.exec(
+            select(Contact.id, Contact.display_name).where(Contact.id.in_(submitter_ids))
+        ).all()
+    )
     reminders = Counter(
-        unit_id
-        for (unit_id,) in session.exec(
+        session.exec(
             select(Contact.unit_id)
             .join(ReminderLog, ReminderLog.contact_id == Contact.id)
             .where(ReminderLog.campaign_id == campaign.id, ReminderLog.status == "queued")

@@ -367,6 +367,7 @@ class TelegramChannel:
     _stopping: bool = field(default=False, init=False)
     _commands_set: set[str] = field(default_factory=set, init=False)
     _watch: set[str] = field(default_factory=set, init=False)
+    _chat_turns: dict[str, tuple[asyncio.Lock, int]] = field(default_factory=dict, init=False)
     _progress: dict[int, _Progress] = field(default_factory=dict, init=False)
 
     def __post_init__(self) -> None:
@@ -394,7 +395,7 @@ class TelegramChannel:
         try:
             await self._connect(hub)
         except BaseException:
-            await self._close_session()
+            await self.stop()  # ends polling if it had started, and closes the session
             raise
         hub.web.on_cleanup.append(self._on_web_cleanup)
 
@@ -522,13 +523,29 @@ class TelegramChannel:
         inbound = to_inbound(update, self.codec)
         if inbound is None:
             return True
-        work = [self._dispatch(inbound)]
+        work = [self._dispatch_in_turn(inbound)]
         if update.callback_query is not None:
             work.append(self._acknowledge(update.callback_query))
         handled, *_ = await asyncio.gather(*work)
         if handled:
             await self._after_dispatch(inbound)
         return handled
+
+    async def _dispatch_in_turn(self, inbound: Inbound) -> bool:
+        """Updates of one chat are applied one after another, in the order they came (two
+        quick answers must not swap questions); different chats run concurrently."""
+        lock, users = self._chat_turns.get(inbound.chat_id, (None, 0))
+        lock = lock or asyncio.Lock()
+        self._chat_turns[inbound.chat_id] = (lock, users + 1)
+        try:
+            async with lock:
+                return await self._dispatch(inbound)
+        finally:
+            lock, users = self._chat_turns[inbound.chat_id]
+            if users == 1:
+                del self._chat_turns[inbound.chat_id]
+            else:
+                self._chat_turns[inbound.chat_id] = (lock, users - 1)
 
     async def _dispatch(self, inbound: Inbound) -> bool:
         for attempt, delay in enumerate((*DISPATCH_RETRIES, None), start=1):

@@ -588,6 +588,45 @@ async def test_a_restart_mid_form_resumes_at_the_same_question(deployment, tg):
     assert deployment.answers()["inspected_units"].value == {"value": 12}
 
 
+HUYEN_UNITS = ("TU-PRTC", "HU-NP", "HU-NH", "HU-BACAI", "HU-NINHSON", "HU-THUANBAC")
+
+
+@pytest.fixture
+async def any_deployment(tg, database_url, clock):
+    """The same deployment on SQLite and on PostgreSQL (TEST_DATABASE_URL)."""
+    running = Deployment(tg, database_url, clock)
+    yield running
+    await running.stop()
+
+
+async def test_officers_answer_at_the_same_time(any_deployment, tg):
+    deployment = any_deployment
+    await deployment.start()
+
+    async def officer(n: int, unit_code: str) -> None:
+        person = Person(tg, OFFICER + 100 + n, f"Cán bộ {n}")
+        await person.say(f"/start {deployment.invite('officer', unit_code)}")
+        _, [_, first] = await person.press("link_yes|link", expect=2)
+        assert "Câu 1/20" in first.text
+        await person.press("na|q:docs_party")
+        await person.press("na|q:docs_state")
+        # Two answers sent in quick succession: applied in the order they were sent.
+        before = len(person.messages())
+        tg.inject_message(person.user_id, str(n))
+        tg.inject_message(person.user_id, f"{n + 10} đơn vị")
+        first, second = await person._expect(before, 2)
+        assert "Đã ghi câu 3" in first.text and "Đã ghi câu 4" in second.text
+        await person.say("xem")
+        assert "Đã trả lời 4/20 câu" in person.last.text
+
+    await asyncio.gather(*(officer(n, code) for n, code in enumerate(HUYEN_UNITS)))
+    await deployment.settle()
+    for n, code in enumerate(HUYEN_UNITS):
+        answers = deployment.answers(code)
+        assert answers["inspection_teams"].value == {"value": n}, code
+        assert answers["inspected_units"].value == {"value": n + 10}, code
+
+
 async def test_a_duplicated_update_is_applied_once_and_answered_once(deployment, tg):
     await deployment.start()
     officer = Person(tg, OFFICER)

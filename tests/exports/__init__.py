@@ -1,0 +1,1 @@
+"""Tests for the Excel exports (exports/, bot/exporting.py)."""
