@@ -19,7 +19,7 @@ from sqlmodel import Session
 from bot import secretariat
 from bot.messaging import ChannelTraits, Inbound, Outbound
 from bot.secretariat import UNKNOWN_COMMAND_TEXT
-from conversations.engine import CHOICES, Choice, Press, State, Text, step
+from conversations.engine import CHOICES, Choice, Press, SaveAnswer, State, SubmitReport, Text, step
 from conversations.parsing import normalize
 from storage.database import Database
 from storage.models import Contact, Invite, OutboxMessage, Unit
@@ -33,7 +33,10 @@ from storage.repository import (
     find_contact,
     load_answers,
     load_dialogue,
-    submission_for,
+    open_submission,
+    record_submission,
+    save_dialogue,
+    unit_brief,
     usable_invite,
     write_answer,
 )
@@ -219,28 +222,29 @@ class Service:
     # --- officers ---------------------------------------------------------------------
 
     def _converse(self, ctx: Context, text: str) -> list[Outbound]:
-        session, contact = ctx.session, ctx.contact
+        """Run the engine for an officer; every read and write here is on the hot path."""
+        session, contact, now = ctx.session, ctx.contact, ctx.now
         campaign = current_campaign(session)
         form = campaign_form(campaign)
-        unit = session.get(Unit, contact.unit_id)
-        submission = submission_for(session, campaign, unit, lock=True)
+        unit_name, level = unit_brief(session, contact.unit_id)
+        submission = open_submission(session, campaign.id, contact.unit_id)
         rows = load_answers(session, submission.id)
-        state_row, dialogue = load_dialogue(session, contact, campaign, submission, ctx.now)
+        state_id, dialogue = load_dialogue(session, contact.id, campaign.id, submission.id)
         state = State(
             dialogue=dialogue,
             answers=engine_answers(rows),
-            level=unit.level,
+            level=level,
             status=submission.status,
-            unit_name=unit.name,
+            unit_name=unit_name,
             submitted_at=submission.submitted_at,
         )
         inbound = ctx.inbound
         event = Press(inbound.choice, inbound.context) if inbound.choice else Text(text)
-        new_state, effects = step(state, event, form, ctx.now)
+        new_state, effects = step(state, event, form, now)
         replies: list[Outbound] = []
+        submitted_by = None
         for effect in effects:
-            kind = type(effect).__name__
-            if kind == "SaveAnswer":
+            if isinstance(effect, SaveAnswer):
                 rows[effect.key] = write_answer(
                     session,
                     submission,
@@ -250,22 +254,25 @@ class Service:
                     raw=effect.raw,
                     contact_id=contact.id,
                     channel=inbound.channel,
-                    now=ctx.now,
+                    now=now,
                     existing=rows.get(effect.key),
                 )
-            elif kind == "SubmitReport":
-                submission.submitted_at = ctx.now
-                submission.submitted_by = contact.id
+            elif isinstance(effect, SubmitReport):
+                submitted_by = contact.id
             else:
                 replies.append(Outbound.from_reply(effect))
-        if new_state.status != submission.status:
-            if submission.started_at is None:
-                submission.started_at = ctx.now
-            submission.status = new_state.status
-        submission.last_activity_at = ctx.now
-        state_row.state = new_state.dialogue.to_json()
-        state_row.updated_at = ctx.now
-        session.add_all([submission, state_row])
+        record_submission(
+            session, submission, status=new_state.status, now=now, submitted_by=submitted_by
+        )
+        save_dialogue(
+            session,
+            state_id,
+            contact_id=contact.id,
+            campaign_id=campaign.id,
+            submission_id=submission.id,
+            dialogue=new_state.dialogue,
+            now=now,
+        )
         return replies
 
     def download_link(

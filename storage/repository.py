@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import NamedTuple
 
 import yaml
-from sqlalchemy import func, insert
+from sqlalchemy import bindparam, func, insert, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -341,36 +341,89 @@ def return_submission(session: Session, submission: Submission, reason: str, now
 
 
 def load_dialogue(
-    session: Session, contact: Contact, campaign: Campaign, submission: Submission, now: datetime
-) -> tuple[ConversationState, Dialogue]:
-    """This contact's place in the form; a new contact of the unit starts where the unit is.
+    session: Session, contact_id: int, campaign_id: int, submission_id: int
+) -> tuple[int | None, Dialogue]:
+    """This contact's place in the form (and its row id, None when it has none yet).
 
-    So does a contact re-linked to another unit: its old place belongs to the old unit's form.
+    A new contact of the unit starts where the unit is; so does a contact re-linked to another
+    unit, since its old place belongs to the old unit's form.
     """
-    row = session.exec(
-        select(ConversationState).where(
-            ConversationState.contact_id == contact.id,
-            ConversationState.campaign_id == campaign.id,
-        )
+    prepared = _statements(session)
+    row = session.execute(
+        prepared["contact_state"], {"contact_id": contact_id, "campaign_id": campaign_id}
     ).first()
-    if row is not None and row.submission_id == submission.id:
-        return row, Dialogue.from_json(row.state)
-    latest = session.exec(
-        select(ConversationState)
-        .where(ConversationState.submission_id == submission.id)
-        .order_by(ConversationState.updated_at.desc())
-    ).first()
+    if row is not None and row.submission_id == submission_id:
+        return row.id, Dialogue.from_json(row.state)
+    latest = session.execute(prepared["unit_state"], {"submission_id": submission_id}).first()
+    return (row.id if row else None), Dialogue.from_json(latest.state if latest else None)
+
+
+def save_dialogue(
+    session: Session,
+    state_id: int | None,
+    *,
+    contact_id: int,
+    campaign_id: int,
+    submission_id: int,
+    dialogue: Dialogue,
+    now: datetime,
+) -> None:
+    values = {
+        "contact_id": contact_id,
+        "campaign_id": campaign_id,
+        "submission_id": submission_id,
+        "state": dialogue.to_json(),
+        "updated_at": now,
+    }
+    if state_id is None:
+        session.execute(_statements(session)["insert_state"], values)
+    else:
+        session.execute(_statements(session)["update_state"], {"state_id": state_id, **values})
+
+
+class SubmissionSnapshot(NamedTuple):
+    id: int
+    status: str
+    started_at: datetime | None
+    submitted_at: datetime | None
+
+
+def open_submission(session: Session, campaign_id: int, unit_id: int) -> SubmissionSnapshot:
+    """The unit's submission, locked until commit (PostgreSQL), created on first use."""
+    prepared = _statements(session)
+    params = {"campaign_id": campaign_id, "unit_id": unit_id}
+    row = session.execute(prepared["lock_submission"], params).first()
     if row is None:
-        row = ConversationState(
-            contact_id=contact.id,
-            campaign_id=campaign.id,
-            submission_id=submission.id,
-            state=None,
-            updated_at=now,
-        )
-    row.submission_id = submission.id
-    dialogue = Dialogue.from_json(latest.state) if latest else Dialogue()
-    return row, dialogue
+        session.execute(prepared["create_submission"], {**params, "status": "not_started"})
+        row = session.execute(prepared["lock_submission"], params).one()
+    return SubmissionSnapshot(*row)
+
+
+def record_submission(
+    session: Session,
+    submission: SubmissionSnapshot,
+    *,
+    status: str,
+    now: datetime,
+    submitted_by: int | None = None,
+) -> None:
+    """Store the submission's new status and last activity (and who submitted, when)."""
+    values = {
+        "submission_id": submission.id,
+        "status": status,
+        "last_activity_at": now,
+        "started_at": submission.started_at or (now if status != "not_started" else None),
+    }
+    if submitted_by is not None:
+        values |= {"submitted_at": now, "submitted_by": submitted_by}
+        session.execute(_statements(session)["submit"], values)
+    else:
+        session.execute(_statements(session)["record_activity"], values)
+
+
+def unit_brief(session: Session, unit_id: int) -> tuple[str, str]:
+    """(name, level) of a unit, read without building an ORM object."""
+    return tuple(session.execute(_statements(session)["unit_brief"], {"unit_id": unit_id}).one())
 
 
 # --- prepared statements for the per-message hot path ----------------------------------------
@@ -384,10 +437,60 @@ def _statements(session: Session) -> dict:
     prepared = _PREPARED.get(dialect)
     if prepared is None:
         insert_into = postgresql_insert if dialect == "postgresql" else sqlite_insert
+        states = ConversationState.__table__
+        submissions = Submission.__table__
+        units = Unit.__table__
         answers = insert_into(Answer.__table__)
         kept = ("submission_id", "question_key", "id")
         outbox = OutboxMessage.__table__
         prepared = _PREPARED[dialect] = {
+            "contact_state": select(states.c.id, states.c.state, states.c.submission_id).where(
+                states.c.contact_id == bindparam("contact_id"),
+                states.c.campaign_id == bindparam("campaign_id"),
+            ),
+            "unit_state": select(states.c.state)
+            .where(states.c.submission_id == bindparam("submission_id"))
+            .order_by(states.c.updated_at.desc())
+            .limit(1),
+            "insert_state": insert(states),
+            "update_state": update(states)
+            .where(states.c.id == bindparam("state_id"))
+            .values(
+                submission_id=bindparam("submission_id"),
+                state=bindparam("state"),
+                updated_at=bindparam("updated_at"),
+            ),
+            "lock_submission": select(
+                submissions.c.id,
+                submissions.c.status,
+                submissions.c.started_at,
+                submissions.c.submitted_at,
+            )
+            .where(
+                submissions.c.campaign_id == bindparam("campaign_id"),
+                submissions.c.unit_id == bindparam("unit_id"),
+            )
+            .with_for_update(),
+            "create_submission": insert_into(submissions).on_conflict_do_nothing(),
+            "record_activity": update(submissions)
+            .where(submissions.c.id == bindparam("submission_id"))
+            .values(
+                status=bindparam("status"),
+                started_at=bindparam("started_at"),
+                last_activity_at=bindparam("last_activity_at"),
+            ),
+            "submit": update(submissions)
+            .where(submissions.c.id == bindparam("submission_id"))
+            .values(
+                status=bindparam("status"),
+                started_at=bindparam("started_at"),
+                last_activity_at=bindparam("last_activity_at"),
+                submitted_at=bindparam("submitted_at"),
+                submitted_by=bindparam("submitted_by"),
+            ),
+            "unit_brief": select(units.c.name, units.c.level).where(
+                units.c.id == bindparam("unit_id")
+            ),
             # RETURNING, not rowcount: psycopg reports -1 for INSERT … ON CONFLICT DO NOTHING.
             "claim_inbound": insert_into(ProcessedInbound.__table__)
             .on_conflict_do_nothing()
