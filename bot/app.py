@@ -44,6 +44,9 @@ def build_app(settings: Settings, *, clock: Clock = utc_now) -> App:
         clock,
         CHANNEL_TRAITS,
         invite_valid_for=timedelta(days=settings.baocao_invite_days),
+        bot_usernames=(
+            {"telegram": settings.telegram_bot_username} if settings.telegram_bot_username else {}
+        ),
         public_url=settings.public_url,
     )
     return App(settings, database, service, clock)

@@ -37,7 +37,7 @@ LARGE_EXPORT = 500
 
 
 def export_filename(info: CampaignInfo, unit_code: str | None, now: datetime) -> str:
-    """ "CT37-2022_tong-hop_20220704-0830.xlsx" or "CT37-2022_HU-NP_20220704-0830.xlsx"."""
+    """An ASCII file name: CT37-2022_tong-hop_20220704-0830.xlsx, CT37-2022_HU-NP_….xlsx."""
     stamp = now.astimezone(info.zone).strftime("%Y%m%d-%H%M")
     what = _ascii(unit_code) if unit_code else "tong-hop"
     return f"{_ascii(info.code).upper()}_{what}_{stamp}.xlsx"
@@ -119,7 +119,7 @@ def check_output_path(output: str | os.PathLike) -> str | None:
 
 
 class _ProgressLine:
-    """ "Đang xuất 4.000/10.000 đơn vị…" on stderr, every 1,000 units."""
+    """Progress on stderr every 1,000 units: "Đang xuất 4.000/10.000 đơn vị…"."""
 
     def __init__(self, stream: TextIO) -> None:
         self.stream = stream

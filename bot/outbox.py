@@ -98,6 +98,8 @@ class Outbox:
     _known: set[int] = field(default_factory=set)
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
     _idle: asyncio.Event = field(default_factory=asyncio.Event)
+    _outcomes: list[tuple[_Queued, str]] = field(default_factory=list)
+    _recorder: asyncio.Task | None = None
     stats: dict[str, int] = field(default_factory=lambda: {"sent": 0, "retried": 0, "failed": 0})
 
     def submit(self, rows: list[OutboxMessage]) -> None:
@@ -131,7 +133,7 @@ class Outbox:
 
     async def drain(self, timeout: float | None = None) -> None:
         """Wait until every queued message has been delivered or given up."""
-        if self._workers:
+        if self._workers or self._outcomes or self._recorder is not None:
             await asyncio.wait_for(self._idle.wait(), timeout)
 
     def claim_due(self) -> list[OutboxMessage]:
@@ -186,13 +188,33 @@ class Outbox:
                 if outcome is None:
                     continue
                 queue.popleft()
-                self._known.discard(item.row_id)
-                await asyncio.to_thread(self._record, item, outcome)
+                self._outcomes.append((item, outcome))
+                if self._recorder is None or self._recorder.done():
+                    self._recorder = asyncio.create_task(self._record_outcomes())
         finally:
             self._workers.pop(key, None)
             self._queues.pop(key, None)
-            if not self._workers:
-                self._idle.set()
+            self._check_idle()
+
+    def _check_idle(self) -> None:
+        if (
+            not self._workers
+            and not self._outcomes
+            and (self._recorder is None or self._recorder.done())
+        ):
+            self._idle.set()
+
+    async def _record_outcomes(self) -> None:
+        """Write outcomes in batches: what piles up while one batch is written goes next."""
+        try:
+            while self._outcomes:
+                batch, self._outcomes = self._outcomes, []
+                await asyncio.to_thread(self._record, batch)
+                for item, _ in batch:
+                    self._known.discard(item.row_id)
+        finally:
+            self._recorder = None
+            self._check_idle()
 
     async def _attempt(self, channel: str, chat_id: str, item: _Queued) -> str | None:
         """Try once; return the final status, or None to try again."""
@@ -224,19 +246,31 @@ class Outbox:
         self.stats["sent"] += 1
         return "sent"
 
-    def _record(self, item: _Queued, outcome: str) -> None:
+    def _record(self, batch: list[tuple[_Queued, str]]) -> None:
         now = self.clock()
+        table = OutboxMessage.__table__
+        sent = [item for item, outcome in batch if outcome == "sent"]
         with self.database.transaction() as session:
-            row = session.get(OutboxMessage, item.row_id)
-            if row is None:
-                return
-            row.attempts += item.attempts + 1
-            if outcome == "sent":
-                row.status, row.sent_at = "sent", now
-            else:
-                row.status, row.error = "failed", outcome[:500]
+            for tries in {item.attempts for item in sent}:
+                ids = [item.row_id for item in sent if item.attempts == tries]
+                session.execute(
+                    update(table)
+                    .where(table.c.id.in_(ids))
+                    .values(status="sent", sent_at=now, attempts=table.c.attempts + tries + 1)
+                )
+            for item, outcome in batch:
+                if outcome == "sent":
+                    continue
+                session.execute(
+                    update(table)
+                    .where(table.c.id == item.row_id)
+                    .values(
+                        status="failed",
+                        error=outcome[:500],
+                        attempts=table.c.attempts + item.attempts + 1,
+                    )
+                )
                 if outcome.startswith("blocked") and item.contact_id:
-                    session.exec(
+                    session.execute(
                         update(Contact).where(Contact.id == item.contact_id).values(active=False)
                     )
-            session.add(row)

@@ -86,7 +86,7 @@ def write_consolidated_workbook(
     unit_sheet_limit: int | None = UNIT_SHEET_LIMIT,
     progress: Progress | None = None,
 ) -> ExportResult:
-    """ "Tổng hợp", "Văn bản", "Tiến độ" and (unless too many or not wanted) one sheet per unit."""
+    """Sheets "Tổng hợp", "Văn bản", "Tiến độ", then one per unit (unless too many or unwanted)."""
     skipped = unit_sheets and unit_sheet_limit is not None and len(reports) > unit_sheet_limit
     notes = []
     if skipped:
