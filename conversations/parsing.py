@@ -723,6 +723,9 @@ def _document_label(item: dict) -> str:
     return label
 
 
+_COUNT_ONLY = re.compile(r"\s*\d+(?:[.,\s]\d+)*\s*(?:văn bản|van ban|vb)?\s*\.?\s*", re.IGNORECASE)
+
+
 def _parse_documents(text: str) -> Parsed | Rejected:
     kind = "documents"
     if _has_bad_chars(text):
@@ -738,6 +741,14 @@ def _parse_documents(text: str) -> Parsed | Rejected:
                 f"Dòng thứ {number} quá dài (tối đa {MAX_DOCUMENT_LINE_CHARS} ký tự).", kind
             )
     items = [_parse_document_line(line) for line in lines]
+    for number, item in enumerate(items, start=1):
+        if not item["number"] and not item["date"] and _COUNT_ONLY.fullmatch(item["summary"] or ""):
+            where = f"Dòng thứ {number}" if len(lines) > 1 else "Câu trả lời"
+            return _reject(
+                f"{where} chỉ có một con số: mỗi dòng là một văn bản (số/ký hiệu, ngày ban hành,"
+                " trích yếu), không phải số lượng văn bản.",
+                kind,
+            )
     labels = "; ".join(_document_label(item) for item in items[:3])
     if len(items) > 3:
         labels += f" và {len(items) - 3} văn bản khác"

@@ -788,3 +788,10 @@ def test_normalize_is_idempotent(text):
     assert normalize(once) == once
     assert once == once.strip()
     assert "  " not in once
+
+
+@pytest.mark.parametrize("text", ["5", "3 văn bản", "(2) 12", "Kế hoạch 12-KH/HU\n7"])
+def test_a_count_typed_where_documents_are_asked_is_refused(text):
+    rejected = parse_answer("documents", text)
+    assert isinstance(rejected, Rejected)
+    assert "không phải số lượng" in rejected.reason
