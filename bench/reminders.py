@@ -41,13 +41,8 @@ from sqlalchemy import func, insert, select, update  # noqa: E402
 
 from bot.messaging import Outbound  # noqa: E402
 from bot.outbox import Outbox, Pacer, RetryLater, Undeliverable  # noqa: E402
-from bot.reminders import (  # noqa: E402
-    SPREAD_RATE,
-    AlwaysHeld,
-    ReminderRunner,
-    load_audience,
-    tick,
-)
+from bot.reminder_runner import AlwaysHeld, ReminderRunner  # noqa: E402
+from bot.reminders import SPREAD_RATE, load_audience, tick  # noqa: E402
 from conversations.campaigns import BUNDLED_CAMPAIGN, load_campaign  # noqa: E402
 from conversations.forms import BUNDLED_FORMS  # noqa: E402
 from storage.database import open_database  # noqa: E402

@@ -142,7 +142,7 @@ def _start_scheduler(app: App, outbox: Outbox, background: list[asyncio.Task]):
     if not app.settings.baocao_scheduler:
         return None
     try:
-        from bot.reminders import start_scheduler
+        from bot.reminder_runner import start_scheduler
     except ImportError:
         return None
     return start_scheduler(app, outbox, background)

@@ -37,15 +37,8 @@ from bot.app import CHANNEL_TRAITS, build_app
 from bot.clock import FakeClock
 from bot.messaging import Inbound, Outbound
 from bot.outbox import Outbox, Pacer, Undeliverable
-from bot.reminders import (
-    REFUSED_TEXT,
-    AdvisoryLock,
-    FileLock,
-    runner_lock,
-    start_scheduler,
-    tick,
-    unit_standings,
-)
+from bot.reminder_runner import REFUSED_TEXT, AdvisoryLock, FileLock, runner_lock, start_scheduler
+from bot.reminders import tick, unit_standings
 from bot.secretariat import notify_returned
 from bot.service import Service
 from conversations.campaigns import BUNDLED_CAMPAIGN, load_campaign
@@ -828,7 +821,7 @@ async def test_the_scheduler_ticks_at_start_and_a_second_sqlite_process_refuses(
         [job] = runner.scheduler.get_jobs()
         assert isinstance(job.trigger, IntervalTrigger)
         assert job.trigger.interval == timedelta(minutes=1)
-        with caplog.at_level(logging.INFO, logger="bot.reminders"):
+        with caplog.at_level(logging.INFO, logger="bot.reminder_runner"):
             refused = start_scheduler(SimpleNamespace(database=other, clock=clock), outbox, [])
         assert refused is None
         assert REFUSED_TEXT in caplog.text
