@@ -39,15 +39,11 @@ if str(ROOT) not in sys.path:
 from openpyxl import Workbook  # noqa: E402
 
 from conversations.forms import Form, QuestionKind, load_form  # noqa: E402
-from exports.consolidated import (  # noqa: E402
-    DOCUMENT_HEADERS,
-    PROGRESS_HEADERS,
-    UNIT_HEADERS,
-    grouped_units,
-)
+from exports.consolidated import UNIT_HEADERS, grouped_units  # noqa: E402
 from exports.data import AnswerData, CampaignInfo, UnitReport  # noqa: E402
 from exports.excel import write_consolidated_workbook  # noqa: E402
 from exports.figures import Totals, form_columns, unit_figures  # noqa: E402
+from exports.lists import DOCUMENT_HEADERS, PROGRESS_HEADERS  # noqa: E402
 
 NOW = datetime(2022, 7, 4, 1, 30, tzinfo=UTC)
 VARIANTS = ("baseline", "ours", "ours+sheets")

@@ -15,6 +15,7 @@ from sqlmodel import Session, select
 
 from bot.messaging import Attachment, Outbound
 from conversations.campaigns import days_left
+from conversations.labels import STATUS_TITLES, group_title
 from conversations.messages import format_moment, render
 from storage.models import Campaign, Contact, Unit
 from storage.progress import UnitProgress, campaign_progress
@@ -41,18 +42,6 @@ HELP_TEXT = (
     "/tralai MÃ_ĐƠN_VỊ lý do — trả lại báo cáo để đơn vị sửa"
 )
 UNKNOWN_COMMAND_TEXT = "Lệnh không rõ. Gõ /help để xem hướng dẫn."
-GROUP_TITLES = {
-    "kiem_tra_truc_tiep": "Kiểm tra trực tiếp",
-    "tu_kiem_tra": "Tự kiểm tra",
-}
-STATUS_TITLES = {
-    "not_started": "chưa bắt đầu",
-    "in_progress": "đang điền",
-    "submitted": "đã nộp",
-    "returned": "bị trả lại",
-    "approved": "đã duyệt",
-}
-
 # Set by the reminders module: (session, campaign, now) -> number of messages queued.
 remind_now: Callable | None = None
 
@@ -106,7 +95,7 @@ def status_text(campaign: Campaign, progress: list[UnitProgress], now: datetime)
     lines.append("")
     lines.append("Chưa nộp:")
     for group in sorted({p.unit.group or "" for p in missing}):
-        lines.append(f"■ {GROUP_TITLES.get(group, group or 'Khác')}")
+        lines.append(f"■ {group_title(group)}")
         members = [p for p in missing if (p.unit.group or "") == group]
         for item in sorted(members, key=_parent_order):
             indent = "   ↳ " if item.parent else " • "

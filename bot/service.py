@@ -61,6 +61,10 @@ STRANGER_TEXT = (
     "Để sử dụng, đồng chí cần mã mời do Ban Dân vận cấp: mở đường liên kết mời, "
     "hoặc gửi mã mời (8 ký tự) vào đây."
 )
+TEXT_ONLY_TEXT = (
+    "Trợ lý chỉ đọc được tin nhắn chữ. Đề nghị đồng chí gõ câu trả lời bằng chữ hoặc số "
+    "(trợ lý chưa nhận được ảnh, tệp, nhãn dán hay tin nhắn thoại)."
+)
 BAD_CODE_TEXT = (
     "Mã mời không đúng, đã được dùng hoặc đã hết hạn. "
     "Đề nghị liên hệ Ban Dân vận Tỉnh ủy để được cấp mã mới."
@@ -133,6 +137,8 @@ class Service:
     # --- routing ---------------------------------------------------------------------
 
     def _route(self, ctx: Context) -> list[Outbound]:
+        if ctx.inbound.text is None and ctx.inbound.choice is None:
+            return [Outbound(TEXT_ONLY_TEXT)]  # a photo, sticker or voice message
         text = (ctx.inbound.text or "").strip()
         command, argument = _split_command(text)
         contact = ctx.contact

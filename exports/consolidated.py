@@ -1,4 +1,4 @@
-"""The secretariat's sheets: "Tổng hợp" (one row per unit, with totals), "Văn bản", "Tiến độ".
+"""The secretariat's "Tổng hợp" sheet: one row per unit, with group subtotals and a total.
 
 "Tổng hợp" groups units by their group (Kiểm tra trực tiếp, Tự kiểm tra, then the others by
 name) and, inside a group, puts each district right before its communes (indented). Each
@@ -7,7 +7,8 @@ header: section → figure → part. A subtotal row closes every group and a "To
 the table; totals are values computed in Python (no formulas), following the consolidation
 rules, so any viewer shows them and tests can check them.
 
-All three sheets are streamed (openpyxl write-only) and keep memory flat at 10,000 units.
+The sheet is streamed (openpyxl write-only) and keeps memory flat at 10,000 units. The unit
+order defined here (`grouped_units`) is shared by the list sheets in `exports.lists`.
 """
 
 from __future__ import annotations
@@ -18,12 +19,11 @@ from datetime import datetime
 
 from openpyxl.utils import get_column_letter
 
-from conversations.forms import Form, QuestionKind
+from conversations.forms import Form
+from conversations.labels import GROUP_ORDER, group_title, level_title, status_title
 from conversations.messages import format_moment
 from exports.cells import (
     AVERAGE_FORMAT,
-    DATE_FORMAT,
-    DATETIME_FORMAT,
     GROUP_FILL,
     HEADER_FILL,
     INTEGER_FORMAT,
@@ -36,18 +36,15 @@ from exports.cells import (
     RowWriter,
     StyleBook,
     footer_text,
-    iso_date,
     line_height,
     make_cell,
     release,
     text_lines,
-    to_local_naive,
 )
 from exports.data import CampaignInfo, UnitReport
 from exports.figures import (
     AVG,
     EMPTY,
-    GROUP_ORDER,
     INT,
     NA,
     NO_RATE,
@@ -57,11 +54,7 @@ from exports.figures import (
     UNANSWERED,
     Column,
     Totals,
-    documents_of,
     form_columns,
-    group_title,
-    level_title,
-    status_title,
     unit_figures,
 )
 
@@ -69,7 +62,13 @@ Progress = Callable[[str, int, int], None]
 """Called as progress(stage, done, total) while rows are written."""
 
 PROVINCE_TITLE = "Toàn tỉnh"
-UNIT_HEADERS = (("STT", 5), ("Mã đơn vị", 14), ("Tên đơn vị", 40), ("Cấp", 9), ("Trạng thái", 12))
+UNIT_HEADERS = (
+    ("STT", 5),
+    ("Mã đơn vị", 14),
+    ("Tên đơn vị", 40),
+    ("Cấp", 9),
+    ("Trạng thái", 12),
+)
 UNIT_COLUMNS = len(UNIT_HEADERS)
 NAME_WIDTH = UNIT_HEADERS[2][1]
 
@@ -89,20 +88,20 @@ LEGEND = (
     "cộng dồn).",
 )
 
-_BASE = CellStyle(size=11)
-_HEAD = _BASE.but(bold=True, horizontal="center", wrap=True, fill=HEADER_FILL)
-_TITLE = CellStyle(size=14, bold=True, border="none")
+BASE_STYLE = CellStyle(size=11)
+HEAD_STYLE = BASE_STYLE.but(bold=True, horizontal="center", wrap=True, fill=HEADER_FILL)
+TITLE_STYLE = CellStyle(size=14, bold=True, border="none")
 _NOTE = CellStyle(size=10, italic=True, border="none")
 _ROLE_STYLES = {
-    INT: _BASE.but(number_format=INTEGER_FORMAT),
-    PCT: _BASE.but(number_format=PERCENT_FORMAT),
-    AVG: _BASE.but(number_format=AVERAGE_FORMAT, italic=True),
-    TEXT: _BASE,
-    NA: _BASE.but(horizontal="center", italic=True, color="595959"),
-    NO_RATE: _BASE.but(horizontal="center"),
-    UNANSWERED: _BASE.but(fill=UNANSWERED_FILL),
-    NOT_ASKED: _BASE.but(fill=NOT_ASKED_FILL),
-    EMPTY: _BASE,
+    INT: BASE_STYLE.but(number_format=INTEGER_FORMAT),
+    PCT: BASE_STYLE.but(number_format=PERCENT_FORMAT),
+    AVG: BASE_STYLE.but(number_format=AVERAGE_FORMAT, italic=True),
+    TEXT: BASE_STYLE,
+    NA: BASE_STYLE.but(horizontal="center", italic=True, color="595959"),
+    NO_RATE: BASE_STYLE.but(horizontal="center"),
+    UNANSWERED: BASE_STYLE.but(fill=UNANSWERED_FILL),
+    NOT_ASKED: BASE_STYLE.but(fill=NOT_ASKED_FILL),
+    EMPTY: BASE_STYLE,
 }
 _ROW_KINDS = {"unit": {}, "subtotal": {"bold": True}, "total": {"bold": True, "fill": TOTAL_FILL}}
 
@@ -217,9 +216,9 @@ class SummarySheet:
         }
         label_styles = {
             kind: {
-                "center": styles.array(_BASE.but(horizontal="center", **changes)),
-                "left": styles.array(_BASE.but(**changes)),
-                "group": styles.array(_BASE.but(bold=True, fill=GROUP_FILL)),
+                "center": styles.array(BASE_STYLE.but(horizontal="center", **changes)),
+                "left": styles.array(BASE_STYLE.but(**changes)),
+                "group": styles.array(BASE_STYLE.but(bold=True, fill=GROUP_FILL)),
             }
             for kind, changes in _ROW_KINDS.items()
         }
@@ -233,7 +232,8 @@ class SummarySheet:
             out.append(
                 [
                     out.cell(
-                        _roman(number), _BASE.but(bold=True, fill=GROUP_FILL, horizontal="center")
+                        _roman(number),
+                        BASE_STYLE.but(bold=True, fill=GROUP_FILL, horizontal="center"),
                     ),
                     make_cell(ws, None, group_style),
                     make_cell(ws, group_title(group), group_style),
@@ -246,7 +246,7 @@ class SummarySheet:
                 key = (indent, lines > 1)
                 if key not in name_styles:
                     name_styles[key] = styles.array(
-                        _BASE.but(horizontal="left", indent=indent, wrap=lines > 1)
+                        BASE_STYLE.but(horizontal="left", indent=indent, wrap=lines > 1)
                     )
                 finished = report.status in ("submitted", "approved")
                 group_totals.add(report.level, report.answers, done=finished)
@@ -317,7 +317,7 @@ class SummarySheet:
         zone = self.info.zone
         submitted = sum(report.status in ("submitted", "approved") for report in reports)
         lines = [
-            ("BẢNG TỔNG HỢP " + self.form.title, _TITLE),
+            ("BẢNG TỔNG HỢP " + self.form.title, TITLE_STYLE),
             (self.form.subtitle or self.info.issued_by, _NOTE.but(size=11)),
             (f"Đợt báo cáo {self.info.code}: {self.info.title}.", _NOTE.but(size=11)),
             (
@@ -335,9 +335,9 @@ class SummarySheet:
         top = out.row + 1
         rows: list[list] = [[], [], []]
         for label, _ in UNIT_HEADERS:
-            rows[0].append(out.cell(label, _HEAD))
-            rows[1].append(out.cell(None, _HEAD))
-            rows[2].append(out.cell(None, _HEAD))
+            rows[0].append(out.cell(label, HEAD_STYLE))
+            rows[1].append(out.cell(None, HEAD_STYLE))
+            rows[2].append(out.cell(None, HEAD_STYLE))
         for column in range(1, UNIT_COLUMNS + 1):
             out.merge(column, top, column, top + 2)
 
@@ -359,11 +359,11 @@ class SummarySheet:
             question_spans.append((label, first, last))
             column_index = last
         for column in self.columns:
-            rows[2].append(out.cell(column.header, _HEAD))
+            rows[2].append(out.cell(column.header, HEAD_STYLE))
         for spans, row in ((section_spans, rows[0]), (question_spans, rows[1])):
             for text, first, last in spans:
-                row.append(out.cell(text, _HEAD))
-                row.extend(out.cell(None, _HEAD) for _ in range(last - first))
+                row.append(out.cell(text, HEAD_STYLE))
+                row.extend(out.cell(None, HEAD_STYLE) for _ in range(last - first))
         heights = []
         for spans in (section_spans, question_spans):
             lines = 1
@@ -380,142 +380,3 @@ class SummarySheet:
         all_spans = (section_spans, question_spans, [])
         for row, height, spans in zip(rows, heights, all_spans, strict=True):
             out.append(row, height=height, merges=[(first, last) for _, first, last in spans])
-
-
-# --- Văn bản ---------------------------------------------------------------------------------
-
-DOCUMENT_HEADERS = (
-    ("STT", 6),
-    ("Mã đơn vị", 14),
-    ("Tên đơn vị", 36),
-    ("Loại văn bản", 30),
-    ("Số, ký hiệu", 18),
-    ("Ngày ban hành", 13),
-    ("Trích yếu", 60),
-    ("Nguyên văn", 60),
-)
-
-
-def write_documents_sheet(workbook, title: str, form: Form, reports: list[UnitReport]):
-    """Every document of every unit, one per row, with a filter on the header row."""
-    ws = workbook.create_sheet(title)
-    out = RowWriter(ws, StyleBook(ws))
-    _list_setup(ws, DOCUMENT_HEADERS, "Văn bản chỉ đạo, triển khai do các đơn vị báo cáo")
-    ws.column_dimensions["B"].width = code_width(reports)
-    out.append([out.cell("VĂN BẢN DO CÁC ĐƠN VỊ BÁO CÁO", _TITLE)])
-    out.append([out.cell(label, _HEAD) for label, _ in DOCUMENT_HEADERS], height=30)
-    styles = out.styles
-    plain = styles.array(_BASE)
-    center = styles.array(_BASE.but(horizontal="center"))
-    day = styles.array(_BASE.but(horizontal="center", number_format=DATE_FORMAT))
-    wrapped = styles.array(_BASE.but(wrap=True))
-    summary_width, raw_width = DOCUMENT_HEADERS[6][1], DOCUMENT_HEADERS[7][1]
-    questions = [q for q in form.questions if q.kind == QuestionKind.DOCUMENTS]
-    number = 0
-    for report in ordered_reports(form, reports):
-        for question in questions:
-            answer = report.answer(question.key)
-            if answer is None or answer.not_applicable or not question.applies_to(report.level):
-                continue
-            for item in documents_of(answer.value):
-                number += 1
-                raw_date = item.get("date")
-                when = iso_date(raw_date) or (str(raw_date) if raw_date else None)
-                summary, raw = item.get("summary"), item.get("raw")
-                lines = max(
-                    text_lines(summary or "", summary_width, 11),
-                    text_lines(raw or "", raw_width, 11),
-                )
-                out.append(
-                    [
-                        make_cell(ws, number, center),
-                        make_cell(ws, report.code, plain),
-                        make_cell(ws, report.name, plain),
-                        make_cell(ws, question.label, plain),
-                        make_cell(ws, item.get("number"), plain),
-                        make_cell(ws, when, day),
-                        make_cell(ws, summary, wrapped),
-                        make_cell(ws, raw, wrapped),
-                    ],
-                    height=lines * line_height(11) if lines > 1 else None,
-                )
-    ws.auto_filter.ref = f"A2:{get_column_letter(len(DOCUMENT_HEADERS))}{max(out.row, 2)}"
-    ws.close()
-    release(ws)
-    return ws
-
-
-# --- Tiến độ ---------------------------------------------------------------------------------
-
-PROGRESS_HEADERS = (
-    ("STT", 6),
-    ("Mã đơn vị", 14),
-    ("Tên đơn vị", 40),
-    ("Cấp", 10),
-    ("Nhóm", 18),
-    ("Đơn vị cấp trên", 14),
-    ("Trạng thái", 13),
-    ("Số câu đã trả lời", 10),
-    ("Tổng số câu", 9),
-    ("Nộp lúc", 17),
-    ("Người nộp", 22),
-    ("Hoạt động gần nhất", 17),
-    ("Số lần nhắc", 9),
-)
-
-
-def write_progress_sheet(
-    workbook, title: str, form: Form, info: CampaignInfo, reports: list[UnitReport]
-):
-    """Every unit's status, answered/total, submission time and reminders sent."""
-    ws = workbook.create_sheet(title)
-    out = RowWriter(ws, StyleBook(ws))
-    _list_setup(ws, PROGRESS_HEADERS, f"Tiến độ nộp báo cáo — đợt {info.code}")
-    ws.column_dimensions["B"].width = code_width(reports)
-    ws.column_dimensions["F"].width = code_width(reports)
-    out.append([out.cell(f"TIẾN ĐỘ NỘP BÁO CÁO — ĐỢT {info.code.upper()}", _TITLE)])
-    out.append([out.cell(label, _HEAD) for label, _ in PROGRESS_HEADERS], height=30)
-    styles = out.styles
-    plain = styles.array(_BASE)
-    center = styles.array(_BASE.but(horizontal="center"))
-    count = styles.array(_BASE.but(number_format=INTEGER_FORMAT))
-    moment = styles.array(_BASE.but(horizontal="center", number_format=DATETIME_FORMAT))
-    zone = info.zone
-    for number, report in enumerate(ordered_reports(form, reports), start=1):
-        out.append(
-            [
-                make_cell(ws, number, center),
-                make_cell(ws, report.code, plain),
-                make_cell(ws, report.name, plain),
-                make_cell(ws, level_title(report.level), plain),
-                make_cell(ws, group_title(report.group), plain),
-                make_cell(ws, report.parent_code, plain),
-                make_cell(ws, status_title(report.status), plain),
-                make_cell(ws, report.answered, count),
-                make_cell(ws, report.total, count),
-                make_cell(ws, to_local_naive(report.submitted_at, zone), moment),
-                make_cell(ws, report.submitted_by, plain),
-                make_cell(ws, to_local_naive(report.last_activity_at, zone), moment),
-                make_cell(ws, report.reminders_sent, count),
-            ]
-        )
-    ws.auto_filter.ref = f"A2:{get_column_letter(len(PROGRESS_HEADERS))}{max(out.row, 2)}"
-    ws.close()
-    release(ws)
-    return ws
-
-
-def _list_setup(ws, headers, footer: str) -> None:
-    for index, (_, width) in enumerate(headers, start=1):
-        ws.column_dimensions[get_column_letter(index)].width = width
-    ws.freeze_panes = "D3"
-    ws.page_setup.paperSize = PAPER_A4
-    ws.page_setup.orientation = "landscape"
-    ws.page_setup.fitToWidth = 1
-    ws.page_setup.fitToHeight = 0
-    ws.sheet_properties.pageSetUpPr.fitToPage = True
-    ws.print_title_rows = "2:2"
-    ws.oddFooter.left.text = footer_text(footer)
-    ws.oddFooter.left.size = 9
-    ws.oddFooter.right.text = "Trang &P/&N"
-    ws.oddFooter.right.size = 9

@@ -106,12 +106,14 @@ def load_reports(
         select(Answer.submission_id, Answer.question_key, Answer.value, Answer.not_applicable)
         .join(Submission, Submission.id == Answer.submission_id)
         .where(Submission.campaign_id == campaign.id)
+        .execution_options(yield_per=2000)  # stream the rows instead of buffering them all
     )
     if wanted_id is not None:
         query = query.where(Submission.unit_id == wanted_id)
+    keys = {question.key: question.key for question in form.questions}  # one string per key
     answers: dict[int, dict[str, AnswerData]] = defaultdict(dict)
     for submission_id, key, value, not_applicable in session.exec(query):
-        answers[submission_id][key] = AnswerData(
+        answers[submission_id][keys.get(key, key)] = AnswerData(
             value if isinstance(value, dict) else None, bool(not_applicable)
         )
 

@@ -27,15 +27,10 @@ from openpyxl import Workbook
 
 from conversations.forms import Form
 from exports.cells import SheetNames, StyleBook, grouped
-from exports.consolidated import (
-    Progress,
-    SummarySheet,
-    ordered_reports,
-    write_documents_sheet,
-    write_progress_sheet,
-)
+from exports.consolidated import Progress, SummarySheet, ordered_reports
 from exports.data import CampaignInfo, UnitReport
 from exports.figures import documents_of
+from exports.lists import write_documents_sheet, write_progress_sheet
 from exports.unit_sheet import UnitSheet
 
 UNIT_SHEET_LIMIT = 500

@@ -207,35 +207,3 @@ class Totals:
             rate = ratio_percent(int(total.sums[0]), int(total.sums[1]))
             figures.append(Figure(DASH, NO_RATE) if rate is None else Figure(rate, PCT))
         return figures
-
-
-# --- words shown for codes ----------------------------------------------------------------------
-
-STATUS_TITLES = {
-    "not_started": "chưa bắt đầu",
-    "in_progress": "đang điền",
-    "submitted": "đã nộp",
-    "returned": "bị trả lại",
-    "approved": "đã duyệt",
-}
-GROUP_TITLES = {
-    "kiem_tra_truc_tiep": "Kiểm tra trực tiếp",
-    "tu_kiem_tra": "Tự kiểm tra",
-}
-GROUP_ORDER = ("kiem_tra_truc_tiep", "tu_kiem_tra")
-NO_GROUP_TITLE = "Chưa phân nhóm"
-LEVEL_TITLES = {"tinh": "Tỉnh", "so_nganh": "Sở, ngành", "huyen": "Huyện", "xa": "Xã"}
-
-
-def status_title(status: str) -> str:
-    return STATUS_TITLES.get(status, status)
-
-
-def group_title(group: str | None) -> str:
-    if not group:
-        return NO_GROUP_TITLE
-    return GROUP_TITLES.get(group, group)
-
-
-def level_title(level: str) -> str:
-    return LEVEL_TITLES.get(level, level)

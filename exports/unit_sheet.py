@@ -28,6 +28,7 @@ from datetime import datetime
 from openpyxl.utils import get_column_letter
 
 from conversations.forms import Form, Question, QuestionKind, Section
+from conversations.labels import status_title
 from conversations.messages import format_moment
 from exports.cells import (
     DATE_FORMAT,
@@ -45,7 +46,7 @@ from exports.cells import (
     text_lines,
 )
 from exports.data import AnswerData, CampaignInfo, UnitReport
-from exports.figures import documents_of, numbers_of, status_title, unit_words
+from exports.figures import documents_of, numbers_of, unit_words
 
 NUMBER_WIDTH, DATE_WIDTH, SUMMARY_WIDTH, BULLET_WIDTH = 15.0, 11.5, 25.0, 6.0
 SIZE = 12

@@ -85,12 +85,9 @@ from bot.outbox import RetryLater, Undeliverable
 from bot.runner import ChannelStartError, Hub
 from bot.settings import Settings
 from conversations.engine import CHOICES, Choice
-from storage.models import Campaign, Contact, OutboxMessage
+from storage.models import Campaign, Contact
 from storage.repository import (
     campaign_form,
-    claim_inbound,
-    enqueue,
-    find_contact,
     list_campaigns,
 )
 
@@ -109,10 +106,6 @@ _CHANNEL_WEBHOOK_PATHS = (WEBHOOK_PATH, "/zalo/webhook")
 START_TIMEOUT = 15.0
 DISPATCH_RETRIES = (0.5, 2.0)
 EXPORT_FAILED_TEXT = "Chưa tạo được tệp Excel lúc này. Đề nghị thử lại sau ít phút."
-TEXT_ONLY_TEXT = (
-    "Trợ lý chỉ đọc được tin nhắn chữ. Đề nghị đồng chí gõ câu trả lời bằng chữ hoặc số "
-    "(trợ lý chưa nhận được ảnh, tệp, nhãn dán hay tin nhắn thoại)."
-)
 OFFICER_COMMANDS = (
     ("start", "Bắt đầu (hoặc liên kết bằng mã mời)"),
     ("tiep", "Tiếp tục điền Phụ lục"),
@@ -550,11 +543,7 @@ class TelegramChannel:
     async def _dispatch(self, inbound: Inbound) -> bool:
         for attempt, delay in enumerate((*DISPATCH_RETRIES, None), start=1):
             try:
-                if inbound.text is None and inbound.choice is None:
-                    rows = await asyncio.to_thread(self._text_only_notice, inbound)
-                    self.hub.outbox.submit(rows)
-                else:
-                    await self.hub.dispatch(inbound)
+                await self.hub.dispatch(inbound)
                 return True
             except Exception as error:  # the service is idempotent per update: try again
                 log.warning(
@@ -567,24 +556,6 @@ class TelegramChannel:
                     return False
                 await asyncio.sleep(delay)
         return False
-
-    def _text_only_notice(self, inbound: Inbound) -> list[OutboxMessage]:
-        """Answer a photo, sticker or voice message once (de-duplicated like any update)."""
-        app = self.hub.app
-        now = app.clock()
-        with app.database.transaction() as session:
-            if not claim_inbound(session, CHANNEL, inbound.inbound_id, now):
-                return []
-            contact = find_contact(session, CHANNEL, inbound.user_id)
-            row = enqueue(
-                session,
-                channel=CHANNEL,
-                chat_id=inbound.chat_id,
-                payload=Outbound(TEXT_ONLY_TEXT).to_payload(),
-                now=now,
-                contact_id=contact.id if contact else None,
-            )
-            return [row]
 
     async def _acknowledge(self, query: CallbackQuery) -> None:
         """Answer the press at once, and remove the keyboard it came from."""

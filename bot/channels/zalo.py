@@ -54,13 +54,11 @@ from bot.outbox import RetryLater, Undeliverable
 from bot.runner import ChannelStartError
 from bot.settings import Settings
 from conversations.engine import render_choices_as_text
-from storage.models import Campaign, Contact, OutboxMessage
+from storage.models import Campaign, Contact
 from storage.quota import QuotaTake, give_back, take, warn_threshold
 from storage.repository import (
     StorageError,
-    claim_inbound,
     enqueue,
-    find_contact,
     unit_by_code,
 )
 
@@ -78,10 +76,6 @@ BACKOFF_CAP = 60.0
 PROCESS_ATTEMPTS = 4
 QUOTA_CONTEXT = "zalo-quota"  # marks the secretariat's quota notices, let through at the cap
 ZONE = ZoneInfo("Asia/Ho_Chi_Minh")  # Zalo's calendar month is Vietnam's
-TEXT_ONLY_TEXT = (
-    "Trợ lý chỉ đọc được tin nhắn chữ. Đề nghị đồng chí gõ câu trả lời bằng chữ hoặc số "
-    "(trợ lý chưa nhận được ảnh, nhãn dán hay tin nhắn thoại)."
-)
 _MAX_PENDING = 1000
 _CHANNEL_WEBHOOK_PATHS = (WEBHOOK_PATH, "/telegram/webhook")
 
@@ -358,12 +352,9 @@ class ZaloChannel:
             self._handled()
 
     async def _process(self, incoming: ZaloIncoming) -> None:
-        hub = self.hub
-        if incoming.text is None:
-            rows = await asyncio.to_thread(self._text_only_notice, incoming)
-            hub.outbox.submit(rows)
-            return
-        await hub.dispatch(
+        # A non-text event (image, sticker, voice) arrives with text None: the service answers
+        # that only text is read.
+        await self.hub.dispatch(
             Inbound(
                 channel=CHANNEL,
                 chat_id=incoming.chat_id,
@@ -373,24 +364,6 @@ class ZaloChannel:
                 display_name=incoming.display_name,
             )
         )
-
-    def _text_only_notice(self, incoming: ZaloIncoming) -> list[OutboxMessage]:
-        """Answer an image, sticker or voice message once (de-duplicated like any message)."""
-        app = self.hub.app
-        now = app.clock()
-        with app.database.transaction() as session:
-            if not claim_inbound(session, CHANNEL, _inbound_id(incoming.message_id), now):
-                return []
-            contact = find_contact(session, CHANNEL, incoming.user_id)
-            row = enqueue(
-                session,
-                channel=CHANNEL,
-                chat_id=incoming.chat_id,
-                payload=Outbound(TEXT_ONLY_TEXT).to_payload(),
-                now=now,
-                contact_id=contact.id if contact else None,
-            )
-            return [row]
 
     def _ignored(self) -> None:
         self.stats["ignored"] += 1

@@ -24,13 +24,12 @@ from bot.app import App, build_app
 from bot.channels.telegram import (
     OFFICER_COMMANDS,
     SECRETARIAT_COMMANDS,
-    TEXT_ONLY_TEXT,
     WEBHOOK_PATH,
     TelegramChannel,
 )
 from bot.runner import ChannelStartError, serve
 from bot.secretariat import HELP_TEXT
-from bot.service import BAD_CODE_TEXT, STRANGER_TEXT
+from bot.service import BAD_CODE_TEXT, STRANGER_TEXT, TEXT_ONLY_TEXT
 from bot.settings import Settings
 from storage.models import Answer, Contact, OutboxMessage, ProcessedInbound, Submission, Unit
 from storage.repository import create_invite, current_campaign, unit_by_code

@@ -25,12 +25,12 @@ import pytest
 from sqlmodel import select
 
 from bot.app import App, build_app
-from bot.channels.zalo import TEXT_ONLY_TEXT, ZaloChannel, render_parts
+from bot.channels.zalo import ZaloChannel, render_parts
 from bot.clock import FakeClock
 from bot.messaging import Attachment, Inbound, Outbound
 from bot.runner import ChannelStartError, serve
 from bot.secretariat import status_text
-from bot.service import BAD_CODE_TEXT, STRANGER_TEXT
+from bot.service import BAD_CODE_TEXT, STRANGER_TEXT, TEXT_ONLY_TEXT
 from bot.settings import Settings
 from conversations.engine import Choice
 from storage.models import Answer, AnswerHistory, DownloadToken, OutboxMessage, Submission
