@@ -552,6 +552,20 @@ def _parse_pair(text, unit, minimum, maximum) -> Parsed | Rejected:
         return tokens
     if _has_punct(tokens, "%"):
         return _reject("Cần số lượt và số lượt người, không phải tỷ lệ phần trăm.", kind, unit)
+    found = _two_counts(tokens, text, kind, unit, minimum, maximum)
+    if isinstance(found, Rejected):
+        return found
+    first, second, values = found
+    labels = [_pair_label(tokens, first, unit), _pair_label(tokens, second, unit)]
+    order = _assign_roles(labels, ("times", "people"), _has_separator(tokens[first:second]))
+    if order is None:
+        return _reject("Chưa rõ đâu là số lượt, đâu là số lượt người.", kind, unit)
+    result = {"times": values[order[0]], "people": values[order[1]]}
+    return Parsed(value=result, echo=format_value(kind, result, unit=unit))
+
+
+def _two_counts(tokens, text, kind, unit, minimum, maximum):
+    """The two counts of a pair or ratio: (first index, second index, [values]) or Rejected."""
     found = _two_numbers(tokens, kind, unit)
     if isinstance(found, Rejected):
         return found
@@ -568,12 +582,7 @@ def _parse_pair(text, unit, minimum, maximum) -> Parsed | Rejected:
         if error:
             return _reject(error, kind, unit)
         values.append(value)
-    labels = [_pair_label(tokens, first, unit), _pair_label(tokens, second, unit)]
-    order = _assign_roles(labels, ("times", "people"), _has_separator(tokens[first:second]))
-    if order is None:
-        return _reject("Chưa rõ đâu là số lượt, đâu là số lượt người.", kind, unit)
-    result = {"times": values[order[0]], "people": values[order[1]]}
-    return Parsed(value=result, echo=format_value(kind, result, unit=unit))
+    return first, second, values
 
 
 def _parse_ratio(text, unit, minimum, maximum) -> Parsed | Rejected:
@@ -588,22 +597,10 @@ def _parse_ratio(text, unit, minimum, maximum) -> Parsed | Rejected:
     ]
     if len(percents) > 1:
         return _reject("Chỉ ghi một tỷ lệ phần trăm.", kind, unit)
-    found = _two_numbers(tokens, kind, unit)
+    found = _two_counts(tokens, text, kind, unit, minimum, maximum)
     if isinstance(found, Rejected):
         return found
-    first, second = found
-    rejected = _check_words(tokens, text, kind, unit)
-    if rejected:
-        return rejected
-    values = []
-    for index in (first, second):
-        value = _read_count(tokens[index].text)
-        if isinstance(value, str):
-            return _reject(value, kind, unit)
-        error = _bounds_error(value, minimum, maximum)
-        if error:
-            return _reject(error, kind, unit)
-        values.append(value)
+    first, second, values = found
     labels = [_ratio_label(tokens, 0, first), _ratio_label(tokens, first + 1, second)]
     order = _assign_roles(labels, ("done", "total"), _has_separator(tokens[first:second]))
     if order is None:
