@@ -16,6 +16,7 @@ from bot.messaging import Outbound
 from bot.outbox import Outbox, Pacer, RetryLater, Undeliverable
 from storage.models import Contact, OutboxMessage
 from storage.repository import enqueue
+from tests.fakes.virtual_time import VirtualTime
 
 
 def test_pacer_spaces_sends_overall_and_per_chat():
@@ -32,20 +33,6 @@ def test_pacer_holds_everything_after_a_flood_answer():
     pacer = Pacer(rate=25, chat_interval=0)
     pacer.hold_all(30.0)
     assert pacer.reserve("a", 1.0) == 30.0
-
-
-class VirtualTime:
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.slept: list[float] = []
-
-    def monotonic(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
-        await asyncio.sleep(0)
 
 
 class ScriptedSender:

@@ -34,6 +34,7 @@ from bot.settings import Settings
 from storage.models import Answer, Contact, OutboxMessage, ProcessedInbound, Submission, Unit
 from storage.repository import create_invite, current_campaign, unit_by_code
 from tests.fakes.telegram_server import FakeTelegramServer, SentRecord
+from tests.fakes.virtual_time import VirtualTime
 
 TOKEN = "123456789:AAH-fake-token-for-tests_0123456789"
 BOT_USERNAME = "baocao_test_bot"
@@ -800,25 +801,9 @@ async def test_polling_mode_deletes_a_leftover_webhook_first(deployment, tg):
 # --- outbound failures ------------------------------------------------------------------------
 
 
-class FakeTime:
-    """Stands in for the outbox's monotonic clock and sleep: waiting moves time, instantly."""
-
-    def __init__(self) -> None:
-        self.now = 1_000.0
-        self.slept: list[float] = []
-
-    def monotonic(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
-        await asyncio.sleep(0)
-
-
 async def test_flood_limit_429_is_honoured_and_the_message_still_arrives(deployment, tg):
     channel = await deployment.start()
-    fake_time = FakeTime()
+    fake_time = VirtualTime()
     channel.hub.outbox.monotonic = fake_time.monotonic
     channel.hub.outbox.sleep = fake_time.sleep
     tg.fail_next("sendMessage", status=429, retry_after=7)
@@ -836,7 +821,7 @@ async def test_flood_limit_429_is_honoured_and_the_message_still_arrives(deploym
 
 async def test_server_errors_are_retried(deployment, tg):
     channel = await deployment.start()
-    fake_time = FakeTime()
+    fake_time = VirtualTime()
     channel.hub.outbox.monotonic = fake_time.monotonic
     channel.hub.outbox.sleep = fake_time.sleep
     tg.fail_next("sendMessage", status=500, times=2)
