@@ -60,7 +60,10 @@ def prepare(url: str, officers: int, clock: FakeClock):
     database = open_database(url)
     with database.transaction() as session:
         seed_if_empty(session, clock())
-        rows = [UnitRow(f"BENCH-{i:04d}", f"Đơn vị thử {i}", "huyen") for i in range(officers)]
+        rows = [
+            UnitRow(f"BENCH-{i:04d}", f"Đơn vị thử {i}", "huyen", group="tu_kiem_tra")
+            for i in range(officers)
+        ]
         replace_units(session, rows)
         campaign = current_campaign(session)
         form = campaign_form(campaign)

@@ -31,16 +31,14 @@ import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from functools import lru_cache, partial
+from functools import partial
 from typing import TYPE_CHECKING
 
-import yaml
 from sqlalchemy import delete, event, func, insert, select
 from sqlmodel import Session
 
 from bot import secretariat
 from bot.messaging import Outbound
-from conversations.campaigns import CampaignSpec
 from conversations.engine import CHOICES
 from conversations.reminder_plan import (
     BlockedContact,
@@ -61,6 +59,7 @@ from storage.progress import participating_units
 from storage.repository import (
     StorageError,
     campaign_form,
+    campaign_spec,
     current_campaign,
     list_campaigns,
     unit_by_code,
@@ -83,16 +82,6 @@ SPREAD_RATE = 24.0
 
 
 # --- who: one audience per campaign and tick ------------------------------------------------
-
-
-def spec_of(campaign: Campaign) -> CampaignSpec:
-    """`campaign_spec`, parsed once per stored text: a tick a minute should not re-read YAML."""
-    return _parsed_spec(campaign.spec_yaml)
-
-
-@lru_cache(maxsize=32)
-def _parsed_spec(spec_yaml: str) -> CampaignSpec:
-    return CampaignSpec.model_validate(yaml.safe_load(spec_yaml))
 
 
 @dataclass(frozen=True)
@@ -126,7 +115,7 @@ def unit_standings(
     but column queries only, and answers only of the units still open: 10,000 units in ~0.3 s.
     Returns (participating units, submitted units, open units by id, codes of all by id).
     """
-    participants = spec_of(campaign).participants
+    participants = campaign_spec(campaign).participants
     form = campaign_form(campaign)
     keys_of: dict[str, frozenset[str]] = {}
     wanted = unit_code.strip().upper() if unit_code is not None else None
@@ -425,7 +414,7 @@ def _tick_campaign(
     database: Database, campaign: Campaign, now: datetime, memo: set, spread: Spread
 ) -> list[SlotOutcome]:
     """Decide one campaign's due slots in one transaction (all its rows, or none)."""
-    spec = spec_of(campaign)
+    spec = campaign_spec(campaign)
     zone = spec.zone
     decisions = decide(
         plan_slots(spec.reminders, campaign.deadline, zone), now, spec.reminders, zone
@@ -475,7 +464,7 @@ def _act(
             contact_ids=[p.contact_id for p in people],
             now=now,
         )
-    zone = spec_of(campaign).zone
+    zone = campaign_spec(campaign).zone
     if is_digest:
         body = _digest_for(session, campaign, decision.slot, audience, now)
         payload = Outbound(body).to_payload()
@@ -537,7 +526,7 @@ def _digest_for(
         title=campaign.title,
         deadline=campaign.deadline,
         now=now,
-        zone=spec_of(campaign).zone,
+        zone=campaign_spec(campaign).zone,
         total_units=audience.total_units,
         submitted=audience.submitted,
         missing=audience.missing,
@@ -563,7 +552,7 @@ def remind_now(
     Inside quiet hours the messages wait (not_before) for the end of the quiet period. The slot is
     "manual:<minute>", so a second /remind within the same minute queues nothing more.
     """
-    spec = spec_of(campaign)
+    spec = campaign_spec(campaign)
     audience = load_audience(session, campaign, unit_code)
     not_before = after_quiet(now, spec.reminders, spec.zone)
     messages = _officer_messages(campaign, audience.officers, not_before, spec.zone)
@@ -590,7 +579,7 @@ def remind_command(app: App, *, dry_run: bool = False, unit_code: str | None = N
     now = app.clock()
     with app.database.transaction() as session:
         campaign = current_campaign(session)
-        spec = spec_of(campaign)
+        spec = campaign_spec(campaign)
         if unit_code is not None and not _participates(session, campaign, unit_code):
             raise StorageError(f"đơn vị '{unit_code}' không có trong đợt báo cáo {campaign.code}")
         if dry_run:

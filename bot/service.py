@@ -24,10 +24,10 @@ from conversations.parsing import normalize
 from storage.database import Database
 from storage.models import Contact, Invite, OutboxMessage, Unit
 from storage.repository import (
+    campaign_for_unit,
     campaign_form,
     claim_inbound,
     create_download_token,
-    current_campaign,
     engine_answers,
     enqueue,
     find_contact,
@@ -230,18 +230,20 @@ class Service:
     def _converse(self, ctx: Context, text: str) -> list[Outbound]:
         """Run the engine for an officer; every read and write here is on the hot path."""
         session, contact, now = ctx.session, ctx.contact, ctx.now
-        campaign = current_campaign(session)
+        unit = unit_brief(session, contact.unit_id)
+        campaign = campaign_for_unit(session, unit.code, unit.group)
+        if campaign is None:
+            return [Outbound(f"Hiện {unit.name} không có đợt báo cáo nào cần điền.")]
         form = campaign_form(campaign)
-        unit_name, level = unit_brief(session, contact.unit_id)
         submission = open_submission(session, campaign.id, contact.unit_id)
         rows = load_answers(session, submission.id)
         state_id, dialogue = load_dialogue(session, contact.id, campaign.id, submission.id)
         state = State(
             dialogue=dialogue,
             answers=engine_answers(rows),
-            level=level,
+            level=unit.level,
             status=submission.status,
-            unit_name=unit_name,
+            unit_name=unit.name,
             submitted_at=submission.submitted_at,
         )
         inbound = ctx.inbound

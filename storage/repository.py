@@ -11,6 +11,7 @@ import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import NamedTuple
 
 import yaml
@@ -80,19 +81,10 @@ def current_campaign(session: Session, code: str | None = None) -> Campaign:
     row is cached per version, detached and read-only.
     """
     if code is None:
-        latest = session.exec(
-            select(Campaign.id, Campaign.updated_at)
-            .order_by(Campaign.deadline.desc(), Campaign.id)
-            .limit(1)
-        ).first()
-        if latest is None:
+        versions = _campaign_versions(session, limit=1)
+        if not versions:
             raise StorageError("chưa có đợt báo cáo nào; chạy: baocao campaign load TỆP")
-        key = (str(session.get_bind().url), *latest)
-        cached = _CAMPAIGNS.get(key)
-        if cached is None:
-            cached = _CAMPAIGNS[key] = session.get(Campaign, latest[0])
-            session.expunge(cached)
-        return cached
+        return _cached_campaign(session, versions[0])
     query = select(Campaign).where(Campaign.code == code)
     if code.isdigit():
         query = select(Campaign).where((Campaign.code == code) | (Campaign.id == int(code)))
@@ -100,6 +92,31 @@ def current_campaign(session: Session, code: str | None = None) -> Campaign:
     if campaign is None:
         raise StorageError(f"không có đợt báo cáo '{code}'")
     return campaign
+
+
+def campaign_for_unit(session: Session, unit_code: str, unit_group: str | None) -> Campaign | None:
+    """The latest-deadline campaign the unit takes part in; None when it takes part in none."""
+    for version in _campaign_versions(session):
+        campaign = _cached_campaign(session, version)
+        if campaign_spec(campaign).participants.includes(unit_code, unit_group):
+            return campaign
+    return None
+
+
+def _campaign_versions(session: Session, limit: int | None = None) -> list:
+    """(id, updated_at) of the campaigns, latest deadline first: cheap to read every message."""
+    query = select(Campaign.id, Campaign.updated_at).order_by(Campaign.deadline.desc(), Campaign.id)
+    return session.exec(query.limit(limit) if limit else query).all()
+
+
+def _cached_campaign(session: Session, version) -> Campaign:
+    """The full campaign row, cached per stored version, detached and read-only."""
+    key = (str(session.get_bind().url), *version)
+    cached = _CAMPAIGNS.get(key)
+    if cached is None:
+        cached = _CAMPAIGNS[key] = session.get(Campaign, version[0])
+        session.expunge(cached)
+    return cached
 
 
 def save_campaign(session: Session, loaded: LoadedCampaign, now: datetime) -> Campaign:
@@ -139,7 +156,12 @@ def save_campaign(session: Session, loaded: LoadedCampaign, now: datetime) -> Ca
 
 
 def campaign_spec(campaign: Campaign) -> CampaignSpec:
-    return CampaignSpec.model_validate(yaml.safe_load(campaign.spec_yaml))
+    return _parsed_spec(campaign.spec_yaml)
+
+
+@lru_cache(maxsize=32)
+def _parsed_spec(spec_yaml: str) -> CampaignSpec:
+    return CampaignSpec.model_validate(yaml.safe_load(spec_yaml))
 
 
 def seed_if_empty(session: Session, now: datetime) -> bool:
@@ -421,9 +443,17 @@ def record_submission(
         session.execute(_statements(session)["record_activity"], values)
 
 
-def unit_brief(session: Session, unit_id: int) -> tuple[str, str]:
-    """(name, level) of a unit, read without building an ORM object."""
-    return tuple(session.execute(_statements(session)["unit_brief"], {"unit_id": unit_id}).one())
+class UnitBrief(NamedTuple):
+    code: str
+    name: str
+    level: str
+    group: str | None
+
+
+def unit_brief(session: Session, unit_id: int) -> UnitBrief:
+    """What the hot path needs of a unit, read without building an ORM object."""
+    row = session.execute(_statements(session)["unit_brief"], {"unit_id": unit_id}).one()
+    return UnitBrief(*row)
 
 
 # --- prepared statements for the per-message hot path ----------------------------------------
@@ -488,7 +518,7 @@ def _statements(session: Session) -> dict:
                 submitted_at=bindparam("submitted_at"),
                 submitted_by=bindparam("submitted_by"),
             ),
-            "unit_brief": select(units.c.name, units.c.level).where(
+            "unit_brief": select(units.c.code, units.c.name, units.c.level, units.c.group).where(
                 units.c.id == bindparam("unit_id")
             ),
             # RETURNING, not rowcount: psycopg reports -1 for INSERT … ON CONFLICT DO NOTHING.

@@ -18,17 +18,27 @@ from bot.app import CHANNEL_TRAITS
 from bot.messaging import Inbound, Outbound
 from bot.secretariat import HELP_TEXT, UNKNOWN_COMMAND_TEXT
 from bot.service import BAD_CODE_TEXT, STRANGER_TEXT, Service
+from conversations.campaigns import BUNDLED_CAMPAIGN, load_campaign
+from conversations.forms import BUNDLED_FORMS
 from storage.models import (
     Answer,
     AnswerHistory,
+    Campaign,
     Contact,
     ConversationState,
     Invite,
     OutboxMessage,
     ProcessedInbound,
     Submission,
+    Unit,
 )
-from storage.repository import create_invite, current_campaign, submission_for, unit_by_code
+from storage.repository import (
+    create_invite,
+    current_campaign,
+    save_campaign,
+    submission_for,
+    unit_by_code,
+)
 
 HU_NP = "Ban Thường vụ Huyện ủy Ninh Phước"
 _ids = itertools.count(1)
@@ -530,3 +540,61 @@ def test_return_of_an_unsubmitted_report_is_refused(service, database, clock):
     )
     assert secretary.say("/tralai").startswith("Cần mã đơn vị")
     assert submission_status(database) == "not_started"
+
+
+def _load_campaign_for(database, clock, tmp_path, code: str, deadline: str, units: list[str]):
+    """A second campaign file (the bundled one with another code, deadline and participants)."""
+    text = BUNDLED_CAMPAIGN.read_text(encoding="utf-8")
+    text = text.replace("code: ct37-2022", f"code: {code}")
+    text = text.replace('deadline: "2022-07-05T00:00:00+07:00"', f'deadline: "{deadline}"')
+    text = text.replace("form: ct37_phuluc.yaml", f"form: {BUNDLED_FORMS / 'ct37_phuluc.yaml'}")
+    text = text.replace(
+        "participants:\n  groups: [kiem_tra_truc_tiep, tu_kiem_tra]",
+        f"participants:\n  units: [{', '.join(units)}]",
+    )
+    path = tmp_path / f"{code}.yaml"
+    path.write_text(text, encoding="utf-8")
+    clock.advance(seconds=1)
+    with database.transaction() as session:
+        save_campaign(session, load_campaign(path), clock())
+
+
+def test_an_officer_fills_the_latest_campaign_their_unit_takes_part_in(
+    service, database, clock, tmp_path
+):
+    # A later campaign only for HU-NH: HU-NP keeps filling CT37, HU-NH moves to the new one.
+    _load_campaign_for(
+        database, clock, tmp_path, "ct37-2023", "2023-07-05T00:00:00+07:00", ["HU-NH"]
+    )
+    ninh_phuoc = link(service, database, clock, "np", "HU-NP")
+    ninh_hai = link(service, database, clock, "nh", "HU-NH")
+    ninh_phuoc.send("/cau 3")
+    ninh_phuoc.send("7")
+    ninh_hai.send("/cau 3")
+    ninh_hai.send("9")
+    with database.transaction() as session:
+        rows = session.exec(
+            select(Campaign.code, Unit.code, Answer.value)
+            .join(Submission, Submission.id == Answer.submission_id)
+            .join(Campaign, Campaign.id == Submission.campaign_id)
+            .join(Unit, Unit.id == Submission.unit_id)
+            .where(Answer.question_key == "inspection_teams")
+        ).all()
+    assert sorted(rows) == [
+        ("ct37-2022", "HU-NP", {"value": 7}),
+        ("ct37-2023", "HU-NH", {"value": 9}),
+    ]
+
+
+def test_a_unit_in_no_campaign_is_told_so_and_nothing_is_stored(service, database, clock, tmp_path):
+    _load_campaign_for(database, clock, tmp_path, "only-nh", "2030-01-01T00:00:00+07:00", ["HU-NH"])
+    with database.transaction() as session:
+        bundled = session.exec(select(Campaign).where(Campaign.code == "ct37-2022")).one()
+        bundled.spec_yaml = bundled.spec_yaml.replace(
+            "groups: [kiem_tra_truc_tiep, tu_kiem_tra]", "units: [HU-NH]"
+        )
+        bundled.updated_at = clock.advance(seconds=1)
+        session.add(bundled)
+    chat = link(service, database, clock, "np", "HU-NP")
+    assert "không có đợt báo cáo nào cần điền" in chat.say("5")
+    assert count(database, Answer) == 0
