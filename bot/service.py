@@ -3,7 +3,7 @@
 `Service.handle(inbound)` de-duplicates the delivery, finds who is writing, links strangers who
 bring a valid invite (after they confirm), routes secretariat commands, runs the dialogue engine
 for officers and stores answers, history, conversation state and the replies (as outbox rows) in
-the same transaction. It is synchronous; async channels call it through `asyncio.to_thread`.
+the same transaction. It is synchronous; `bot.runner.Hub.dispatch` decides where it runs.
 """
 
 from __future__ import annotations
