@@ -509,7 +509,7 @@ def test_returned_report_can_be_edited_and_resubmitted(service, database, clock)
         (latest,) = session.exec(select(OutboxMessage).where(OutboxMessage.kind == "notice"))
         assert latest.status == "pending"
         assert latest.chat_id == "chat-anh"
-        assert "Lý do: Thiếu số liệu mục 4" in latest.payload["text"]
+        assert "để chỉnh sửa.\nLý do: Thiếu số liệu mục 4\n" in latest.payload["text"]
         submission = session.exec(select(Submission)).one()
         assert (submission.return_reason, submission.returned_at) == (
             "Thiếu số liệu mục 4",
