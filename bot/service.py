@@ -19,7 +19,7 @@ from sqlmodel import Session
 from bot import secretariat
 from bot.messaging import ChannelTraits, Inbound, Outbound
 from bot.secretariat import UNKNOWN_COMMAND_TEXT
-from conversations.engine import CHOICES, Choice, Press, SaveAnswer, State, SubmitReport, Text, step
+from conversations.engine import Choice, Press, SaveAnswer, State, SubmitReport, Text, step
 from conversations.parsing import normalize
 from storage.database import Database
 from storage.models import Contact, Invite, OutboxMessage, Unit
@@ -221,8 +221,6 @@ class Service:
             contact.pending_invite_id = None
             ctx.session.add(contact)
             return [Outbound("Đã hủy. Mã mời chưa được dùng.")]
-        if choice is not None:
-            return None
         return None
 
     # --- officers ---------------------------------------------------------------------
@@ -314,6 +312,3 @@ def _split_command(text: str) -> tuple[str | None, str]:
     if not match:
         return None, ""
     return match.group(1).lower(), (match.group(2) or "").strip()
-
-
-__all__ = ["Service", "Context", "CHOICES"]
