@@ -272,6 +272,21 @@ TYPED = {
 }
 
 
+def officer_update(update_id: int, message_id: int, **content) -> dict:
+    """A raw Telegram update: the officer sends a message with `content` (text, photo…)."""
+    person = {"id": OFFICER, "first_name": "Nguyễn Văn An"}
+    return {
+        "update_id": update_id,
+        "message": {
+            "message_id": message_id,
+            "date": 1_655_686_800,
+            "chat": {**person, "type": "private"},
+            "from": {**person, "is_bot": False},
+            **content,
+        },
+    }
+
+
 def question_number(record: SentRecord) -> int | None:
     import re
 
@@ -633,16 +648,7 @@ async def test_a_duplicated_update_is_applied_once_and_answered_once(deployment,
     await link_officer(officer, deployment)
     await officer.press("na|q:docs_party")
     await officer.press("na|q:docs_state")
-    update = {
-        "update_id": 50_000,
-        "message": {
-            "message_id": 9_000,
-            "date": 1_655_686_800,
-            "chat": {"id": OFFICER, "type": "private", "first_name": "Nguyễn Văn An"},
-            "from": {"id": OFFICER, "is_bot": False, "first_name": "Nguyễn Văn An"},
-            "text": "5",
-        },
-    }
+    update = officer_update(50_000, 9_000, text="5")
     before = len(officer.messages())
     tg.inject_raw(update)
     tg.inject_raw(update)
@@ -693,16 +699,9 @@ async def test_a_photo_gets_one_text_only_notice_and_changes_nothing(deployment,
     await deployment.start()
     officer = Person(tg, OFFICER)
     await link_officer(officer, deployment)
-    update = {
-        "update_id": 60_000,
-        "message": {
-            "message_id": 9_100,
-            "date": 1_655_686_800,
-            "chat": {"id": OFFICER, "type": "private", "first_name": "Nguyễn Văn An"},
-            "from": {"id": OFFICER, "is_bot": False, "first_name": "Nguyễn Văn An"},
-            "photo": [{"file_id": "p1", "file_unique_id": "u1", "width": 90, "height": 90}],
-        },
-    }
+    update = officer_update(
+        60_000, 9_100, photo=[{"file_id": "p1", "file_unique_id": "u1", "width": 90, "height": 90}]
+    )
     before = len(officer.messages())
     tg.inject_raw(update)
     tg.inject_raw(update)
