@@ -46,7 +46,10 @@ class Outbound:
     def to_payload(self) -> dict:
         payload = {
             "text": self.text,
-            "choices": [asdict(choice) for choice in self.choices],
+            "choices": [
+                {"id": choice.id, "label": choice.label, "keyword": choice.keyword}
+                for choice in self.choices
+            ],
             "context": self.context,
             "numbered": self.numbered,
         }

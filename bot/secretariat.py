@@ -17,6 +17,7 @@ from bot.messaging import Attachment, Outbound
 from conversations.campaigns import days_left
 from conversations.labels import STATUS_TITLES, group_title
 from conversations.messages import format_moment, render
+from storage.hot_path import enqueue
 from storage.models import Campaign, Contact, Unit
 from storage.progress import UnitProgress, campaign_progress
 from storage.repository import (
@@ -24,7 +25,6 @@ from storage.repository import (
     campaign_spec,
     create_invite,
     current_campaign,
-    enqueue,
     return_submission,
     submission_for,
     unit_by_code,

@@ -22,23 +22,29 @@ from bot.secretariat import UNKNOWN_COMMAND_TEXT
 from conversations.engine import Choice, Press, SaveAnswer, State, SubmitReport, Text, step
 from conversations.parsing import normalize
 from storage.database import Database
-from storage.models import Contact, Invite, OutboxMessage, Unit
-from storage.repository import (
-    campaign_for_unit,
-    campaign_form,
+from storage.hot_path import (
+    QueuedMessage,
+    Sender,
+    Tx,
+    UnitBrief,
     claim_inbound,
-    create_download_token,
     engine_answers,
     enqueue,
-    find_contact,
+    find_sender,
     load_answers,
     load_dialogue,
+    note_seen,
     open_submission,
     record_submission,
     save_dialogue,
-    unit_brief,
-    usable_invite,
     write_answer,
+)
+from storage.models import Contact, Invite, Unit
+from storage.repository import (
+    campaign_for_unit,
+    campaign_form,
+    create_download_token,
+    usable_invite,
 )
 
 Clock = Callable[[], datetime]
@@ -73,13 +79,18 @@ BAD_CODE_TEXT = (
 
 @dataclass
 class Context:
-    """What one handling of a message can see: session, clock reading, sender and channel."""
+    """What one handling of a message can see: transaction, clock reading, sender and channel."""
 
-    session: Session
+    tx: Tx
     now: datetime
     inbound: Inbound
-    contact: Contact | None
+    contact: Sender | None
     traits: ChannelTraits
+
+    @property
+    def session(self) -> Session:
+        """An ORM session in the same transaction, for everything off the hot path."""
+        return self.tx.session
 
 
 class Service:
@@ -102,29 +113,29 @@ class Service:
         # SQLite has one writer: serialising here avoids "database is locked" retries.
         self._sqlite_lock = threading.Lock() if database.is_sqlite else None
 
-    def handle(self, inbound: Inbound) -> list[OutboxMessage]:
+    def handle(self, inbound: Inbound) -> list[QueuedMessage]:
         """Process one inbound message; return the outbox rows this process should deliver."""
         if self._sqlite_lock is None:
             return self._handle(inbound)
         with self._sqlite_lock:
             return self._handle(inbound)
 
-    def _handle(self, inbound: Inbound) -> list[OutboxMessage]:
+    def _handle(self, inbound: Inbound) -> list[QueuedMessage]:
         now = self.clock()
         traits = self.traits.get(inbound.channel) or ChannelTraits(inbound.channel)
-        with self.database.transaction() as session:
-            if not claim_inbound(session, inbound.channel, inbound.inbound_id, now):
+        with self.database.unit_of_work() as tx:
+            if not claim_inbound(tx, inbound.channel, inbound.inbound_id, now):
                 return []
-            contact = find_contact(session, inbound.channel, inbound.user_id)
+            contact = find_sender(tx, inbound.channel, inbound.user_id)
             if contact is not None:
-                _note_seen(session, contact, inbound, now)
-            context = Context(session, now, inbound, contact, traits)
+                _note_seen(tx, contact, inbound, now)
+            context = Context(tx, now, inbound, contact, traits)
             replies = self._route(context)
             chat_id = inbound.chat_id
             contact_id = context.contact.id if context.contact else None
             return [
                 enqueue(
-                    session,
+                    tx,
                     channel=inbound.channel,
                     chat_id=chat_id,
                     payload=reply.to_payload(),
@@ -170,7 +181,7 @@ class Service:
         invite = usable_invite(ctx.session, code, ctx.now)
         if invite is None:
             return [Outbound(BAD_CODE_TEXT)]
-        contact = ctx.contact
+        contact = ctx.session.get(Contact, ctx.contact.id) if ctx.contact else None
         if contact is None:
             contact = Contact(
                 channel=ctx.inbound.channel,
@@ -183,7 +194,7 @@ class Service:
         contact.pending_invite_id = invite.id
         ctx.session.add(contact)
         ctx.session.flush()
-        ctx.contact = contact
+        ctx.contact = _sender(ctx.session, contact)
         if invite.role == "secretariat":
             target = "thành viên Ban thư ký (Ban Dân vận Tỉnh ủy)"
         else:
@@ -196,9 +207,11 @@ class Service:
 
     def _confirm_link(self, ctx: Context, text: str) -> list[Outbound] | None:
         """Answer a pending invite confirmation; None lets other input through."""
-        contact = ctx.contact
         choice = ctx.inbound.choice
         words = normalize(text)
+        if choice not in ("link_yes", "link_no") and words not in _YES | _NO:
+            return None
+        contact = ctx.session.get(Contact, ctx.contact.id)
         if choice == "link_yes" or (choice is None and words in _YES):
             invite = ctx.session.get(Invite, contact.pending_invite_id)
             contact.pending_invite_id = None
@@ -210,6 +223,8 @@ class Service:
             contact.unit_id = invite.unit_id
             contact.chat_id = ctx.inbound.chat_id
             ctx.session.add_all([invite, contact])
+            ctx.session.flush()
+            ctx.contact = _sender(ctx.session, contact)
             if invite.role == "secretariat":
                 return [Outbound("Đã liên kết. " + secretariat.HELP_TEXT)]
             unit = ctx.session.get(Unit, invite.unit_id)
@@ -220,6 +235,8 @@ class Service:
         if choice == "link_no" or (choice is None and words in _NO):
             contact.pending_invite_id = None
             ctx.session.add(contact)
+            ctx.session.flush()
+            ctx.contact = _sender(ctx.session, contact)
             return [Outbound("Đã hủy. Mã mời chưa được dùng.")]
         return None
 
@@ -227,15 +244,15 @@ class Service:
 
     def _converse(self, ctx: Context, text: str) -> list[Outbound]:
         """Run the engine for an officer; every read and write here is on the hot path."""
-        session, contact, now = ctx.session, ctx.contact, ctx.now
-        unit = unit_brief(session, contact.unit_id)
-        campaign = campaign_for_unit(session, unit.code, unit.group)
+        tx, contact, now = ctx.tx, ctx.contact, ctx.now
+        unit = contact.unit
+        campaign = campaign_for_unit(tx, unit.code, unit.group)
         if campaign is None:
             return [Outbound(f"Hiện {unit.name} không có đợt báo cáo nào cần điền.")]
         form = campaign_form(campaign)
-        submission = open_submission(session, campaign.id, contact.unit_id)
-        rows = load_answers(session, submission.id)
-        state_id, dialogue = load_dialogue(session, contact.id, campaign.id, submission.id)
+        submission = open_submission(tx, campaign.id, contact.unit_id)
+        rows = load_answers(tx, submission.id)
+        state_id, dialogue = load_dialogue(tx, contact.id, campaign.id, submission.id)
         state = State(
             dialogue=dialogue,
             answers=engine_answers(rows),
@@ -252,7 +269,7 @@ class Service:
         for effect in effects:
             if isinstance(effect, SaveAnswer):
                 rows[effect.key] = write_answer(
-                    session,
+                    tx,
                     submission,
                     key=effect.key,
                     value=effect.value,
@@ -268,10 +285,10 @@ class Service:
             else:
                 replies.append(Outbound.from_reply(effect))
         record_submission(
-            session, submission, status=new_state.status, now=now, submitted_by=submitted_by
+            tx, submission, status=new_state.status, now=now, submitted_by=submitted_by
         )
         save_dialogue(
-            session,
+            tx,
             state_id,
             contact_id=contact.id,
             campaign_id=campaign.id,
@@ -282,7 +299,7 @@ class Service:
         return replies
 
     def download_link(
-        self, session: Session, campaign, unit: Unit | None, contact: Contact | None, now
+        self, session: Session, campaign, unit: Unit | None, contact: Sender | None, now
     ) -> str:
         """A link to the web app serving one export for 24 hours (for channels without files)."""
         token = create_download_token(
@@ -296,15 +313,28 @@ class Service:
         return f"{self.public_url}/tai-ve/{token}"
 
 
-def _note_seen(session: Session, contact: Contact, inbound: Inbound, now: datetime) -> None:
+def _note_seen(tx: Tx, contact: Sender, inbound: Inbound, now: datetime) -> None:
     """Refresh who the contact is and when we last heard from them (not on every message)."""
     name = inbound.display_name[:120]
     stale = contact.last_seen_at is None or now - contact.last_seen_at > SEEN_RESOLUTION
     if stale or not contact.active or (name and name != contact.display_name):
-        contact.last_seen_at = now
-        contact.active = True
-        contact.display_name = name or contact.display_name
-        session.add(contact)
+        note_seen(tx, contact.id, name or contact.display_name, now)
+
+
+def _sender(session: Session, contact: Contact) -> Sender:
+    """The `Sender` of a contact just changed through the ORM (linking, confirming)."""
+    unit = session.get(Unit, contact.unit_id) if contact.unit_id is not None else None
+    brief = UnitBrief(unit.code, unit.name, unit.level, unit.group) if unit else None
+    return Sender(
+        contact.id,
+        contact.role,
+        contact.unit_id,
+        contact.pending_invite_id,
+        contact.last_seen_at,
+        contact.active,
+        contact.display_name,
+        brief,
+    )
 
 
 def _split_command(text: str) -> tuple[str | None, str]:

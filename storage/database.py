@@ -1,7 +1,8 @@
 """Connecting to the database (SQLite by default, PostgreSQL by URL) and keeping its schema current.
 
-`open_database(url)` returns a `Database` whose `transaction()` is the one unit of work used by the
-service layer; the schema is upgraded with Alembic on open, so an empty or an old database is
+`open_database(url)` returns a `Database`: `transaction()` gives an ORM session in one transaction,
+`unit_of_work()` one transaction for the per-message hot path (plain SQL, with an ORM session beside
+it on demand). The schema is upgraded with Alembic on open, so an empty or an old database is
 brought to the current version before anything reads it.
 """
 
@@ -18,6 +19,8 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 from sqlmodel import Session
+
+from storage.hot_path import Tx
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 DEFAULT_URL = "sqlite:///baocao.db"
@@ -53,6 +56,23 @@ class Database:
     @property
     def is_sqlite(self) -> bool:
         return self.engine.dialect.name == "sqlite"
+
+    @contextmanager
+    def unit_of_work(self) -> Iterator[Tx]:
+        """One transaction for the per-message hot path: plain SQL on the driver connection
+        (`storage.hot_path`), with an ORM session on the same connection when one is needed."""
+        with self.engine.connect() as connection:
+            connection.begin()
+            tx = Tx(connection)
+            try:
+                yield tx
+                tx.flush()
+                connection.commit()
+            except BaseException:
+                connection.rollback()
+                raise
+            finally:
+                tx.close()
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:

@@ -12,12 +12,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
-from typing import NamedTuple
 
 import yaml
-from sqlalchemy import bindparam, func, insert, update
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
@@ -28,19 +25,14 @@ from conversations.campaigns import (
     LoadedCampaign,
     load_campaign,
 )
-from conversations.engine import Answer as EngineAnswer
-from conversations.engine import Dialogue
 from conversations.forms import Form, parse_form
+from storage.hot_path import Tx, campaign_versions
 from storage.models import (
     Answer,
-    AnswerHistory,
     Campaign,
     Contact,
-    ConversationState,
     DownloadToken,
     Invite,
-    OutboxMessage,
-    ProcessedInbound,
     Submission,
     Unit,
 )
@@ -67,7 +59,7 @@ def campaign_form(campaign: Campaign) -> Form:
 
 
 _FORMS: dict[str, Form] = {}
-_CAMPAIGNS: dict[tuple[str, int, datetime], Campaign] = {}
+_CAMPAIGNS: dict[tuple, Campaign] = {}
 
 
 def list_campaigns(session: Session) -> list[Campaign]:
@@ -81,7 +73,7 @@ def current_campaign(session: Session, code: str | None = None) -> Campaign:
     row is cached per version, detached and read-only.
     """
     if code is None:
-        versions = _campaign_versions(session, limit=1)
+        versions = campaign_versions(session)[:1]
         if not versions:
             raise StorageError("chưa có đợt báo cáo nào; chạy: baocao campaign load TỆP")
         return _cached_campaign(session, versions[0])
@@ -94,28 +86,23 @@ def current_campaign(session: Session, code: str | None = None) -> Campaign:
     return campaign
 
 
-def campaign_for_unit(session: Session, unit_code: str, unit_group: str | None) -> Campaign | None:
+def campaign_for_unit(db: Session | Tx, unit_code: str, unit_group: str | None) -> Campaign | None:
     """The latest-deadline campaign the unit takes part in; None when it takes part in none."""
-    for version in _campaign_versions(session):
-        campaign = _cached_campaign(session, version)
+    for version in campaign_versions(db):
+        campaign = _cached_campaign(db, version)
         if campaign_spec(campaign).participants.includes(unit_code, unit_group):
             return campaign
     return None
 
 
-def _campaign_versions(session: Session, limit: int | None = None) -> list:
-    """(id, updated_at) of the campaigns, latest deadline first: cheap to read every message."""
-    query = select(Campaign.id, Campaign.updated_at).order_by(Campaign.deadline.desc(), Campaign.id)
-    return session.exec(query.limit(limit) if limit else query).all()
-
-
-def _cached_campaign(session: Session, version) -> Campaign:
+def _cached_campaign(db: Session | Tx, version) -> Campaign:
     """The full campaign row, cached per stored version, detached and read-only."""
-    key = (str(session.get_bind().url), *version)
+    tx = Tx.of(db)
+    key = (tx.connection.engine.url, *version)
     cached = _CAMPAIGNS.get(key)
     if cached is None:
-        cached = _CAMPAIGNS[key] = session.get(Campaign, version[0])
-        session.expunge(cached)
+        cached = _CAMPAIGNS[key] = tx.session.get(Campaign, version[0])
+        tx.session.expunge(cached)
     return cached
 
 
@@ -286,69 +273,6 @@ def submission_for(session: Session, campaign: Campaign, unit: Unit, *, lock: bo
     return submission
 
 
-class StoredAnswer(NamedTuple):
-    """A read-only snapshot of one stored answer (cheaper than an ORM object on the hot path)."""
-
-    value: dict | None
-    not_applicable: bool
-    raw_text: str | None = None
-
-
-def load_answers(session: Session, submission_id: int) -> dict[str, StoredAnswer]:
-    """The submission's answers by question key."""
-    table = Answer.__table__
-    columns = (table.c.question_key, table.c.value, table.c.not_applicable, table.c.raw_text)
-    rows = session.execute(select(*columns).where(table.c.submission_id == submission_id))
-    return {key: StoredAnswer(value, na, raw) for key, value, na, raw in rows}
-
-
-def engine_answers(rows: dict[str, StoredAnswer]) -> dict[str, EngineAnswer]:
-    return {key: EngineAnswer(row.value, row.not_applicable) for key, row in rows.items()}
-
-
-def write_answer(
-    session: Session,
-    submission: Submission,
-    *,
-    key: str,
-    value: dict | None,
-    not_applicable: bool,
-    raw: str,
-    contact_id: int | None,
-    channel: str,
-    now: datetime,
-    existing: StoredAnswer | None,
-) -> StoredAnswer:
-    """Store one answer and its history line (who, when, old, new, channel)."""
-    session.execute(
-        _statements(session)["history"],
-        {
-            "submission_id": submission.id,
-            "question_key": key,
-            "old_value": existing.value if existing else None,
-            "old_not_applicable": existing.not_applicable if existing else None,
-            "new_value": value,
-            "new_not_applicable": not_applicable,
-            "raw_text": raw,
-            "contact_id": contact_id,
-            "channel": channel,
-            "at": now,
-        },
-    )
-    values = {
-        "submission_id": submission.id,
-        "question_key": key,
-        "value": value,
-        "not_applicable": not_applicable,
-        "raw_text": raw,
-        "updated_at": now,
-        "updated_by": contact_id,
-        "channel": channel,
-    }
-    session.execute(_statements(session)["upsert_answer"], values)
-    return StoredAnswer(value, not_applicable, raw)
-
-
 def return_submission(session: Session, submission: Submission, reason: str, now: datetime):
     """Unlock a submitted report so the unit can correct it."""
     if submission.status not in ("submitted", "approved"):
@@ -357,222 +281,6 @@ def return_submission(session: Session, submission: Submission, reason: str, now
     submission.returned_at = now
     submission.return_reason = reason or None
     session.add(submission)
-
-
-# --- conversation state ---------------------------------------------------------------------
-
-
-def load_dialogue(
-    session: Session, contact_id: int, campaign_id: int, submission_id: int
-) -> tuple[int | None, Dialogue]:
-    """This contact's place in the form (and its row id, None when it has none yet).
-
-    A new contact of the unit starts where the unit is; so does a contact re-linked to another
-    unit, since its old place belongs to the old unit's form.
-    """
-    prepared = _statements(session)
-    row = session.execute(
-        prepared["contact_state"], {"contact_id": contact_id, "campaign_id": campaign_id}
-    ).first()
-    if row is not None and row.submission_id == submission_id:
-        return row.id, Dialogue.from_json(row.state)
-    latest = session.execute(prepared["unit_state"], {"submission_id": submission_id}).first()
-    return (row.id if row else None), Dialogue.from_json(latest.state if latest else None)
-
-
-def save_dialogue(
-    session: Session,
-    state_id: int | None,
-    *,
-    contact_id: int,
-    campaign_id: int,
-    submission_id: int,
-    dialogue: Dialogue,
-    now: datetime,
-) -> None:
-    values = {
-        "contact_id": contact_id,
-        "campaign_id": campaign_id,
-        "submission_id": submission_id,
-        "state": dialogue.to_json(),
-        "updated_at": now,
-    }
-    if state_id is None:
-        session.execute(_statements(session)["insert_state"], values)
-    else:
-        session.execute(_statements(session)["update_state"], {"state_id": state_id, **values})
-
-
-class SubmissionSnapshot(NamedTuple):
-    id: int
-    status: str
-    started_at: datetime | None
-    submitted_at: datetime | None
-
-
-def open_submission(session: Session, campaign_id: int, unit_id: int) -> SubmissionSnapshot:
-    """The unit's submission, locked until commit (PostgreSQL), created on first use."""
-    prepared = _statements(session)
-    params = {"campaign_id": campaign_id, "unit_id": unit_id}
-    row = session.execute(prepared["lock_submission"], params).first()
-    if row is None:
-        session.execute(prepared["create_submission"], {**params, "status": "not_started"})
-        row = session.execute(prepared["lock_submission"], params).one()
-    return SubmissionSnapshot(*row)
-
-
-def record_submission(
-    session: Session,
-    submission: SubmissionSnapshot,
-    *,
-    status: str,
-    now: datetime,
-    submitted_by: int | None = None,
-) -> None:
-    """Store the submission's new status and last activity (and who submitted, when)."""
-    values = {
-        "submission_id": submission.id,
-        "status": status,
-        "last_activity_at": now,
-        "started_at": submission.started_at or (now if status != "not_started" else None),
-    }
-    if submitted_by is not None:
-        values |= {"submitted_at": now, "submitted_by": submitted_by}
-        session.execute(_statements(session)["submit"], values)
-    else:
-        session.execute(_statements(session)["record_activity"], values)
-
-
-class UnitBrief(NamedTuple):
-    code: str
-    name: str
-    level: str
-    group: str | None
-
-
-def unit_brief(session: Session, unit_id: int) -> UnitBrief:
-    """What the hot path needs of a unit, read without building an ORM object."""
-    row = session.execute(_statements(session)["unit_brief"], {"unit_id": unit_id}).one()
-    return UnitBrief(*row)
-
-
-# --- prepared statements for the per-message hot path ----------------------------------------
-
-_PREPARED: dict[str, dict] = {}
-
-
-def _statements(session: Session) -> dict:
-    """Insert statements built once per dialect; parameters are bound at execution (cheap)."""
-    dialect = session.get_bind().dialect.name
-    prepared = _PREPARED.get(dialect)
-    if prepared is None:
-        insert_into = postgresql_insert if dialect == "postgresql" else sqlite_insert
-        states = ConversationState.__table__
-        submissions = Submission.__table__
-        units = Unit.__table__
-        answers = insert_into(Answer.__table__)
-        kept = ("submission_id", "question_key", "id")
-        outbox = OutboxMessage.__table__
-        prepared = _PREPARED[dialect] = {
-            "contact_state": select(states.c.id, states.c.state, states.c.submission_id).where(
-                states.c.contact_id == bindparam("contact_id"),
-                states.c.campaign_id == bindparam("campaign_id"),
-            ),
-            "unit_state": select(states.c.state)
-            .where(states.c.submission_id == bindparam("submission_id"))
-            .order_by(states.c.updated_at.desc())
-            .limit(1),
-            "insert_state": insert(states),
-            "update_state": update(states)
-            .where(states.c.id == bindparam("state_id"))
-            .values(
-                submission_id=bindparam("submission_id"),
-                state=bindparam("state"),
-                updated_at=bindparam("updated_at"),
-            ),
-            "lock_submission": select(
-                submissions.c.id,
-                submissions.c.status,
-                submissions.c.started_at,
-                submissions.c.submitted_at,
-            )
-            .where(
-                submissions.c.campaign_id == bindparam("campaign_id"),
-                submissions.c.unit_id == bindparam("unit_id"),
-            )
-            .with_for_update(),
-            "create_submission": insert_into(submissions).on_conflict_do_nothing(),
-            "record_activity": update(submissions)
-            .where(submissions.c.id == bindparam("submission_id"))
-            .values(
-                status=bindparam("status"),
-                started_at=bindparam("started_at"),
-                last_activity_at=bindparam("last_activity_at"),
-            ),
-            "submit": update(submissions)
-            .where(submissions.c.id == bindparam("submission_id"))
-            .values(
-                status=bindparam("status"),
-                started_at=bindparam("started_at"),
-                last_activity_at=bindparam("last_activity_at"),
-                submitted_at=bindparam("submitted_at"),
-                submitted_by=bindparam("submitted_by"),
-            ),
-            "unit_brief": select(units.c.code, units.c.name, units.c.level, units.c.group).where(
-                units.c.id == bindparam("unit_id")
-            ),
-            # RETURNING, not rowcount: psycopg reports -1 for INSERT … ON CONFLICT DO NOTHING.
-            "claim_inbound": insert_into(ProcessedInbound.__table__)
-            .on_conflict_do_nothing()
-            .returning(ProcessedInbound.__table__.c.inbound_id),
-            "upsert_answer": answers.on_conflict_do_update(
-                index_elements=["submission_id", "question_key"],
-                set_={
-                    c.name: answers.excluded[c.name] for c in answers.table.c if c.name not in kept
-                },
-            ),
-            "history": insert(AnswerHistory.__table__),
-            "enqueue": insert(outbox).returning(outbox.c.id),
-        }
-    return prepared
-
-
-# --- inbound de-duplication and outbox -------------------------------------------------------
-
-
-def claim_inbound(session: Session, channel: str, inbound_id: str, now: datetime) -> bool:
-    """Record an inbound id; False when it was processed before (a replayed delivery)."""
-    statement = _statements(session)["claim_inbound"]
-    result = session.execute(statement, {"channel": channel, "inbound_id": inbound_id, "at": now})
-    return result.first() is not None
-
-
-def enqueue(
-    session: Session,
-    *,
-    channel: str,
-    chat_id: str,
-    payload: dict,
-    now: datetime,
-    contact_id: int | None = None,
-    kind: str = "reply",
-    claimed: bool = True,
-) -> OutboxMessage:
-    """Add a message to the outbox; `claimed` ones are delivered by this process right away."""
-    values = {
-        "channel": channel,
-        "chat_id": chat_id,
-        "contact_id": contact_id,
-        "kind": kind,
-        "payload": payload,
-        "status": "sending" if claimed else "pending",
-        "attempts": 0,
-        "claimed_at": now if claimed else None,
-        "not_before": now,
-        "created_at": now,
-    }
-    row_id = session.execute(_statements(session)["enqueue"], values).scalar_one()
-    return OutboxMessage.model_construct(id=row_id, **values)
 
 
 # --- download links -------------------------------------------------------------------------

@@ -21,13 +21,9 @@ from bot.app import build_app
 from conversations.campaigns import BUNDLED_CAMPAIGN
 from conversations.forms import BUNDLED_FORMS
 from storage.database import open_database
+from storage.hot_path import write_answer
 from storage.models import Invite, OutboxMessage, Unit
-from storage.repository import (
-    current_campaign,
-    submission_for,
-    unit_by_code,
-    write_answer,
-)
+from storage.repository import current_campaign, submission_for, unit_by_code
 
 HEADER = "code,name,level,parent_code,group\n"
 

@@ -14,8 +14,8 @@ from sqlmodel import select
 
 from bot.messaging import Outbound
 from bot.outbox import Outbox, Pacer, RetryLater, Undeliverable
+from storage.hot_path import enqueue
 from storage.models import Contact, OutboxMessage
-from storage.repository import enqueue
 from tests.fakes.virtual_time import VirtualTime
 
 

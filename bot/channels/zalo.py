@@ -54,13 +54,10 @@ from bot.outbox import RetryLater, Undeliverable
 from bot.runner import ChannelStartError
 from bot.settings import Settings
 from conversations.engine import render_choices_as_text
+from storage.hot_path import enqueue
 from storage.models import Campaign, Contact
 from storage.quota import QuotaTake, give_back, take, warn_threshold
-from storage.repository import (
-    StorageError,
-    enqueue,
-    unit_by_code,
-)
+from storage.repository import StorageError, unit_by_code
 
 if TYPE_CHECKING:
     from bot.runner import Hub

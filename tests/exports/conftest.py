@@ -13,15 +13,9 @@ from openpyxl import load_workbook
 from sqlmodel import select
 
 from storage.database import Database, open_database
+from storage.hot_path import load_answers, write_answer
 from storage.models import Contact, ReminderLog
-from storage.repository import (
-    current_campaign,
-    load_answers,
-    seed_if_empty,
-    submission_for,
-    unit_by_code,
-    write_answer,
-)
+from storage.repository import current_campaign, seed_if_empty, submission_for, unit_by_code
 
 NOW = datetime(2022, 7, 4, 1, 30, tzinfo=UTC)  # 08:30 in Vietnam
 

@@ -27,6 +27,7 @@ from storage.database import (
     open_database,
     upgrade_schema,
 )
+from storage.hot_path import claim_inbound, write_answer
 from storage.models import (
     Answer,
     AnswerHistory,
@@ -44,7 +45,6 @@ from storage.repository import (
     UnitRow,
     campaign_form,
     campaign_spec,
-    claim_inbound,
     create_download_token,
     create_invite,
     current_campaign,
@@ -56,7 +56,6 @@ from storage.repository import (
     submission_for,
     unit_by_code,
     usable_invite,
-    write_answer,
 )
 
 TABLES = {
