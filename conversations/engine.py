@@ -29,8 +29,17 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import NamedTuple
 
-from conversations.forms import NUMERIC_KINDS, Form, Question, QuestionKind
+from conversations.forms import (
+    NUMERIC_KINDS,
+    Form,
+    Question,
+    QuestionKind,
+    Section,
+    level_questions,
+    memo,
+)
 from conversations.messages import format_moment, render
 from conversations.parsing import Rejected, format_value, normalize, parse_answer
 
@@ -168,6 +177,51 @@ def context_of(dialogue: Dialogue) -> str:
     return dialogue.mode
 
 
+class _Layout:
+    """What the engine derives from a form for one level; built once, shared by every step."""
+
+    def __init__(self, form: Form, level: str) -> None:
+        self.questions = level_questions(form, level)
+        self.numbers: dict[str, int] = {}
+        for number, question in enumerate(self.questions, start=1):
+            self.numbers.setdefault(question.key, number)
+        # The review's parts: runs of numbered questions under the same top section.
+        self.sections: list[tuple[Section, list[tuple[int, Question]]]] = []
+        for number, question in enumerate(self.questions, start=1):
+            section = form.top_section(question.section)
+            if not self.sections or self.sections[-1][0] is not section:
+                self.sections.append((section, []))
+            self.sections[-1][1].append((number, question))
+        # A question as asked (no prefix, no current answer) depends on nothing else.
+        self.question_texts: dict[str, str] = {}
+
+
+class _ReviewLine(NamedTuple):
+    number: int
+    title: str
+    value: str
+
+
+class _ReviewPart(NamedTuple):
+    """One section of the review; tuples rather than dicts are cheaper for Jinja to read."""
+
+    section: Section
+    lines: list[_ReviewLine]
+
+
+def _layout(form: Form, level: str) -> _Layout:
+    cache = memo(form)
+    layout = cache.get((_Layout, level))
+    if layout is None:
+        layout = cache[(_Layout, level)] = _Layout(form, level)
+    return layout
+
+
+def _prefixed(prefix: str, text: str) -> str:
+    """`text` under `prefix` and a blank line (stripped, as a template rendering both would be)."""
+    return f"{prefix}\n\n{text}".strip() if prefix else text
+
+
 class _Step:
     def __init__(self, state: State, form: Form, now: datetime) -> None:
         self.state = replace(
@@ -177,7 +231,8 @@ class _Step:
         )
         self.form = form
         self.now = now
-        self.questions = form.questions_for(state.level)
+        self.layout = _layout(form, state.level)
+        self.questions = self.layout.questions
         self.effects: list[Effect] = []
 
     @property
@@ -393,14 +448,14 @@ class _Step:
         self, prefix: str = "", after: str | None = None, revisit_skipped: bool = False
     ) -> None:
         """Ask the next open question after `after` (wrapping), or show the review."""
-        open_keys = [q.key for q in self.questions if self._is_open(q.key)]
-        if not open_keys and revisit_skipped:
-            open_keys = [q.key for q in self.questions if not self._is_answered(q.key)]
-        if not open_keys:
-            return self._review(prefix=prefix)
         start = self._index_of(after) if after else 0
-        later = [k for k in open_keys if self._index_of(k) > start]
-        self._ask((later or open_keys)[0], prefix=prefix)
+        keys = [q.key for q in (*self.questions[start:], *self.questions[:start])]
+        key = next((k for k in keys if self._is_open(k)), None)
+        if key is None and revisit_skipped:
+            key = next((k for k in keys if not self._is_answered(k)), None)
+        if key is None:
+            return self._review(prefix=prefix)
+        self._ask(key, prefix=prefix)
 
     def _goto(self, number: int) -> None:
         if self.dialogue.mode == "locked":
@@ -418,21 +473,32 @@ class _Step:
         question = self.form.question(key)
         answer = self.state.answers.get(key)
         current = self._display(question, answer) if answer else ""
+        if current:
+            text = self._question_text(question, current)
+        else:
+            text = self.layout.question_texts.get(key)
+            if text is None:
+                text = self.layout.question_texts[key] = self._question_text(question, "")
+        self.effects.append(
+            Reply(
+                _prefixed(prefix, text),
+                self._choices_for(question),
+                context=context_of(self.dialogue),
+            )
+        )
+
+    def _question_text(self, question: Question, current: str) -> str:
         section = self.form.top_section(question.section)
         subsection = self.form.section(question.section) if "." in question.section else None
-        text = render(
+        return render(
             "question",
-            prefix=prefix,
-            number=self._number(key),
+            number=self._number(question.key),
             total=len(self.questions),
             section=section,
             subsection=subsection,
             question=question,
             current=current,
             hint=self._hint(question),
-        )
-        self.effects.append(
-            Reply(text, self._choices_for(question), context=context_of(self.dialogue))
         )
 
     def _hint(self, question: Question) -> str:
@@ -481,16 +547,10 @@ class _Step:
         locked = self.state.status not in EDITABLE_STATUSES
         if not locked:
             self.dialogue.mode = "review"
-        parts: list[dict] = []
-        for number, question in enumerate(self.questions, start=1):
-            section = self.form.top_section(question.section)
-            if not parts or parts[-1]["section"] is not section:
-                parts.append({"section": section, "lines": []})
-            value = self._display(question, self.state.answers.get(question.key))
-            if not value:
-                skipped = question.key in self.dialogue.skipped
-                value = "(đã bỏ qua, chưa trả lời)" if skipped else "(chưa trả lời)"
-            parts[-1]["lines"].append({"number": number, "title": question.title, "value": value})
+        parts = [
+            _ReviewPart(section, [self._review_line(n, question) for n, question in numbered])
+            for section, numbered in self.layout.sections
+        ]
         open_count = sum(1 for q in self.questions if not self._is_answered(q.key))
         text = render(
             "review",
@@ -504,6 +564,13 @@ class _Step:
         )
         choices = () if locked else (CHOICES["submit"], CHOICES["continue"])
         self.effects.append(Reply(text, choices, context=context_of(self.dialogue)))
+
+    def _review_line(self, number: int, question: Question) -> _ReviewLine:
+        value = self._display(question, self.state.answers.get(question.key))
+        if not value:
+            skipped = question.key in self.dialogue.skipped
+            value = "(đã bỏ qua, chưa trả lời)" if skipped else "(chưa trả lời)"
+        return _ReviewLine(number, question.title, value)
 
     def _ask_submit(self, prefix: str = "") -> None:
         missing = [self._number(q.key) for q in self.questions if not self._is_answered(q.key)]
@@ -545,10 +612,7 @@ class _Step:
 
     def _index_of(self, key: str | None) -> int:
         """1-based position among the questions this unit is asked; 0 when not asked."""
-        for index, question in enumerate(self.questions, start=1):
-            if question.key == key:
-                return index
-        return 0
+        return self.layout.numbers.get(key, 0)
 
     def _number(self, key: str) -> int:
         return self._index_of(key)

@@ -2,11 +2,16 @@
 
 A form file is validated on load; any problem raises `FormError` with one line naming the file,
 the question key and what is wrong, so an operator can fix a new form without reading code.
+
+A form is not changed after load. Lookups by key and per level are therefore built once per form
+object (see `memo`), which keeps them off the per-message path.
 """
 
 from __future__ import annotations
 
 import re
+import weakref
+from collections.abc import Hashable
 from enum import StrEnum
 from pathlib import Path
 from typing import Literal
@@ -88,20 +93,68 @@ class Form(BaseModel):
     questions: list[Question]
 
     def question(self, key: str) -> Question:
-        for question in self.questions:
-            if question.key == key:
-                return question
-        raise KeyError(key)
+        return _lookups(self).questions[key]
 
     def questions_for(self, level: str) -> list[Question]:
-        return [q for q in self.questions if q.applies_to(level)]
+        return list(level_questions(self, level))
 
     def section(self, key: str) -> Section:
-        return next(s for s in self.sections if s.key == key)
+        return _lookups(self).sections[key]
 
     def top_section(self, key: str) -> Section:
         """The numbered part a (sub)section belongs to: "4.3" -> section "4"."""
         return self.section(key.split(".")[0])
+
+
+class _Lookups:
+    """What is derived from one form object: its indexes, and a memo for other modules."""
+
+    def __init__(self, form: Form) -> None:
+        self.source = (form.questions, form.sections)
+        self.questions: dict[str, Question] = {}
+        for question in form.questions:
+            self.questions.setdefault(question.key, question)
+        self.sections: dict[str, Section] = {}
+        for section in form.sections:
+            self.sections.setdefault(section.key, section)
+        self.levels: dict[str, tuple[Question, ...]] = {}
+        self.memo: dict[Hashable, object] = {}
+
+    def describes(self, form: Form) -> bool:
+        questions, sections = self.source
+        return questions is form.questions and sections is form.sections
+
+
+# Keyed by id(form), not stored on the form, so that copying, comparing or pickling a form is
+# unaffected; a finalizer drops the entry when its form is collected, before the id is reused.
+_LOOKUPS: dict[int, _Lookups] = {}
+
+
+def _lookups(form: Form) -> _Lookups:
+    lookups = _LOOKUPS.get(id(form))
+    if lookups is None or not lookups.describes(form):
+        if lookups is None:
+            weakref.finalize(form, _LOOKUPS.pop, id(form), None)
+        lookups = _LOOKUPS[id(form)] = _Lookups(form)
+    return lookups
+
+
+def level_questions(form: Form, level: str) -> tuple[Question, ...]:
+    """The questions a unit of `level` is asked, in order (`Form.questions_for`, not copied)."""
+    levels = _lookups(form).levels
+    questions = levels.get(level)
+    if questions is None:
+        questions = levels[level] = tuple(q for q in form.questions if q.applies_to(level))
+    return questions
+
+
+def memo(form: Form) -> dict[Hashable, object]:
+    """A dict for values derived from `form` alone, kept while the form object lives.
+
+    Each form object has its own (a `model_copy` starts empty), and it is emptied if the form's
+    question or section list is assigned anew.
+    """
+    return _lookups(form).memo
 
 
 def load_form(path: str | Path) -> Form:

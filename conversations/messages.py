@@ -16,6 +16,7 @@ DISPLAY_ZONE = ZoneInfo("Asia/Ho_Chi_Minh")
 _environment = Environment(
     loader=FileSystemLoader(Path(__file__).parent / "templates"),
     autoescape=False,
+    auto_reload=False,  # templates ship with the code; no stat() per message
     trim_blocks=True,
     lstrip_blocks=True,
     undefined=StrictUndefined,

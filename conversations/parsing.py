@@ -32,6 +32,7 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from functools import lru_cache
 
 __all__ = [
     "DEFAULT_MAXIMUM",
@@ -86,6 +87,8 @@ class Rejected:
 
 def normalize(text: str) -> str:
     """Lowercase, drop Vietnamese diacritics (đ -> d), collapse whitespace and strip."""
+    if text.isascii():  # nothing to decompose: the common case of digits and bare keywords
+        return " ".join(text.lower().split())
     decomposed = unicodedata.normalize("NFD", text.lower())
     bare = "".join(ch for ch in decomposed if unicodedata.category(ch) != "Mn")
     return " ".join(bare.replace("đ", "d").split())
@@ -286,6 +289,7 @@ class _Token:
     text: str
 
 
+@lru_cache(maxsize=256)
 def _unit_phrases(unit: str | None) -> frozenset[tuple[str, ...]]:
     if not unit:
         return frozenset()
@@ -331,10 +335,16 @@ def _lex(text: str, kind: str, unit: str | None) -> list[_Token] | Rejected:
     return tokens
 
 
+@lru_cache(maxsize=256)
+def _vocabulary(kind: str, unit: str | None) -> tuple[frozenset[tuple[str, ...]], int]:
+    """The phrases accepted in an answer of `kind` to a question in `unit`, and the longest."""
+    vocabulary = _KIND_PHRASES[kind] | _unit_phrases(unit)
+    return vocabulary, max(len(phrase) for phrase in vocabulary)
+
+
 def _check_words(tokens: list[_Token], text: str, kind: str, unit: str | None) -> Rejected | None:
     """Every word must belong to the vocabulary of the kind (or to the question's unit)."""
-    vocabulary = _KIND_PHRASES[kind] | _unit_phrases(unit)
-    longest = max(len(phrase) for phrase in vocabulary)
+    vocabulary, longest = _vocabulary(kind, unit)
     run: list[str] = []
     for token in [*tokens, _Token("punct", "")]:
         if token.kind == "word":
@@ -503,6 +513,15 @@ def _starts_with(words: list[str], phrases: frozenset[tuple[str, ...]]) -> int:
     return best
 
 
+@lru_cache(maxsize=256)
+def _pair_phrases(unit: str | None) -> tuple[frozenset[tuple[str, ...]], ...]:
+    """The words that mark a number as the times, and as the people, of a pair."""
+    times_word, people_word = _unit_parts(unit)
+    times = _phrases("luot") | _unit_phrases(times_word)
+    people = _phrases("luot nguoi", "nguoi") | _unit_phrases(people_word)
+    return times, people
+
+
 def _pair_label(tokens: list[_Token], index: int, unit: str | None) -> str | None:
     """ "times" or "people" from the unit words written right after the number."""
     words = []
@@ -510,8 +529,7 @@ def _pair_label(tokens: list[_Token], index: int, unit: str | None) -> str | Non
         if token.kind != "word":
             break
         words.append(token.text)
-    times_phrases = _phrases("luot") | _unit_phrases(_unit_parts(unit)[0])
-    people_phrases = _phrases("luot nguoi", "nguoi") | _unit_phrases(_unit_parts(unit)[1])
+    times_phrases, people_phrases = _pair_phrases(unit)
     times_len = _starts_with(words, times_phrases)
     people_len = _starts_with(words, people_phrases)
     if times_len == people_len:

@@ -30,7 +30,7 @@ from conversations.engine import (
     render_choices_as_text,
     step,
 )
-from conversations.forms import load_form
+from conversations.forms import load_form, parse_form
 
 NOW = datetime(2022, 6, 20, 1, 0, tzinfo=UTC)  # 08:00 in Vietnam
 FORM = load_form("ct37_phuluc.yaml")
@@ -720,7 +720,67 @@ def test_a_cursor_on_a_question_the_level_does_not_have_is_dropped():
     assert walk.cursor in {q.key for q in FORM.questions_for("xa")}
 
 
-# --- random sequences ---------------------------------------------------------------------------
+# --- texts built once per form and level --------------------------------------------------------
+
+
+def variant_form():
+    """The bundled form with the same keys but other labels, section titles and levels."""
+    raw = FORM.model_dump(by_alias=True, exclude_none=True)
+    for section in raw["sections"]:
+        section["title"] = f"Mục khác {section['key']}"
+    for question in raw["questions"]:
+        question.update(label=f"Nhãn khác của {question['key']}", help="Hướng dẫn khác.")
+        question["levels"] = [] if question["levels"] == ["tinh"] else question["levels"]
+    return parse_form(raw, source="variant")
+
+
+VARIANT = variant_form()
+
+
+def test_the_same_question_at_each_level_has_its_own_number_and_total():
+    key = "dialogue_commune_party"
+    for level in ["tinh", "huyen", "xa", "tinh", "xa", "huyen"]:
+        walk = Walk(replace(asking("complex_cases"), level=level)).send("câu 1")
+        keys = [q.key for q in FORM.questions_for(level)]
+        walk.send(f"câu {keys.index(key) + 1}")
+        assert walk.cursor == key
+        assert f"Câu {keys.index(key) + 1}/{len(keys)} — Phần 4.2." in walk.text
+
+
+def test_two_forms_with_the_same_keys_ask_their_own_texts():
+    for form in [FORM, VARIANT, FORM, VARIANT]:
+        walk = Walk(asking("inspection_teams"), form=form).send("5")
+        assert walk.cursor == "inspected_units"
+        own = form.question("inspected_units")
+        other = (VARIANT if form is FORM else FORM).question("inspected_units")
+        assert own.label in walk.text
+        assert other.label not in walk.text
+        assert form.section("2").title in walk.text
+        total = len(form.questions_for("huyen"))
+        assert f"Câu 4/{total}" in walk.text
+
+
+def test_a_question_shows_its_current_answer_only_once_answered():
+    walk = Walk(asking("denunciations")).send("quay lại")
+    assert walk.cursor == "complaints"
+    assert "Đang ghi" not in walk.text
+    walk.send("45/50").send("quay lại")
+    assert walk.cursor == "complaints"
+    assert "Đang ghi: 45/50 đơn, đạt 90%." in walk.text
+    assert walk.text.startswith("Câu ")
+    another_unit = Walk(asking("denunciations")).send("quay lại")
+    assert another_unit.cursor == "complaints"
+    assert "Đang ghi" not in another_unit.text
+
+
+def test_the_prefix_is_not_kept_with_the_question_text():
+    first = Walk(asking("inspection_teams")).send("5")
+    again = Walk(asking("one_stop_district_pct")).send("quay lại")
+    assert first.cursor == again.cursor == "inspected_units"
+    assert first.text.startswith("Đã ghi câu 3: 5 đoàn\n\nCâu 4/20")
+    assert again.text.startswith("Câu 4/20")
+    assert again.text == first.text.split("\n\n", 1)[1]
+
 
 TEXTS = [
     "kad", "không áp dụng", "bỏ qua", "bo qua", "quay lại", "tạm dừng", "xong", "Xong", "xóa",
@@ -778,3 +838,22 @@ def test_random_sequences_keep_the_invariants(level, sequence):
             assert state.answers == submitted_answers, "a submitted report never changes"
         if state.dialogue.mode in ("asking", "paused"):
             assert state.dialogue.cursor in applicable
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    form=st.sampled_from([FORM, VARIANT]),
+    level=st.sampled_from(["tinh", "so_nganh", "huyen", "xa"]),
+    unit_name=st.sampled_from(["Huyện ủy Ninh Phước", "Xã Phước Hậu"]),
+    sequence=st.lists(events(), max_size=30),
+)
+def test_texts_kept_between_steps_equal_texts_built_afresh(form, level, unit_name, sequence):
+    # `form` keeps what earlier examples built; a copy is a new object and starts empty.
+    state = fresh(level=level, unit_name=unit_name)
+    for event in sequence:
+        if isinstance(event, Press) and event.context == "current":
+            event = Press(event.choice, context_of(state.dialogue))
+        kept = step(state, event, form, NOW)
+        afresh = step(state, event, form.model_copy(), NOW)
+        assert kept == afresh
+        state = kept[0]

@@ -5,12 +5,25 @@ for every kind of broken form file (one line naming the file, the question key a
 from __future__ import annotations
 
 import copy
+import gc
+import pickle
+import weakref
 from pathlib import Path
 
 import pytest
 import yaml
 
-from conversations.forms import BUNDLED_FORMS, Form, FormError, QuestionKind, load_form
+from conversations import forms
+from conversations.forms import (
+    BUNDLED_FORMS,
+    Form,
+    FormError,
+    QuestionKind,
+    level_questions,
+    load_form,
+    memo,
+    parse_form,
+)
 
 CT37_PATH = BUNDLED_FORMS / "ct37_phuluc.yaml"
 
@@ -116,7 +129,63 @@ def test_district_is_not_asked_province_questions_but_province_gets_all(ct37):
     assert {q.key for q in ct37.questions_for("tinh")} == set(CT37_QUESTIONS)
 
 
-# --- broken files ---------------------------------------------------------------------------
+# --- lookups built once per form -----------------------------------------------------------
+
+
+def test_lookups_answer_like_a_scan_of_the_lists(ct37):
+    for question in ct37.questions:
+        assert ct37.question(question.key) is question
+    for section in ct37.sections:
+        assert ct37.section(section.key) is section
+    with pytest.raises(KeyError):
+        ct37.question("absent")
+    for level in [*ct37.levels, "unknown"]:
+        scanned = [q for q in ct37.questions if q.applies_to(level)]
+        assert ct37.questions_for(level) == scanned
+        assert list(level_questions(ct37, level)) == scanned
+
+
+def test_questions_for_is_a_fresh_list_the_caller_may_change(ct37):
+    ct37.questions_for("xa").clear()
+    assert len(ct37.questions_for("xa")) == 18
+
+
+def test_each_form_object_has_its_own_lookups_and_memo(ct37):
+    raw = bundled_raw()
+    question_of(raw, "complaints").update(label="Đơn khiếu nại (mẫu khác)", levels=["tinh"])
+    other = parse_form(raw)
+    memo(ct37)["probe"] = "ct37"
+    assert "probe" not in memo(other)
+    assert other.question("complaints").label == "Đơn khiếu nại (mẫu khác)"
+    assert ct37.question("complaints").label != other.question("complaints").label
+    assert len(other.questions_for("xa")) == len(ct37.questions_for("xa")) - 1
+    assert "probe" not in memo(ct37.model_copy())
+
+
+def test_lookups_follow_a_replaced_question_list():
+    form = load_form("ct37_phuluc.yaml")
+    memo(form)["probe"] = 1
+    renamed = form.question("complaints").model_copy(update={"label": "Đổi tên"})
+    form.questions = [renamed if q.key == "complaints" else q for q in form.questions]
+    assert form.question("complaints").label == "Đổi tên"
+    assert renamed in level_questions(form, "xa")
+    assert "probe" not in memo(form)
+    copied = form.model_copy(update={"questions": form.questions[:3]})
+    assert len(copied.questions_for("tinh")) == 3
+
+
+def test_lookups_leave_equality_and_pickling_alone_and_go_with_the_form(ct37):
+    form = load_form("ct37_phuluc.yaml")
+    form.questions_for("huyen")
+    memo(form)["probe"] = 1
+    assert form == ct37
+    assert pickle.loads(pickle.dumps(form)) == form
+    key, alive = id(form), weakref.ref(form)
+    assert key in forms._LOOKUPS
+    del form
+    gc.collect()
+    assert alive() is None
+    assert key not in forms._LOOKUPS
 
 
 def bundled_raw() -> dict:
