@@ -6,7 +6,10 @@ Transport only. Every message and button press becomes one `Inbound` (its id is 
 sends and calls `send` here once per message; `send` renders and translates aiogram's errors into
 `RetryLater` / `Undeliverable`. Conversation state is in the database, not in aiogram's FSM.
 
-    polling (default)   deleteWebhook, then getUpdates; updates are handled as concurrent tasks
+    polling (default)   deleteWebhook, then our own getUpdates long-poll loop (no aiogram
+                        Dispatcher: no routers, filters or FSM are used); each update is one task,
+                        and the offset moves past an update only once that task exists. Errors
+                        back off 1, 2, 4 … 30 s (a 401 waits 30 s, a 429 its retry_after)
     webhook             BAOCAO_WEBHOOK_URL set: setWebhook(<url>/telegram/webhook, secret) and
                         POST /telegram/webhook on the project's web server; a request without the
                         right X-Telegram-Bot-Api-Secret-Token header gets 403 and is never read
@@ -14,8 +17,9 @@ sends and calls `send` here once per message; `send` renders and translates aiog
 Rendering: HTML parse mode with every text escaped; texts longer than 4096 characters are split
 at line boundaries with the buttons on the last part. A choice becomes an inline button whose
 callback_data is ``choice|context`` (the engine's tag, so an old button cannot act), or a short
-hash of it when that would pass Telegram's 64 bytes. A pressed button is answered at once and its
-keyboard removed. An export attachment is sent as an .xlsx document with the text as caption.
+hash of it when that would pass Telegram's 64 bytes; the same keyboards recur, so each one is
+built once and kept. A pressed button is answered at once (alongside its dispatch) and its keyboard
+removed. An export attachment is sent as an .xlsx document with the text as caption.
 
 The bot token never reaches a log line or an error message (`redact`).
 """
@@ -25,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import functools
 import hashlib
 import hmac
 import html
@@ -32,10 +37,11 @@ import logging
 import re
 import secrets
 import weakref
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiogram import Bot, Dispatcher
+from aiogram import Bot
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.exceptions import (
@@ -43,6 +49,7 @@ from aiogram.exceptions import (
     ClientDecodeError,
     TelegramAPIError,
     TelegramBadRequest,
+    TelegramConflictError,
     TelegramEntityTooLarge,
     TelegramForbiddenError,
     TelegramMigrateToChat,
@@ -104,6 +111,10 @@ STALE = ("stale", "#stale")  # a press nothing can match: the engine shows the c
 BUTTONS_PER_ROW = 2
 _CHANNEL_WEBHOOK_PATHS = (WEBHOOK_PATH, "/zalo/webhook")
 START_TIMEOUT = 15.0
+POLL_TIMEOUT = 10  # seconds one getUpdates long poll may wait (aiogram's default)
+BACKOFF_FIRST = 1.0
+BACKOFF_CAP = 30.0
+KEYBOARDS_CACHED = 1024
 DISPATCH_RETRIES = (0.5, 2.0)
 EXPORT_FAILED_TEXT = "Chưa tạo được tệp Excel lúc này. Đề nghị thử lại sau ít phút."
 OFFICER_COMMANDS = (
@@ -152,6 +163,11 @@ _AIOGRAM_LOGGERS = (
     "aiogram.scene",
     "aiogram.utils",
 )
+
+
+NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
+
+Sleep = Callable[[float], Awaitable[None]]
 
 
 # --- secrets out of logs -------------------------------------------------------------------
@@ -279,6 +295,7 @@ class CallbackCodec:
 
 
 def keyboard(choices: tuple[Choice, ...], context: str, codec: CallbackCodec):
+    """The inline keyboard for `choices`, two buttons a row; None without choices."""
     if not choices:
         return None
     buttons = [
@@ -326,6 +343,11 @@ def to_inbound(update: Update, codec: CallbackCodec) -> Inbound | None:
     return None
 
 
+def backoff(failures: int) -> float:
+    """Seconds to wait after `failures` failed polls in a row: 1, 2, 4, … capped at 30."""
+    return min(BACKOFF_CAP, BACKOFF_FIRST * 2 ** max(0, failures - 1))
+
+
 def webhook_url(base: str) -> str:
     """BAOCAO_WEBHOOK_URL is the public root of the web server, shared with Zalo: Telegram's
     path goes after it (a channel's own path at its end is taken off first)."""
@@ -351,11 +373,12 @@ class _Progress:
 class TelegramChannel:
     settings: Settings
     name: str = CHANNEL
+    sleep: Sleep = asyncio.sleep  # the polling back-off's; tests pass one that never waits
+    poll_timeout: int = POLL_TIMEOUT
     bot: Bot | None = field(default=None, init=False)
     hub: Hub | None = field(default=None, init=False)
     codec: CallbackCodec = field(default_factory=CallbackCodec, init=False)
     webhook_secret: str | None = field(default=None, init=False)
-    _dispatcher: Dispatcher | None = field(default=None, init=False)
     _polling: asyncio.Task | None = field(default=None, init=False)
     _stopping: bool = field(default=False, init=False)
     _commands_set: set[str] = field(default_factory=set, init=False)
@@ -365,6 +388,9 @@ class TelegramChannel:
 
     def __post_init__(self) -> None:
         self.sender = self
+        # Codec hashes are never forgotten, so a cached keyboard stays decodable.
+        build = functools.partial(keyboard, codec=self.codec)
+        self._keyboard = functools.lru_cache(maxsize=KEYBOARDS_CACHED)(build)
 
     @property
     def _token(self) -> str:
@@ -426,27 +452,14 @@ class TelegramChannel:
         else:
             await self._start_polling()
         await self._set_commands()
-        log.info(
-            "Telegram: @%s, %s", username, "webhook" if self._dispatcher is None else "polling"
-        )
+        log.info("Telegram: @%s, %s", username, "webhook" if self._polling is None else "polling")
 
     async def _start_polling(self) -> None:
         try:
             await self.bot.delete_webhook(drop_pending_updates=False)
         except (TelegramAPIError, AiogramError) as error:
             raise _start_error(f"không xóa được webhook cũ: {self._clean(error)}") from None
-        dispatcher = Dispatcher()
-        dispatcher.message.register(self._on_event)
-        dispatcher.callback_query.register(self._on_event)
-        self._dispatcher = dispatcher
-        self._polling = asyncio.create_task(
-            dispatcher.start_polling(
-                self.bot,
-                handle_signals=False,
-                close_bot_session=False,
-                allowed_updates=ALLOWED_UPDATES,
-            )
-        )
+        self._polling = asyncio.create_task(self._poll())
 
     async def _start_webhook(self, hub: Hub) -> None:
         configured = self.settings.baocao_webhook_secret
@@ -474,13 +487,9 @@ class TelegramChannel:
         web server is cleaned up, which the runner does last.
         """
         self._stopping = True
-        if self._dispatcher is not None and self._polling is not None:
-            with contextlib.suppress(RuntimeError):
-                await self._dispatcher.stop_polling()
-            if not self._polling.done():
-                self._polling.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._polling
+        if self._polling is not None:
+            self._polling.cancel()  # also ends a long poll in progress
+            await asyncio.wait({self._polling})
         if self.hub is not None and not self.hub.web.frozen:
             await self._close_session()  # the web server never started: nothing will drain
 
@@ -494,9 +503,46 @@ class TelegramChannel:
 
     # --- updates in --------------------------------------------------------------------
 
-    async def _on_event(self, event: Message | CallbackQuery, event_update: Update) -> None:
-        """aiogram handler for messages and button presses alike (no filters, no FSM)."""
-        await asyncio.shield(self.hub.track(self._handle(event_update)))
+    async def _poll(self) -> None:
+        """Long-poll getUpdates until cancelled; every update becomes one tracked task.
+
+        The offset confirms an update to Telegram only after its task exists, so a stop or a
+        crash loses nothing: at worst an update comes again and the service drops the repeat.
+        """
+        request_timeout = int(self.bot.session.timeout + self.poll_timeout)
+        offset: int | None = None
+        failures = 0
+        while True:
+            request = GetUpdates(
+                offset=offset, timeout=self.poll_timeout, allowed_updates=ALLOWED_UPDATES
+            )
+            try:
+                updates = await self.bot(request, request_timeout=request_timeout)
+            except Exception as error:  # the poller must never die; the next poll may work
+                failures += 1
+                await self.sleep(self._poll_failed(error, failures))
+                continue
+            if failures:
+                log.info("Telegram: getUpdates chạy lại bình thường")
+                failures = 0
+            for update in updates:
+                self.hub.track(self._handle(update))
+                offset = update.update_id + 1
+
+    def _poll_failed(self, error: Exception, failures: int) -> float:
+        """Log a failed getUpdates in one line; return the seconds to wait before the next."""
+        level, delay = logging.WARNING, backoff(failures)
+        if isinstance(error, TelegramRetryAfter):
+            delay, what = float(error.retry_after), "429 Too Many Requests"
+        elif isinstance(error, TelegramUnauthorizedError):
+            level, delay = logging.ERROR, BACKOFF_CAP
+            what = "Telegram từ chối TELEGRAM_BOT_TOKEN (401 Unauthorized) — kiểm tra lại token"
+        elif isinstance(error, TelegramConflictError):
+            what = f"{self._clean(error.message)} (một tiến trình khác hoặc webhook đang nhận)"
+        else:
+            what = self._clean(f"{type(error).__name__}: {error}")[:300]
+        log.log(level, "Telegram: getUpdates lỗi: %s; thử lại sau %g giây", what, delay)
+        return delay
 
     async def _on_webhook(self, request: web.Request) -> web.Response:
         given = request.headers.get(SECRET_HEADER, "").encode()
@@ -516,12 +562,15 @@ class TelegramChannel:
         inbound = to_inbound(update, self.codec)
         if inbound is None:
             return True
-        work = [self._dispatch_in_turn(inbound)]
-        if update.callback_query is not None:
-            work.append(self._acknowledge(update.callback_query))
-        handled, *_ = await asyncio.gather(*work)
-        if handled:
-            await self._after_dispatch(inbound)
+        query = update.callback_query
+        answering = None if query is None else asyncio.create_task(self._acknowledge(query))
+        try:
+            handled = await self._dispatch_in_turn(inbound)
+            if handled:
+                await self._after_dispatch(inbound)
+        finally:
+            if answering is not None:
+                await answering
         return handled
 
     async def _dispatch_in_turn(self, inbound: Inbound) -> bool:
@@ -578,7 +627,14 @@ class TelegramChannel:
         if inbound.user_id not in self._watch and not _LINK_ATTEMPT.match(text):
             return
         self._watch.add(inbound.user_id)
-        role, chat_id, pending = await asyncio.to_thread(self._contact_role, inbound.user_id)
+        try:
+            role, chat_id, pending = await asyncio.to_thread(self._contact_role, inbound.user_id)
+        except Exception as error:  # the update is handled; the menu can wait for the next one
+            log.warning(
+                "Telegram: chưa đọc được vai trò người dùng: %s",
+                self._clean(f"{type(error).__name__}: {error}")[:300],
+            )
+            return
         if role == "secretariat" and chat_id not in self._commands_set:
             await self._set_chat_commands(chat_id)
         if role == "secretariat" or not pending:
@@ -665,7 +721,7 @@ class TelegramChannel:
         self._progress.pop(key, None)
 
     async def _deliver(self, chat: int, outbound: Outbound, progress: _Progress) -> None:
-        markup = keyboard(outbound.choices, outbound.context, self.codec)
+        markup = self._keyboard(tuple(outbound.choices), outbound.context)
         steps: list[tuple[str, Any]] = []
         caption = None
         if outbound.attachment is not None:
@@ -690,7 +746,7 @@ class TelegramChannel:
                     render_html(content),
                     parse_mode="HTML",
                     reply_markup=markup if last else None,
-                    link_preview_options=LinkPreviewOptions(is_disabled=True),
+                    link_preview_options=NO_PREVIEW,
                 )
             else:
                 filename, data = progress.export

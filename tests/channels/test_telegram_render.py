@@ -103,6 +103,22 @@ def test_keyboard_rows_and_data():
     assert keyboard((), "x", CallbackCodec()) is None
 
 
+async def test_a_keyboard_is_built_once_and_still_decodes(deployment, tg):  # noqa: F811
+    channel = await deployment.start()
+    context = "q:" + "cau_hoi_rat_dai_" * 5  # long enough to need hashed callback data
+    choices = (CHOICES["continue"], CHOICES["pause"])
+    outbound = Outbound("Câu hỏi", choices, context=context)
+    await channel.send(str(CHAT), outbound)
+    await channel.send(str(CHAT), Outbound("Lần nữa", choices, context=context))
+    first, second = tg.sent(CHAT)
+    assert button_data(first) == button_data(second)
+    assert channel._keyboard(choices, context) is channel._keyboard(choices, context)
+    assert [channel.codec.decode(data) for data in button_data(second)] == [
+        ("continue", context),
+        ("pause", context),
+    ]
+
+
 def test_redact_hides_tokens_in_text_and_logs():
     text = f"POST https://api.telegram.org/bot{TOKEN}/getMe failed"
     assert TOKEN not in redact(text)
