@@ -20,7 +20,8 @@ Two rounds, each for both bots:
 
 Pacing is off (BAOCAO_SEND_RATE very high, BAOCAO_CHAT_INTERVAL=0): with Telegram's real limits
 (~25 messages/s, the outbox's default) the bench would measure the limiter, not the code. Like
-`baocao run`, the bot process freezes its start-up heap (`gc.freeze`) before the measurement.
+`baocao run`, the bot process settles its heap (`bot.runner.settle_heap`: start-up objects frozen,
+young-generation threshold raised) before each bot's measurement, the echo bot's included.
 
     python bench/telegram_e2e.py [--officers 200] [--think 5] [--json]
 """
@@ -29,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import json
 import multiprocessing
 import os
@@ -102,6 +102,7 @@ async def _user_side_async(conn, codes, users: int, messages: int, think: float)
                 "latencies": latencies,
                 "errors": errors[:5],
                 "failed": len(errors),
+                "api_calls": dict(tg.calls),
             }
         )
         await asyncio.to_thread(conn.recv)  # "bye": keep serving until the bot has stopped
@@ -200,9 +201,10 @@ def _start_user_side(codes: list[str], users: int, messages: int, think: float):
 
 
 def _freeze_heap() -> None:
-    """What `baocao run` does before it starts: move start-up objects out of the GC's way."""
-    gc.collect()
-    gc.freeze()
+    """What `baocao run` does before it starts (for both bots, so that the ratio is fair)."""
+    from bot.runner import settle_heap
+
+    settle_heap()
 
 
 async def _measure(conn) -> dict:

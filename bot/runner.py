@@ -25,6 +25,7 @@ from bot.messaging import Inbound
 from bot.outbox import Outbox, Pacer, Sender
 
 log = logging.getLogger(__name__)
+YOUNG_GC_THRESHOLD = 10_000
 
 
 class ChannelStartError(RuntimeError):
@@ -155,6 +156,20 @@ def _start_scheduler(app: App, outbox: Outbox, background: list[asyncio.Task]):
     return start_scheduler(app, outbox, background)
 
 
+def settle_heap() -> None:
+    """Tune the garbage collector for a long-running bot, once start-up is done.
+
+    Start-up objects (aiogram's and pydantic's models, the forms) live as long as the process:
+    frozen, full collections no longer rescan them (those took 100-450 ms). Each update makes
+    thousands of short-lived container objects, so the youngest generation is collected every
+    10,000 allocations instead of 700 (measured in bench/telegram_e2e.py: ~0.08 ms less CPU per
+    update; reference counting still frees almost everything at once).
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(YOUNG_GC_THRESHOLD, *gc.get_threshold()[1:])
+
+
 def run(app: App) -> int:
     """The blocking entry point of `baocao run`."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
@@ -175,10 +190,7 @@ def run(app: App) -> int:
                 loop.add_signal_handler(signum, stop.set)
         await serve(app, channels, stop)
 
-    # Start-up objects (aiogram's and pydantic's models, the forms) live as long as the process:
-    # keep the garbage collector from rescanning them (full collections took 100-450 ms).
-    gc.collect()
-    gc.freeze()
+    settle_heap()
     try:
         asyncio.run(main())
     except ChannelStartError as error:
