@@ -26,25 +26,29 @@ from storage.hot_path import (
     QueuedMessage,
     Sender,
     Tx,
-    UnitBrief,
+    add_contact,
     claim_inbound,
     engine_answers,
     enqueue,
     find_sender,
+    link_contact,
     load_answers,
     load_dialogue,
     note_seen,
     open_submission,
     record_submission,
     save_dialogue,
+    set_pending_invite,
+    unit_brief,
+    usable_invite,
+    use_invite,
     write_answer,
 )
-from storage.models import Contact, Invite, Unit
+from storage.models import Unit
 from storage.repository import (
     campaign_for_unit,
     campaign_form,
     create_download_token,
-    usable_invite,
 )
 
 Clock = Callable[[], datetime]
@@ -178,27 +182,29 @@ class Service:
     # --- invites ------------------------------------------------------------------------
 
     def _offer_link(self, ctx: Context, code: str) -> list[Outbound]:
-        invite = usable_invite(ctx.session, code, ctx.now)
+        tx, inbound, contact = ctx.tx, ctx.inbound, ctx.contact
+        invite = usable_invite(tx, code, ctx.now)
         if invite is None:
             return [Outbound(BAD_CODE_TEXT)]
-        contact = ctx.session.get(Contact, ctx.contact.id) if ctx.contact else None
         if contact is None:
-            contact = Contact(
-                channel=ctx.inbound.channel,
-                external_id=ctx.inbound.user_id,
-                chat_id=ctx.inbound.chat_id,
-                display_name=ctx.inbound.display_name[:120],
-                created_at=ctx.now,
-                last_seen_at=ctx.now,
+            name = inbound.display_name[:120]
+            contact_id = add_contact(
+                tx,
+                channel=inbound.channel,
+                external_id=inbound.user_id,
+                chat_id=inbound.chat_id,
+                display_name=name,
+                invite_id=invite.id,
+                now=ctx.now,
             )
-        contact.pending_invite_id = invite.id
-        ctx.session.add(contact)
-        ctx.session.flush()
-        ctx.contact = _sender(ctx.session, contact)
+            ctx.contact = Sender(contact_id, "officer", None, invite.id, ctx.now, True, name, None)
+        else:
+            set_pending_invite(tx, contact.id, invite.id)
+            ctx.contact = contact._replace(pending_invite_id=invite.id)
         if invite.role == "secretariat":
             target = "thành viên Ban thư ký (Ban Dân vận Tỉnh ủy)"
         else:
-            target = f"cán bộ đầu mối của {ctx.session.get(Unit, invite.unit_id).name}"
+            target = f"cán bộ đầu mối của {invite.unit_name}"
         text = (
             f"Mã mời này dành cho {target}.\n"
             "Đồng chí xác nhận đúng là mình để liên kết tài khoản này?"
@@ -207,36 +213,29 @@ class Service:
 
     def _confirm_link(self, ctx: Context, text: str) -> list[Outbound] | None:
         """Answer a pending invite confirmation; None lets other input through."""
-        choice = ctx.inbound.choice
+        tx, contact, choice = ctx.tx, ctx.contact, ctx.inbound.choice
         words = normalize(text)
-        if choice not in ("link_yes", "link_no") and words not in _YES | _NO:
-            return None
-        contact = ctx.session.get(Contact, ctx.contact.id)
         if choice == "link_yes" or (choice is None and words in _YES):
-            invite = ctx.session.get(Invite, contact.pending_invite_id)
-            contact.pending_invite_id = None
-            if invite is None or invite.used_at is not None or invite.expires_at <= ctx.now:
+            invite = use_invite(tx, contact.pending_invite_id, contact.id, ctx.now)
+            if invite is None:
+                set_pending_invite(tx, contact.id, None)
+                ctx.contact = contact._replace(pending_invite_id=None)
                 return [Outbound(BAD_CODE_TEXT)]
-            invite.used_at = ctx.now
-            invite.used_by = contact.id
-            contact.role = invite.role
-            contact.unit_id = invite.unit_id
-            contact.chat_id = ctx.inbound.chat_id
-            ctx.session.add_all([invite, contact])
-            ctx.session.flush()
-            ctx.contact = _sender(ctx.session, contact)
+            chat_id = ctx.inbound.chat_id
+            link_contact(tx, contact.id, role=invite.role, unit_id=invite.unit_id, chat_id=chat_id)
+            unit = unit_brief(tx, invite.unit_id) if invite.unit_id is not None else None
+            ctx.contact = contact._replace(
+                role=invite.role, unit_id=invite.unit_id, pending_invite_id=None, unit=unit
+            )
             if invite.role == "secretariat":
                 return [Outbound("Đã liên kết. " + secretariat.HELP_TEXT)]
-            unit = ctx.session.get(Unit, invite.unit_id)
             linked = Outbound(f"Đã liên kết với {unit.name}.")
             # The confirming button press is not an answer: start the form as if «/tiep».
             ctx.inbound = replace(ctx.inbound, text="/tiep", choice=None, context="")
             return [linked, *self._converse(ctx, "/tiep")]
         if choice == "link_no" or (choice is None and words in _NO):
-            contact.pending_invite_id = None
-            ctx.session.add(contact)
-            ctx.session.flush()
-            ctx.contact = _sender(ctx.session, contact)
+            set_pending_invite(tx, contact.id, None)
+            ctx.contact = contact._replace(pending_invite_id=None)
             return [Outbound("Đã hủy. Mã mời chưa được dùng.")]
         return None
 
@@ -319,22 +318,6 @@ def _note_seen(tx: Tx, contact: Sender, inbound: Inbound, now: datetime) -> None
     stale = contact.last_seen_at is None or now - contact.last_seen_at > SEEN_RESOLUTION
     if stale or not contact.active or (name and name != contact.display_name):
         note_seen(tx, contact.id, name or contact.display_name, now)
-
-
-def _sender(session: Session, contact: Contact) -> Sender:
-    """The `Sender` of a contact just changed through the ORM (linking, confirming)."""
-    unit = session.get(Unit, contact.unit_id) if contact.unit_id is not None else None
-    brief = UnitBrief(unit.code, unit.name, unit.level, unit.group) if unit else None
-    return Sender(
-        contact.id,
-        contact.role,
-        contact.unit_id,
-        contact.pending_invite_id,
-        contact.last_seen_at,
-        contact.active,
-        contact.display_name,
-        brief,
-    )
 
 
 def _split_command(text: str) -> tuple[str | None, str]:

@@ -126,6 +126,26 @@ _STATEMENTS = {
         "WHERE id = :contact_id"
     ),
     "campaign_versions": "SELECT id, updated_at FROM campaign ORDER BY deadline DESC, id",
+    "invite": (
+        "SELECT i.id, i.role, i.unit_id, u.name, i.used_at, i.expires_at "
+        "FROM invite i LEFT JOIN unit u ON u.id = i.unit_id WHERE i.code = :code"
+    ),
+    "use_invite": (
+        "UPDATE invite SET used_at = :now, used_by = :contact_id "
+        "WHERE id = :invite_id AND used_at IS NULL AND expires_at > :now "
+        "RETURNING id, role, unit_id"
+    ),
+    "add_contact": (
+        "INSERT INTO contact (channel, external_id, chat_id, display_name, role, active, "
+        "pending_invite_id, created_at, last_seen_at) VALUES (:channel, :external_id, :chat_id, "
+        ":display_name, 'officer', :active, :invite_id, :now, :now) RETURNING id"
+    ),
+    "pending_invite": "UPDATE contact SET pending_invite_id = :invite_id WHERE id = :contact_id",
+    "link_contact": (
+        "UPDATE contact SET pending_invite_id = NULL, role = :role, unit_id = :unit_id, "
+        "chat_id = :chat_id WHERE id = :contact_id"
+    ),
+    "unit": 'SELECT code, name, level, "group" FROM unit WHERE id = :unit_id',
     "submission": (
         "SELECT id, status, started_at, submitted_at FROM submission "
         "WHERE campaign_id = :campaign_id AND unit_id = :unit_id{lock}"
@@ -244,6 +264,76 @@ def note_seen(db: Session | Tx, contact_id: int, display_name: str, now: datetim
     tx = Tx.of(db)
     params = {"contact_id": contact_id, "now": tx.moment(now), "active": True}
     tx.run("seen", params | {"name": display_name})
+
+
+def unit_brief(db: Session | Tx, unit_id: int) -> UnitBrief:
+    return UnitBrief(*Tx.of(db).run("unit", {"unit_id": unit_id}).fetchone())
+
+
+# --- invites ----------------------------------------------------------------------------------
+
+
+class InviteBrief(NamedTuple):
+    id: int
+    role: str
+    unit_id: int | None
+    unit_name: str | None = None
+
+
+def usable_invite(db: Session | Tx, code: str, now: datetime) -> InviteBrief | None:
+    """The invite behind a typed code, if it exists, is unused and has not expired."""
+    cleaned = "".join(ch for ch in code.strip().upper() if ch.isalnum())
+    if not cleaned or len(cleaned) > 64:
+        return None
+    tx = Tx.of(db)
+    row = tx.run("invite", {"code": cleaned}).fetchone()
+    if row is None or row[4] is not None or tx.read_moment(row[5]) <= now:
+        return None
+    return InviteBrief(*row[:4])
+
+
+def use_invite(db: Session | Tx, invite_id: int, contact_id: int, now: datetime):
+    """Mark the invite used by the contact; None when it was used or expired meanwhile."""
+    tx = Tx.of(db)
+    params = {"invite_id": invite_id, "contact_id": contact_id, "now": tx.moment(now)}
+    row = tx.run("use_invite", params).fetchone()
+    return InviteBrief(*row) if row is not None else None
+
+
+def add_contact(
+    db: Session | Tx,
+    *,
+    channel: str,
+    external_id: str,
+    chat_id: str,
+    display_name: str,
+    invite_id: int,
+    now: datetime,
+) -> int:
+    """A new contact (an officer until an invite says otherwise) waiting to confirm an invite."""
+    tx = Tx.of(db)
+    params = {
+        "channel": channel,
+        "external_id": external_id,
+        "chat_id": chat_id,
+        "display_name": display_name,
+        "active": True,
+        "invite_id": invite_id,
+        "now": tx.moment(now),
+    }
+    return tx.run("add_contact", params).fetchone()[0]
+
+
+def set_pending_invite(db: Session | Tx, contact_id: int, invite_id: int | None) -> None:
+    Tx.of(db).run("pending_invite", {"contact_id": contact_id, "invite_id": invite_id})
+
+
+def link_contact(
+    db: Session | Tx, contact_id: int, *, role: str, unit_id: int | None, chat_id: str
+) -> None:
+    """Give the contact the invite's role and unit (and forget the pending invite)."""
+    params = {"contact_id": contact_id, "role": role, "unit_id": unit_id, "chat_id": chat_id}
+    Tx.of(db).run("link_contact", params)
 
 
 def campaign_versions(db: Session | Tx) -> list[tuple]:

@@ -241,17 +241,6 @@ def create_invite(
     return invite
 
 
-def usable_invite(session: Session, code: str, now: datetime) -> Invite | None:
-    """The invite behind a typed code, if it exists, is unused and has not expired."""
-    cleaned = "".join(ch for ch in code.strip().upper() if ch.isalnum())
-    if not cleaned or len(cleaned) > 64:
-        return None
-    invite = session.exec(select(Invite).where(Invite.code == cleaned)).first()
-    if invite is None or invite.used_at is not None or invite.expires_at <= now:
-        return None
-    return invite
-
-
 # --- submissions and answers ----------------------------------------------------------------
 
 

@@ -225,3 +225,73 @@ def test_a_session_and_its_tx_share_one_transaction(database, clock):
     with database.transaction() as session:
         assert claim_inbound(session, "telegram", "9001", clock())
         assert not claim_inbound(session, "telegram", "9001", clock())
+
+
+def test_an_invite_is_used_once_and_links_the_contact(database, clock):
+    from storage.hot_path import add_contact, link_contact, usable_invite, use_invite
+    from storage.models import Invite
+    from storage.repository import create_invite
+
+    now = clock()
+    with database.transaction() as session:
+        unit = unit_by_code(session, "HU-NP")
+        code = create_invite(
+            session, role="officer", unit=unit, now=now, valid_for=timedelta(days=1)
+        ).code
+        unit_id = unit.id
+    with database.unit_of_work() as tx:
+        invite = usable_invite(tx, code.lower(), now)
+        assert (invite.role, invite.unit_id, invite.unit_name) == (
+            "officer",
+            unit_id,
+            "Ban Thường vụ Huyện ủy Ninh Phước",
+        )
+        first = add_contact(
+            tx,
+            channel="zalo",
+            external_id="z1",
+            chat_id="z1",
+            display_name="Lê Văn D",
+            invite_id=invite.id,
+            now=now,
+        )
+        second = add_contact(
+            tx,
+            channel="telegram",
+            external_id="t1",
+            chat_id="t1",
+            display_name="Lê Văn D",
+            invite_id=invite.id,
+            now=now,
+        )
+        assert use_invite(tx, invite.id, first, now) is not None
+        assert use_invite(tx, invite.id, second, now) is None  # already used
+        link_contact(tx, first, role=invite.role, unit_id=invite.unit_id, chat_id="z1")
+        assert usable_invite(tx, code, now) is None
+    with database.transaction() as session:
+        contact = session.get(Contact, first)
+        assert (contact.unit_id, contact.pending_invite_id, contact.role) == (
+            unit_id,
+            None,
+            "officer",
+        )
+        assert (contact.created_at, contact.active) == (now, True)
+        used = session.exec(select(Invite).where(Invite.code == code)).one()
+        assert (used.used_by, used.used_at) == (first, now)
+
+
+def test_an_expired_invite_cannot_be_used(database, clock):
+    from storage.hot_path import usable_invite, use_invite
+    from storage.repository import create_invite
+
+    now = clock()
+    with database.transaction() as session:
+        invite = create_invite(
+            session, role="secretariat", unit=None, now=now, valid_for=timedelta(hours=1)
+        )
+        invite_id, code = invite.id, invite.code
+    later = now + timedelta(hours=1)
+    with database.unit_of_work() as tx:
+        assert usable_invite(tx, code, later - timedelta(seconds=1)).role == "secretariat"
+        assert usable_invite(tx, code, later) is None
+        assert use_invite(tx, invite_id, 1, later) is None

@@ -27,7 +27,7 @@ from storage.database import (
     open_database,
     upgrade_schema,
 )
-from storage.hot_path import claim_inbound, write_answer
+from storage.hot_path import claim_inbound, usable_invite, write_answer
 from storage.models import (
     Answer,
     AnswerHistory,
@@ -55,7 +55,6 @@ from storage.repository import (
     seed_if_empty,
     submission_for,
     unit_by_code,
-    usable_invite,
 )
 
 TABLES = {
