@@ -319,7 +319,7 @@ async def run_baocao(officers: int, directory: str, think: float) -> dict:
     stop, started = asyncio.Event(), asyncio.Event()
     channel = TelegramChannel(settings)
     cpu = _ThreadCpu()
-    cpu.wrap(Service, "handle", "service")
+    cpu.wrap(Service, "handle_batch", "service")
     cpu.wrap(Outbox, "_record", "outbox")
     _freeze_heap()
     task = asyncio.create_task(serve(app, [channel], stop, started=started))

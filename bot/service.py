@@ -119,35 +119,66 @@ class Service:
 
     def handle(self, inbound: Inbound) -> list[QueuedMessage]:
         """Process one inbound message; return the outbox rows this process should deliver."""
-        if self._sqlite_lock is None:
-            return self._handle(inbound)
-        with self._sqlite_lock:
-            return self._handle(inbound)
+        (outcome,) = self.handle_batch([inbound])
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
 
-    def _handle(self, inbound: Inbound) -> list[QueuedMessage]:
+    def handle_batch(self, inbounds: list[Inbound]) -> list[list[QueuedMessage] | Exception]:
+        """Process messages that arrived together in one transaction (one commit for all).
+
+        Each message is applied in its own savepoint, so one that fails is undone alone and
+        comes back as its exception (its delivery is then retried); the others keep their
+        effects. A failed commit fails them all, and nothing of them is kept.
+        """
+        if self._sqlite_lock is None:
+            return self._handle_batch(inbounds)
+        with self._sqlite_lock:
+            return self._handle_batch(inbounds)
+
+    def _handle_batch(self, inbounds: list[Inbound]) -> list[list[QueuedMessage] | Exception]:
+        if len(inbounds) == 1:  # no savepoint needed: a failure undoes the whole transaction
+            try:
+                with self.database.unit_of_work() as tx:
+                    return [self._handle(tx, inbounds[0])]
+            except Exception as error:
+                return [error]
+        outcomes: list[list[QueuedMessage] | Exception] = []
+        try:
+            with self.database.unit_of_work() as tx:
+                for inbound in inbounds:
+                    try:
+                        with tx.savepoint():
+                            outcomes.append(self._handle(tx, inbound))
+                    except Exception as error:
+                        outcomes.append(error)
+        except Exception as error:
+            return [error] * len(inbounds)
+        return outcomes
+
+    def _handle(self, tx: Tx, inbound: Inbound) -> list[QueuedMessage]:
         now = self.clock()
         traits = self.traits.get(inbound.channel) or ChannelTraits(inbound.channel)
-        with self.database.unit_of_work() as tx:
-            if not claim_inbound(tx, inbound.channel, inbound.inbound_id, now):
-                return []
-            contact = find_sender(tx, inbound.channel, inbound.user_id)
-            if contact is not None:
-                _note_seen(tx, contact, inbound, now)
-            context = Context(tx, now, inbound, contact, traits)
-            replies = self._route(context)
-            chat_id = inbound.chat_id
-            contact_id = context.contact.id if context.contact else None
-            return [
-                enqueue(
-                    tx,
-                    channel=inbound.channel,
-                    chat_id=chat_id,
-                    payload=reply.to_payload(),
-                    now=now,
-                    contact_id=contact_id,
-                )
-                for reply in replies
-            ]
+        if not claim_inbound(tx, inbound.channel, inbound.inbound_id, now):
+            return []
+        contact = find_sender(tx, inbound.channel, inbound.user_id)
+        if contact is not None:
+            _note_seen(tx, contact, inbound, now)
+        context = Context(tx, now, inbound, contact, traits)
+        replies = self._route(context)
+        chat_id = inbound.chat_id
+        contact_id = context.contact.id if context.contact else None
+        return [
+            enqueue(
+                tx,
+                channel=inbound.channel,
+                chat_id=chat_id,
+                payload=reply.to_payload(),
+                now=now,
+                contact_id=contact_id,
+            )
+            for reply in replies
+        ]
 
     # --- routing ---------------------------------------------------------------------
 

@@ -64,6 +64,11 @@ class Database:
         with self.engine.connect() as connection:
             connection.begin()
             tx = Tx(connection)
+            if tx.is_sqlite:
+                # The driver would begin only at the first write, so a savepoint taken before it
+                # would be the outermost one, and releasing it would commit. Every unit of work
+                # writes (the inbound id first), so take the write lock now.
+                tx.driver.execute("BEGIN IMMEDIATE")
             try:
                 yield tx
                 tx.flush()

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
@@ -65,6 +67,23 @@ class Tx:
     def flush(self) -> None:
         if self._session is not None:
             self._session.flush()
+
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        """A nested unit: on an exception its writes (plain and ORM) are undone, the rest kept."""
+        self.flush()
+        self.driver.execute("SAVEPOINT hot_path")
+        try:
+            yield
+            self.flush()
+        except BaseException:
+            self.driver.execute("ROLLBACK TO SAVEPOINT hot_path")
+            self.driver.execute("RELEASE SAVEPOINT hot_path")
+            if self._session is not None:  # its objects may hold undone values
+                self._session.close()
+                self._session = None
+            raise
+        self.driver.execute("RELEASE SAVEPOINT hot_path")
 
     def close(self) -> None:
         if self._session is not None:
