@@ -26,6 +26,7 @@ from sqlmodel import select
 
 from bot.messaging import Outbound
 from storage.database import Database
+from storage.hot_path import mark_sent
 from storage.models import Contact, OutboxMessage
 
 log = logging.getLogger(__name__)
@@ -209,7 +210,12 @@ class Outbox:
         try:
             while self._outcomes:
                 batch, self._outcomes = self._outcomes, []
-                await asyncio.to_thread(self._record, batch)
+                if self.database.is_sqlite:
+                    # One short write: cheaper on the loop than a thread hop (see Hub).
+                    self._record(batch)
+                    await asyncio.sleep(0)  # let the next outcomes gather
+                else:
+                    await asyncio.to_thread(self._record, batch)
                 for item, _ in batch:
                     self._known.discard(item.row_id)
         finally:
@@ -249,18 +255,15 @@ class Outbox:
     def _record(self, batch: list[tuple[_Queued, str]]) -> None:
         now = self.clock()
         table = OutboxMessage.__table__
-        sent = [item for item, outcome in batch if outcome == "sent"]
-        with self.database.transaction() as session:
-            for tries in {item.attempts for item in sent}:
-                ids = [item.row_id for item in sent if item.attempts == tries]
-                session.execute(
-                    update(table)
-                    .where(table.c.id.in_(ids))
-                    .values(status="sent", sent_at=now, attempts=table.c.attempts + tries + 1)
-                )
+        with self.database.unit_of_work() as tx:
+            sent = [
+                (item.row_id, item.attempts + 1) for item, outcome in batch if outcome == "sent"
+            ]
+            mark_sent(tx, sent, now)
             for item, outcome in batch:
                 if outcome == "sent":
                     continue
+                session = tx.session  # failures are rare: the ORM session is made on demand
                 session.execute(
                     update(table)
                     .where(table.c.id == item.row_id)

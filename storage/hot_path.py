@@ -93,6 +93,10 @@ class Tx:
         """Execute one of the statements below by name; returns the driver's cursor."""
         return self.driver.execute(self._sql[name], params)
 
+    def run_many(self, name: str, rows: list[dict[str, Any]]) -> None:
+        if rows:
+            self.driver.cursor().executemany(self._sql[name], rows)
+
     # Conversions, as SQLAlchemy's types do them (see storage.models).
 
     def moment(self, value: datetime | None) -> Any:
@@ -216,6 +220,10 @@ _STATEMENTS = {
     "update_state": (
         "UPDATE conversation_state SET submission_id = :submission_id, state = :state, "
         "updated_at = :updated_at WHERE id = :state_id"
+    ),
+    "sent": (
+        "UPDATE outbox SET status = 'sent', sent_at = :now, attempts = attempts + :tries "
+        "WHERE id = :row_id"
     ),
     "enqueue": (
         "INSERT INTO outbox (channel, chat_id, contact_id, kind, payload, status, attempts, "
@@ -560,3 +568,10 @@ def enqueue(
     }
     (row_id,) = tx.run("enqueue", params).fetchone()
     return QueuedMessage(row_id, channel, chat_id, contact_id, payload, status)
+
+
+def mark_sent(db: Session | Tx, sent: list[tuple[int, int]], now: datetime) -> None:
+    """Record delivered outbox rows: (row id, sending attempts it took)."""
+    tx = Tx.of(db)
+    at = tx.moment(now)
+    tx.run_many("sent", [{"row_id": row_id, "tries": tries, "now": at} for row_id, tries in sent])

@@ -126,7 +126,36 @@ async def test_flood_and_server_errors_are_retried(database, clock):
     assert sender.sent == [("42", "kiên nhẫn")]
     assert 7 in virtual.slept and 2 in virtual.slept
     assert outbox.stats["retried"] == 2
-    assert set(_statuses(database).values()) == {"sent"}
+    with database.transaction() as session:
+        (row,) = session.exec(select(OutboxMessage)).all()
+        assert (row.status, row.attempts, row.sent_at) == ("sent", 3, clock())
+
+
+async def test_outcomes_of_one_batch_are_recorded_each_as_it_went(database, clock):
+    with database.transaction() as session:
+        contact = Contact(channel="test", external_id="9", chat_id="9", created_at=clock())
+        session.add(contact)
+        session.flush()
+        contact_id = contact.id
+    sender = ScriptedSender()
+    outbox = _outbox(database, clock, sender)
+    ok = _queue(database, clock, ["một", "hai"], chat="1", claimed=True)
+    blocked = _queue(database, clock, ["ba"], chat="9", contact_id=contact_id, claimed=True)
+
+    async def send(chat_id: str, outbound: Outbound) -> None:
+        if chat_id == "9":
+            raise Undeliverable("Forbidden: bot was blocked by the user", blocked=True)
+        sender.sent.append((chat_id, outbound.text))
+
+    sender.send = send
+    outbox.submit(ok + blocked)
+    await outbox.drain(timeout=5)
+    with database.transaction() as session:
+        rows = {r.id: r for r in session.exec(select(OutboxMessage))}
+        assert [(rows[r.id].status, rows[r.id].attempts) for r in ok] == [("sent", 1)] * 2
+        assert all(rows[r.id].sent_at == clock() for r in ok)
+        assert (rows[blocked[0].id].status, rows[blocked[0].id].sent_at) == ("failed", None)
+        assert session.get(Contact, contact_id).active is False
 
 
 async def test_blocked_contact_is_deactivated_and_not_retried(database, clock):
