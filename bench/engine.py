@@ -115,8 +115,8 @@ def run_service(url: str, officers: int) -> tuple[int, float]:
     return count, elapsed
 
 
-def run_baseline(url: str, officers: int, messages_per_officer: int) -> tuple[int, float]:
-    """The same commits with the same rows written, without parsing, engine or reads."""
+def prepare_baseline(url: str, officers: int):
+    """The rows the baselines update: one submission and one conversation state per officer."""
     clock = FakeClock(datetime(2022, 6, 20, 1, 0, tzinfo=UTC))
     database, _ = prepare(url, officers, clock)
     now = clock()
@@ -131,6 +131,12 @@ def run_baseline(url: str, officers: int, messages_per_officer: int) -> tuple[in
                     contact_id=i + 1, campaign_id=campaign.id, submission_id=i + 1, updated_at=now
                 )
             )
+    return database, now
+
+
+def run_baseline(url: str, officers: int, messages_per_officer: int) -> tuple[int, float]:
+    """The same commits with the same rows written, without parsing, engine or reads."""
+    database, now = prepare_baseline(url, officers)
     payload = json.dumps({"text": "x" * 400, "choices": [], "context": "q:x", "numbered": False})
     at = now.replace(tzinfo=None).isoformat(" ", "microseconds")  # as SQLAlchemy stores it
     count = 0
@@ -181,20 +187,7 @@ def run_baseline(url: str, officers: int, messages_per_officer: int) -> tuple[in
 def run_core_baseline(url: str, officers: int, messages_per_officer: int) -> tuple[int, float]:
     """The same commits through SQLAlchemy Core, as the service wrote them before the hot path
     moved to the driver (kept to compare with earlier figures)."""
-    clock = FakeClock(datetime(2022, 6, 20, 1, 0, tzinfo=UTC))
-    database, _ = prepare(url, officers, clock)
-    now = clock()
-    with database.transaction() as session:
-        campaign = current_campaign(session)
-        for i in range(officers):
-            session.add(Submission(campaign_id=campaign.id, unit_id=i + 1))
-        session.flush()
-        for i in range(officers):
-            session.add(
-                ConversationState(
-                    contact_id=i + 1, campaign_id=campaign.id, submission_id=i + 1, updated_at=now
-                )
-            )
+    database, now = prepare_baseline(url, officers)
     payload = {"text": "x" * 400, "choices": [], "context": "q:x", "numbered": False}
     count = 0
     started = time.perf_counter()

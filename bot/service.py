@@ -1,9 +1,12 @@
-"""The service layer: one inbound message, one transaction.
+"""The service layer: each inbound message is applied all-or-nothing.
 
 `Service.handle(inbound)` de-duplicates the delivery, finds who is writing, links strangers who
 bring a valid invite (after they confirm), routes secretariat commands, runs the dialogue engine
 for officers and stores answers, history, conversation state and the replies (as outbox rows) in
-the same transaction. It is synchronous; `bot.runner.Hub.dispatch` decides where it runs.
+the same transaction. `handle_batch` does the same for messages that arrived together, in one
+transaction with a savepoint per message. It is synchronous; `bot.runner.Hub.dispatch` gathers
+the batches and decides where they run. The officer's path is plain SQL (`storage.hot_path`);
+rarer paths use the ORM session of the same transaction (`Context.session`).
 """
 
 from __future__ import annotations

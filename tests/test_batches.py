@@ -31,19 +31,26 @@ def claimed(database, inbound_id: str) -> bool:
         return found is not None
 
 
+def fail_replies_to(monkeypatch, chat_id: str):
+    """Make writing a reply to one chat fail (a message that fails midway); returns the real
+    `enqueue`, to put back."""
+    real_enqueue = service_module.enqueue
+
+    def enqueue(tx, **kwargs):
+        if kwargs["chat_id"] == chat_id:
+            raise RuntimeError("đĩa đầy")
+        return real_enqueue(tx, **kwargs)
+
+    monkeypatch.setattr(service_module, "enqueue", enqueue)
+    return real_enqueue
+
+
 def test_a_failing_message_is_undone_alone(service, database, clock, monkeypatch):
     link(service, database, clock, "an")
     link(service, database, clock, "binh", unit_code="DU-PHUOCDAN")
     link(service, database, clock, "chi", role="secretariat")
     code_before = count(database, Invite)
-    real_enqueue = service_module.enqueue
-
-    def enqueue(tx, **kwargs):
-        if kwargs["chat_id"] == "chat-binh":
-            raise RuntimeError("đĩa đầy")
-        return real_enqueue(tx, **kwargs)
-
-    monkeypatch.setattr(service_module, "enqueue", enqueue)
+    real_enqueue = fail_replies_to(monkeypatch, "chat-binh")
     batch = [
         inbound("an", "b1", "/tiep"),
         inbound("chi", "b2", "/invite HU-NP"),  # ORM writes inside a savepoint
@@ -131,14 +138,7 @@ async def test_the_hub_gathers_concurrent_messages_into_batches(
     assert recorder.batches == [["h1", "h2"], ["h3"]]
     assert sorted(row.chat_id for row in outbox.submitted) == ["chat-an", "chat-binh", "chat-chi"]
     # A message that fails raises in its own waiter only.
-    real_enqueue = service_module.enqueue
-
-    def enqueue(tx, **kwargs):
-        if kwargs["chat_id"] == "chat-binh":
-            raise RuntimeError("đĩa đầy")
-        return real_enqueue(tx, **kwargs)
-
-    monkeypatch.setattr(service_module, "enqueue", enqueue)
+    fail_replies_to(monkeypatch, "chat-binh")
     outcomes = await asyncio.gather(
         hub.dispatch(inbound("an", "h4", "/xem")),
         hub.dispatch(inbound("binh", "h5", "/xem")),

@@ -64,6 +64,14 @@ def _queue(database, clock, texts, *, chat="42", contact_id=None, claimed=False)
         ]
 
 
+def _contact(database, clock, chat: str) -> int:
+    with database.transaction() as session:
+        contact = Contact(channel="test", external_id=chat, chat_id=chat, created_at=clock())
+        session.add(contact)
+        session.flush()
+        return contact.id
+
+
 def _statuses(database) -> dict[int, str]:
     with database.transaction() as session:
         return {row.id: row.status for row in session.exec(select(OutboxMessage))}
@@ -132,11 +140,7 @@ async def test_flood_and_server_errors_are_retried(database, clock):
 
 
 async def test_outcomes_of_one_batch_are_recorded_each_as_it_went(database, clock):
-    with database.transaction() as session:
-        contact = Contact(channel="test", external_id="9", chat_id="9", created_at=clock())
-        session.add(contact)
-        session.flush()
-        contact_id = contact.id
+    contact_id = _contact(database, clock, "9")
     sender = ScriptedSender()
     outbox = _outbox(database, clock, sender)
     ok = _queue(database, clock, ["một", "hai"], chat="1", claimed=True)
@@ -159,11 +163,7 @@ async def test_outcomes_of_one_batch_are_recorded_each_as_it_went(database, cloc
 
 
 async def test_blocked_contact_is_deactivated_and_not_retried(database, clock):
-    with database.transaction() as session:
-        contact = Contact(channel="test", external_id="42", chat_id="42", created_at=clock())
-        session.add(contact)
-        session.flush()
-        contact_id = contact.id
+    contact_id = _contact(database, clock, "42")
     sender = ScriptedSender([Undeliverable("Forbidden: bot was blocked by the user", blocked=True)])
     outbox = _outbox(database, clock, sender)
     outbox.submit(_queue(database, clock, ["a", "b"], contact_id=contact_id, claimed=True)[:1])
