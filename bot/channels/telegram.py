@@ -8,8 +8,9 @@ sends and calls `send` here once per message; `send` renders and translates aiog
 
     polling (default)   deleteWebhook, then our own getUpdates long-poll loop (no aiogram
                         Dispatcher: no routers, filters or FSM are used); each update is one task,
-                        and the offset moves past an update only once that task exists. Errors
-                        back off 1, 2, 4 … 30 s (a 401 waits 30 s, a 429 its retry_after)
+                        tried until the service has applied it, and the offset confirms no update
+                        before that (`_Ledger`). Errors back off 1, 2, 4 … 30 s (a 401 waits
+                        30 s, a 429 its retry_after)
     webhook             BAOCAO_WEBHOOK_URL set: setWebhook(<url>/telegram/webhook, secret) and
                         POST /telegram/webhook on the project's web server; a request without the
                         right X-Telegram-Bot-Api-Secret-Token header gets 403 and is never read
@@ -115,7 +116,10 @@ POLL_TIMEOUT = 10  # seconds one getUpdates long poll may wait (aiogram's defaul
 BACKOFF_FIRST = 1.0
 BACKOFF_CAP = 30.0
 KEYBOARDS_CACHED = 1024
-DISPATCH_RETRIES = (0.5, 2.0)
+WEBHOOK_ATTEMPTS = 3  # then 500: Telegram delivers the update again later
+DISPATCH_RETRY_FIRST = 0.5  # seconds; doubling up to BACKOFF_CAP
+HELD_BACK_PAUSE = 1.0  # seconds between polls while only unapplied updates come back
+FIRST_ATTEMPT_WAIT = 5.0  # seconds a poll waits for the previous batch to be tried
 EXPORT_FAILED_TEXT = "Chưa tạo được tệp Excel lúc này. Đề nghị thử lại sau ít phút."
 OFFICER_COMMANDS = (
     ("start", "Bắt đầu (hoặc liên kết bằng mã mời)"),
@@ -357,6 +361,71 @@ def webhook_url(base: str) -> str:
     return root + WEBHOOK_PATH
 
 
+class _Ledger:
+    """Which polled updates are applied, so that the getUpdates offset confirms no other.
+
+    Telegram returns every update from the offset on until it is confirmed. An update is
+    `running` while its task lives and `unfinished` until the service has applied it; `applied`
+    ones above the offset are remembered so that a repeat is not dispatched again. The poller
+    waits for each batch's first attempts (`tried`) before it polls again, so that in the usual
+    case everything is applied by then and the offset moves past the whole batch.
+    """
+
+    def __init__(self) -> None:
+        self.running: set[int] = set()
+        self.unfinished: set[int] = set()
+        self.applied: set[int] = set()
+        self.newest: int | None = None
+        self._tried: dict[int, asyncio.Event] = {}
+
+    def offset(self) -> int | None:
+        if self.unfinished:
+            oldest = min(self.unfinished)
+            self.applied = {i for i in self.applied if i > oldest}
+            return oldest
+        self.applied.clear()
+        return None if self.newest is None else self.newest + 1
+
+    def take(self, update_id: int) -> bool:
+        """Whether this update should be dispatched now (not applied, not under way)."""
+        self.newest = update_id if self.newest is None else max(self.newest, update_id)
+        if update_id in self.running or update_id in self.applied:
+            return False
+        self.running.add(update_id)
+        self.unfinished.add(update_id)
+        self._tried[update_id] = asyncio.Event()
+        return True
+
+    def tried(self, update_id: int, applied: bool) -> None:
+        """The service was asked once more; `applied` when it took the update."""
+        event = self._tried.pop(update_id, None)
+        if event is not None:
+            event.set()
+        if applied:
+            self.unfinished.discard(update_id)
+            self.applied.add(update_id)
+
+    async def first_attempts(self, update_ids: list[int], timeout: float) -> None:
+        # asyncio.wait, not wait_for: on Python 3.11 wait_for can swallow a cancellation.
+        waiting = [
+            asyncio.ensure_future(self._tried[i].wait()) for i in update_ids if i in self._tried
+        ]
+        if waiting:
+            await asyncio.wait(waiting, timeout=timeout)
+            for waiter in waiting:
+                waiter.cancel()
+
+    def settle(self, update_id: int, task: asyncio.Task) -> None:
+        """Its task ended: applied (or nothing to apply), or the bot stopped before that."""
+        self.running.discard(update_id)
+        if task.cancelled():
+            self.tried(update_id, applied=False)
+            return  # Telegram sends it again after the restart
+        if task.exception() is not None:  # a fault no retry would mend: do not loop on it
+            log.error("Telegram: bỏ qua cập nhật %s: %r", update_id, task.exception())
+        self.tried(update_id, applied=task.exception() is not None or task.result())
+
+
 @dataclass
 class _Progress:
     """How far a multi-part message got, so that a retry does not repeat the parts sent."""
@@ -381,6 +450,8 @@ class TelegramChannel:
     webhook_secret: str | None = field(default=None, init=False)
     _polling: asyncio.Task | None = field(default=None, init=False)
     _stopping: bool = field(default=False, init=False)
+    _stop_requested: asyncio.Event = field(default_factory=asyncio.Event, init=False)
+    _ledger: _Ledger | None = field(default=None, init=False)
     _commands_set: set[str] = field(default_factory=set, init=False)
     _watch: set[str] = field(default_factory=set, init=False)
     _chat_turns: dict[str, tuple[asyncio.Lock, int]] = field(default_factory=dict, init=False)
@@ -487,6 +558,7 @@ class TelegramChannel:
         web server is cleaned up, which the runner does last.
         """
         self._stopping = True
+        self._stop_requested.set()
         if self._polling is not None:
             self._polling.cancel()  # also ends a long poll in progress
             await asyncio.wait({self._polling})
@@ -506,15 +578,17 @@ class TelegramChannel:
     async def _poll(self) -> None:
         """Long-poll getUpdates until cancelled; every update becomes one tracked task.
 
-        The offset confirms an update to Telegram only after its task exists, so a stop or a
-        crash loses nothing: at worst an update comes again and the service drops the repeat.
+        The offset confirms updates to Telegram only up to the oldest one not yet applied, so
+        neither a stop, a crash nor a database outage loses one: Telegram keeps the rest and
+        sends them again (those already applied or still being applied are not dispatched
+        twice, and the service would drop a repeat anyway).
         """
         request_timeout = int(self.bot.session.timeout + self.poll_timeout)
-        offset: int | None = None
+        ledger = self._ledger = _Ledger()
         failures = 0
-        while True:
+        while not self._stopping:
             request = GetUpdates(
-                offset=offset, timeout=self.poll_timeout, allowed_updates=ALLOWED_UPDATES
+                offset=ledger.offset(), timeout=self.poll_timeout, allowed_updates=ALLOWED_UPDATES
             )
             try:
                 updates = await self.bot(request, request_timeout=request_timeout)
@@ -525,9 +599,15 @@ class TelegramChannel:
             if failures:
                 log.info("Telegram: getUpdates chạy lại bình thường")
                 failures = 0
-            for update in updates:
-                self.hub.track(self._handle(update))
-                offset = update.update_id + 1
+            fresh = [update for update in updates if ledger.take(update.update_id)]
+            for update in fresh:
+                task = self.hub.track(self._handle(update, patient=True))
+                task.add_done_callback(functools.partial(ledger.settle, update.update_id))
+            await ledger.first_attempts([u.update_id for u in fresh], FIRST_ATTEMPT_WAIT)
+            if updates and not fresh:
+                # Only updates still being applied came back (an older one waits for the
+                # database): Telegram answers such a poll at once, so do not ask again at once.
+                await self._pause(HELD_BACK_PAUSE)
 
     def _poll_failed(self, error: Exception, failures: int) -> float:
         """Log a failed getUpdates in one line; return the seconds to wait before the next."""
@@ -557,7 +637,7 @@ class TelegramChannel:
         handled = await asyncio.shield(self.hub.track(self._handle(update)))
         return web.Response(status=200 if handled else 500)
 
-    async def _handle(self, update: Update) -> bool:
+    async def _handle(self, update: Update, patient: bool = False) -> bool:
         """Dispatch one update; True once the service has taken it (or it needs nothing)."""
         inbound = to_inbound(update, self.codec)
         if inbound is None:
@@ -565,7 +645,7 @@ class TelegramChannel:
         query = update.callback_query
         answering = None if query is None else asyncio.create_task(self._acknowledge(query))
         try:
-            handled = await self._dispatch_in_turn(inbound)
+            handled = await self._dispatch_in_turn(inbound, patient)
             if handled:
                 await self._after_dispatch(inbound)
         finally:
@@ -573,7 +653,7 @@ class TelegramChannel:
                 await answering
         return handled
 
-    async def _dispatch_in_turn(self, inbound: Inbound) -> bool:
+    async def _dispatch_in_turn(self, inbound: Inbound, patient: bool) -> bool:
         """Updates of one chat are applied one after another, in the order they came (two
         quick answers must not swap questions); different chats run concurrently."""
         lock, users = self._chat_turns.get(inbound.chat_id, (None, 0))
@@ -581,7 +661,7 @@ class TelegramChannel:
         self._chat_turns[inbound.chat_id] = (lock, users + 1)
         try:
             async with lock:
-                return await self._dispatch(inbound)
+                return await self._dispatch(inbound, patient)
         finally:
             lock, users = self._chat_turns[inbound.chat_id]
             if users == 1:
@@ -589,22 +669,42 @@ class TelegramChannel:
             else:
                 self._chat_turns[inbound.chat_id] = (lock, users - 1)
 
-    async def _dispatch(self, inbound: Inbound) -> bool:
-        for attempt, delay in enumerate((*DISPATCH_RETRIES, None), start=1):
+    async def _dispatch(self, inbound: Inbound, patient: bool) -> bool:
+        """Hand the message to the service, trying again while that fails (the service applies
+        an update once however often it comes). A webhook call gives up after a few tries and
+        answers 500 so that Telegram delivers it again; polling keeps trying until the message
+        is applied or the bot stops, its update unconfirmed meanwhile (see `_poll`)."""
+        attempt = 0
+        while True:
             try:
                 await self.hub.dispatch(inbound)
-                return True
             except Exception as error:  # the service is idempotent per update: try again
+                attempt += 1
                 log.warning(
                     "Telegram: cập nhật %s chưa xử lý được (lần %d): %s",
                     inbound.inbound_id,
                     attempt,
                     self._clean(f"{type(error).__name__}: {error}")[:300],
                 )
-                if delay is None:
-                    return False
-                await asyncio.sleep(delay)
-        return False
+                self._tried(inbound, applied=False)
+            else:
+                self._tried(inbound, applied=True)
+                return True
+            if self._stopping or (not patient and attempt >= WEBHOOK_ATTEMPTS):
+                return False
+            await self._pause(min(BACKOFF_CAP, DISPATCH_RETRY_FIRST * 2 ** (attempt - 1)))
+
+    def _tried(self, inbound: Inbound, applied: bool) -> None:
+        if self._ledger is not None and inbound.inbound_id.isdigit():
+            self._ledger.tried(int(inbound.inbound_id), applied)
+
+    async def _pause(self, seconds: float) -> None:
+        """Wait before trying again (with the injected sleep); a stop ends the wait at once."""
+        sleeping = asyncio.ensure_future(self.sleep(seconds))
+        stopping = asyncio.ensure_future(self._stop_requested.wait())
+        await asyncio.wait({sleeping, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        sleeping.cancel()
+        stopping.cancel()
 
     async def _acknowledge(self, query: CallbackQuery) -> None:
         """Answer the press at once, and remove the keyboard it came from."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from bot.channels.telegram import BACKOFF_CAP, TelegramChannel, backoff
+from bot.channels.telegram import BACKOFF_CAP, HELD_BACK_PAUSE, TelegramChannel, backoff
 from bot.service import STRANGER_TEXT
 from tests.channels.test_telegram_e2e import (  # noqa: F401
     STRANGER,
@@ -32,9 +32,9 @@ async def polling(running: Deployment) -> tuple[TelegramChannel, VirtualTime, li
     handed: list[int] = []
     handle = channel._handle
 
-    async def recording(update):
+    async def recording(update, **options):
         handed.append(update.update_id)
-        return await handle(update)
+        return await handle(update, **options)
 
     channel._handle = recording
     await running.tg.wait_for_calls("getUpdates")  # the first long poll is waiting
@@ -111,3 +111,60 @@ async def test_stop_ends_a_long_poll_at_once(deployment, tg):  # noqa: F811
     assert loop.time() - began < 1.0  # the long poll would have waited 10 s
     assert channel._polling.cancelled()
     assert tg.calls["getUpdates"] == polls
+
+
+def failing_dispatch(channel: TelegramChannel, failures: dict[str, int]):
+    """Make the service fail for the given update ids, `n` times each (the database is down)."""
+    dispatch = channel.hub.dispatch
+
+    async def flaky(inbound):
+        left = failures.get(inbound.inbound_id, 0)
+        if left:
+            failures[inbound.inbound_id] = left - 1
+            raise RuntimeError("máy chủ cơ sở dữ liệu không trả lời")
+        return await dispatch(inbound)
+
+    channel.hub.dispatch = flaky
+
+
+async def test_a_database_outage_loses_no_message(deployment, tg):  # noqa: F811
+    channel, fake_time, handed = await polling(deployment)
+    stranger = Person(tg, STRANGER)
+    failures = {}
+    failing_dispatch(channel, failures)
+    # The next update (ids are sequential) fails five times, then the database is back.
+    first = tg.inject_message(STRANGER, "tin lúc mất kết nối")
+    failures[str(first)] = 5
+    [reply] = await stranger._expect(0, 1)
+    await deployment.settle()
+
+    assert reply.text == STRANGER_TEXT
+    assert handed == [first]  # tried again in its task, never dispatched a second time
+    # Tried again after 0.5, 1, 2, 4 and 8 s; meanwhile the polls got back only this update
+    # (the offset did not confirm it) and waited a second each (the other 1-second sleeps).
+    assert [s for s in fake_time.slept if s != HELD_BACK_PAUSE] == [0.5, 2.0, 4.0, 8.0]
+    assert fake_time.slept.count(HELD_BACK_PAUSE) >= 2
+    # Applied, so confirmed: the next poll moves past it and Telegram forgets it.
+    second = tg.inject_message(STRANGER, "tin sau đó")
+    await stranger._expect(1, 1)
+    await deployment.settle()
+    assert handed == [first, second]
+    assert tg._deliverable() == []
+
+
+async def test_updates_not_applied_at_a_stop_come_again_after_the_restart(deployment, tg):  # noqa: F811
+    channel, _, handed = await polling(deployment)
+    failing_dispatch(channel, failures := {})
+    update_id = tg.inject_message(STRANGER, "tin chưa kịp ghi")
+    failures[str(update_id)] = 10**6  # the database stays down until the stop
+    await tg.wait_for_calls("getUpdates", tg.calls["getUpdates"] + 2)  # taken, and polled again
+    await asyncio.wait_for(deployment.stop(), timeout=10)
+    assert handed == [update_id]
+    assert Person(tg, STRANGER).messages() == []
+    assert [q.update["update_id"] for q in tg._deliverable()] == [update_id]  # not confirmed
+
+    await deployment.start()
+    [reply] = await Person(tg, STRANGER)._expect(0, 1)
+    assert reply.text == STRANGER_TEXT
+    await deployment.settle()
+    assert tg._deliverable() == []
