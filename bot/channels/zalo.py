@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import itertools
 import json
 import logging
 import secrets
@@ -70,7 +71,6 @@ SECRET_HEADER = "X-Bot-Api-Secret-Token"
 POLL_TIMEOUT = 30
 BACKOFF_FIRST = 1.0
 BACKOFF_CAP = 60.0
-PROCESS_ATTEMPTS = 4
 QUOTA_CONTEXT = "zalo-quota"  # marks the secretariat's quota notices, let through at the cap
 ZONE = ZoneInfo("Asia/Ho_Chi_Minh")  # Zalo's calendar month is Vietnam's
 _MAX_PENDING = 1000
@@ -300,7 +300,7 @@ class ZaloChannel:
             if incoming is None:
                 self._ignored()
                 continue
-            await self._receive(incoming, attempts=PROCESS_ATTEMPTS)
+            await self._receive(incoming, attempts=None)
 
     async def _webhook(self, request: web.Request) -> web.Response:
         given = request.headers.get(SECRET_HEADER, "").encode("utf-8", "replace")
@@ -321,12 +321,18 @@ class ZaloChannel:
             return web.Response(status=500, text="Internal Server Error")
         return web.json_response({"ok": True})
 
-    async def _receive(self, incoming: ZaloIncoming, *, attempts: int) -> bool:
-        """Process one message (retrying a failing database a few times); True when done."""
+    async def _receive(self, incoming: ZaloIncoming, *, attempts: int | None) -> bool:
+        """Process one message, retrying a failing database; True when done.
+
+        Polling (`attempts` None) tries until the message is stored or the channel stops: Zalo
+        hands an update out once, so giving up would lose what the officer typed (a database
+        restart during an upgrade takes longer than a few tries). A webhook call tries once
+        and answers 500.
+        """
         self.stats["received"] += 1
         hub = self.hub
         try:
-            for attempt in range(1, attempts + 1):
+            for attempt in itertools.count(1) if attempts is None else range(1, attempts + 1):
                 try:
                     await asyncio.shield(hub.track(self._process(incoming)))
                     return True
@@ -334,16 +340,20 @@ class ZaloChannel:
                     raise
                 except Exception as error:
                     log.warning(
-                        "Zalo: xử lý tin nhắn lỗi (%s: %s), lần %d/%d",
+                        "Zalo: xử lý tin nhắn lỗi (%s: %s), lần %d",
                         type(error).__name__,
                         self._redact(str(error))[:300],
                         attempt,
-                        attempts,
                     )
-                    if attempt < attempts:
+                    if self._stopping or (attempts is not None and attempt >= attempts):
+                        break
+                    try:
                         await self._sleep(backoff(attempt))
+                    except asyncio.CancelledError:  # a stop: Zalo will not hand it out again
+                        log.error("Zalo: dừng khi chưa ghi được tin nhắn %s", incoming.message_id)
+                        raise
             self.stats["failed"] += 1
-            log.error("Zalo: bỏ tin nhắn %s sau %d lần xử lý lỗi", incoming.message_id, attempts)
+            log.error("Zalo: bỏ tin nhắn %s sau %d lần xử lý lỗi", incoming.message_id, attempt)
             return False
         finally:
             self._handled()
