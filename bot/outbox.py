@@ -26,7 +26,7 @@ from sqlmodel import select
 
 from bot.messaging import Outbound
 from storage.database import Database
-from storage.hot_path import mark_sent
+from storage.hot_path import QueuedMessage, mark_sent
 from storage.models import Contact, OutboxMessage
 
 log = logging.getLogger(__name__)
@@ -103,7 +103,7 @@ class Outbox:
     _recorder: asyncio.Task | None = None
     stats: dict[str, int] = field(default_factory=lambda: {"sent": 0, "retried": 0, "failed": 0})
 
-    def submit(self, rows: list[OutboxMessage]) -> None:
+    def submit(self, rows: list[OutboxMessage] | list[QueuedMessage]) -> None:
         """Queue rows this process has claimed; delivery starts at once."""
         for row in rows:
             if row.channel not in self.senders or row.id in self._known:

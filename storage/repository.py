@@ -1,4 +1,6 @@
-"""Queries and writes used by the service layer, the CLI and the exports.
+"""Queries and writes through the models: campaigns, units, invites, submissions and downloads,
+for the CLI, the exports, the reminders and the service's rarer paths (the per-message path is
+`storage.hot_path`).
 
 Plain functions taking a `Session`; the caller owns the transaction. Nothing here commits.
 """

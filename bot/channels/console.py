@@ -15,7 +15,8 @@ from typing import TextIO
 from bot.messaging import Inbound, Outbound
 from bot.service import Service
 from conversations.engine import render_choices_as_text
-from storage.models import Contact, OutboxMessage
+from storage.hot_path import QueuedMessage, mark_sent
+from storage.models import Contact
 from storage.repository import find_contact, list_units, unit_by_code
 
 CHANNEL = "console"
@@ -45,12 +46,10 @@ def render(outbound: Outbound) -> str:
     return outbound.text + (f"\n{choices}" if choices else "")
 
 
-def mark_delivered(service: Service, rows: list[OutboxMessage], now: datetime) -> None:
-    with service.database.transaction() as session:
-        for row in rows:
-            stored = session.get(OutboxMessage, row.id)
-            stored.status, stored.sent_at = "sent", now
-            session.add(stored)
+def mark_delivered(service: Service, rows: list[QueuedMessage], now: datetime) -> None:
+    """Printed on the terminal is delivered, at the first attempt."""
+    with service.database.unit_of_work() as tx:
+        mark_sent(tx, [(row.id, 1) for row in rows], now)
 
 
 def choose_unit(service: Service, read: Callable[[], str], out: TextIO) -> str | None:
