@@ -1,6 +1,7 @@
 """Reading the unit list an operator imports (CSV or XLSX) and checking every row.
 
-Header `code,name,level,parent_code,group`; CSV in UTF-8 with or without BOM. Every bad row is
+Header `code,name,level,parent_code,group`, optionally followed by the heading and signer of
+the unit's printed Phụ lục: `superior,heading_name,place,signer_for,signer_title`; CSV in UTF-8 with or without BOM. Every bad row is
 reported with its line number and nothing is imported unless the whole file is good.
 
 `existing_codes` are the units already stored; given as a mapping code -> parent code, their
@@ -15,14 +16,22 @@ import re
 from collections.abc import Collection, Mapping
 from pathlib import Path
 
-from storage.repository import UnitRow
+from storage.repository import UNIT_DOCUMENT_FIELDS, UnitRow
 
-COLUMNS = ("code", "name", "level", "parent_code", "group")
+BASE_COLUMNS = ("code", "name", "level", "parent_code", "group")
+COLUMNS = BASE_COLUMNS + UNIT_DOCUMENT_FIELDS
 REQUIRED = ("code", "name", "level")
 LEVELS = ("tinh", "so_nganh", "huyen", "xa")
 CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,39}$")
 GROUP = re.compile(r"^[a-z0-9_]{1,40}$")
 MAX_ROWS = 50_000
+DOCUMENT_LIMITS = {
+    "superior": 200,
+    "heading_name": 200,
+    "place": 100,
+    "signer_for": 100,
+    "signer_title": 100,
+}
 
 
 class UnitFileError(ValueError):
@@ -81,12 +90,17 @@ def _xlsx_records(path: Path) -> list[list[str]]:
 
 def check_rows(records: list[list[str]], existing_codes: Existing = frozenset()) -> list[UnitRow]:
     if not records:
-        raise UnitFileError(["tệp trống: cần dòng tiêu đề " + ",".join(COLUMNS)])
+        raise UnitFileError(["tệp trống: cần dòng tiêu đề " + ",".join(BASE_COLUMNS)])
     header = [cell.strip().lower() for cell in records[0]]
     missing = [c for c in REQUIRED if c not in header]
     unknown = [c for c in header if c and c not in COLUMNS]
     if missing or unknown:
-        return _fail(f"dòng 1: tiêu đề phải là {','.join(COLUMNS)}", missing, unknown)
+        return _fail(
+            f"dòng 1: tiêu đề phải là {','.join(BASE_COLUMNS)} "
+            f"(thêm nếu cần: {','.join(UNIT_DOCUMENT_FIELDS)})",
+            missing,
+            unknown,
+        )
     if len(records) - 1 > MAX_ROWS:
         raise UnitFileError([f"tệp có quá {MAX_ROWS} dòng"])
     problems: list[str] = []
@@ -129,6 +143,9 @@ def _row_problems(row: UnitRow) -> list[str]:
         problems.append(f"cấp '{row.level[:30]}' không hợp lệ; dùng một trong {', '.join(LEVELS)}")
     if row.group and not GROUP.match(row.group):
         problems.append(f"nhóm '{row.group[:50]}' không hợp lệ (chữ thường không dấu, số, _)")
+    for name, limit in DOCUMENT_LIMITS.items():
+        if len(getattr(row, name)) > limit:
+            problems.append(f"cột {name} dài quá {limit} ký tự")
     return problems
 
 

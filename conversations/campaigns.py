@@ -82,6 +82,28 @@ class Participants(BaseModel):
         return unit_code in self.units or (unit_group is not None and unit_group in self.groups)
 
 
+class DocumentHeading(BaseModel):
+    """Who issues and signs the printed documents (Hướng dẫn 36-HD/VPTW): all text, no code.
+
+    `superior`/`body`/`place`/`recipients`/`signer_*` are for the consolidated table; a unit's
+    Phụ lục takes its own from the unit list and falls back to `unit_signer_for`.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    superior: str = ""
+    body: str = ""
+    place: str = ""
+    party: str = "ĐẢNG CỘNG SẢN VIỆT NAM"
+    number: str = ""
+    attached_to: str = ""
+    deadline_text: str = ""
+    recipients: list[str] = Field(default_factory=list)
+    signer_for: str = ""
+    signer_title: str = ""
+    signer_name: str = ""
+    unit_signer_for: str = ""
+
+
 class CampaignSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
     code: str
@@ -95,6 +117,7 @@ class CampaignSpec(BaseModel):
     period_end: date | None = None
     reminders: ReminderSchedule = Field(default_factory=ReminderSchedule)
     participants: Participants = Field(default_factory=Participants)
+    document: DocumentHeading = Field(default_factory=DocumentHeading)
 
     @field_validator("code")
     @classmethod

@@ -10,27 +10,17 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, select
 
+from conversations.campaigns import DocumentHeading
 from conversations.forms import Form
+from exports.figures import AnswerData
 from storage.models import Answer, Campaign, Submission
 from storage.progress import campaign_progress
-from storage.repository import StorageError, campaign_form, unit_by_code
-
-
-@dataclass(frozen=True, slots=True)
-class AnswerData:
-    """One stored answer: its value (shape depends on the question kind) or "Không áp dụng"."""
-
-    value: dict | None
-    not_applicable: bool = False
-
-    @property
-    def answered(self) -> bool:
-        return self.not_applicable or self.value is not None
+from storage.repository import StorageError, campaign_form, campaign_spec, unit_by_code
 
 
 @dataclass(frozen=True)
@@ -41,10 +31,45 @@ class CampaignInfo:
     receiver: str
     deadline: datetime
     timezone: str = "Asia/Ho_Chi_Minh"
+    period_start: date | None = None
+    period_end: date | None = None
+    document: DocumentHeading = field(default_factory=DocumentHeading)
 
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    @property
+    def deadline_text(self) -> str:
+        """The deadline in the plan's words: "trước ngày 05/7/2022"."""
+        if self.document.deadline_text:
+            return self.document.deadline_text
+        local = self.deadline.astimezone(self.zone)
+        if local.hour or local.minute:
+            return f"trước {local:%H:%M} ngày {local.day:02d}/{local.month}/{local.year}"
+        return f"trước ngày {local.day:02d}/{local.month}/{local.year}"
+
+    @property
+    def period_text(self) -> str | None:
+        """The reporting period: "từ ngày 11/5/2017 đến ngày 30/5/2022", or None."""
+        if not self.period_start or not self.period_end:
+            return None
+        return f"từ ngày {_day(self.period_start)} đến ngày {_day(self.period_end)}"
+
+
+def _day(day: date) -> str:
+    return f"{day.day}/{day.month}/{day.year}"
+
+
+@dataclass(frozen=True, slots=True)
+class UnitHeading:
+    """What the unit list says about the heading and signer of the unit's own Phụ lục."""
+
+    superior: str | None = None
+    heading_name: str | None = None
+    place: str | None = None
+    signer_for: str | None = None
+    signer_title: str | None = None
 
 
 @dataclass(slots=True)
@@ -64,6 +89,7 @@ class UnitReport:
     answers: dict[str, AnswerData] = field(default_factory=dict)
     answered: int = 0
     total: int = 0
+    heading: UnitHeading = UnitHeading()
 
     def answer(self, key: str) -> AnswerData | None:
         """The unit's answer to a question, or None when it has not been answered."""
@@ -72,7 +98,11 @@ class UnitReport:
 
 
 def campaign_info(campaign: Campaign) -> CampaignInfo:
+    spec = campaign_spec(campaign)
     return CampaignInfo(
+        period_start=spec.period_start,
+        period_end=spec.period_end,
+        document=spec.document,
         code=campaign.code,
         title=campaign.title,
         issued_by=campaign.issued_by,
@@ -132,6 +162,13 @@ def load_reports(
             answers=answers.get(item.submission_id, {}) if item.submission_id else {},
             answered=item.answered,
             total=item.total,
+            heading=UnitHeading(
+                superior=item.unit.superior,
+                heading_name=item.unit.heading_name,
+                place=item.unit.place,
+                signer_for=item.unit.signer_for,
+                signer_title=item.unit.signer_title,
+            ),
         )
         for item in progress
     ]

@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 
 from conversations.forms import Form, Question, QuestionKind
 from conversations.parsing import ratio_percent
-from exports.data import AnswerData
 
 NA_MARK = "KAD"
 DASH = "—"
@@ -36,6 +35,18 @@ UNANSWERED = "unanswered"
 NOT_ASKED = "not_asked"  # the question is not asked of this unit's level
 NO_RATE = "no_rate"  # a ratio whose total is 0: no percentage ("—")
 EMPTY = "empty"  # a total nobody contributed to
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerData:
+    """One stored answer: its value (shape depends on the question kind) or "Không áp dụng"."""
+
+    value: dict | None
+    not_applicable: bool = False
+
+    @property
+    def answered(self) -> bool:
+        return self.not_applicable or self.value is not None
 
 
 @dataclass(frozen=True)
@@ -176,15 +187,16 @@ class _Sum:
 class Totals:
     """Running totals of a set of units (a group, the province), question by question."""
 
+    def contributors(self, question: Question) -> int:
+        return self._sums[question.key].contributors
+
+
     def __init__(self, form: Form) -> None:
         self.form = form
-        self.units = 0
-        self.done = 0
         self._sums: dict[str, _Sum] = {q.key: _Sum() for q in form.questions}
 
-    def add(self, level: str, answers: dict[str, AnswerData], *, done: bool = False) -> None:
-        self.units += 1
-        self.done += done
+    def add(self, level: str, answers: dict[str, AnswerData]) -> None:
+        """Add one unit's answers; who may be added is `exports.consolidation`'s business."""
         for question in self.form.questions:
             if not question.applies_to(level):
                 continue

@@ -68,6 +68,12 @@ class Unit(SQLModel, table=True):
     level: str = Field(max_length=20)
     parent_id: int | None = Field(default=None, foreign_key="unit.id")
     group: str | None = Field(default=None, max_length=40)
+    # The heading and signer of the unit's printed Phụ lục (optional columns of the unit list).
+    superior: str | None = Field(default=None, max_length=200)
+    heading_name: str | None = Field(default=None, max_length=200)
+    place: str | None = Field(default=None, max_length=100)
+    signer_for: str | None = Field(default=None, max_length=100)
+    signer_title: str | None = Field(default=None, max_length=100)
 
 
 class Contact(SQLModel, table=True):

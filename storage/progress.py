@@ -10,6 +10,7 @@ from datetime import datetime
 
 from sqlmodel import Session, select
 
+from exports.consolidation import counts
 from storage.models import Answer, Campaign, Contact, ReminderLog, Submission, Unit
 from storage.repository import campaign_form, campaign_spec
 
@@ -33,7 +34,23 @@ class UnitProgress:
 
     @property
     def done(self) -> bool:
-        return self.status in ("submitted", "approved")
+        return counts(self.status)
+
+    @property
+    def code(self) -> str:
+        return self.unit.code
+
+    @property
+    def parent_code(self) -> str | None:
+        return self.parent.code if self.parent else None
+
+    @property
+    def group(self) -> str | None:
+        return self.unit.group
+
+    @property
+    def level(self) -> str:
+        return self.unit.level
 
 
 def participating_units(session: Session, campaign: Campaign) -> list[Unit]:

@@ -167,6 +167,9 @@ def seed_if_empty(session: Session, now: datetime) -> bool:
 # --- units ----------------------------------------------------------------------------------
 
 
+UNIT_DOCUMENT_FIELDS = ("superior", "heading_name", "place", "signer_for", "signer_title")
+
+
 @dataclass(frozen=True)
 class UnitRow:
     code: str
@@ -174,6 +177,11 @@ class UnitRow:
     level: str
     parent_code: str = ""
     group: str = ""
+    superior: str = ""
+    heading_name: str = ""
+    place: str = ""
+    signer_for: str = ""
+    signer_title: str = ""
 
 
 def replace_units(session: Session, rows: Iterable[UnitRow]) -> tuple[int, int]:
@@ -193,6 +201,8 @@ def replace_units(session: Session, rows: Iterable[UnitRow]) -> tuple[int, int]:
         else:
             updated += 1
         unit.name, unit.level, unit.group = row.name, row.level, row.group or None
+        for name in UNIT_DOCUMENT_FIELDS:
+            setattr(unit, name, getattr(row, name) or None)
         session.add(unit)
     session.flush()
     for row in rows:

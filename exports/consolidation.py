@@ -1,0 +1,268 @@
+"""What counts in a total, and the tree of participating units: the one place for both.
+
+Every reader of a campaign's progress (the "Tổng hợp" sheet, `/status`, `baocao status --json`)
+asks this module, so the rules of FORM-CT37.md "Consolidation rules" live here only:
+
+* a report counts once submitted or approved (`counts`); drafts, returned and unstarted
+  reports are shown with their status and never added;
+* each unit reports for itself and what it manages, so a unit whose parent also takes part in
+  the campaign is "trong đó" detail of that parent: listed beneath it (at any depth, whatever
+  the groups), never added a second time. Only roots (no participating parent, or a parent
+  missing from the campaign) are added into group subtotals and the province total;
+* where the submitted children's figures add up to more than their submitted parent reported
+  for the same figure, `mismatches` lists it for the secretariat's check sheet.
+
+Items are any objects with `code`, `parent_code`, `group` and `status` (`UnitReport`,
+`UnitProgress`), so the same tree serves the workbook and the chat.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Generic, Protocol, TypeVar
+
+from conversations.forms import Form, QuestionKind
+from conversations.labels import GROUP_ORDER, group_title
+from exports.figures import Totals, numbers_of, question_columns
+
+COUNTED_STATUSES = frozenset({"submitted", "approved"})
+
+
+def counts(status: str) -> bool:
+    """Whether a report with this status is counted: submitted or approved only."""
+    return status in COUNTED_STATUSES
+
+
+class Member(Protocol):
+    code: str
+    parent_code: str | None
+    group: str | None
+    status: str
+
+
+M = TypeVar("M", bound=Member)
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Who a total row is built from: `counted` of `roots` units, plus the detail beneath."""
+
+    counted: int
+    roots: int
+    units: int
+    submitted: int
+
+    @property
+    def label(self) -> str:
+        return f"Tổng hợp từ {self.counted}/{self.roots} đơn vị đã nộp"
+
+
+class UnitTree(Generic[M]):
+    """Participating units as a forest following `parent_code` exactly.
+
+    `order` sorts siblings (and roots); the default keeps the given order. A unit whose parent
+    does not take part is a root; so is a unit caught in a parent cycle (the import refuses
+    cycles, but an old database might hold one).
+    """
+
+    def __init__(self, members: Sequence[M], order: Callable[[M], object] | None = None) -> None:
+        position = {id(member): index for index, member in enumerate(members)}
+        self._order = order or (lambda member: position[id(member)])
+        self.members = list(members)
+        self.by_code: dict[str, M] = {member.code: member for member in members}
+        self._parent: dict[str, str | None] = {}
+        for member in members:
+            parent = member.parent_code
+            ok = parent is not None and parent in self.by_code and parent != member.code
+            self._parent[member.code] = parent if ok else None
+        self._break_cycles()
+        self._children: dict[str, list[M]] = defaultdict(list)
+        for member in members:
+            parent = self._parent[member.code]
+            if parent is not None:
+                self._children[parent].append(member)
+        for siblings in self._children.values():
+            siblings.sort(key=self._order)
+
+    def _break_cycles(self) -> None:
+        for member in self.members:
+            seen = {member.code}
+            code = self._parent[member.code]
+            while code is not None:
+                if code in seen:
+                    self._parent[member.code] = None
+                    break
+                seen.add(code)
+                code = self._parent[code]
+
+    # --- shape ---------------------------------------------------------------------------
+
+    def parent(self, member: M) -> M | None:
+        """The participating parent, or None for a root."""
+        code = self._parent[member.code]
+        return self.by_code[code] if code is not None else None
+
+    def children(self, member: M) -> list[M]:
+        return self._children.get(member.code, [])
+
+    def is_root(self, member: M) -> bool:
+        return self._parent[member.code] is None
+
+    def roots(self) -> list[M]:
+        return sorted((m for m in self.members if self.is_root(m)), key=self._order)
+
+    def counted(self, member: M) -> bool:
+        """Whether `member`'s figures go into group and province totals."""
+        return self.is_root(member) and counts(member.status)
+
+    def walk(self, member: M, depth: int = 0) -> Iterator[tuple[M, int]]:
+        """`member` then its descendants, depth first, each with its depth below `member`."""
+        yield member, depth
+        for child in self.children(member):
+            yield from self.walk(child, depth + 1)
+
+    def groups(self) -> list[tuple[str | None, list[tuple[M, int]]]]:
+        """[(group, [(member, depth), …]), …]: known groups first, then others by title.
+
+        A root's whole subtree is listed in the root's group, so a commune stays beneath its
+        district even when its own group is another one.
+        """
+        by_group: dict[str | None, list[M]] = defaultdict(list)
+        for root in self.roots():
+            by_group[root.group or None].append(root)
+        result = []
+        for group in sorted(by_group, key=group_order):
+            rows = [row for root in by_group[group] for row in self.walk(root)]
+            result.append((group, rows))
+        return result
+
+    def ordered(self) -> Iterator[M]:
+        for _, rows in self.groups():
+            for member, _depth in rows:
+                yield member
+
+    # --- scopes --------------------------------------------------------------------------
+
+    def scope(self, rows: Sequence[tuple[M, int]]) -> Scope:
+        """Who a total over `rows` (as listed by `groups`) is built from."""
+        roots = [member for member, depth in rows if depth == 0]
+        return Scope(
+            counted=sum(counts(member.status) for member in roots),
+            roots=len(roots),
+            units=len(rows),
+            submitted=sum(counts(member.status) for member, _ in rows),
+        )
+
+    def province_scope(self) -> Scope:
+        return self.scope([row for _, rows in self.groups() for row in rows])
+
+
+def group_order(group: str | None) -> tuple:
+    if group in GROUP_ORDER:
+        return (0, GROUP_ORDER.index(group), "")
+    return (1 if group else 2, 0, group_title(group).casefold())
+
+
+def level_order(form: Form, members: Sequence) -> Callable[[object], tuple]:
+    """Siblings by the form's level order (tỉnh, sở, huyện, xã), then as given."""
+    levels = {level: rank for rank, level in enumerate(form.levels)}
+    position = {id(member): index for index, member in enumerate(members)}
+    return lambda member: (levels.get(member.level, len(levels)), position[id(member)])
+
+
+# --- status ------------------------------------------------------------------------------
+
+
+def status_counts(members: Sequence[Member]) -> dict[str, int]:
+    """Submitted (or approved) / in progress (or returned) / not started."""
+    result = {"submitted": 0, "in_progress": 0, "not_started": 0}
+    for member in members:
+        if counts(member.status):
+            result["submitted"] += 1
+        elif member.status == "not_started":
+            result["not_started"] += 1
+        else:
+            result["in_progress"] += 1
+    return result
+
+
+def late(members: Sequence[M], deadline: datetime, now: datetime) -> list[M]:
+    """Units that have not submitted once the deadline has passed (none before it)."""
+    if now < deadline:
+        return []
+    return [member for member in members if not counts(member.status)]
+
+
+# --- totals and the parent/children check ------------------------------------------------
+
+
+def add_counted(tree: UnitTree, rows: Sequence[tuple[Member, int]], totals: Totals) -> None:
+    """Add to `totals` the members of `rows` that count (submitted roots), and only them."""
+    for member, _depth in rows:
+        if tree.counted(member):
+            totals.add(member.level, member.answers)
+
+
+@dataclass(frozen=True)
+class Mismatch:
+    """Submitted children adding up to more than their submitted parent for one figure."""
+
+    parent: Member
+    question_key: str
+    part: int  # index of the figure among the question's columns
+    label: str
+    parent_value: int
+    children_sum: int
+    children: int
+
+
+def mismatches(tree: UnitTree, form: Form) -> list[Mismatch]:
+    """Every figure where the submitted children's sum exceeds their submitted parent's value.
+
+    Only counts are compared (integers, pairs, both halves of ratios, numbers of documents) and
+    only for questions asked of both parent and child; typed percentages are not sums.
+    """
+    found: list[Mismatch] = []
+    comparable = [q for q in form.questions if q.kind != QuestionKind.PERCENT]
+    for parent in tree.ordered():
+        children = [child for child in tree.children(parent) if counts(child.status)]
+        if not children or not counts(parent.status):
+            continue
+        for question in comparable:
+            if not question.applies_to(parent.level):
+                continue
+            own = _numbers(question, parent)
+            if own is None:
+                continue
+            sums = [0] * len(own)
+            contributors = 0
+            for child in children:
+                if not question.applies_to(child.level):
+                    continue
+                values = _numbers(question, child)
+                if values is None:
+                    continue
+                contributors += 1
+                sums = [total + value for total, value in zip(sums, values, strict=True)]
+            columns = question_columns(question)
+            for part, (mine, theirs) in enumerate(zip(own, sums, strict=True)):
+                if contributors and theirs > mine:
+                    label = question.label
+                    if len(own) > 1:
+                        label = f"{label} — {columns[part].header}"
+                    found.append(
+                        Mismatch(
+                            parent, question.key, part, label, int(mine), int(theirs), contributors
+                        )
+                    )
+    return found
+
+
+def _numbers(question, member) -> list[int | float] | None:
+    answer = member.answer(question.key)
+    if answer is None or answer.not_applicable:
+        return None
+    return numbers_of(question, answer.value)
