@@ -102,6 +102,7 @@ class DocumentHeading(BaseModel):
     signer_title: str = ""
     signer_name: str = ""
     unit_signer_for: str = ""
+    unit_recipients: list[str] = Field(default_factory=list)
 
 
 class CampaignSpec(BaseModel):

@@ -27,6 +27,8 @@ FONT_NAME = "Times New Roman"
 MAX_CELL_CHARS = 32_767
 MAX_SHEET_NAME = 31
 PAPER_A4 = "9"  # Worksheet.PAPERSIZE_A4 (not available on write-only sheets)
+PAPER_A3 = "8"
+FOOTER_FONT = f"{FONT_NAME},Regular"
 
 INTEGER_FORMAT = "#,##0"
 PERCENT_FORMAT = '0.0"%"'
@@ -70,6 +72,15 @@ def format_quote(text: str) -> str:
     return re.sub(r'["\\\x00-\x1f]', "", text).strip()
 
 
+def set_footer(ws, left: str, right: str, size: float = 9) -> None:
+    """Page footer in Times New Roman: `left` is literal text, `right` may use &P and &N."""
+    ws.oddFooter.left.text = footer_text(left)
+    ws.oddFooter.right.text = right
+    for part in (ws.oddFooter.left, ws.oddFooter.right):
+        part.size = size
+        part.font = FOOTER_FONT
+
+
 def footer_text(text: str) -> str:
     """Literal text for a page header/footer: `&` escaped, short enough for Excel's limit."""
     text = clean_text(text).replace("\n", " ").replace("\r", " ")
@@ -87,6 +98,7 @@ class CellStyle:
 
     bold: bool = False
     italic: bool = False
+    underline: bool = False
     size: float = 11
     color: str | None = None
     fill: str | None = None
@@ -118,6 +130,7 @@ class StyleBook:
                 size=style.size,
                 bold=style.bold,
                 italic=style.italic,
+                underline="single" if style.underline else None,
                 color=style.color,
             )
             cell.border = BORDERS[style.border]

@@ -1,26 +1,32 @@
-"""The secretariat's "Tổng hợp" sheet: one row per unit, with group subtotals and a total.
+"""The secretariat's "Tổng hợp" sheet, the document the Ban Dân vận files, and its check sheet.
 
-"Tổng hợp" groups units by their group (Kiểm tra trực tiếp, Tự kiểm tra, then the others by
-name) and, inside a group, puts each district right before its communes (indented). Each
-question takes one column per part of its answer (see `exports.figures`), under a three-row
-header: section → figure → part. A subtotal row closes every group and a "Toàn tỉnh" row closes
-the table; totals are values computed in Python (no formulas), following the consolidation
-rules, so any viewer shows them and tests can check them.
+"Tổng hợp" carries the Party heading (`exports.heading`), the title and the period, then one row
+per unit grouped by group (Kiểm tra trực tiếp, Tự kiểm tra, then the others by name), each unit
+followed by the units beneath it (indented "trong đó" detail), a subtotal row per group and a
+"Toàn tỉnh" row, then "Nơi nhận" and the signer. Who is added into a total is decided by
+`exports.consolidation` only: submitted roots; every total row says "Tổng hợp từ N/M đơn vị đã
+nộp". Reports not submitted show their status and progress, their figures in grey italics.
+Each question takes one column per part of its answer (see `exports.figures`), under a
+three-row header repeated on every printed page. Totals are values computed in Python (no
+formulas), so any viewer shows them and tests can check them.
 
-The sheet is streamed (openpyxl write-only) and keeps memory flat at 10,000 units. The unit
-order defined here (`grouped_units`) is shared by the list sheets in `exports.lists`.
+A parent's cell whose submitted children add up to more is marked, and "Kiểm tra số liệu"
+lists every such figure with both numbers.
+
+Printing: A3 landscape, fitted to one page wide (rows flow onto further pages); the code of
+the campaign and the export time go to the footer. The sheet is streamed (openpyxl write-only)
+and keeps memory flat at 10,000 units.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Callable, Iterator
 from datetime import datetime
 
 from openpyxl.utils import get_column_letter
 
 from conversations.forms import Form
-from conversations.labels import GROUP_ORDER, group_title, level_title, status_title
+from conversations.labels import group_title, status_title
 from conversations.messages import format_moment
 from exports.cells import (
     AVERAGE_FORMAT,
@@ -28,19 +34,20 @@ from exports.cells import (
     HEADER_FILL,
     INTEGER_FORMAT,
     NOT_ASKED_FILL,
-    PAPER_A4,
+    PAPER_A3,
     PERCENT_FORMAT,
     TOTAL_FILL,
     UNANSWERED_FILL,
     CellStyle,
     RowWriter,
     StyleBook,
-    footer_text,
     line_height,
     make_cell,
     release,
+    set_footer,
     text_lines,
 )
+from exports.consolidation import Mismatch, UnitTree, add_counted, counts, level_order
 from exports.data import CampaignInfo, UnitReport
 from exports.figures import (
     AVG,
@@ -57,6 +64,7 @@ from exports.figures import (
     form_columns,
     unit_figures,
 )
+from exports.heading import DocumentFrame, consolidated_letterhead
 
 Progress = Callable[[str, int, int], None]
 """Called as progress(stage, done, total) while rows are written."""
@@ -64,13 +72,13 @@ Progress = Callable[[str, int, int], None]
 PROVINCE_TITLE = "Toàn tỉnh"
 UNIT_HEADERS = (
     ("STT", 5),
-    ("Mã đơn vị", 14),
-    ("Tên đơn vị", 40),
-    ("Cấp", 9),
-    ("Trạng thái", 12),
+    ("Tên đơn vị", 34),
+    ("Tình trạng", 15),
 )
 UNIT_COLUMNS = len(UNIT_HEADERS)
-NAME_WIDTH = UNIT_HEADERS[2][1]
+NAME_WIDTH = UNIT_HEADERS[1][1]
+STATUS_WIDTH = UNIT_HEADERS[2][1]
+MISMATCH_FILL = "F8CBAD"
 
 
 def code_width(reports: list[UnitReport], minimum: float = 11) -> float:
@@ -79,19 +87,33 @@ def code_width(reports: list[UnitReport], minimum: float = 11) -> float:
     return max(minimum, min(longest * 1.05 + 2, 30))
 
 
+def progress_text(report: UnitReport) -> str:
+    """ "đã nộp", or the status with how far it got: "đang điền 5/22 câu"."""
+    text = status_title(report.status)
+    if report.status in ("in_progress", "returned"):
+        text += f" {report.answered}/{report.total} câu"
+    return text
+
+
 LEGEND = (
-    "Ghi chú: KAD = Không áp dụng; ô trống nền vàng = chưa trả lời; ô nền xám = câu không hỏi "
-    "cấp của đơn vị.",
+    "Ghi chú: chỉ báo cáo đã nộp (hoặc đã duyệt) được cộng. Đơn vị thụt vào dưới một đơn vị "
+    "là đơn vị trực thuộc (trong đó), số liệu đã nằm trong báo cáo của đơn vị cấp trên nên "
+    "không cộng lại. Số liệu chữ xám nghiêng là của báo cáo chưa nộp, không được cộng.",
+    "KAD = Không áp dụng; ô trống nền vàng = chưa trả lời; ô nền xám = câu không hỏi cấp của "
+    "đơn vị; ô nền đỏ = tổng của các đơn vị trực thuộc lớn hơn số của đơn vị cấp trên (xem "
+    "sheet «Kiểm tra số liệu»).",
     "Tỷ lệ % ở dòng cộng = Σ đã giải quyết / Σ tổng số (không cộng, không lấy trung bình các "
-    "tỷ lệ); «—» khi tổng số bằng 0.",
-    "«TB» = trung bình cộng tỷ lệ % tự khai của các đơn vị có số liệu (tỷ lệ tự khai không "
-    "cộng dồn).",
+    "tỷ lệ); «—» khi tổng số bằng 0. «TB» = trung bình cộng tỷ lệ % tự khai của các đơn vị "
+    "được cộng (tỷ lệ tự khai không cộng dồn).",
 )
 
 BASE_STYLE = CellStyle(size=11)
 HEAD_STYLE = BASE_STYLE.but(bold=True, horizontal="center", wrap=True, fill=HEADER_FILL)
 TITLE_STYLE = CellStyle(size=14, bold=True, border="none")
-_NOTE = CellStyle(size=10, italic=True, border="none")
+DOC_TITLE = CellStyle(size=14, bold=True, border="none", horizontal="center", wrap=True)
+DOC_SUBTITLE = DOC_TITLE.but(size=13)
+DOC_LINE = CellStyle(size=13, italic=True, border="none", horizontal="center", wrap=True)
+_NOTE = CellStyle(size=10, italic=True, border="none", wrap=True, vertical="top")
 _ROLE_STYLES = {
     INT: BASE_STYLE.but(number_format=INTEGER_FORMAT),
     PCT: BASE_STYLE.but(number_format=PERCENT_FORMAT),
@@ -103,66 +125,30 @@ _ROLE_STYLES = {
     NOT_ASKED: BASE_STYLE.but(fill=NOT_ASKED_FILL),
     EMPTY: BASE_STYLE,
 }
-_ROW_KINDS = {"unit": {}, "subtotal": {"bold": True}, "total": {"bold": True, "fill": TOTAL_FILL}}
+_ROW_KINDS = {
+    "unit": {},
+    "draft": {"italic": True, "color": "808080"},
+    "flag": {"bold": True, "color": "C00000", "fill": MISMATCH_FILL},
+    "subtotal": {"bold": True},
+    "total": {"bold": True, "fill": TOTAL_FILL},
+}
 
 
 # --- order -----------------------------------------------------------------------------------
 
 
+def unit_tree(form: Form, reports: list[UnitReport]) -> UnitTree[UnitReport]:
+    """The participating units as `exports.consolidation` sees them, siblings by level."""
+    return UnitTree(reports, order=level_order(form, reports))
+
+
 def grouped_units(form: Form, reports: list[UnitReport]) -> list[tuple[str | None, list]]:
-    """[(group, [(report, depth), …]), …]: known groups first, a parent before its children."""
-    levels = {level: rank for rank, level in enumerate(form.levels)}
-    position = {id(report): index for index, report in enumerate(reports)}
-    by_group: dict[str | None, list[UnitReport]] = defaultdict(list)
-    for report in reports:
-        by_group[report.group or None].append(report)
-
-    def group_key(group: str | None) -> tuple:
-        if group in GROUP_ORDER:
-            return (0, GROUP_ORDER.index(group), "")
-        return (1 if group else 2, 0, group_title(group).casefold())
-
-    def unit_key(report: UnitReport) -> tuple:
-        return (levels.get(report.level, len(levels)), position[id(report)])
-
-    return [
-        (group, _family_order(by_group[group], unit_key))
-        for group in sorted(by_group, key=group_key)
-    ]
-
-
-def _family_order(members: list[UnitReport], unit_key) -> list[tuple[UnitReport, int]]:
-    """Members sorted by `unit_key`, each parent directly followed by its children (depth)."""
-    codes = {report.code for report in members}
-    children: dict[str, list[UnitReport]] = defaultdict(list)
-    roots = []
-    for report in members:
-        if report.parent_code in codes and report.parent_code != report.code:
-            children[report.parent_code].append(report)
-        else:
-            roots.append(report)
-    ordered: list[tuple[UnitReport, int]] = []
-    seen: set[str] = set()
-
-    def visit(report: UnitReport, depth: int) -> None:
-        if report.code in seen:
-            return
-        seen.add(report.code)
-        ordered.append((report, depth))
-        for child in sorted(children.get(report.code, []), key=unit_key):
-            visit(child, depth + 1)
-
-    for root in sorted(roots, key=unit_key):
-        visit(root, 0)
-    for report in sorted(members, key=unit_key):  # units caught in a parent cycle
-        visit(report, 0)
-    return ordered
+    """[(group, [(report, depth), …]), …]: known groups first, each parent before its children."""
+    return unit_tree(form, reports).groups()
 
 
 def ordered_reports(form: Form, reports: list[UnitReport]) -> Iterator[UnitReport]:
-    for _, members in grouped_units(form, reports):
-        for report, _depth in members:
-            yield report
+    return unit_tree(form, reports).ordered()
 
 
 def _roman(number: int) -> str:
@@ -181,6 +167,17 @@ def _roman(number: int) -> str:
 # --- Tổng hợp --------------------------------------------------------------------------------
 
 
+def document_title(form: Form) -> tuple[str, str]:
+    """("BẢNG TỔNG HỢP", "Kết quả triển khai …"): the form's title without "PHỤ LỤC — "."""
+    title = form.title
+    for marker in (" — ", " - ", ": "):
+        first, found, rest = title.partition(marker)
+        if found and first.strip().upper() == "PHỤ LỤC":
+            title = rest.strip()
+            break
+    return "BẢNG TỔNG HỢP", title
+
+
 class SummarySheet:
     """Writes the "Tổng hợp" sheet."""
 
@@ -190,6 +187,7 @@ class SummarySheet:
         self.now = now
         self.columns: list[Column] = form_columns(form)
         self.width = UNIT_COLUMNS + len(self.columns)
+        self.widths = [width for _, width in UNIT_HEADERS] + [c.width for c in self.columns]
 
     def write(
         self,
@@ -199,16 +197,24 @@ class SummarySheet:
         *,
         notes: list[str] = (),
         progress: Progress | None = None,
+        tree: UnitTree | None = None,
+        flagged: list[Mismatch] = (),
     ):
+        tree = tree or unit_tree(self.form, reports)
+        flags = {(id(m.parent), m.question_key, m.part) for m in flagged}
         ws = workbook.create_sheet(title)
         styles = StyleBook(ws)
         out = RowWriter(ws, styles)
-        title_lines = self._title_lines(reports, notes)
-        header_top = len(title_lines) + 1
-        self._setup(ws, header_top, code_width(reports))
-        for text, style in title_lines:
-            out.append([out.cell(text, style)])
+        frame = DocumentFrame(self.widths, left_share=0.35)
+        self._setup(ws)
+        frame.top(out, consolidated_letterhead(self.info), self.now)
+        for text, style in self._title_lines():
+            frame.full(out, text, style)
+        out.append([], height=8)
+        header_top = out.row + 1
         self._header(out)
+        ws.print_title_rows = f"{header_top}:{header_top + 2}"
+        ws.freeze_panes = f"{get_column_letter(UNIT_COLUMNS + 1)}{header_top + 3}"
         arrays = {
             (role, kind): styles.array(style.but(**changes))
             for role, style in _ROLE_STYLES.items()
@@ -217,118 +223,117 @@ class SummarySheet:
         label_styles = {
             kind: {
                 "center": styles.array(BASE_STYLE.but(horizontal="center", **changes)),
-                "left": styles.array(BASE_STYLE.but(**changes)),
-                "group": styles.array(BASE_STYLE.but(bold=True, fill=GROUP_FILL)),
+                "left": styles.array(BASE_STYLE.but(wrap=True, **changes)),
             }
             for kind, changes in _ROW_KINDS.items()
         }
-        name_styles: dict[tuple[int, bool], object] = {}
+        group_style = styles.array(BASE_STYLE.but(bold=True, fill=GROUP_FILL))
+        group_number = styles.array(BASE_STYLE.but(bold=True, fill=GROUP_FILL, horizontal="center"))
+        name_styles: dict[tuple[int, bool, str], object] = {}
         province = Totals(self.form)
+        province_rows: list = []
         done = 0
-        groups = grouped_units(self.form, reports)
-        for number, (group, members) in enumerate(groups, start=1):
-            group_totals = Totals(self.form)
-            group_style = label_styles["unit"]["group"]
+        for number, (group, members) in enumerate(tree.groups(), start=1):
             out.append(
-                [
-                    out.cell(
-                        _roman(number),
-                        BASE_STYLE.but(bold=True, fill=GROUP_FILL, horizontal="center"),
-                    ),
-                    make_cell(ws, None, group_style),
-                    make_cell(ws, group_title(group), group_style),
-                ]
-                + [make_cell(ws, None, group_style) for _ in range(self.width - 3)]
+                [make_cell(ws, _roman(number), group_number)]
+                + [make_cell(ws, group_title(group), group_style)]
+                + [make_cell(ws, None, group_style) for _ in range(self.width - 2)]
             )
+            group_totals = Totals(self.form)
+            add_counted(tree, members, group_totals)
+            add_counted(tree, members, province)
+            province_rows.extend(members)
             for index, (report, depth) in enumerate(members, start=1):
+                kind = "unit" if counts(report.status) else "draft"
                 indent = min(depth * 2, 15)
-                lines = text_lines(report.name, NAME_WIDTH - indent * 1.5, 11)
-                key = (indent, lines > 1)
+                name = f"– {report.name}" if depth else report.name
+                lines = text_lines(name, NAME_WIDTH - indent * 1.5, 11)
+                state = progress_text(report)
+                lines = max(lines, text_lines(state, STATUS_WIDTH, 11))
+                key = (indent, lines > 1, kind)
                 if key not in name_styles:
                     name_styles[key] = styles.array(
-                        BASE_STYLE.but(horizontal="left", indent=indent, wrap=lines > 1)
+                        BASE_STYLE.but(
+                            horizontal="left", indent=indent, wrap=lines > 1, **_ROW_KINDS[kind]
+                        )
                     )
-                finished = report.status in ("submitted", "approved")
-                group_totals.add(report.level, report.answers, done=finished)
-                province.add(report.level, report.answers, done=finished)
-                labels = label_styles["unit"]
+                labels = label_styles[kind]
                 cells = [
-                    make_cell(ws, index, labels["center"]),
-                    make_cell(ws, report.code, labels["left"]),
-                    make_cell(ws, report.name, name_styles[key]),
-                    make_cell(ws, level_title(report.level), labels["left"]),
-                    make_cell(ws, status_title(report.status), labels["left"]),
+                    make_cell(ws, index if depth == 0 else None, labels["center"]),
+                    make_cell(ws, name, name_styles[key]),
+                    make_cell(ws, state, labels["left"]),
                 ]
                 for question in self.form.questions:
                     figures = unit_figures(
                         question, report.answer(question.key), question.applies_to(report.level)
                     )
-                    for figure in figures:
-                        cells.append(make_cell(ws, figure.value, arrays[(figure.role, "unit")]))
+                    for part, figure in enumerate(figures):
+                        cell_kind = kind
+                        if flags and (id(report), question.key, part) in flags:
+                            cell_kind = "flag"
+                        cells.append(make_cell(ws, figure.value, arrays[(figure.role, cell_kind)]))
                 out.append(cells, height=lines * line_height(11) if lines > 1 else None)
                 done += 1
                 if progress is not None:
                     progress("summary", done, len(reports))
-            subtotal = f"Cộng {group_title(group)}"
-            self._totals_row(ws, out, subtotal, group_totals, "subtotal", arrays, label_styles)
-        self._totals_row(ws, out, PROVINCE_TITLE, province, "total", arrays, label_styles)
+            label = f"Cộng {group_title(group)}"
+            scope = tree.scope(members)
+            self._totals_row(ws, out, label, scope.label, group_totals, "subtotal", arrays,
+                             label_styles)  # fmt: skip
+        scope = tree.scope(province_rows)
+        self._totals_row(ws, out, PROVINCE_TITLE, scope.label, province, "total", arrays,
+                         label_styles)  # fmt: skip
+        out.append([], height=6)
+        for text in (*LEGEND, *notes):
+            style = _NOTE if text in LEGEND else _NOTE.but(bold=True, color="C00000")
+            frame.full(out, text, style)
+        frame.bottom(out, consolidated_letterhead(self.info))
         ws.close()
         release(ws)
         return ws
 
-    def _totals_row(self, ws, out, label, totals: Totals, kind, arrays, label_styles) -> None:
+    def _totals_row(self, ws, out, label, scope, totals: Totals, kind, arrays, label_styles):
         labels = label_styles[kind]
         cells = [
             make_cell(ws, None, labels["center"]),
-            make_cell(ws, None, labels["left"]),
             make_cell(ws, label, labels["left"]),
-            make_cell(ws, f"{totals.units} đơn vị", labels["left"]),
-            make_cell(ws, f"đã nộp {totals.done}/{totals.units}", labels["left"]),
+            make_cell(ws, scope, labels["left"]),
         ]
         for question in self.form.questions:
             for figure in totals.figures(question):
                 cells.append(make_cell(ws, figure.value, arrays[(figure.role, kind)]))
-        out.append(cells)
+        lines = max(text_lines(scope, STATUS_WIDTH, 11, bold=True), text_lines(label, NAME_WIDTH))
+        out.append(cells, height=lines * line_height(11))
 
-    def _setup(self, ws, header_top: int, codes: float) -> None:
-        for index, (_, width) in enumerate(UNIT_HEADERS, start=1):
+    def _setup(self, ws) -> None:
+        for index, width in enumerate(self.widths, start=1):
             ws.column_dimensions[get_column_letter(index)].width = width
-        ws.column_dimensions["B"].width = codes
-        for index, column in enumerate(self.columns, start=UNIT_COLUMNS + 1):
-            ws.column_dimensions[get_column_letter(index)].width = column.width
-        first_data = header_top + 3
-        ws.freeze_panes = f"{get_column_letter(UNIT_COLUMNS + 1)}{first_data}"
-        ws.page_setup.paperSize = PAPER_A4
+        ws.sheet_view.showGridLines = False
+        ws.page_setup.paperSize = PAPER_A3
         ws.page_setup.orientation = "landscape"
-        ws.page_setup.fitToWidth = 3
+        ws.page_setup.fitToWidth = 1
         ws.page_setup.fitToHeight = 0
         ws.sheet_properties.pageSetUpPr.fitToPage = True
+        ws.print_options.horizontalCentered = True
         ws.page_margins.left = ws.page_margins.right = 0.4
         ws.page_margins.top, ws.page_margins.bottom = 0.5, 0.6
-        ws.print_title_rows = f"{header_top}:{header_top + 2}"
-        ws.print_title_cols = f"A:{get_column_letter(UNIT_COLUMNS)}"
-        ws.oddFooter.left.text = footer_text(f"Bảng tổng hợp — đợt {self.info.code}")
-        ws.oddFooter.left.size = 9
         moment = format_moment(self.now, self.info.zone)
-        ws.oddFooter.right.text = f"Xuất lúc {moment} — Trang &P/&N"
-        ws.oddFooter.right.size = 9
+        set_footer(
+            ws,
+            f"Bảng tổng hợp — đợt {self.info.code} — số liệu đến {moment}",
+            "Trang &P/&N",
+        )
 
-    def _title_lines(self, reports: list[UnitReport], notes: list[str]) -> list:
-        zone = self.info.zone
-        submitted = sum(report.status in ("submitted", "approved") for report in reports)
-        lines = [
-            ("BẢNG TỔNG HỢP " + self.form.title, TITLE_STYLE),
-            (self.form.subtitle or self.info.issued_by, _NOTE.but(size=11)),
-            (f"Đợt báo cáo {self.info.code}: {self.info.title}.", _NOTE.but(size=11)),
-            (
-                f"Hạn nộp: trước {format_moment(self.info.deadline, zone)}. "
-                f"Số liệu đến {format_moment(self.now, zone)}; "
-                f"đã nộp {submitted}/{len(reports)} đơn vị.",
-                _NOTE.but(size=11),
-            ),
-            *((text, _NOTE) for text in LEGEND),
-            *((note, _NOTE.but(bold=True, color="C00000")) for note in notes),
-        ]
+    def _title_lines(self) -> list[tuple[str, CellStyle]]:
+        first, second = document_title(self.form)
+        attached = self.info.document.attached_to or self.form.subtitle or self.info.issued_by
+        lines = [(first, DOC_TITLE), (second, DOC_SUBTITLE)]
+        if attached:
+            lines.append((attached, DOC_LINE))
+        period = self.info.period_text
+        when = f"Số liệu {period}; " if period else ""
+        receiver = f" gửi {self.info.receiver}" if self.info.receiver else ""
+        lines.append((f"{when}các đơn vị{receiver} {self.info.deadline_text}.", DOC_LINE))
         return lines
 
     def _header(self, out: RowWriter) -> None:
@@ -372,11 +377,69 @@ class SummarySheet:
                     c.width for c in self.columns[first - UNIT_COLUMNS - 1 : last - UNIT_COLUMNS]
                 )
                 lines = max(lines, text_lines(text, width, 11, bold=True))
-            heights.append(min(lines, 6) * line_height(11))
+            heights.append(min(lines, 8) * line_height(11))
         part_lines = max(
             text_lines(column.header, column.width, 11, bold=True) for column in self.columns
         )
-        heights.append(min(part_lines, 4) * line_height(11))
+        heights.append(min(part_lines, 5) * line_height(11))
         all_spans = (section_spans, question_spans, [])
         for row, height, spans in zip(rows, heights, all_spans, strict=True):
             out.append(row, height=height, merges=[(first, last) for _, first, last in spans])
+
+
+# --- Kiểm tra số liệu ------------------------------------------------------------------------
+
+CHECK_HEADERS = (
+    ("STT", 5),
+    ("Mã đơn vị cấp trên", 14),
+    ("Đơn vị cấp trên", 36),
+    ("Chỉ tiêu", 60),
+    ("Số của đơn vị cấp trên", 13),
+    ("Tổng của các đơn vị trực thuộc đã nộp", 15),
+    ("Số đơn vị trực thuộc", 11),
+    ("Chênh lệch", 11),
+)
+
+
+def write_check_sheet(workbook, title: str, info: CampaignInfo, found: list[Mismatch]):
+    """Every figure where the submitted children add up to more than their parent reported."""
+    ws = workbook.create_sheet(title)
+    out = RowWriter(ws, StyleBook(ws))
+    for index, (_, width) in enumerate(CHECK_HEADERS, start=1):
+        ws.column_dimensions[get_column_letter(index)].width = width
+    ws.page_setup.paperSize = PAPER_A3
+    ws.page_setup.orientation = "landscape"
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    ws.print_title_rows = "3:3"
+    set_footer(ws, f"Kiểm tra số liệu — đợt {info.code}", "Trang &P/&N")
+    out.append([out.cell("KIỂM TRA SỐ LIỆU: ĐƠN VỊ TRỰC THUỘC VƯỢT ĐƠN VỊ CẤP TRÊN", TITLE_STYLE)])
+    note = (
+        f"Có {len(found)} chỉ tiêu cần kiểm tra lại với đơn vị."
+        if found
+        else "Không có chỉ tiêu nào mà tổng của các đơn vị trực thuộc lớn hơn đơn vị cấp trên."
+    )
+    out.append([out.cell(note, _NOTE.but(wrap=False, size=11))])
+    out.append([out.cell(label, HEAD_STYLE) for label, _ in CHECK_HEADERS], height=45)
+    plain = BASE_STYLE.but(wrap=True)
+    count = BASE_STYLE.but(number_format=INTEGER_FORMAT)
+    flag = count.but(bold=True, color="C00000")
+    for number, item in enumerate(found, start=1):
+        lines = text_lines(item.label, CHECK_HEADERS[3][1], 11)
+        out.append(
+            [
+                out.cell(number, BASE_STYLE.but(horizontal="center")),
+                out.cell(item.parent.code, BASE_STYLE),
+                out.cell(item.parent.name, plain),
+                out.cell(item.label, plain),
+                out.cell(item.parent_value, count),
+                out.cell(item.children_sum, flag),
+                out.cell(item.children, count),
+                out.cell(item.children_sum - item.parent_value, flag),
+            ],
+            height=lines * line_height(11) if lines > 1 else None,
+        )
+    ws.close()
+    release(ws)
+    return ws

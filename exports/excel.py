@@ -2,8 +2,14 @@
 
 * `write_unit_workbook` — one sheet, the unit's Phụ lục in the plan's layout
   (`exports.unit_sheet`).
-* `write_consolidated_workbook` — "Tổng hợp", "Văn bản", "Tiến độ" (`exports.consolidated`),
-  then one Phụ lục sheet per unit, named by unit code.
+* `write_consolidated_workbook` — "Tổng hợp", "Kiểm tra số liệu" (`exports.consolidated`),
+  "Văn bản", "Tiến độ" (`exports.lists`), then one Phụ lục sheet per unit that has something
+  to show (at least one answer), named by unit code.
+* `write_unit_workbooks` — one workbook per unit with something to show, into a folder or a
+  zip file (`baocao export --per-unit`).
+
+Every workbook's default font is Times New Roman, so even empty cells and column widths follow
+it.
 
 Both stream every sheet with openpyxl's write-only mode, so memory stays flat whatever the
 number of units. Above `UNIT_SHEET_LIMIT` units (500) the per-unit sheets are skipped even when
@@ -18,16 +24,21 @@ data with `exports.data.load_reports`.
 from __future__ import annotations
 
 import io
+import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO
 
 from openpyxl import Workbook
+from openpyxl.styles import Font
+from openpyxl.utils.indexed_list import IndexedList
 
 from conversations.forms import Form
-from exports.cells import SheetNames, StyleBook, grouped
-from exports.consolidated import Progress, SummarySheet, ordered_reports
+from exports.cells import FONT_NAME, SheetNames, StyleBook, grouped
+from exports.consolidated import Progress, SummarySheet, unit_tree, write_check_sheet
+from exports.consolidation import mismatches
 from exports.data import CampaignInfo, UnitReport
 from exports.figures import documents_of
 from exports.lists import write_documents_sheet, write_progress_sheet
@@ -35,6 +46,7 @@ from exports.unit_sheet import UnitSheet
 
 UNIT_SHEET_LIMIT = 500
 SUMMARY_TITLE = "Tổng hợp"
+CHECK_TITLE = "Kiểm tra số liệu"
 DOCUMENTS_TITLE = "Văn bản"
 PROGRESS_TITLE = "Tiến độ"
 
@@ -49,6 +61,8 @@ class ExportResult:
 
 def _new_workbook(info: CampaignInfo, title: str) -> Workbook:
     workbook = Workbook(write_only=True)
+    # The workbook's default font (style 0): Calibri in openpyxl, Times New Roman here.
+    workbook._fonts = IndexedList([Font(name=FONT_NAME, size=11, family=1)])
     workbook.properties.title = title
     workbook.properties.creator = "baocao"
     workbook.properties.subject = f"Đợt báo cáo {info.code}"
@@ -92,16 +106,25 @@ def write_consolidated_workbook(
         )
     workbook = _new_workbook(info, f"Bảng tổng hợp — {info.title}")
     names = SheetNames()
+    tree = unit_tree(form, reports)
+    found = mismatches(tree, form)
     SummarySheet(form, info, now).write(
-        workbook, names.unique(SUMMARY_TITLE), reports, notes=notes, progress=progress
+        workbook,
+        names.unique(SUMMARY_TITLE),
+        reports,
+        notes=notes,
+        progress=progress,
+        tree=tree,
+        flagged=found,
     )
+    write_check_sheet(workbook, names.unique(CHECK_TITLE), info, found)
     write_documents_sheet(workbook, names.unique(DOCUMENTS_TITLE), form, reports)
     write_progress_sheet(workbook, names.unique(PROGRESS_TITLE), form, info, reports)
     written = 0
     if unit_sheets and not skipped:
         layout = UnitSheet(form, info, now)
         styles: StyleBook | None = None  # shared by every unit sheet: styles are per workbook
-        ordered = list(ordered_reports(form, reports))
+        ordered = [report for report in tree.ordered() if has_something(report)]
         for report in ordered:
             styles = layout.write(workbook, styles, names.unique(report.code), report)
             written += 1
@@ -116,6 +139,37 @@ def write_consolidated_workbook(
         unit_sheets=written,
         unit_sheets_skipped=skipped,
     )
+
+
+def has_something(report: UnitReport) -> bool:
+    """Whether a unit has anything to show on a sheet of its own (at least one answer)."""
+    return any(answer.answered for answer in report.answers.values())
+
+
+def write_unit_workbooks(
+    target: str | Path,
+    info: CampaignInfo,
+    form: Form,
+    reports: list[UnitReport],
+    *,
+    now: datetime,
+    name: Callable[[UnitReport], str],
+) -> int:
+    """One Phụ lục workbook per unit with something to show, into a folder or a .zip file.
+
+    `name` gives each file's name. Returns how many workbooks were written.
+    """
+    wanted = [report for report in unit_tree(form, reports).ordered() if has_something(report)]
+    target = Path(target)
+    if target.suffix.lower() == ".zip":
+        with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+            for report in wanted:
+                archive.writestr(name(report), unit_workbook_bytes(info, form, report, now=now))
+        return len(wanted)
+    target.mkdir(parents=True, exist_ok=True)
+    for report in wanted:
+        write_unit_workbook(target / name(report), info, form, report, now=now)
+    return len(wanted)
 
 
 def unit_workbook_bytes(

@@ -190,7 +190,6 @@ class Totals:
     def contributors(self, question: Question) -> int:
         return self._sums[question.key].contributors
 
-
     def __init__(self, form: Form) -> None:
         self.form = form
         self._sums: dict[str, _Sum] = {q.key: _Sum() for q in form.questions}

@@ -19,11 +19,11 @@ from exports.cells import (
     PAPER_A4,
     RowWriter,
     StyleBook,
-    footer_text,
     iso_date,
     line_height,
     make_cell,
     release,
+    set_footer,
     text_lines,
     to_local_naive,
 )
@@ -164,7 +164,4 @@ def _list_setup(ws, headers, footer: str) -> None:
     ws.page_setup.fitToHeight = 0
     ws.sheet_properties.pageSetUpPr.fitToPage = True
     ws.print_title_rows = "2:2"
-    ws.oddFooter.left.text = footer_text(footer)
-    ws.oddFooter.left.size = 9
-    ws.oddFooter.right.text = "Trang &P/&N"
-    ws.oddFooter.right.size = 9
+    set_footer(ws, footer, "Trang &P/&N")

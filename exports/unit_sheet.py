@@ -1,8 +1,11 @@
 """One unit's Phụ lục as a worksheet that reads like the printed Phụ lục of Kế hoạch 131-KH/TU.
 
-Title and subtitle come from the form, then the unit's name and the sections in form order with
-the plan's labels and the unit's values. The layout is derived from the form alone, so another
-form file exports without code changes:
+The sheet opens with the unit's own Party heading (`exports.heading`: its superior body and name,
+place and date, from the unit list), then the form's title, the line "(Kèm theo Kế hoạch …)",
+the period and the deadline, then the sections in form order with the plan's labels and the
+unit's values, and ends with "Nơi nhận" and the signer block. Internal lines (unit code,
+campaign code, status, export time) go to the page footer. The layout is derived from the form
+alone, so another form file exports without code changes:
 
 * consecutive `documents` questions of a section become side-by-side column groups (for CT37:
   "Văn bản của cấp ủy Đảng | Văn bản của cơ quan nhà nước, chính quyền"), one document per row
@@ -38,28 +41,26 @@ from exports.cells import (
     CellStyle,
     RowWriter,
     StyleBook,
-    footer_text,
     format_quote,
     iso_date,
     line_height,
     release,
+    set_footer,
     text_lines,
 )
 from exports.data import AnswerData, CampaignInfo, UnitReport
 from exports.figures import documents_of, numbers_of, unit_words
+from exports.heading import DocumentFrame, unit_letterhead
 
 NUMBER_WIDTH, DATE_WIDTH, SUMMARY_WIDTH, BULLET_WIDTH = 15.0, 11.5, 25.0, 6.0
 SIZE = 12
 UNANSWERED_TEXT = "(chưa trả lời)"
 NOT_APPLICABLE_TEXT = "Không áp dụng"
 NO_DOCUMENTS_TEXT = "(không có văn bản)"
-TITLE_ROWS = 3  # title, subtitle, unit name: repeated on every printed page
 
 _PLAIN = CellStyle(size=SIZE, border="none", vertical="top")
 TITLE = _PLAIN.but(bold=True, size=13, horizontal="center", vertical="center", wrap=True)
 SUBTITLE = _PLAIN.but(italic=True, horizontal="center", vertical="center", wrap=True)
-UNIT_NAME = _PLAIN.but(bold=True, horizontal="center", vertical="center", wrap=True)
-INFO = _PLAIN.but(italic=True, size=10, color="595959", horizontal="center", wrap=True)
 SECTION_NUMBER = _PLAIN.but(bold=True)
 SECTION_TITLE = _PLAIN.but(bold=True, wrap=True)
 HEADING = _PLAIN.but(bold=True, italic=True, wrap=True)
@@ -122,6 +123,7 @@ class UnitSheet:
         self.widths = [BULLET_WIDTH] + [NUMBER_WIDTH, DATE_WIDTH, SUMMARY_WIDTH] * self.groups
         self.first_value = self.columns - 2  # the last group's three columns hold values
         self.label_width = sum(self.widths[1 : self.first_value - 1])
+        self.frame = DocumentFrame(self.widths)
 
     # --- the sheet ---------------------------------------------------------------------------
 
@@ -141,6 +143,7 @@ class UnitSheet:
             if not questions and not self._has_questions_below(section, report.level):
                 continue
             self._section(out, section, questions, report)
+        self.frame.bottom(out, unit_letterhead(self.info, report))
         ws.close()
         release(ws)
         return styles
@@ -163,12 +166,17 @@ class UnitSheet:
         ws.print_options.horizontalCentered = True
         ws.page_margins.left = ws.page_margins.right = 0.5
         ws.page_margins.top, ws.page_margins.bottom = 0.6, 0.7
-        ws.print_title_rows = f"1:{TITLE_ROWS}"
-        ws.oddFooter.left.text = footer_text(report.name)
-        ws.oddFooter.left.size = 9
-        moment = format_moment(self.now, self.info.zone)
-        ws.oddFooter.right.text = f"Xuất lúc {moment} — Trang &P/&N"
-        ws.oddFooter.right.size = 9
+        zone = self.info.zone
+        state = status_title(report.status)
+        if report.submitted_at and report.status in ("submitted", "approved"):
+            state += f" lúc {format_moment(report.submitted_at, zone)}"
+        else:
+            state += f", {report.answered}/{report.total} câu"
+        internal = (
+            f"Mã đơn vị {report.code} · đợt {self.info.code} · {state} · "
+            f"xuất lúc {format_moment(self.now, zone)}"
+        )
+        set_footer(ws, internal, "Trang &P/&N", size=8)
 
     def _full_row(self, out: RowWriter, text: str, style: CellStyle, size: float) -> None:
         width = sum(self.widths)
@@ -177,19 +185,15 @@ class UnitSheet:
         out.append(cells, height=lines * line_height(size), merges=[(1, self.columns)])
 
     def _header(self, out: RowWriter, report: UnitReport) -> None:
+        self.frame.top(out, unit_letterhead(self.info, report), self.now)
         self._full_row(out, self.form.title, TITLE, 13)
-        self._full_row(out, self.form.subtitle or self.info.issued_by, SUBTITLE, SIZE)
-        self._full_row(out, report.name, UNIT_NAME, SIZE)
-        zone = self.info.zone
-        state = status_title(report.status)
-        if report.submitted_at and report.status in ("submitted", "approved"):
-            state += f" lúc {format_moment(report.submitted_at, zone)}"
-        info = (
-            f"Mã đơn vị: {report.code} · Trạng thái: {state} · "
-            f"Đã trả lời {report.answered}/{report.total} câu · "
-            f"Số liệu xuất lúc {format_moment(self.now, zone)}"
-        )
-        self._full_row(out, info, INFO, 10)
+        attached = self.info.document.attached_to or self.form.subtitle or self.info.issued_by
+        if attached:
+            self._full_row(out, attached, SUBTITLE, SIZE)
+        period = self.info.period_text
+        when = f"Số liệu {period}; " if period else ""
+        receiver = f"gửi {self.info.receiver} " if self.info.receiver else "gửi "
+        self._full_row(out, f"{when}{receiver}{self.info.deadline_text}.", SUBTITLE, SIZE)
         out.append([])
 
     # --- sections ----------------------------------------------------------------------------
