@@ -72,19 +72,20 @@ Progress = Callable[[str, int, int], None]
 PROVINCE_TITLE = "Toàn tỉnh"
 UNIT_HEADERS = (
     ("STT", 5),
-    ("Tên đơn vị", 34),
-    ("Tình trạng", 15),
+    ("Tên đơn vị", 32),
+    ("Tình trạng", 17),
 )
 UNIT_COLUMNS = len(UNIT_HEADERS)
 NAME_WIDTH = UNIT_HEADERS[1][1]
 STATUS_WIDTH = UNIT_HEADERS[2][1]
 MISMATCH_FILL = "F8CBAD"
+FIT = 0.7  # row heights are estimated on a narrower column: a cut line is worse than a spare one
 
 
 def code_width(reports: list[UnitReport], minimum: float = 11) -> float:
     """A code column wide enough for the longest unit code (within reason)."""
     longest = max((len(report.code) for report in reports), default=0)
-    return max(minimum, min(longest * 1.05 + 2, 30))
+    return max(minimum, min(longest * 1.2 + 2, 30))
 
 
 def progress_text(report: UnitReport) -> str:
@@ -247,14 +248,14 @@ class SummarySheet:
                 kind = "unit" if counts(report.status) else "draft"
                 indent = min(depth * 2, 15)
                 name = f"– {report.name}" if depth else report.name
-                lines = text_lines(name, NAME_WIDTH - indent * 1.5, 11)
+                lines = text_lines(name, (NAME_WIDTH - indent * 1.5) * FIT, 11)
                 state = progress_text(report)
-                lines = max(lines, text_lines(state, STATUS_WIDTH, 11))
-                key = (indent, lines > 1, kind)
+                lines = max(lines, text_lines(state, STATUS_WIDTH * FIT, 11))
+                key = (indent, kind)
                 if key not in name_styles:
                     name_styles[key] = styles.array(
                         BASE_STYLE.but(
-                            horizontal="left", indent=indent, wrap=lines > 1, **_ROW_KINDS[kind]
+                            horizontal="left", indent=indent, wrap=True, **_ROW_KINDS[kind]
                         )
                     )
                 labels = label_styles[kind]
@@ -302,7 +303,10 @@ class SummarySheet:
         for question in self.form.questions:
             for figure in totals.figures(question):
                 cells.append(make_cell(ws, figure.value, arrays[(figure.role, kind)]))
-        lines = max(text_lines(scope, STATUS_WIDTH, 11, bold=True), text_lines(label, NAME_WIDTH))
+        lines = max(
+            text_lines(scope, STATUS_WIDTH * FIT, 11, bold=True),
+            text_lines(label, NAME_WIDTH * FIT, 11, bold=True),
+        )
         out.append(cells, height=lines * line_height(11))
 
     def _setup(self, ws) -> None:

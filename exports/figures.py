@@ -79,23 +79,23 @@ def question_columns(question: Question) -> list[Column]:
     if kind == QuestionKind.PAIR:
         times, people = unit_words(question)
         return [
-            Column(question, "times", times, 9),
-            Column(question, "people", people, 10),
+            Column(question, "times", times, 7),
+            Column(question, "people", people, 8),
         ]
     if kind == QuestionKind.RATIO:
         noun = f" {unit}" if unit else ""
         return [
-            Column(question, "done", f"Số{noun} đã giải quyết", 10),
-            Column(question, "total", f"Tổng số{noun}", 9),
-            Column(question, "rate", "Tỷ lệ %", 8.5),
+            Column(question, "done", f"Số{noun} đã giải quyết", 9),
+            Column(question, "total", f"Tổng số{noun}", 8),
+            Column(question, "rate", "Tỷ lệ %", 7.5),
         ]
     if kind == QuestionKind.PERCENT:
-        return [Column(question, "value", "% (dòng cộng: TB)", 10)]
+        return [Column(question, "value", "% (dòng cộng: TB)", 9)]
     if kind == QuestionKind.DOCUMENTS:
-        return [Column(question, "count", "Số văn bản", 10)]
+        return [Column(question, "count", "Số văn bản", 8)]
     if kind == QuestionKind.TEXT:
         return [Column(question, "value", "Nội dung", 30)]
-    return [Column(question, "value", f"Số {unit}" if unit else "Số", 9)]
+    return [Column(question, "value", f"Số {unit}" if unit else "Số", 8)]
 
 
 def form_columns(form: Form) -> list[Column]:
