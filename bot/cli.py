@@ -16,11 +16,12 @@ from datetime import timedelta
 from sqlalchemy.exc import OperationalError
 
 from bot.app import App, build_app
-from bot.secretariat import notify_returned, status_counts, status_text
+from bot.secretariat import notify_returned, status_text
 from bot.settings import SettingsError, load_settings
 from conversations.campaigns import load_campaign
 from conversations.forms import FormError
 from conversations.messages import format_moment
+from exports.consolidation import status_summary
 from storage.database import DatabaseUrlError
 from storage.progress import campaign_progress
 from storage.repository import (
@@ -86,7 +87,13 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--json", action="store_true", help="in JSON")
 
     export = commands.add_parser("export", help="xuất bảng Excel")
-    export.add_argument("--output", "-o", required=True, metavar="TỆP.xlsx")
+    target = export.add_mutually_exclusive_group(required=True)
+    target.add_argument("--output", "-o", metavar="TỆP.xlsx")
+    target.add_argument(
+        "--per-unit",
+        metavar="THƯ_MỤC|TỆP.zip",
+        help="mỗi đơn vị có số liệu một tệp Phụ lục, vào một thư mục hoặc một tệp .zip",
+    )
     export.add_argument("--unit", metavar="MÃ", help="chỉ Phụ lục của một đơn vị")
     export.add_argument("--campaign", metavar="MÃ_ĐỢT")
     export.add_argument("--no-unit-sheets", action="store_true", help="không tạo sheet từng đơn vị")
@@ -247,19 +254,22 @@ def cmd_status(app: App, args: argparse.Namespace) -> int:
         for campaign in list_campaigns(session):
             progress = campaign_progress(session, campaign)
             texts.append(status_text(campaign, progress, now))
-            counts = status_counts(progress)
+            summary = status_summary(progress, campaign.deadline, now)
+            late = set(summary["late"])
             records.append(
                 {
                     "campaign": campaign.code,
                     "title": campaign.title,
                     "deadline": campaign.deadline.isoformat(),
                     "timezone": campaign_spec(campaign).timezone,
-                    **counts,
+                    **summary,
                     "units": [
                         {
                             "code": p.unit.code,
                             "name": p.unit.name,
+                            "parent_code": p.parent_code,
                             "status": p.status,
+                            "late": p.code in late,
                             "answered": p.answered,
                             "total": p.total,
                             "submitted_at": p.submitted_at.isoformat() if p.submitted_at else None,
@@ -276,8 +286,10 @@ def cmd_status(app: App, args: argparse.Namespace) -> int:
 
 
 def cmd_export(app: App, args: argparse.Namespace) -> int:
-    from bot.exporting import export_to_file
+    from bot.exporting import export_per_unit, export_to_file
 
+    if args.per_unit:
+        return export_per_unit(app, args.per_unit, campaign_code=args.campaign)
     return export_to_file(
         app,
         args.output,

@@ -6,6 +6,8 @@
   [--no-unit-sheets]`: checks the path first (a clear Vietnamese error and exit 1, nothing
   written), writes to a temporary file in the same directory and renames it, so a failed export
   never leaves half a file; shows progress on stderr for large exports.
+* `export_per_unit` — `baocao export --per-unit THƯ_MỤC|TỆP.zip`: one Phụ lục workbook per unit
+  with something to show, into a folder or a zip (written to a temporary file, then renamed).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from exports.excel import (
     ExportResult,
     write_consolidated_workbook,
     write_unit_workbook,
+    write_unit_workbooks,
 )
 from storage.database import Database
 from storage.repository import current_campaign
@@ -195,4 +198,62 @@ def export_to_file(
         if result.unit_sheets_skipped:
             extra = f" (không tạo sheet từng đơn vị vì quá {grouped(UNIT_SHEET_LIMIT)} đơn vị)"
         print(f"Đã xuất bảng tổng hợp {grouped(units)} đơn vị{extra} vào {path}")
+    return 0
+
+
+def check_per_unit_target(target: str | os.PathLike) -> str | None:
+    """A Vietnamese reason why `target` (a folder or a .zip) cannot receive the workbooks."""
+    path = Path(target)
+    if path.suffix.lower() == ".zip":
+        if path.is_dir():
+            return f"{path} là một thư mục, không phải tệp .zip"
+        parent = path.parent if str(path.parent) else Path(".")
+    else:
+        if path.exists() and not path.is_dir():
+            return f"{path} đã có và không phải thư mục (dùng một thư mục hoặc tệp .zip)"
+        parent = path if path.is_dir() else path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        return f"không có thư mục {parent}"
+    if not os.access(parent, os.W_OK):
+        return f"không có quyền ghi vào thư mục {parent}"
+    return None
+
+
+def export_per_unit(app, target: str | os.PathLike, *, campaign_code: str | None = None) -> int:
+    """The `baocao export --per-unit` command; returns the exit code."""
+    problem = check_per_unit_target(target)
+    if problem:
+        print(f"baocao: {problem}", file=sys.stderr)
+        return 1
+    path = Path(target)
+    now = app.clock()
+    info, form, reports = _load(app.database, campaign_code, None)
+
+    def name(report) -> str:
+        return export_filename(info, report.code, now)
+
+    try:
+        if path.suffix.lower() == ".zip":
+            handle, temporary = tempfile.mkstemp(
+                prefix=f".{path.stem}.", suffix=".zip.tmp", dir=path.parent or "."
+            )
+            os.close(handle)
+            try:
+                written = write_unit_workbooks(
+                    Path(temporary).with_suffix(".zip"), info, form, reports, now=now, name=name
+                )
+                os.chmod(Path(temporary).with_suffix(".zip"), 0o666 & ~_umask())
+                os.replace(Path(temporary).with_suffix(".zip"), path)
+            finally:
+                for leftover in (temporary, Path(temporary).with_suffix(".zip")):
+                    with contextlib.suppress(OSError):
+                        os.remove(leftover)
+        else:
+            written = write_unit_workbooks(path, info, form, reports, now=now, name=name)
+    except OSError as error:
+        print(f"baocao: không ghi được {path}: {error.strerror or error}", file=sys.stderr)
+        return 1
+    empty = len(reports) - written
+    extra = f"; {grouped(empty)} đơn vị chưa có số liệu nên không có tệp" if empty else ""
+    print(f"Đã xuất Phụ lục của {grouped(written)} đơn vị (mỗi đơn vị một tệp) vào {path}{extra}")
     return 0

@@ -17,6 +17,8 @@ from bot.messaging import Attachment, Outbound
 from conversations.campaigns import days_left
 from conversations.labels import STATUS_TITLES, group_title
 from conversations.messages import format_moment, render
+from exports.consolidation import UnitTree, status_counts
+from exports.consolidation import counts as counts_in_totals
 from storage.hot_path import enqueue
 from storage.models import Campaign, Contact, Unit
 from storage.progress import UnitProgress, campaign_progress
@@ -71,7 +73,11 @@ def handle_command(service: Service, ctx: Context, command: str | None, argument
 
 
 def status_text(campaign: Campaign, progress: list[UnitProgress], now: datetime) -> str:
-    """A phone-readable summary: counts, then who has not submitted, by group and parent."""
+    """A phone-readable summary: counts, then who has not submitted, in the unit tree.
+
+    The tree and the counts come from `exports.consolidation`, as in the workbook: a unit is
+    listed beneath its own parent (shown for context when it has submitted).
+    """
     spec = campaign_spec(campaign)
     left = days_left(campaign.deadline, now, spec.zone)
     if left > 0:
@@ -88,17 +94,22 @@ def status_text(campaign: Campaign, progress: list[UnitProgress], now: datetime)
         f"Đã nộp {counts['submitted']}/{len(progress)} · đang điền {counts['in_progress']} · "
         f"chưa bắt đầu {counts['not_started']}",
     ]
-    missing = [p for p in progress if not p.done]
-    if not missing:
+    tree = UnitTree(progress)
+    open_rows = [
+        (group, [(item, depth) for item, depth in rows if _still_open(tree, item)])
+        for group, rows in tree.groups()
+    ]
+    if not any(rows for _, rows in open_rows):
         lines.append("Tất cả đơn vị đã nộp.")
         return "\n".join(lines)
     lines.append("")
     lines.append("Chưa nộp:")
-    for group in sorted({p.unit.group or "" for p in missing}):
+    for group, rows in open_rows:
+        if not rows:
+            continue
         lines.append(f"■ {group_title(group)}")
-        members = [p for p in missing if (p.unit.group or "") == group]
-        for item in sorted(members, key=_parent_order):
-            indent = "   ↳ " if item.parent else " • "
+        for item, depth in rows:
+            indent = "   " * depth + ("↳ " if depth else "• ")
             state = STATUS_TITLES[item.status]
             if item.status in ("in_progress", "returned"):
                 state += f" {item.answered}/{item.total} câu"
@@ -106,22 +117,9 @@ def status_text(campaign: Campaign, progress: list[UnitProgress], now: datetime)
     return "\n".join(lines)
 
 
-def status_counts(progress: list[UnitProgress]) -> dict[str, int]:
-    """Submitted (or approved) / in progress (or returned) / not started."""
-    counts = {"submitted": 0, "in_progress": 0, "not_started": 0}
-    for item in progress:
-        if item.done:
-            counts["submitted"] += 1
-        elif item.status == "not_started":
-            counts["not_started"] += 1
-        else:
-            counts["in_progress"] += 1
-    return counts
-
-
-def _parent_order(item: UnitProgress) -> tuple[str, int, str]:
-    root = item.parent.code if item.parent else item.unit.code
-    return (root, 1 if item.parent else 0, item.unit.code)
+def _still_open(tree: UnitTree, item: UnitProgress) -> bool:
+    """Not submitted, or the parent of a unit that has not submitted (shown for context)."""
+    return any(not counts_in_totals(member.status) for member, _ in tree.walk(item))
 
 
 def unit_status(ctx: Context) -> Outbound:

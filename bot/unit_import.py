@@ -1,8 +1,9 @@
 """Reading the unit list an operator imports (CSV or XLSX) and checking every row.
 
 Header `code,name,level,parent_code,group`, optionally followed by the heading and signer of
-the unit's printed Phụ lục: `superior,heading_name,place,signer_for,signer_title`; CSV in UTF-8 with or without BOM. Every bad row is
-reported with its line number and nothing is imported unless the whole file is good.
+the unit's printed Phụ lục: `superior,heading_name,place,signer_for,signer_title`; CSV in UTF-8
+with or without BOM. Every bad row is reported with its line number and nothing is imported
+unless the whole file is good.
 
 `existing_codes` are the units already stored; given as a mapping code -> parent code, their
 parents are also followed when looking for a cycle (A under B, B under A).

@@ -196,6 +196,18 @@ def late(members: Sequence[M], deadline: datetime, now: datetime) -> list[M]:
     return [member for member in members if not counts(member.status)]
 
 
+def status_summary(members: Sequence[M], deadline: datetime, now: datetime) -> dict:
+    """Counts, who is late, and who counts in the province total: for `baocao status --json`."""
+    tree = UnitTree(members)
+    overdue = late(members, deadline, now)
+    return {
+        **status_counts(members),
+        "late": [member.code for member in overdue],
+        "province_total": tree.province_scope().label,
+        "counted_in_totals": [member.code for member in members if tree.counted(member)],
+    }
+
+
 # --- totals and the parent/children check ------------------------------------------------
 
 
