@@ -207,15 +207,17 @@ class SummarySheet:
         styles = StyleBook(ws)
         out = RowWriter(ws, styles)
         frame = DocumentFrame(self.widths, left_share=0.35)
-        self._setup(ws)
-        frame.top(out, consolidated_letterhead(self.info), self.now)
-        for text, style in self._title_lines():
-            frame.full(out, text, style)
-        out.append([], height=8)
-        header_top = out.row + 1
-        self._header(out)
+        letterhead = consolidated_letterhead(self.info)
+        title_lines = self._title_lines()
+        header_top = frame.top_rows(letterhead) + len(title_lines) + 2
+        self._setup(ws)  # sheet properties first: a write-only sheet writes them with row 1
         ws.print_title_rows = f"{header_top}:{header_top + 2}"
         ws.freeze_panes = f"{get_column_letter(UNIT_COLUMNS + 1)}{header_top + 3}"
+        frame.top(out, letterhead, self.now)
+        for text, style in title_lines:
+            frame.full(out, text, style)
+        out.append([], height=8)
+        self._header(out)
         arrays = {
             (role, kind): styles.array(style.but(**changes))
             for role, style in _ROLE_STYLES.items()

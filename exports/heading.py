@@ -88,6 +88,11 @@ class DocumentFrame:
         cells = [out.cell(text, style)] + [None] * (self.columns - 1)
         out.append(cells, height=lines * line_height(style.size), merges=[(1, self.columns)])
 
+    @staticmethod
+    def top_rows(head: Letterhead) -> int:
+        """How many rows `top` writes (a sheet's frozen panes must be known before any row)."""
+        return 4 + (1 if head.number else 0)
+
     def top(self, out: RowWriter, head: Letterhead, now: datetime) -> None:
         self._pair(out, (head.superior, SUPERIOR), (head.party, PARTY))
         self._pair(out, (head.body, BODY), None)

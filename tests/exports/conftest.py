@@ -12,10 +12,18 @@ import pytest
 from openpyxl import load_workbook
 from sqlmodel import select
 
+from exports.consolidated import UNIT_COLUMNS
 from storage.database import Database, open_database
 from storage.hot_path import load_answers, write_answer
 from storage.models import Contact, ReminderLog
-from storage.repository import current_campaign, seed_if_empty, submission_for, unit_by_code
+from storage.repository import (
+    UnitRow,
+    current_campaign,
+    replace_units,
+    seed_if_empty,
+    submission_for,
+    unit_by_code,
+)
 
 NOW = datetime(2022, 7, 4, 1, 30, tzinfo=UTC)  # 08:30 in Vietnam
 
@@ -85,6 +93,18 @@ class Store:
             submission.last_activity_at = at
             session.add(submission)
 
+    def set_status(self, code: str, status: str) -> None:
+        with self.database.transaction() as session:
+            submission = submission_for(
+                session, current_campaign(session), unit_by_code(session, code)
+            )
+            submission.status = status
+            session.add(submission)
+
+    def add_units(self, *rows: UnitRow) -> None:
+        with self.database.transaction() as session:
+            replace_units(session, rows)
+
     def remind(self, code: str, slots: int) -> None:
         with self.database.transaction() as session:
             campaign = current_campaign(session)
@@ -133,8 +153,17 @@ def summary_columns(ws) -> tuple[int, dict[tuple[str, str], int]]:
     top = find_row(ws, 1, "STT")
     columns: dict[tuple[str, str], int] = {}
     figure = None
-    for column in range(6, ws.max_column + 1):
+    for column in range(UNIT_COLUMNS + 1, ws.max_column + 1):
         figure = ws.cell(top + 1, column).value or figure
         part = ws.cell(top + 2, column).value
         columns[(figure, part)] = column
     return top + 3, columns
+
+
+def unit_row(ws, name: str) -> int:
+    """The row of a unit in "Tổng hợp", by name (a unit beneath its parent starts with "– ")."""
+    for row in range(1, ws.max_row + 1):
+        value = ws.cell(row, 2).value
+        if isinstance(value, str) and value.removeprefix("– ") == name:
+            return row
+    raise AssertionError(f"{name!r} not found in {ws.title}")

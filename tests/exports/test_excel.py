@@ -83,12 +83,27 @@ def value_row(ws, label: str) -> tuple:
 def test_unit_sheet_title_unit_and_section_order(store):
     name, _, ws = unit_sheet(store)
     assert name == "CT37-2022_HU-NP_20220704-0830.xlsx"
-    assert ws["A1"].value == FORM.title
-    assert ws["A1"].value.startswith("PHỤ LỤC — Kết quả triển khai thực hiện Chỉ thị 37-CT/TU")
-    assert ws["A2"].value == (
+    # the unit's own Party heading, from the unit list's columns
+    assert ws["A1"].value == "ĐẢNG BỘ TỈNH NINH THUẬN"
+    assert ws["A2"].value == "HUYỆN ỦY NINH PHƯỚC" and ws["A2"].font.bold
+    assert ws["A3"].value == "*"
+    assert ws["E1"].value == "ĐẢNG CỘNG SẢN VIỆT NAM" and ws["E1"].font.underline == "single"
+    assert ws["E3"].value == "Ninh Phước, ngày     tháng     năm 2022" and ws["E3"].font.italic
+    assert ws["A5"].value == FORM.title
+    assert ws["A5"].value.startswith("PHỤ LỤC — Kết quả triển khai thực hiện Chỉ thị 37-CT/TU")
+    assert ws["A6"].value == (
         "(Kèm theo Kế hoạch số 131-KH/TU, ngày 11 tháng 5 năm 2022 của Ban Thường vụ Tỉnh ủy)"
     )
-    assert ws["A3"].value == "Ban Thường vụ Huyện ủy Ninh Phước"
+    assert ws["A7"].value == (
+        "Số liệu từ ngày 11/5/2017 đến ngày 30/5/2022; gửi Ban Dân vận Tỉnh ủy "
+        "trước ngày 05/7/2022."
+    )
+    # "Nơi nhận" and the signer block close the sheet
+    receivers = find_row(ws, 1, "Nơi nhận:")
+    assert ws.cell(receivers, 5).value == "T/M BAN THƯỜNG VỤ"
+    assert ws.cell(receivers + 1, 1).value == "- Ban Dân vận Tỉnh ủy (b/c),"
+    assert ws.cell(receivers + 1, 5).value == "BÍ THƯ"
+    assert ws.max_row == receivers + 2 + 3  # room to sign, no name typed
     numbers = [
         ws.cell(row, 1).value
         for row in range(1, ws.max_row + 1)
@@ -183,16 +198,19 @@ def test_unit_sheet_headings_and_levels(store):
 
 def test_unit_sheet_looks_and_prints_right(store):
     _, _, ws = unit_sheet(store)
-    assert ws["A1"].font.name == "Times New Roman" and ws["A1"].font.bold
+    assert ws["A5"].font.name == "Times New Roman" and ws["A5"].font.bold
     assert ws.cell(find_row(ws, 2, "Tổng số đoàn kiểm tra"), V1).font.name == "Times New Roman"
     assert ws.page_setup.orientation == "portrait"
     assert ws.page_setup.paperSize in (9, "9")
     assert ws.page_setup.fitToWidth in (1, "1")
     assert ws.sheet_properties.pageSetUpPr.fitToPage
-    assert ws.print_title_rows == "$1:$3"
-    assert "Ban Thường vụ Huyện ủy Ninh Phước" in ws.oddFooter.left.text
-    assert "08:30 ngày 04/07/2022" in ws.oddFooter.right.text
-    assert ws.row_dimensions[1].height >= 15 and "A1:G1" in {str(r) for r in ws.merged_cells}
+    assert ws.print_title_rows is None  # the heading is printed once, on page 1
+    # internal lines go to the footer, in Times New Roman
+    assert "Mã đơn vị HU-NP" in ws.oddFooter.left.text and "ct37-2022" in ws.oddFooter.left.text
+    assert "08:30 ngày 04/07/2022" in ws.oddFooter.left.text
+    assert ws.oddFooter.right.text == "Trang &P/&N"
+    assert ws.oddFooter.left.font == ws.oddFooter.right.font == "Times New Roman,Regular"
+    assert ws.row_dimensions[5].height >= 15 and "A5:G5" in {str(r) for r in ws.merged_cells}
     assert ws.sheet_view.showGridLines is False
     widths = [ws.column_dimensions[letter].width for letter in "ABCDEFG"]
     assert all(width and width >= 5 for width in widths)
