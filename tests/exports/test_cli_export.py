@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import io
+import re
+import zipfile
+
 import pytest
 from openpyxl import load_workbook
 
@@ -29,8 +33,7 @@ def test_export_consolidated(cli, store, tmp_path, capsys):
     out = capsys.readouterr().out
     assert f"Đã xuất bảng tổng hợp 13 đơn vị vào {output}" in out
     workbook = load_workbook(output)
-    assert workbook.sheetnames[:3] == ["Tổng hợp", "Văn bản", "Tiến độ"]
-    assert "HU-NP" in workbook.sheetnames
+    assert workbook.sheetnames == ["Tổng hợp", "Kiểm tra số liệu", "Văn bản", "Tiến độ", "HU-NP"]
     assert _leftovers(tmp_path) == []
 
 
@@ -45,7 +48,12 @@ def test_export_one_unit(cli, store, tmp_path, capsys):
 def test_export_without_unit_sheets(cli, tmp_path):
     output = tmp_path / "nho.XLSX"
     assert cli("export", "--output", str(output), "--no-unit-sheets") == 0
-    assert load_workbook(output).sheetnames == ["Tổng hợp", "Văn bản", "Tiến độ"]
+    assert load_workbook(output).sheetnames == [
+        "Tổng hợp",
+        "Kiểm tra số liệu",
+        "Văn bản",
+        "Tiến độ",
+    ]
 
 
 def test_export_replaces_an_existing_file(cli, tmp_path):
@@ -97,14 +105,16 @@ def test_failed_write_leaves_no_half_file(cli, tmp_path, capsys, monkeypatch):
     assert _leftovers(tmp_path) == []
 
 
-def test_progress_lines_for_large_exports(cli, tmp_path, capsys, monkeypatch):
+def test_progress_lines_for_large_exports(cli, store, tmp_path, capsys, monkeypatch):
+    for code in ("HU-NP", "HU-NH", "HU-BACAI", "DU-TRIHAI", "CB-TTT"):
+        store.answer(code, "inspection_teams", {"value": 1})
     monkeypatch.setattr(bot.exporting, "LARGE_EXPORT", 5)
     monkeypatch.setattr(bot.exporting, "PROGRESS_EVERY", 5)
     assert cli("export", "--output", str(tmp_path / "x.xlsx")) == 0
     err = capsys.readouterr().err.splitlines()
     assert "Đang xuất 5/13 đơn vị…" in err
     assert "Đang xuất 13/13 đơn vị…" in err
-    assert "Đang xuất 13/13 sheet đơn vị…" in err
+    assert "Đang xuất 5/5 sheet đơn vị…" in err  # units with nothing to show get no sheet
     assert err[-1] == "Đang ghi tệp…"
 
 
@@ -118,3 +128,38 @@ def test_file_name_uses_the_campaign_time_zone():
 
     info = CampaignInfo("ct37-2022", "t", "", "", NOW)
     assert bot.exporting.export_filename(info, "HU-NP", NOW) == "CT37-2022_HU-NP_20220704-0830.xlsx"
+
+
+def test_export_per_unit_to_a_folder_and_a_zip(cli, store, tmp_path, capsys):
+    store.answer("HU-NP", "inspection_teams", {"value": 7})
+    store.answer("DU-PHUOCDAN", "inspection_teams", {"value": 2})
+    folder = tmp_path / "phu-luc"
+    assert cli("export", "--per-unit", str(folder)) == 0
+    out = capsys.readouterr().out
+    assert f"Đã xuất Phụ lục của 2 đơn vị (mỗi đơn vị một tệp) vào {folder}" in out
+    assert "11 đơn vị chưa có số liệu nên không có tệp" in out
+    names = sorted(p.name for p in folder.iterdir())
+    assert [re.sub(r"_\d{8}-\d{4}\.xlsx$", "", name) for name in names] == [
+        "CT37-2022_DU-PHUOCDAN",
+        "CT37-2022_HU-NP",
+    ]
+    assert load_workbook(folder / names[1]).sheetnames == ["HU-NP"]
+
+    archive = tmp_path / "phu-luc.zip"
+    assert cli("export", "--per-unit", str(archive)) == 0
+    with zipfile.ZipFile(archive) as opened:
+        assert sorted(opened.namelist()) == names
+        workbook = load_workbook(io.BytesIO(opened.read(names[0])))
+    assert workbook.sheetnames == ["DU-PHUOCDAN"]
+    assert _leftovers(tmp_path) == []
+    assert {"phu-luc", "phu-luc.zip"} <= {p.name for p in tmp_path.iterdir()}
+    assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".phu-luc")]
+
+
+def test_export_per_unit_refuses_a_bad_target(cli, tmp_path, capsys):
+    blocker = tmp_path / "tep.txt"
+    blocker.write_text("x")
+    assert cli("export", "--per-unit", str(blocker)) == 1
+    assert "không phải thư mục" in capsys.readouterr().err
+    assert cli("export", "--per-unit", str(tmp_path / "khong-co" / "a.zip")) == 1
+    assert "không có thư mục" in capsys.readouterr().err

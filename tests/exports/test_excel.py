@@ -25,6 +25,7 @@ from tests.exports.conftest import (
     open_workbook,
     sheet_xml,
     summary_columns,
+    unit_row,
 )
 
 FORM = load_form("ct37_phuluc.yaml")
@@ -274,33 +275,65 @@ def consolidated(store):
 def test_consolidated_sheets_and_name(consolidated):
     name, _, workbook = consolidated
     assert name == "CT37-2022_tong-hop_20220704-0830.xlsx"
-    assert workbook.sheetnames[:3] == ["Tổng hợp", "Văn bản", "Tiến độ"]
-    assert {"HU-NP", "DU-PHUOCDAN", "HU-BACAI"} <= set(workbook.sheetnames[3:])
-    assert len(workbook.sheetnames) == 3 + 13  # one Phụ lục per bundled unit
+    assert workbook.sheetnames[:4] == ["Tổng hợp", "Kiểm tra số liệu", "Văn bản", "Tiến độ"]
+    # a unit with nothing to show gets no sheet: only the five that answered something
+    assert sorted(workbook.sheetnames[4:]) == sorted(CONSOLIDATION)
+
+
+def test_consolidated_heading_title_and_signer(consolidated):
+    _, _, workbook = consolidated
+    ws = workbook["Tổng hợp"]
+    assert ws["A1"].value == "TỈNH ỦY NINH THUẬN"
+    assert ws["A2"].value == "BAN DÂN VẬN" and ws["A2"].font.bold
+    assert ws["A3"].value == "*"
+    assert ws["A4"].value == "Số      -BC/BDVTU"
+    right = next(c for c in range(2, ws.max_column + 1) if ws.cell(1, c).value)
+    assert ws.cell(1, right).value == "ĐẢNG CỘNG SẢN VIỆT NAM"
+    assert ws.cell(1, right).font.bold and ws.cell(1, right).font.underline == "single"
+    assert ws.cell(3, right).value == "Ninh Thuận, ngày     tháng     năm 2022"
+    assert ws.cell(3, right).font.italic
+    assert ws["A6"].value == "BẢNG TỔNG HỢP"
+    assert ws["A7"].value == (
+        "Kết quả triển khai thực hiện Chỉ thị 37-CT/TU, ngày 11/5/2017 của Ban Thường vụ Tỉnh ủy"
+    )
+    assert ws["A8"].value.startswith("(Kèm theo Kế hoạch số 131-KH/TU")
+    assert ws["A9"].value == (
+        "Số liệu từ ngày 11/5/2017 đến ngày 30/5/2022; các đơn vị gửi Ban Dân vận Tỉnh ủy "
+        "trước ngày 05/7/2022."
+    )
+    receivers = find_row(ws, 1, "Nơi nhận:")
+    assert receivers > find_row(ws, 2, "Toàn tỉnh")
+    assert ws.cell(receivers, right).value == "K/T TRƯỞNG BAN"
+    assert ws.cell(receivers + 1, right).value == "PHÓ TRƯỞNG BAN"
+    assert ws.cell(receivers + 1, 1).value == "- Thường trực Tỉnh ủy (b/c),"
+    # internal lines only in the footer; Times New Roman there too
+    cells = [c.value for row in ws.iter_rows() for c in row if isinstance(c.value, str)]
+    assert not any("ct37-2022" in text or "Mã đơn vị" in text for text in cells)
+    assert "ct37-2022" in ws.oddFooter.left.text
+    assert ws.oddFooter.left.font == "Times New Roman,Regular"
 
 
 def test_consolidated_unit_rows(consolidated):
     _, _, workbook = consolidated
     ws = workbook["Tổng hợp"]
     first, columns = summary_columns(ws)
-    row = find_row(ws, 2, "HU-NP")
-    assert ws.cell(row, 3).value == "Ban Thường vụ Huyện ủy Ninh Phước"
-    assert ws.cell(row, 5).value == "đã nộp"
-    assert ws.cell(find_row(ws, 2, "HU-NH"), 5).value == "đang điền"
-    assert ws.cell(find_row(ws, 2, "DU-TRIHAI"), 5).value == "chưa bắt đầu"
+    row = unit_row(ws, "Ban Thường vụ Huyện ủy Ninh Phước")
+    assert ws.cell(row, 3).value == "đã nộp"
+    assert ws.cell(unit_row(ws, "Ban Thường vụ Huyện ủy Ninh Hải"), 3).value == "đang điền 5/20 câu"
+    assert ws.cell(unit_row(ws, "Đảng ủy xã Tri Hải"), 3).value == "chưa bắt đầu"
     teams = columns[("Số đoàn KT", "Số đoàn")]
     cell = ws.cell(row, teams)
     assert cell.value == 5 and type(cell.value) is int and cell.number_format == "#,##0"
-    assert ws.cell(find_row(ws, 2, "HU-NH"), teams).value == "KAD"
-    unanswered = ws.cell(find_row(ws, 2, "TU-PRTC"), teams)
+    assert ws.cell(unit_row(ws, "Ban Thường vụ Huyện ủy Ninh Hải"), teams).value == "KAD"
+    unanswered = ws.cell(unit_row(ws, "Ban Thường vụ Thành ủy Phan Rang - Tháp Chàm"), teams)
     assert unanswered.value is None and unanswered.fill.fgColor.rgb.endswith("FFF4D6")
     # a commune is not asked the province questions: empty on grey
     province = columns[("4.1. Tiếp định kỳ (tỉnh)", "lượt")]
-    not_asked = ws.cell(find_row(ws, 2, "DU-PHUOCDAN"), province)
+    not_asked = ws.cell(unit_row(ws, "Đảng ủy thị trấn Phước Dân"), province)
     assert not_asked.value is None and not_asked.fill.fgColor.rgb.endswith("E7E6E6")
     done = columns[("4.3. Khiếu nại", "Số đơn đã giải quyết")]
     assert [ws.cell(row, done + i).value for i in range(3)] == [45, 50, 90]
-    rate = ws.cell(find_row(ws, 2, "HU-NH"), done + 2)
+    rate = ws.cell(unit_row(ws, "Ban Thường vụ Huyện ủy Ninh Hải"), done + 2)
     assert rate.value == "—"
     assert ws.cell(row, columns[("VB cấp ủy Đảng", "Số văn bản")]).value == 1
     pct = ws.cell(row, columns[("Một cửa cấp huyện (%)", "% (dòng cộng: TB)")])
@@ -311,42 +344,41 @@ def test_consolidated_totals_follow_the_rules(consolidated):
     _, _, workbook = consolidated
     ws = workbook["Tổng hợp"]
     _, columns = summary_columns(ws)
-    direct = find_row(ws, 3, "Cộng Kiểm tra trực tiếp")
-    self_check = find_row(ws, 3, "Cộng Tự kiểm tra")
-    province = find_row(ws, 3, "Toàn tỉnh")
+    direct = find_row(ws, 2, "Cộng Kiểm tra trực tiếp")
+    self_check = find_row(ws, 2, "Cộng Tự kiểm tra")
+    province = find_row(ws, 2, "Toàn tỉnh")
     assert direct < self_check < province
+    # only HU-NP has submitted: drafts (HU-NH, TU-PRTC, HU-BACAI) are in no sum
+    assert ws.cell(direct, 3).value == "Tổng hợp từ 1/6 đơn vị đã nộp"
+    assert ws.cell(self_check, 3).value == "Tổng hợp từ 0/4 đơn vị đã nộp"
+    assert ws.cell(province, 3).value == "Tổng hợp từ 1/10 đơn vị đã nộp"
 
     teams = columns[("Số đoàn KT", "Số đoàn")]
-    assert ws.cell(direct, teams).value == 5  # N/A and unanswered left out, not counted as 0
+    assert ws.cell(direct, teams).value == 5
     assert ws.cell(province, teams).value == 5
-    assert ws.cell(self_check, teams).value is None  # nobody answered: empty, not 0
+    assert ws.cell(self_check, teams).value is None  # nobody counted: empty, not 0
     inspected = columns[("Số đơn vị được KT", "Số đơn vị")]
     assert ws.cell(direct, inspected).value is None  # only N/A: empty, not 0
 
     times = columns[("4.1. Tiếp định kỳ (huyện, sở)", "lượt")]
-    assert ws.cell(direct, times).value == 5 and ws.cell(direct, times + 1).value == 55
+    assert ws.cell(direct, times).value == 3 and ws.cell(direct, times + 1).value == 30
 
     done = columns[("4.3. Khiếu nại", "Số đơn đã giải quyết")]
-    assert [ws.cell(direct, done + i).value for i in (0, 1)] == [50, 60]
-    assert ws.cell(direct, done + 2).value == pytest.approx(50 / 60 * 100)  # not (90+50)/2
-    assert [ws.cell(self_check, done + i).value for i in range(3)] == [10, 10, 100]
-    assert [ws.cell(province, done + i).value for i in (0, 1)] == [60, 70]
-    assert ws.cell(province, done + 2).value == pytest.approx(60 / 70 * 100)
+    assert [ws.cell(direct, done + i).value for i in range(3)] == [45, 50, 90]
+    assert [ws.cell(self_check, done + i).value for i in range(3)] == [None, None, None]
+    assert [ws.cell(province, done + i).value for i in range(3)] == [45, 50, 90]
     denounced = columns[("4.4. Tố cáo", "Số đơn đã giải quyết")]
     assert [ws.cell(province, denounced + i).value for i in range(3)] == [0, 0, "—"]
 
     pct = columns[("Một cửa cấp huyện (%)", "% (dòng cộng: TB)")]
     average = ws.cell(province, pct)
-    assert average.value == pytest.approx((80 + 90.5 + 60) / 3)  # an average, never a sum
+    assert average.value == pytest.approx(80)  # HU-NH's 90.5 and HU-BACAI's 60 are drafts
     assert "TB" in average.number_format
-    assert ws.cell(direct, pct).value == pytest.approx((80 + 90.5) / 2)
 
     docs = columns[("VB cấp ủy Đảng", "Số văn bản")]
     assert ws.cell(province, docs).value == 1
-    assert ws.cell(direct, 5).value == "đã nộp 1/9"
-    assert ws.cell(province, 5).value == "đã nộp 1/13"
     for row in (direct, self_check, province):
-        for column in range(6, ws.max_column + 1):
+        for column in range(4, ws.max_column + 1):
             value = ws.cell(row, column).value
             assert value is None or value == "—" or isinstance(value, int | float)
 
@@ -355,19 +387,30 @@ def test_consolidated_groups_parents_and_frozen_header(consolidated):
     _, _, workbook = consolidated
     ws = workbook["Tổng hợp"]
     first, _ = summary_columns(ws)
-    assert ws.freeze_panes == f"F{first}"
-    assert ws.cell(first, 3).value == "Kiểm tra trực tiếp" and ws.cell(first, 1).value == "I"
-    codes = [ws.cell(row, 2).value for row in range(first, ws.max_row + 1)]
-    codes = [code for code in codes if code]
-    assert codes.index("DU-PHUOCDAN") == codes.index("HU-NP") + 1
-    assert codes.index("DU-VANHAI") == codes.index("TU-PRTC") + 1
-    assert codes.index("HU-BACAI") > codes.index("DU-TRIHAI")
-    child = ws.cell(find_row(ws, 2, "DU-PHUOCDAN"), 3)
-    assert child.alignment.indent > ws.cell(find_row(ws, 2, "HU-NP"), 3).alignment.indent
-    assert find_row(ws, 3, "Tự kiểm tra") > find_row(ws, 3, "Cộng Kiểm tra trực tiếp")
+    assert ws.freeze_panes == f"D{first}"
+    assert ws.cell(first, 2).value == "Kiểm tra trực tiếp" and ws.cell(first, 1).value == "I"
+    names = [ws.cell(row, 2).value for row in range(first, find_row(ws, 2, "Toàn tỉnh"))]
+    district = names.index("Ban Thường vụ Huyện ủy Ninh Phước")
+    assert names[district + 1] == "– Đảng ủy thị trấn Phước Dân"
+    city = names.index("Ban Thường vụ Thành ủy Phan Rang - Tháp Chàm")
+    assert names[city + 1] == "– Đảng ủy phường Văn Hải"
+    assert names.index("Ban Thường vụ Huyện ủy Bác Ái (mẫu)") > names.index("– Đảng ủy xã Tri Hải")
+    child = ws.cell(unit_row(ws, "Đảng ủy thị trấn Phước Dân"), 2)
+    assert child.alignment.indent > ws.cell(first + district, 2).alignment.indent
+    assert find_row(ws, 2, "Tự kiểm tra") > find_row(ws, 2, "Cộng Kiểm tra trực tiếp")
     top = first - 3
-    assert ws.cell(top, 6).value == "1. Văn bản chỉ đạo, triển khai"
+    assert ws.cell(top, 4).value == "1. Văn bản chỉ đạo, triển khai"
     assert ws.print_title_rows == f"${top}:${top + 2}"
+
+
+def test_consolidated_prints_on_a3_landscape_one_page_wide(consolidated):
+    _, _, workbook = consolidated
+    ws = workbook["Tổng hợp"]
+    assert ws.page_setup.paperSize in (8, "8") and ws.page_setup.orientation == "landscape"
+    assert ws.page_setup.fitToWidth in (1, "1") and ws.page_setup.fitToHeight in (0, "0")
+    assert ws.sheet_properties.pageSetUpPr.fitToPage
+    fonts = {cell.font.name for row in ws.iter_rows() for cell in row if cell.value is not None}
+    assert fonts == {"Times New Roman"}
 
 
 def test_consolidated_has_no_formula(consolidated):
@@ -405,7 +448,7 @@ def test_progress_sheet(store):
     store.remind("HU-NP", 2)
     _, data = export_bytes(store.database, now=NOW, unit_sheets=False)
     workbook = open_workbook(data)
-    assert workbook.sheetnames == ["Tổng hợp", "Văn bản", "Tiến độ"]
+    assert workbook.sheetnames == ["Tổng hợp", "Kiểm tra số liệu", "Văn bản", "Tiến độ"]
     ws = workbook["Tiến độ"]
     header = [cell.value for cell in ws[2]]
     row = find_row(ws, 2, "HU-NP")
@@ -432,8 +475,9 @@ def test_unit_sheets_skipped_above_the_limit(database):
     )
     assert result.unit_sheets_skipped and result.unit_sheets == 0
     workbook = open_workbook(buffer.getvalue())
-    assert workbook.sheetnames == ["Tổng hợp", "Văn bản", "Tiến độ"]
-    notes = [workbook["Tổng hợp"].cell(row, 1).value for row in range(1, 12)]
+    assert workbook.sheetnames == ["Tổng hợp", "Kiểm tra số liệu", "Văn bản", "Tiến độ"]
+    ws = workbook["Tổng hợp"]
+    notes = [ws.cell(row, 1).value for row in range(find_row(ws, 2, "Toàn tỉnh"), ws.max_row)]
     assert any(note and "Không tạo sheet riêng" in note and "13" in note for note in notes)
 
 
