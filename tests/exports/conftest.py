@@ -15,7 +15,7 @@ from sqlmodel import select
 from exports.consolidated import UNIT_COLUMNS
 from storage.database import Database, open_database
 from storage.hot_path import load_answers, write_answer
-from storage.models import Contact, ReminderLog
+from storage.models import Contact, ReminderLog, Unit
 from storage.repository import (
     UnitRow,
     current_campaign,
@@ -46,7 +46,7 @@ class Store:
     def answer(self, code: str, key: str, value: dict | None = None, *, na: bool = False):
         with self.database.transaction() as session:
             campaign = current_campaign(session)
-            submission = submission_for(session, campaign, unit_by_code(session, code))
+            submission = submission_for(session, campaign, _unit(session, code))
             existing = load_answers(session, submission.id).get(key)
             write_answer(
                 session,
@@ -120,6 +120,12 @@ class Store:
                         at=NOW,
                     )
                 )
+
+
+def _unit(session, code: str) -> Unit:
+    """The unit with exactly this code (SQLite's upper() leaves "ổ" alone), else by any case."""
+    found = session.exec(select(Unit).where(Unit.code == code)).first()
+    return found or unit_by_code(session, code)
 
 
 @pytest.fixture

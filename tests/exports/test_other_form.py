@@ -98,9 +98,10 @@ COMMUNE = UnitReport(
 def test_unit_sheet_of_another_form():
     data = unit_workbook_bytes(INFO, FORM, PROVINCE, now=NOW)
     ws = load_workbook(io.BytesIO(data))["TINH"]
-    assert ws["A1"].value == FORM.title
-    assert ws["A2"].value == FORM.subtitle
-    assert ws["A3"].value == "Ban Dân vận Tỉnh ủy"
+    assert ws["A2"].value == "BAN DÂN VẬN TỈNH ỦY"  # no heading columns: the name, in capitals
+    assert ws["A5"].value == FORM.title
+    assert ws["A6"].value == FORM.subtitle
+    assert ws["A7"].value == "gửi Ban Dân vận trước 07:00 ngày 10/3/2024."
     head = find_row(ws, 2, "Nghị quyết")
     # three consecutive documents questions: three column groups side by side
     assert [ws.cell(head, column).value for column in (2, 5, 8)] == [
@@ -137,16 +138,26 @@ def test_unit_sheet_leaves_out_questions_not_asked():
 def test_consolidated_workbook_of_another_form():
     data = consolidated_workbook_bytes(INFO, FORM, [COMMUNE, PROVINCE], now=NOW)
     workbook = load_workbook(io.BytesIO(data))
-    assert workbook.sheetnames == ["Tổng hợp", "Văn bản", "Tiến độ", "TINH", "XA-1"]
+    assert workbook.sheetnames == [
+        "Tổng hợp",
+        "Kiểm tra số liệu",
+        "Văn bản",
+        "Tiến độ",
+        "TINH",
+        "XA-1",
+    ]
     ws = workbook["Tổng hợp"]
     first, columns = summary_columns(ws)
-    assert ws.cell(first, 3).value == "nhom_a"  # an unknown group is shown by its name
-    assert ws.cell(first + 1, 2).value == "TINH" and ws.cell(first + 2, 2).value == "XA-1"
-    total = find_row(ws, 3, "Toàn tỉnh")
-    assert ws.cell(total, columns[("Cuộc họp", "Số cuộc")]).value == 10
+    assert ws.cell(first, 2).value == "nhom_a"  # an unknown group is shown by its name
+    assert ws.cell(first + 1, 2).value == "Ban Dân vận Tỉnh ủy"
+    assert ws.cell(first + 2, 2).value == "– Đảng ủy xã Một"  # beneath its parent
+    total = find_row(ws, 2, "Toàn tỉnh")
+    assert ws.cell(total, 3).value == "Tổng hợp từ 1/1 đơn vị đã nộp"
+    # the commune is inside the province's report, and it has not submitted: not added
+    assert ws.cell(total, columns[("Cuộc họp", "Số cuộc")]).value == 4
     cases = columns[("B.1. Vụ việc", "Số vụ đã giải quyết")]
-    assert [ws.cell(total, cases + i).value for i in (0, 1)] == [3, 5]
-    assert ws.cell(total, cases + 2).value == pytest.approx(60)
+    assert [ws.cell(total, cases + i).value for i in (0, 1)] == [2, 4]
+    assert ws.cell(total, cases + 2).value == pytest.approx(50)
     assert ws.cell(total, columns[("B.1. Tiếp dân", "buổi")]).value == 3
     assert ws.cell(total, columns[("Nghị quyết", "Số văn bản")]).value == 2
     assert ws.cell(first + 1, columns[("Ý kiến khác", "Nội dung")]).value == "=Đề nghị tăng cường"

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from bot.exporting import export_bytes
 from exports.cells import MAX_SHEET_NAME, SheetNames, clean_text
 from storage.repository import UnitRow, replace_units
-from tests.exports.conftest import NOW, find_row, open_workbook, sheet_xml
+from tests.exports.conftest import NOW, find_row, open_workbook, sheet_xml, unit_row
 
 FORMULA_LIKE = ["=1+1", "+84 123", "-SUM(A1)", "@cmd", "\t=x", "#N/A", '=HYPERLINK("http://x","y")']
 
@@ -65,7 +65,7 @@ def test_formula_like_unit_names_stay_text(store):
         )
     _, data = export_bytes(store.database, now=NOW)
     ws = open_workbook(data)["Tổng hợp"]
-    cell = ws.cell(find_row(ws, 2, "X-1"), 3)
+    cell = ws.cell(unit_row(ws, "=cmd|' /C calc'!A0"), 2)
     assert cell.value == "=cmd|' /C calc'!A0" and cell.data_type == "s"
 
 
@@ -76,12 +76,13 @@ def test_control_characters_are_removed(store):
             session,
             [UnitRow(code="X-2", name="Đảng ủy\x01 xã\x1f Mẫu", level="xa", group="tu_kiem_tra")],
         )
+    store.answer("X-2", "inspection_teams", {"value": 1})
     _, data = export_bytes(store.database, now=NOW)
     workbook = open_workbook(data)
     assert workbook["Văn bản"].cell(3, 7).value == "Kế hoạch số 1"
     ws = workbook["Tổng hợp"]
-    assert ws.cell(find_row(ws, 2, "X-2"), 3).value == "Đảng ủy xã Mẫu"
-    assert workbook["X-2"]["A3"].value == "Đảng ủy xã Mẫu"
+    assert ws.cell(unit_row(ws, "Đảng ủy xã Mẫu"), 2).value == "Đảng ủy xã Mẫu"
+    assert workbook["X-2"]["A2"].value == "ĐẢNG ỦY XÃ MẪU"
 
 
 NASTY_CODES = [
@@ -108,19 +109,21 @@ def test_sheet_names_valid_and_unique_whatever_the_codes(store):
                 for code in NASTY_CODES
             ],
         )
+    for code in NASTY_CODES:  # something to show, so each gets a sheet
+        store.answer(code, "inspection_teams", {"value": 1})
     _, data = export_bytes(store.database, now=NOW)
     workbook = open_workbook(data)
     names = workbook.sheetnames
-    assert len(names) == 3 + 13 + len(NASTY_CODES)
+    assert len(names) == 4 + len(NASTY_CODES)
     assert len({name.casefold() for name in names}) == len(names)
     for name in names:
         _assert_valid_sheet_name(name)
     assert "history" not in [name.casefold() for name in names]
-    assert names[:3] == ["Tổng hợp", "Văn bản", "Tiến độ"]
-    units = names[3 + 13 :]
+    assert names[:4] == ["Tổng hợp", "Kiểm tra số liệu", "Văn bản", "Tiến độ"]
+    units = names[4:]
     assert units[0] == "A-B" and units[1] == "A-B (2)" and units[2] == "A-B (3)"
     ws = workbook[units[-1]]
-    assert ws["A3"].value == long_name  # the full name is in the sheet, only the tab is short
+    assert ws["A2"].value == long_name.upper()  # the full name is in the sheet, the tab is short
 
 
 def _assert_valid_sheet_name(name: str) -> None:
