@@ -1,12 +1,15 @@
 """Benchmark: the consolidated Excel export at 10,000 units against plain openpyxl write-only.
 
 Builds synthetic `UnitReport`s in memory (no database: the export's time is measured alone)
-for the bundled CT37 form, every question answered, then runs each variant in its own
-subprocess so that peak memory (`ru_maxrss`) is comparable:
+for the bundled CT37 form, every question answered, as a tree of districts with 99 communes
+each (100 × 99 for 10,000 units; one commune in ten filed under the other group), so the
+hierarchy rules (tree order, only submitted roots added, the parent/children check) run in
+full; then runs each variant in its own subprocess so that peak memory (`ru_maxrss`) is
+comparable:
 
 * ours          — `write_consolidated_workbook(..., unit_sheets=False)`
 * ours+sheets   — the same with one Phụ lục sheet per unit (the 500-unit limit lifted)
-* baseline      — the same three sheets' cells (rows × columns of plain values) appended with
+* baseline      — the same sheets' cells (rows × columns of plain values) appended with
                   plain `Workbook(write_only=True)`, no styles, no merges
 
 Time is measured without tracemalloc; a second run of each variant measures the tracemalloc
@@ -61,26 +64,20 @@ def synthetic(units: int, seed: int = 37) -> tuple[CampaignInfo, Form, list[Unit
         deadline=datetime(2022, 7, 4, 17, 0, tzinfo=UTC),
     )
     reports: list[UnitReport] = []
-    districts = units // 99 + 1  # each district: itself and 98 communes; trimmed below
-    departments = max(1, units // 250)
-    layout = [("tinh", None)] + [("so_nganh", None)] * departments
-    for district in range(districts):
-        layout.append(("huyen", None))
-        layout.extend([("xa", district)] * 98)
-    layout = layout[:units]
-    district_codes: list[str] = []
-    for index, (level, district) in enumerate(layout):
-        code = f"U{index:05d}"
-        if level == "huyen":
-            district_codes.append(code)
-        parent = district_codes[district] if district is not None else None
+    groups = ("kiem_tra_truc_tiep", "tu_kiem_tra")
+    for index in range(units):
+        district, place = divmod(index, 100)  # place 0: the district, 1–99: its communes
+        level = "huyen" if place == 0 else "xa"
+        group = groups[district % 2]
+        if place % 10 == 5:
+            group = groups[(district + 1) % 2]  # a commune filed under the other group
         reports.append(
             UnitReport(
-                code=code,
-                name=f"Đảng ủy đơn vị số {index} — {level.replace('_', ' ')} (mẫu)",
+                code=f"U{index:05d}",
+                name=f"Đảng ủy đơn vị số {index} — {level} (mẫu)",
                 level=level,
-                group="kiem_tra_truc_tiep" if index % 10 == 0 else "tu_kiem_tra",
-                parent_code=parent,
+                group=group,
+                parent_code=f"U{district * 100:05d}" if place else None,
                 status=rng.choice(["submitted", "approved", "in_progress", "returned"]),
                 submitted_at=NOW - timedelta(minutes=rng.randint(0, 50_000)),
                 submitted_by=f"Cán bộ {index}",
@@ -150,14 +147,14 @@ def run_baseline(output: str, info, form, reports) -> None:
         for index, (report, _depth) in enumerate(members, start=1):
             totals.add(report.level, report.answers)
             province.add(report.level, report.answers)
-            row = [index, report.code, report.name, report.level, report.status]
+            row = [index, report.name, report.status]
             for question in form.questions:
                 answer = report.answer(question.key)
                 asked = question.applies_to(report.level)
                 row.extend(f.value for f in unit_figures(question, answer, asked))
             summary.append(row)
-        summary.append([None, None, "Cộng", None, None] + _total_values(form, totals))
-    summary.append([None, None, "Toàn tỉnh", None, None] + _total_values(form, province))
+        summary.append([None, "Cộng", "Tổng hợp"] + _total_values(form, totals))
+    summary.append([None, "Toàn tỉnh", "Tổng hợp"] + _total_values(form, province))
 
     documents = workbook.create_sheet("Văn bản")
     documents.append(["Văn bản"])
