@@ -109,7 +109,7 @@ def status_text(campaign: Campaign, progress: list[UnitProgress], now: datetime)
             continue
         lines.append(f"■ {group_title(group)}")
         for item, depth in rows:
-            indent = "   " * depth + ("↳ " if depth else "• ")
+            indent = "   " * depth + "↳ " if depth else " • "
             state = STATUS_TITLES[item.status]
             if item.status in ("in_progress", "returned"):
                 state += f" {item.answered}/{item.total} câu"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import re
 import zipfile
 
@@ -163,3 +164,21 @@ def test_export_per_unit_refuses_a_bad_target(cli, tmp_path, capsys):
     assert "không phải thư mục" in capsys.readouterr().err
     assert cli("export", "--per-unit", str(tmp_path / "khong-co" / "a.zip")) == 1
     assert "không có thư mục" in capsys.readouterr().err
+
+
+def test_status_json_says_who_is_late_and_who_the_total_is_built_from(cli, store, capsys):
+    store.answers("HU-NP", {"inspection_teams": {"value": 1}})
+    store.submit("HU-NP")
+    store.answers("DU-PHUOCDAN", {"inspection_teams": {"value": 1}})
+    store.submit("DU-PHUOCDAN")
+    store.answers("HU-NH", {"inspection_teams": {"value": 1}})
+    assert cli("status", "--json") == 0  # the command's clock is today: long past 05/7/2022
+    (record,) = json.loads(capsys.readouterr().out)
+    assert (record["submitted"], record["in_progress"], record["not_started"]) == (2, 1, 10)
+    assert record["counted_in_totals"] == ["HU-NP"]  # its commune is inside its report
+    assert record["province_total"] == "Tổng hợp từ 1/10 đơn vị đã nộp"
+    assert len(record["late"]) == 11 and "HU-NH" in record["late"]
+    assert "HU-NP" not in record["late"] and "DU-PHUOCDAN" not in record["late"]
+    units = {unit["code"]: unit for unit in record["units"]}
+    assert units["DU-PHUOCDAN"]["parent_code"] == "HU-NP"
+    assert units["HU-NH"]["late"] and not units["HU-NP"]["late"]

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 import pytest
 
 from bot.exporting import export_bytes
+from bot.secretariat import status_text
 from conversations.labels import GROUP_ORDER
 from exports.consolidation import (
     UnitTree,
@@ -21,7 +22,8 @@ from exports.consolidation import (
     status_counts,
     status_summary,
 )
-from storage.repository import UnitRow
+from storage.progress import campaign_progress
+from storage.repository import UnitRow, current_campaign
 from tests.exports.conftest import NOW, find_row, open_workbook, summary_columns, unit_row
 
 FIGURES = {
@@ -277,3 +279,28 @@ def test_status_counts_and_late_units():
     assert summary["late"] == ["C", "D", "E"]
     assert summary["counted_in_totals"] == ["A", "B"]
     assert summary["province_total"] == "Tổng hợp từ 2/5 đơn vị đã nộp"
+
+
+# --- /status and baocao status --json: the same tree and rules -------------------------------
+
+
+def test_status_lists_a_commune_under_its_own_district_whatever_its_status(store, database):
+    store.add_units(
+        UnitRow("DU-A", "Đảng ủy xã A", "xa", "HU-NH", "kiem_tra_truc_tiep"),
+        UnitRow("CB-B", "Chi bộ thôn B", "xa", "DU-A", "kiem_tra_truc_tiep"),
+    )
+    for code in ("HU-NH", "DU-A", "HU-NP"):
+        store.answers(code, {"inspection_teams": {"value": 1}})
+    store.submit("HU-NH")  # the district has submitted: its commune still sits beneath it
+    store.submit("HU-NP")
+    with database.transaction() as session:
+        campaign = current_campaign(session)
+        text = status_text(campaign, campaign_progress(session, campaign), NOW)
+    lines = text.splitlines()
+    district = lines.index(" • Ban Thường vụ Huyện ủy Ninh Hải (HU-NH): đã nộp")
+    assert lines[district + 1] == "   ↳ Đảng ủy xã A (DU-A): đang điền 1/18 câu"
+    assert lines[district + 2] == "      ↳ Chi bộ thôn B (CB-B): chưa bắt đầu"
+    assert lines[district + 3] == "   ↳ Đảng ủy xã Tri Hải (DU-TRIHAI): chưa bắt đầu"
+    ninh_phuoc = lines.index(" • Ban Thường vụ Huyện ủy Ninh Phước (HU-NP): đã nộp")
+    assert lines[ninh_phuoc + 1] == "   ↳ Đảng ủy thị trấn Phước Dân (DU-PHUOCDAN): chưa bắt đầu"
+    assert "Đã nộp 2/15 · đang điền 1 · chưa bắt đầu 12" in lines
