@@ -465,7 +465,9 @@ async def test_secretariat_gets_status_and_export_with_the_officers_numbers(depl
     assert lines[0].startswith("Kiểm tra việc thực hiện Chỉ thị 37-CT/TU")
     assert lines[1] == "Hạn nộp: trước 00:00 ngày 05/07/2022 (còn 14 ngày)"
     assert lines[2] == "Đã nộp 1/13 · đang điền 0 · chưa bắt đầu 12"
-    assert UNIT_NAME not in status.text  # only units that have not submitted are listed
+    # a submitted unit is listed only as the parent of one that has not submitted
+    assert f" • {UNIT_NAME} (HU-NP): đã nộp" in lines
+    assert lines[lines.index(f" • {UNIT_NAME} (HU-NP): đã nộp") + 1].startswith("   ↳ ")
     assert "Chưa nộp:" in status.text
 
     [document] = await secretary.say("/export")

@@ -336,7 +336,8 @@ async def test_secretariat_status_counts_it_and_export_is_a_link(fake, tmp_path)
 
         status = "\n".join(await run.say(SECRETARY, "/status"))
         assert "Đã nộp 1/13" in status
-        assert UNIT_NAME not in status  # the list shows who has not submitted
+        # the list shows who has not submitted; HU-NP only as the parent of its commune
+        assert f" • {UNIT_NAME} (HU-NP): đã nộp\n   ↳ " in status
 
         export = await run.say(SECRETARY, "/export")
         assert len(export) == 1
