@@ -37,11 +37,11 @@ from openpyxl.utils.indexed_list import IndexedList
 
 from conversations.forms import Form
 from exports.cells import FONT_NAME, SheetNames, StyleBook, grouped
-from exports.consolidated import Progress, SummarySheet, unit_tree, write_check_sheet
+from exports.consolidated import Progress, SummarySheet, unit_tree
 from exports.consolidation import mismatches
 from exports.data import CampaignInfo, UnitReport
 from exports.figures import documents_of
-from exports.lists import write_documents_sheet, write_progress_sheet
+from exports.lists import write_check_sheet, write_documents_sheet, write_progress_sheet
 from exports.unit_sheet import UnitSheet
 
 UNIT_SHEET_LIMIT = 500
@@ -117,9 +117,9 @@ def write_consolidated_workbook(
         tree=tree,
         flagged=found,
     )
-    write_check_sheet(workbook, names.unique(CHECK_TITLE), info, found)
-    write_documents_sheet(workbook, names.unique(DOCUMENTS_TITLE), form, reports)
-    write_progress_sheet(workbook, names.unique(PROGRESS_TITLE), form, info, reports)
+    write_check_sheet(workbook, names.unique(CHECK_TITLE), info, found, reports, now)
+    write_documents_sheet(workbook, names.unique(DOCUMENTS_TITLE), form, info, reports, now)
+    write_progress_sheet(workbook, names.unique(PROGRESS_TITLE), form, info, reports, now)
     written = 0
     if unit_sheets and not skipped:
         layout = UnitSheet(form, info, now)

@@ -1,12 +1,17 @@
-"""The secretariat's list sheets: "Văn bản" (every document of every unit, one per row) and
-"Tiến độ" (every unit's status, answers, submission and reminders).
+"""The secretariat's list sheets: "Kiểm tra số liệu" (children adding up to more than their
+parent), "Văn bản" (every document of every unit, one per row) and "Tiến độ" (every unit's
+status, answers, submission and reminders).
 
-Both are flat tables with a filter on their header row, in the same unit order as "Tổng hợp",
-streamed with openpyxl's write-only mode. Dates and times are real date cells, in the
-campaign's time zone (naive, as Excel wants them).
+Each opens with the Ban Dân vận's Party heading and a title (they are printed as annexes of the
+consolidated table), then a flat table with a filter on its header row, repeated on every
+printed page, in the same unit order as "Tổng hợp"; A4 landscape, one page wide. Streamed with
+openpyxl's write-only mode. Dates and times are real date cells, in the campaign's time zone
+(naive, as Excel wants them).
 """
 
 from __future__ import annotations
+
+from datetime import datetime
 
 from openpyxl.utils import get_column_letter
 
@@ -17,6 +22,7 @@ from exports.cells import (
     DATETIME_FORMAT,
     INTEGER_FORMAT,
     PAPER_A4,
+    CellStyle,
     RowWriter,
     StyleBook,
     iso_date,
@@ -27,9 +33,14 @@ from exports.cells import (
     text_lines,
     to_local_naive,
 )
-from exports.consolidated import BASE_STYLE, HEAD_STYLE, TITLE_STYLE, code_width, ordered_reports
+from exports.consolidated import BASE_STYLE, HEAD_STYLE, code_width, ordered_reports
+from exports.consolidation import Mismatch
 from exports.data import CampaignInfo, UnitReport
 from exports.figures import documents_of
+from exports.heading import DocumentFrame, consolidated_letterhead
+
+LIST_TITLE = CellStyle(size=14, bold=True, border="none", horizontal="center", wrap=True)
+NOTE = CellStyle(size=11, italic=True, border="none")
 
 # --- Văn bản ---------------------------------------------------------------------------------
 
@@ -45,14 +56,17 @@ DOCUMENT_HEADERS = (
 )
 
 
-def write_documents_sheet(workbook, title: str, form: Form, reports: list[UnitReport]):
+def write_documents_sheet(
+    workbook, title: str, form: Form, info: CampaignInfo, reports: list[UnitReport], now: datetime
+):
     """Every document of every unit, one per row, with a filter on the header row."""
     ws = workbook.create_sheet(title)
     out = RowWriter(ws, StyleBook(ws))
-    _list_setup(ws, DOCUMENT_HEADERS, "Văn bản chỉ đạo, triển khai do các đơn vị báo cáo")
-    ws.column_dimensions["B"].width = code_width(reports)
-    out.append([out.cell("VĂN BẢN DO CÁC ĐƠN VỊ BÁO CÁO", TITLE_STYLE)])
-    out.append([out.cell(label, HEAD_STYLE) for label, _ in DOCUMENT_HEADERS], height=30)
+    headers = _with_code_width(DOCUMENT_HEADERS, reports, (1,))
+    header_row = _start(
+        ws, out, headers, info, now, "VĂN BẢN CHỈ ĐẠO, TRIỂN KHAI DO CÁC ĐƠN VỊ BÁO CÁO",
+        f"Văn bản do các đơn vị báo cáo — đợt {info.code}",
+    )  # fmt: skip
     styles = out.styles
     plain = styles.array(BASE_STYLE)
     center = styles.array(BASE_STYLE.but(horizontal="center"))
@@ -88,7 +102,8 @@ def write_documents_sheet(workbook, title: str, form: Form, reports: list[UnitRe
                     ],
                     height=lines * line_height(11) if lines > 1 else None,
                 )
-    ws.auto_filter.ref = f"A2:{get_column_letter(len(DOCUMENT_HEADERS))}{max(out.row, 2)}"
+    last = get_column_letter(len(DOCUMENT_HEADERS))
+    ws.auto_filter.ref = f"A{header_row}:{last}{max(out.row, header_row)}"
     ws.close()
     release(ws)
     return ws
@@ -114,16 +129,16 @@ PROGRESS_HEADERS = (
 
 
 def write_progress_sheet(
-    workbook, title: str, form: Form, info: CampaignInfo, reports: list[UnitReport]
+    workbook, title: str, form: Form, info: CampaignInfo, reports: list[UnitReport], now: datetime
 ):
     """Every unit's status, answered/total, submission time and reminders sent."""
     ws = workbook.create_sheet(title)
     out = RowWriter(ws, StyleBook(ws))
-    _list_setup(ws, PROGRESS_HEADERS, f"Tiến độ nộp báo cáo — đợt {info.code}")
-    ws.column_dimensions["B"].width = code_width(reports)
-    ws.column_dimensions["F"].width = code_width(reports)
-    out.append([out.cell(f"TIẾN ĐỘ NỘP BÁO CÁO — ĐỢT {info.code.upper()}", TITLE_STYLE)])
-    out.append([out.cell(label, HEAD_STYLE) for label, _ in PROGRESS_HEADERS], height=30)
+    headers = _with_code_width(PROGRESS_HEADERS, reports, (1, 5))
+    header_row = _start(
+        ws, out, headers, info, now, "TIẾN ĐỘ NỘP BÁO CÁO CỦA CÁC ĐƠN VỊ",
+        f"Tiến độ nộp báo cáo — đợt {info.code}",
+    )  # fmt: skip
     styles = out.styles
     plain = styles.array(BASE_STYLE)
     center = styles.array(BASE_STYLE.but(horizontal="center"))
@@ -148,20 +163,99 @@ def write_progress_sheet(
                 make_cell(ws, report.reminders_sent, count),
             ]
         )
-    ws.auto_filter.ref = f"A2:{get_column_letter(len(PROGRESS_HEADERS))}{max(out.row, 2)}"
+    last = get_column_letter(len(PROGRESS_HEADERS))
+    ws.auto_filter.ref = f"A{header_row}:{last}{max(out.row, header_row)}"
     ws.close()
     release(ws)
     return ws
 
 
-def _list_setup(ws, headers, footer: str) -> None:
+def _with_code_width(headers, reports: list[UnitReport], indexes: tuple[int, ...]):
+    """`headers` with the code columns at `indexes` as wide as the longest unit code needs."""
+    width = code_width(reports)
+    return tuple(
+        (label, width if index in indexes else size) for index, (label, size) in enumerate(headers)
+    )
+
+
+def _start(ws, out: RowWriter, headers, info: CampaignInfo, now: datetime, title, footer) -> int:
+    """Page setup, the Party heading, the title and the header row; returns the header's row."""
+    frame = DocumentFrame([width for _, width in headers])
+    letterhead = consolidated_letterhead(info)
+    header_row = frame.top_rows(letterhead) + 2
     for index, (_, width) in enumerate(headers, start=1):
         ws.column_dimensions[get_column_letter(index)].width = width
-    ws.freeze_panes = "D3"
+    ws.freeze_panes = f"D{header_row + 1}"
     ws.page_setup.paperSize = PAPER_A4
     ws.page_setup.orientation = "landscape"
     ws.page_setup.fitToWidth = 1
     ws.page_setup.fitToHeight = 0
     ws.sheet_properties.pageSetUpPr.fitToPage = True
-    ws.print_title_rows = "2:2"
+    ws.page_margins.left = ws.page_margins.right = 0.4
+    ws.print_title_rows = f"{header_row}:{header_row}"
     set_footer(ws, footer, "Trang &P/&N")
+    frame.top(out, letterhead, now)
+    frame.full(out, title, LIST_TITLE)
+    heights = [text_lines(label, width, 11, bold=True) for label, width in headers]
+    out.append(
+        [out.cell(label, HEAD_STYLE) for label, _ in headers],
+        height=max(2, *heights) * line_height(11),
+    )
+    return header_row
+
+
+# --- Kiểm tra số liệu ------------------------------------------------------------------------
+
+CHECK_HEADERS = (
+    ("STT", 5),
+    ("Mã đơn vị cấp trên", 14),
+    ("Đơn vị cấp trên", 36),
+    ("Chỉ tiêu", 60),
+    ("Số của đơn vị cấp trên", 13),
+    ("Tổng của các đơn vị trực thuộc đã nộp", 15),
+    ("Số đơn vị trực thuộc", 11),
+    ("Chênh lệch", 11),
+)
+
+
+def write_check_sheet(
+    workbook, title: str, info: CampaignInfo, found: list[Mismatch], reports, now: datetime
+):
+    """Every figure where the submitted children add up to more than their parent reported."""
+    ws = workbook.create_sheet(title)
+    out = RowWriter(ws, StyleBook(ws))
+    headers = _with_code_width(CHECK_HEADERS, reports, (1,))
+    title_text = "KIỂM TRA SỐ LIỆU: ĐƠN VỊ TRỰC THUỘC VƯỢT ĐƠN VỊ CẤP TRÊN"
+    header_row = _start(
+        ws, out, headers, info, now, title_text, f"Kiểm tra số liệu — đợt {info.code}"
+    )
+    plain = BASE_STYLE.but(wrap=True)
+    count = BASE_STYLE.but(number_format=INTEGER_FORMAT)
+    flag = count.but(bold=True, color="C00000")
+    for number, item in enumerate(found, start=1):
+        lines = text_lines(item.label, CHECK_HEADERS[3][1], 11)
+        out.append(
+            [
+                out.cell(number, BASE_STYLE.but(horizontal="center")),
+                out.cell(item.parent.code, BASE_STYLE),
+                out.cell(item.parent.name, plain),
+                out.cell(item.label, plain),
+                out.cell(item.parent_value, count),
+                out.cell(item.children_sum, flag),
+                out.cell(item.children, count),
+                out.cell(item.children_sum - item.parent_value, flag),
+            ],
+            height=lines * line_height(11) if lines > 1 else None,
+        )
+    note = (
+        f"Có {len(found)} chỉ tiêu cần kiểm tra lại với đơn vị."
+        if found
+        else "Không có chỉ tiêu nào mà tổng của các đơn vị trực thuộc lớn hơn đơn vị cấp trên."
+    )
+    out.append([])
+    out.append([out.cell(note, NOTE)])
+    last = get_column_letter(len(CHECK_HEADERS))
+    ws.auto_filter.ref = f"A{header_row}:{last}{max(out.row - 2, header_row)}"
+    ws.close()
+    release(ws)
+    return ws

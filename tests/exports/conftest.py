@@ -173,3 +173,13 @@ def unit_row(ws, name: str) -> int:
         if isinstance(value, str) and value.removeprefix("– ") == name:
             return row
     raise AssertionError(f"{name!r} not found in {ws.title}")
+
+
+def table_rows(ws) -> list[list]:
+    """The rows of a list sheet's table: after its "STT" header row, up to the first empty row."""
+    rows = []
+    for row in ws.iter_rows(min_row=find_row(ws, 1, "STT") + 1, values_only=True):
+        if all(value is None for value in row):
+            break
+        rows.append(list(row))
+    return rows

@@ -25,6 +25,7 @@ from tests.exports.conftest import (
     open_workbook,
     sheet_xml,
     summary_columns,
+    table_rows,
     unit_row,
 )
 
@@ -422,7 +423,9 @@ def test_consolidated_has_no_formula(consolidated):
 def test_documents_sheet(consolidated):
     _, _, workbook = consolidated
     ws = workbook["Văn bản"]
-    header = [cell.value for cell in ws[2]]
+    assert ws["A2"].value == "BAN DÂN VẬN"  # printed as an annex: the same heading
+    top = find_row(ws, 1, "STT")
+    header = [cell.value for cell in ws[top]]
     assert header[:7] == [
         "STT",
         "Mã đơn vị",
@@ -432,12 +435,12 @@ def test_documents_sheet(consolidated):
         "Ngày ban hành",
         "Trích yếu",
     ]
-    rows = [[cell.value for cell in row] for row in ws.iter_rows(min_row=3)]
-    assert rows == [
+    assert table_rows(ws) == [
         [1, "HU-NP", "Ban Thường vụ Huyện ủy Ninh Phước", "Văn bản của cấp ủy Đảng"]
         + ["1-KH/HU", None, "a", "a"]
     ]
-    assert ws.auto_filter.ref == "A2:H3"
+    assert ws.auto_filter.ref == f"A{top}:H{top + 1}"
+    assert ws.print_title_rows == f"${top}:${top}" and ws.freeze_panes == f"D{top + 1}"
 
 
 def test_progress_sheet(store):
@@ -450,7 +453,7 @@ def test_progress_sheet(store):
     workbook = open_workbook(data)
     assert workbook.sheetnames == ["Tổng hợp", "Kiểm tra số liệu", "Văn bản", "Tiến độ"]
     ws = workbook["Tiến độ"]
-    header = [cell.value for cell in ws[2]]
+    header = [cell.value for cell in ws[find_row(ws, 1, "STT")]]
     row = find_row(ws, 2, "HU-NP")
     record = dict(zip(header, [cell.value for cell in ws[row]], strict=True))
     assert record["Trạng thái"] == "đã nộp"
@@ -463,7 +466,7 @@ def test_progress_sheet(store):
     assert ws.cell(find_row(ws, 2, "DU-PHUOCDAN"), 6).value == "HU-NP"
     untouched = dict(zip(header, [c.value for c in ws[find_row(ws, 2, "HU-BACAI")]], strict=True))
     assert untouched["Trạng thái"] == "chưa bắt đầu" and untouched["Nộp lúc"] is None
-    assert ws.auto_filter.ref == f"A2:M{ws.max_row}"
+    assert ws.auto_filter.ref == f"A{find_row(ws, 1, 'STT')}:M{ws.max_row}"
 
 
 def test_unit_sheets_skipped_above_the_limit(database):

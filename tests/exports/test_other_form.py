@@ -14,7 +14,7 @@ from openpyxl import load_workbook
 from conversations.forms import parse_form
 from exports.data import AnswerData, CampaignInfo, UnitReport
 from exports.excel import consolidated_workbook_bytes, unit_workbook_bytes
-from tests.exports.conftest import find_row, summary_columns
+from tests.exports.conftest import find_row, summary_columns, table_rows
 
 NOW = datetime(2024, 3, 1, 2, 0, tzinfo=UTC)
 FORM = parse_form(
@@ -163,7 +163,7 @@ def test_consolidated_workbook_of_another_form():
     assert ws.cell(first + 1, columns[("Ý kiến khác", "Nội dung")]).value == "=Đề nghị tăng cường"
     assert ws.cell(total, columns[("Ý kiến khác", "Nội dung")]).value is None
     documents = workbook["Văn bản"]
-    assert [documents.cell(row, 5).value for row in range(3, documents.max_row + 1)] == [
+    assert [row[4] for row in table_rows(documents)] == [
         "01-NQ/TU",
         "02-NQ/TU",
         "05-BC/TU",
