@@ -196,7 +196,7 @@ def _start(ws, out: RowWriter, headers, info: CampaignInfo, now: datetime, title
     set_footer(ws, footer, "Trang &P/&N")
     frame.top(out, letterhead, now)
     frame.full(out, title, LIST_TITLE)
-    heights = [text_lines(label, width, 11, bold=True) for label, width in headers]
+    heights = [text_lines(label, width * 0.8, 11, bold=True) for label, width in headers]
     out.append(
         [out.cell(label, HEAD_STYLE) for label, _ in headers],
         height=max(2, *heights) * line_height(11),
