@@ -235,19 +235,17 @@ def export_per_unit(app, target: str | os.PathLike, *, campaign_code: str | None
     try:
         if path.suffix.lower() == ".zip":
             handle, temporary = tempfile.mkstemp(
-                prefix=f".{path.stem}.", suffix=".zip.tmp", dir=path.parent or "."
+                prefix=f".{path.stem}.", suffix=".zip.tmp", dir=path.parent
             )
-            os.close(handle)
             try:
-                written = write_unit_workbooks(
-                    Path(temporary).with_suffix(".zip"), info, form, reports, now=now, name=name
-                )
-                os.chmod(Path(temporary).with_suffix(".zip"), 0o666 & ~_umask())
-                os.replace(Path(temporary).with_suffix(".zip"), path)
-            finally:
-                for leftover in (temporary, Path(temporary).with_suffix(".zip")):
-                    with contextlib.suppress(OSError):
-                        os.remove(leftover)
+                with os.fdopen(handle, "wb") as stream:
+                    written = write_unit_workbooks(stream, info, form, reports, now=now, name=name)
+                os.chmod(temporary, 0o666 & ~_umask())
+                os.replace(temporary, path)
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    os.remove(temporary)
+                raise
         else:
             written = write_unit_workbooks(path, info, form, reports, now=now, name=name)
     except OSError as error:

@@ -6,7 +6,7 @@
   "Văn bản", "Tiến độ" (`exports.lists`), then one Phụ lục sheet per unit that has something
   to show (at least one answer), named by unit code.
 * `write_unit_workbooks` — one workbook per unit with something to show, into a folder or a
-  zip file (`baocao export --per-unit`).
+  zip stream (`baocao export --per-unit`).
 
 Every workbook's default font is Times New Roman, so even empty cells and column widths follow
 it.
@@ -147,7 +147,7 @@ def has_something(report: UnitReport) -> bool:
 
 
 def write_unit_workbooks(
-    target: str | Path,
+    target: str | Path | BinaryIO,
     info: CampaignInfo,
     form: Form,
     reports: list[UnitReport],
@@ -155,20 +155,21 @@ def write_unit_workbooks(
     now: datetime,
     name: Callable[[UnitReport], str],
 ) -> int:
-    """One Phụ lục workbook per unit with something to show, into a folder or a .zip file.
+    """One Phụ lục workbook per unit with something to show, into a folder or a zip.
 
-    `name` gives each file's name. Returns how many workbooks were written.
+    `target` is a folder (created if needed) or a binary stream that receives the zip; `name`
+    gives each file's name. Returns how many workbooks were written.
     """
     wanted = [report for report in unit_tree(form, reports).ordered() if has_something(report)]
-    target = Path(target)
-    if target.suffix.lower() == ".zip":
-        with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-            for report in wanted:
-                archive.writestr(name(report), unit_workbook_bytes(info, form, report, now=now))
+    if isinstance(target, str | Path):
+        folder = Path(target)
+        folder.mkdir(parents=True, exist_ok=True)
+        for report in wanted:
+            write_unit_workbook(folder / name(report), info, form, report, now=now)
         return len(wanted)
-    target.mkdir(parents=True, exist_ok=True)
-    for report in wanted:
-        write_unit_workbook(target / name(report), info, form, report, now=now)
+    with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for report in wanted:
+            archive.writestr(name(report), unit_workbook_bytes(info, form, report, now=now))
     return len(wanted)
 
 
