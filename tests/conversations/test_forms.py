@@ -33,13 +33,13 @@ CT37_QUESTIONS = {
     "docs_state": ("1", "documents", []),
     "inspection_teams": ("2", "integer", []),
     "inspected_units": ("2", "integer", []),
-    "one_stop_district_pct": ("3", "percent", []),
-    "one_stop_dept_pct": ("3", "percent", []),
+    "one_stop_district_pct": ("3", "percent", ["tinh"]),
+    "one_stop_dept_pct": ("3", "percent", ["tinh"]),
     "online_services_l34": ("3", "integer", []),
     "online_services_l4": ("3", "integer", []),
     "satisfaction_pct": ("3", "percent", []),
-    "reception_local_regular": ("4.1", "pair", []),
-    "reception_local_adhoc": ("4.1", "pair", []),
+    "reception_local_regular": ("4.1", "pair", ["tinh", "huyen", "so_nganh"]),
+    "reception_local_adhoc": ("4.1", "pair", ["tinh", "huyen", "so_nganh"]),
     "reception_province_regular": ("4.1", "pair", ["tinh"]),
     "reception_province_adhoc": ("4.1", "pair", ["tinh"]),
     "dialogue_province_party": ("4.2", "integer", ["tinh"]),
@@ -105,7 +105,7 @@ def test_bundled_rule_online_services_l4_at_most_l34(ct37):
 
 
 @pytest.mark.parametrize(
-    ("level", "count"), [("tinh", 24), ("huyen", 20), ("xa", 18), ("so_nganh", 16)]
+    ("level", "count"), [("tinh", 24), ("huyen", 18), ("xa", 14), ("so_nganh", 14)]
 )
 def test_levels_limit_the_questions(ct37, level, count):
     assert len(ct37.questions_for(level)) == count
@@ -147,7 +147,7 @@ def test_lookups_answer_like_a_scan_of_the_lists(ct37):
 
 def test_questions_for_is_a_fresh_list_the_caller_may_change(ct37):
     ct37.questions_for("xa").clear()
-    assert len(ct37.questions_for("xa")) == 18
+    assert len(ct37.questions_for("xa")) == 14
 
 
 def test_each_form_object_has_its_own_lookups_and_memo(ct37):
