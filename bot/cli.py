@@ -12,6 +12,7 @@ import json
 import sys
 from collections.abc import Callable
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import OperationalError
 
@@ -20,7 +21,7 @@ from bot.secretariat import notify_returned, status_counts, status_text
 from bot.settings import SettingsError, load_settings
 from conversations.campaigns import load_campaign
 from conversations.forms import FormError
-from conversations.messages import format_moment
+from conversations.messages import format_deadline, format_moment
 from storage.database import DatabaseUrlError
 from storage.progress import campaign_progress
 from storage.repository import (
@@ -221,6 +222,7 @@ def cmd_campaign(app: App, args: argparse.Namespace) -> int:
             campaign = save_campaign(session, loaded, app.clock())
             print(f"Đã nạp đợt báo cáo {campaign.code}: {campaign.title}")
             return 0
+        campaigns = list_campaigns(session)
         records = [
             {
                 "id": c.id,
@@ -230,13 +232,14 @@ def cmd_campaign(app: App, args: argparse.Namespace) -> int:
                 "deadline": c.deadline.isoformat(),
                 "issued_by": c.issued_by,
             }
-            for c in list_campaigns(session)
+            for c in campaigns
         ]
     if args.json:
         _print_json(records)
     else:
-        for r in records:
-            print(f"{r['code']:<14} hạn {r['deadline'][:16]}  {r['title']}")
+        for campaign, r in zip(campaigns, records, strict=True):
+            deadline = format_deadline(campaign.deadline, ZoneInfo(campaign.timezone))
+            print(f"{r['code']:<14} hạn nộp {deadline}  {r['title']}")
     return 0
 
 

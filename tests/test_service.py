@@ -238,7 +238,7 @@ def test_an_invite_used_meanwhile_is_refused_at_confirmation(service, database, 
 def test_a_secretariat_invite(service, database, clock):
     chat = Chat(service, "sec")
     code = new_invite(database, clock, None, "secretariat")
-    assert "thành viên Ban thư ký" in chat.say(f"/start {code}")
+    assert "cán bộ tổng hợp của Ban Dân vận Tỉnh ủy" in chat.say(f"/start {code}")
     assert chat.say("có") == "Đã liên kết. " + HELP_TEXT
     with database.transaction() as session:
         contact = session.exec(select(Contact)).one()

@@ -451,7 +451,7 @@ async def test_secretariat_gets_status_and_export_with_the_officers_numbers(depl
 
     secretary = Person(tg, SECRETARY, "Trần Thị Bình")
     offer = await secretary.say(f"/start {deployment.invite('secretariat', None)}")
-    assert offer[0].text.startswith("Mã mời này dành cho thành viên Ban thư ký")
+    assert offer[0].text.startswith("Mã mời này dành cho cán bộ tổng hợp của Ban Dân vận Tỉnh ủy")
     _, [linked] = await secretary.press("link_yes|link")
     assert linked.text == "Đã liên kết. " + HELP_TEXT
     # The secretariat's own menu is set for this chat right after linking.

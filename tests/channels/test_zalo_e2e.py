@@ -322,7 +322,7 @@ async def test_bare_invite_code_links_and_no_cancels(fake, tmp_path) -> None:
 
 async def link_secretary(run: Running, user: str = SECRETARY) -> None:
     replies = await run.link(user, run.invite(role="secretariat"))
-    assert replies[0].startswith("Đã liên kết. Lệnh của Ban thư ký")
+    assert replies[0].startswith("Đã liên kết. Lệnh dành cho cán bộ tổng hợp")
 
 
 LINK = re.compile(r"(http://\S+/tai-ve/(\S+))")
