@@ -945,6 +945,8 @@ class _Step:
 
     def _resume(self) -> str:
         answered = sum(1 for q in self.questions if self._is_answered(q.key))
+        if not answered:
+            return ""
         return render(
             "resume",
             answered=answered,

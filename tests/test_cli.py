@@ -366,7 +366,7 @@ def test_status_json_and_text(run, db, clock):
     assert (record["submitted"], record["in_progress"], record["not_started"]) == (1, 1, 11)
     units = {u["code"]: u for u in record["units"]}
     assert len(units) == 13
-    assert (units["HU-NP"]["answered"], units["HU-NP"]["total"]) == (1, 20)
+    assert (units["HU-NP"]["answered"], units["HU-NP"]["total"]) == (1, 18)
     assert units["DU-TRIHAI"]["submitted_at"] == clock().isoformat()
     code, out, _ = run("status")
     assert "Đã nộp 1/13 · đang điền 1 · chưa bắt đầu 11" in out

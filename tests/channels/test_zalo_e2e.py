@@ -220,25 +220,25 @@ def outbox_rows(app: App, chat_id: str) -> list[OutboxMessage]:
 # The answers typed on Zalo, without diacritics where a keyword is meant.
 FILL = [
     ("12-KH/HU, ngày 05/6/2017, Kế hoạch triển khai Chỉ thị 37-CT/TU", "Đã ghi 1 văn bản"),
-    ("xong", "Câu 2/20"),
-    ("xong", "Câu 3/20"),
-    ("5", "Câu 4/20"),
-    ("1.234", "Câu 5/20"),
-    ("kad", "Câu 6/20"),
-    ("85,5%", "Câu 7/20"),
-    ("120", "Câu 8/20"),
-    ("bo qua", "Câu 9/20"),
-    ("90", "Câu 10/20"),
-    ("12/345", "Câu 11/20"),
-    ("3 / 40", "Câu 12/20"),
-    ("2", "Câu 13/20"),
-    ("kad", "Câu 14/20"),
-    ("7", "Câu 15/20"),
-    ("8", "Câu 16/20"),
-    ("45/50", "Câu 17/20"),
-    ("10/12", "Câu 18/20"),
-    ("2/3", "Câu 19/20"),
-    ("6", "Câu 20/20"),
+    ("xong", "Câu 2/18"),
+    ("xong", "Câu 3/18"),
+    ("5", "Câu 4/18"),
+    ("1.234", "Câu 3/18"),
+    ("kad", "Câu 4/18"),
+    ("85,5%", "Câu 5/18"),
+    ("120", "Câu 6/18"),
+    ("bo qua", "Câu 7/18"),
+    ("90", "Câu 8/18"),
+    ("12/345", "Câu 9/18"),
+    ("3 / 40", "Câu 10/18"),
+    ("2", "Câu 11/18"),
+    ("kad", "Câu 12/18"),
+    ("7", "Câu 13/18"),
+    ("8", "Câu 14/18"),
+    ("45/50", "Câu 15/18"),
+    ("10/12", "Câu 16/18"),
+    ("2/3", "Câu 17/18"),
+    ("6", "Câu 18/18"),
     ("4", "XEM LẠI"),
 ]
 
@@ -250,8 +250,8 @@ async def fill_and_submit(run: Running, user: str) -> None:
     review = (await run.say(user, "xem"))[-1]
     assert "8. Trong đó mức 4: (đã bỏ qua, chưa trả lời)" in review
     assert review.endswith("Gõ: «nộp» nộp báo cáo · «tiếp» tiếp tục điền")
-    assert "Câu 8/20" in (await run.say(user, "8"))[-1]
-    assert "Đã ghi câu 8: 100 dịch vụ" in (await run.say(user, "100"))[-1]
+    assert "Câu 6/18" in (await run.say(user, "8"))[-1]
+    assert "Đã ghi câu 6: 100 dịch vụ" in (await run.say(user, "100"))[-1]
     confirm = (await run.say(user, "nop"))[-1]
     assert confirm.endswith("1. Đồng ý nộp\n2. Chưa nộp")
     done = (await run.say(user, "co"))[-1]
@@ -265,7 +265,7 @@ async def test_officer_fills_the_phu_luc_over_zalo_text_only(fake, tmp_path) -> 
     async with running(fake, tmp_path) as run:
         linked = await run.link(OFFICER, f"/start {run.invite(UNIT)}")
         assert linked[0] == f"Đã liên kết với {UNIT_NAME}."
-        assert "Câu 1/20" in linked[1]
+        assert "Câu 1/18" in linked[1]
         assert linked[1].endswith(
             "Gõ: «xong» xong · «kad» không áp dụng · «bỏ qua» bỏ qua · «tạm dừng» tạm dừng"
             " · «xem» xem lại"
@@ -498,7 +498,7 @@ async def test_switching_from_telegram_to_zalo_keeps_the_place(fake, tmp_path) -
 
         replies = await run.link(OFFICER, run.invite(UNIT))
         assert replies[0] == f"Đã liên kết với {UNIT_NAME}."
-        assert "Câu 4/20" in replies[1]
+        assert "Câu 4/18" in replies[1]
         assert "Đã ghi câu 4: 1.234 đơn vị" in (await run.say(OFFICER, "1.234"))[0]
 
         answers = stored_answers(run.app)
@@ -610,7 +610,7 @@ async def test_monthly_quota_warns_once_then_stops_at_the_cap(fake, tmp_path) ->
             assert health.status == 200
         run.clock.set(datetime(2022, 6, 30, 17, 0, tzinfo=UTC))  # 1 July, 00:00 in Vietnam
         replies = await run.say(OFFICER, "tiep")
-        assert len(replies) == 1 and "Câu 7/20" in replies[0]
+        assert len(replies) == 1 and "Câu 5/18" in replies[0]
         assert sum(is_warning(m) for m in fake.sent(SECRETARY)) == 1
 
 
@@ -648,7 +648,7 @@ async def test_non_text_events_get_the_text_only_notice_once(fake, tmp_path) -> 
         assert fake.sent_texts(OFFICER)[-2:] == [TEXT_ONLY_TEXT, TEXT_ONLY_TEXT]
         assert len(fake.sent(OFFICER)) == 5  # 3 on linking, the sticker, the image once
         # The form did not move.
-        assert "Câu 1/20" in (await run.say(OFFICER, "tiep"))[0]
+        assert "Câu 1/18" in (await run.say(OFFICER, "tiep"))[0]
 
 
 # --- starting -------------------------------------------------------------------------------
