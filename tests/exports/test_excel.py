@@ -45,11 +45,9 @@ HU_NP = {
     "docs_state": "N/A",
     "inspection_teams": {"value": 12},
     "inspected_units": {"value": 1234},
-    "one_stop_district_pct": {"value": 85.5},
-    "one_stop_dept_pct": "N/A",
     "online_services_l34": {"value": 40},
     "online_services_l4": {"value": 0},
-    # satisfaction_pct: not answered
+    "satisfaction_pct": {"value": 85.5},
     "reception_local_regular": {"times": 12, "people": 345},
     "reception_local_adhoc": {"times": 0, "people": 0},
     "dialogue_district_party": {"value": 3},
@@ -132,16 +130,18 @@ def test_unit_sheet_every_answer_in_its_cell_with_its_type(store):
     assert "#,##0" in teams[0].number_format and "đoàn" in teams[0].number_format
     assert value_row(ws, "Tổng số đơn vị cơ sở được kiểm tra")[0].value == 1234
 
-    district = FORM.question("one_stop_district_pct").label
-    pct = value_row(ws, district)[0]
+    satisfaction = FORM.question("satisfaction_pct").label
+    pct = value_row(ws, satisfaction)[0]
     assert pct.value == 85.5 and isinstance(pct.value, float)
     assert pct.number_format == '0.0"%"'
-    assert value_row(ws, FORM.question("one_stop_dept_pct").label)[0].value == "Không áp dụng"
+    # The district's own leaders come first under "Cấp huyện" (a district has no province rows).
+    assert value_row(ws, "Người đứng đầu cấp ủy")[0].value == 3
+    assert value_row(ws, "Người đứng đầu chính quyền")[0].value == "Không áp dụng"
     assert value_row(ws, "Tổng số dịch vụ công trực tuyến mức độ 3, 4")[0].value == 40
-    zero = value_row(ws, "Trong đó mức độ 4")[0]
+    zero = value_row(ws, "Trong đó, số dịch vụ công trực tuyến mức độ 4")[0]
     assert zero.value == 0 and type(zero.value) is int  # 0 is an answer, not "unanswered"
 
-    unanswered = value_row(ws, FORM.question("satisfaction_pct").label)[0]
+    unanswered = ws.cell(find_row(ws, 2, "Người đứng đầu chính quyền") + 3, V1)  # Cấp xã
     assert unanswered.value == "(chưa trả lời)"
     assert unanswered.fill.fgColor.rgb.endswith("FFF4D6")
 
@@ -191,7 +191,7 @@ def test_unit_sheet_looks_and_prints_right(store):
     assert ws.sheet_properties.pageSetUpPr.fitToPage
     assert ws.print_title_rows == "$1:$3"
     assert "Ban Thường vụ Huyện ủy Ninh Phước" in ws.oddFooter.left.text
-    assert "08:30 ngày 04/07/2022" in ws.oddFooter.right.text
+    assert "08:30 ngày 04/7/2022" in ws.oddFooter.right.text
     assert ws.row_dimensions[1].height >= 15 and "A1:G1" in {str(r) for r in ws.merged_cells}
     assert ws.sheet_view.showGridLines is False
     widths = [ws.column_dimensions[letter].width for letter in "ABCDEFG"]
@@ -221,7 +221,7 @@ CONSOLIDATION = {
     "HU-NP": {
         "inspection_teams": {"value": 5},
         "inspected_units": "N/A",
-        "one_stop_district_pct": {"value": 80},
+        "satisfaction_pct": {"value": 80},
         "reception_local_regular": {"times": 3, "people": 30},
         "complaints": {"done": 45, "total": 50},
         "denunciations": {"done": 0, "total": 0},
@@ -229,7 +229,7 @@ CONSOLIDATION = {
     },
     "HU-NH": {
         "inspection_teams": "N/A",
-        "one_stop_district_pct": {"value": 90.5},
+        "satisfaction_pct": {"value": 90.5},
         "reception_local_regular": {"times": 2, "people": 25},
         "complaints": {"done": 0, "total": 0},
         "docs_party": "N/A",
@@ -237,10 +237,10 @@ CONSOLIDATION = {
     "TU-PRTC": {
         # inspection_teams and inspected_units: not answered
         "inspected_units": "N/A",
-        "one_stop_district_pct": "N/A",
+        "satisfaction_pct": "N/A",
         "complaints": {"done": 5, "total": 10},
     },
-    "HU-BACAI": {"complaints": {"done": 10, "total": 10}, "one_stop_district_pct": {"value": 60}},
+    "HU-BACAI": {"complaints": {"done": 10, "total": 10}, "satisfaction_pct": {"value": 60}},
 }
 
 
@@ -285,7 +285,7 @@ def test_consolidated_unit_rows(consolidated):
     rate = ws.cell(find_row(ws, 2, "HU-NH"), done + 2)
     assert rate.value == "—"
     assert ws.cell(row, columns[("VB cấp ủy Đảng", "Số văn bản")]).value == 1
-    pct = ws.cell(row, columns[("Một cửa cấp huyện (%)", "% (dòng cộng: TB)")])
+    pct = ws.cell(row, columns[("Chỉ số hài lòng (%)", "% (dòng cộng: TB)")])
     assert pct.value == 80 and pct.number_format == '0.0"%"'
 
 
@@ -317,7 +317,7 @@ def test_consolidated_totals_follow_the_rules(consolidated):
     denounced = columns[("4.4. Tố cáo", "Số đơn đã giải quyết")]
     assert [ws.cell(province, denounced + i).value for i in range(3)] == [0, 0, "—"]
 
-    pct = columns[("Một cửa cấp huyện (%)", "% (dòng cộng: TB)")]
+    pct = columns[("Chỉ số hài lòng (%)", "% (dòng cộng: TB)")]
     average = ws.cell(province, pct)
     assert average.value == pytest.approx((80 + 90.5 + 60) / 3)  # an average, never a sum
     assert "TB" in average.number_format
@@ -393,7 +393,7 @@ def test_progress_sheet(store):
     row = find_row(ws, 2, "HU-NP")
     record = dict(zip(header, [cell.value for cell in ws[row]], strict=True))
     assert record["Trạng thái"] == "đã nộp"
-    assert record["Số câu đã trả lời"] == 2 and record["Tổng số câu"] == 20
+    assert record["Số câu đã trả lời"] == 2 and record["Tổng số câu"] == 18
     assert record["Nộp lúc"] == datetime(2022, 7, 4, 8, 30)  # Vietnam time, naive for Excel
     assert is_date_format(ws.cell(row, header.index("Nộp lúc") + 1).number_format)
     assert record["Người nộp"] == "Trần Văn Bình"
