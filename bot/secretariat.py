@@ -92,6 +92,8 @@ def status_text(campaign: Campaign, progress: list[UnitProgress], now: datetime)
         for p in progress
         if p.done and p.submitted_at and late_phrase(campaign.deadline, p.submitted_at)
     ]
+    if late:
+        lines.append("Nộp muộn:")
     for item, phrase in late:
         lines.append(f" • {item.unit.name} ({item.unit.code}): {phrase}")
     missing = [p for p in progress if not p.done]
