@@ -825,6 +825,9 @@ TEXTS = [
     "20", "25", "câu 1", "câu 2", "câu 8", "cau 24", "sửa 7", "5", "0", "-1", "abc", "150%",
     "85,5%", "45/50", "50/45", "12/345", "", "   ", "😀", "x" * 5000, "99999999999", "?",
     "12-KH/HU, ngày 05/6/2017, Kế hoạch\nxong", "1520/QĐ-UBND, 20/7/2017, Quyết định",
+    "xongg", "bỏ qa", "xóa 1", "sửa 1 3-CT/HU, 01/02/2018, Chỉ thị", "Báo cáo năm",
+    "Công văn 245-CV/HU ngày 31/6/2021", "giữ", "bỏ", "vẫn ghi", "ghi chú: ước tính",
+    "5 ghi chú: ước tính", "20/10", "999", "kad ghi chú: x",
 ]  # fmt: skip
 CONTEXTS = ["", "review", "confirm", "locked", "link", "q:docs_party", "q:inspection_teams"]
 STATUS_ORDER = {"not_started": 0, "in_progress": 1, "submitted": 2}
@@ -864,7 +867,7 @@ def test_random_sequences_keep_the_invariants(level, sequence):
         saves = [e for e in effects if isinstance(e, SaveAnswer)]
         for save in saves:
             assert save.key in applicable
-            assert state.answers[save.key] == Answer(save.value, save.not_applicable)
+            assert state.answers[save.key] == Answer(save.value, save.not_applicable, save.note)
         if not saves:
             assert state.answers == before.answers
         if state.status == "submitted":
@@ -882,11 +885,14 @@ def test_random_sequences_keep_the_invariants(level, sequence):
     form=st.sampled_from([FORM, VARIANT]),
     level=st.sampled_from(["tinh", "so_nganh", "huyen", "xa"]),
     unit_name=st.sampled_from(["Huyện ủy Ninh Phước", "Xã Phước Hậu"]),
+    buttons=st.booleans(),
     sequence=st.lists(events(), max_size=30),
 )
-def test_texts_kept_between_steps_equal_texts_built_afresh(form, level, unit_name, sequence):
+def test_texts_kept_between_steps_equal_texts_built_afresh(
+    form, level, unit_name, buttons, sequence
+):
     # `form` keeps what earlier examples built; a copy is a new object and starts empty.
-    state = fresh(level=level, unit_name=unit_name)
+    state = fresh(level=level, unit_name=unit_name, buttons=buttons)
     for event in sequence:
         if isinstance(event, Press) and event.context == "current":
             event = Press(event.choice, context_of(state.dialogue))
