@@ -324,3 +324,29 @@ def test_unknown_top_level_field_and_missing_questions(tmp_path):
 def test_bad_submit_incomplete_value(tmp_path):
     message = form_error(write(tmp_path, broken(lambda raw: raw.update(submit_incomplete="maybe"))))
     assert "submit_incomplete" in message
+
+
+def test_soft_checks_are_declared_in_the_form():
+    ct37 = load_form("ct37_phuluc.yaml")
+    (times,) = ct37.question("reception_local_regular").plausible
+    assert (times.field, times.lte_field) == ("times", "people")
+    (teams,) = ct37.question("inspection_teams").plausible
+    assert (teams.limit("xa"), teams.limit("huyen"), teams.limit("tinh")) == (50, 200, 500)
+    assert ct37.question("online_services_l34").plausible[0].limit("xa") == 3000
+
+
+@pytest.mark.parametrize(
+    ("key", "check", "problem"),
+    [
+        ("inspection_teams", {"field": "times", "max": 5, "message": "x"}, "chỉ dùng trường value"),
+        ("inspection_teams", {"message": "x"}, "cần lte_field hoặc max"),
+        ("inspection_teams", {"max_by_level": {"thon": 5}, "message": "x"}, "cấp không hợp lệ"),
+        ("docs_party", {"max": 5, "message": "x"}, "không có kiểm tra hợp lý"),
+        ("complaints", {"field": "done", "lte_field": "people", "message": "x"}, "done, total"),
+    ],
+)
+def test_a_bad_soft_check_names_the_question_and_the_problem(tmp_path, key, check, problem):
+    raw = bundled_raw()
+    question_of(raw, key)["plausible"] = [check]
+    message = form_error(write(tmp_path, raw))
+    assert f"câu '{key}'" in message and problem in message
