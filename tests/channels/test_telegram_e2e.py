@@ -696,6 +696,27 @@ async def test_a_stale_button_does_not_act(deployment, tg):
     assert set(answers) == {"docs_party", "docs_state"}
 
 
+async def test_a_keyword_slip_and_an_unread_line_are_settled_with_buttons(deployment, tg):
+    await deployment.start()
+    officer = Person(tg, OFFICER)
+    await link_officer(officer, deployment)
+    [asked] = await officer.say("Công văn 245-CV/HU ngày 31/6/2021 về tiếp dân")
+    assert "ngày “31/6/2021” không có thật" in asked.text
+    assert button_labels(asked) == ["Giữ như đã gõ", "Bỏ các dòng này"]
+    assert button_data(asked) == ["accept|p:docs_party", "decline|p:docs_party"]
+    [kept] = (await officer.press("accept|p:docs_party", message=asked))[1]
+    assert kept.text.startswith("Đã giữ 1 văn bản (tổng 1):\n1. số 245-CV/HU, chưa có ngày")
+    assert "bấm «Xong» khi đã đủ" in kept.text
+    [slip] = await officer.say("xongg")
+    assert slip.text == "Ý đồng chí là «xong»?"
+    assert button_labels(slip) == ["Đúng", "Không phải"]
+    [q2] = (await officer.press("accept|p:docs_party", message=slip))[1]
+    assert q2.text.startswith("Đã ghi 1 văn bản.") and "Câu 2/18" in q2.text
+    await deployment.settle()
+    (item,) = deployment.answers()["docs_party"].value["items"]
+    assert (item["number"], item["date"]) == ("245-CV/HU", None)
+
+
 async def test_a_photo_gets_one_text_only_notice_and_changes_nothing(deployment, tg):
     await deployment.start()
     officer = Person(tg, OFFICER)
