@@ -38,14 +38,13 @@ status opens on the review.
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import NamedTuple
 
+from conversations.checks import Checks
 from conversations.forms import (
-    NUMERIC_KINDS,
     Form,
     Question,
     QuestionKind,
@@ -53,13 +52,11 @@ from conversations.forms import (
     level_questions,
     memo,
 )
-from conversations.labels import level_title
 from conversations.messages import format_day, format_deadline, format_moment, late_phrase, render
 from conversations.parsing import (
     MAX_NOTE_CHARS,
     Rejected,
     describe_document,
-    format_number,
     format_value,
     keep_as_typed,
     near_miss,
@@ -323,6 +320,7 @@ class _Step:
         self.now = now
         self.layout = _layout(form, state.level)
         self.questions = self.layout.questions
+        self.checks = Checks(form, state.level, self.state.answers, self._number)
         self.effects: list[Effect] = []
         self.note: str | None = None  # a note typed with this input ("" removes the note)
 
@@ -451,7 +449,7 @@ class _Step:
         self.dialogue.mode = "asking"
         question = self.form.question(cursor)
         if command == "na":
-            doubt = self._not_applicable_doubt(question)
+            doubt = self.checks.not_applicable_doubt(question)
             if doubt:
                 return self._ask_back({"kind": "soft", "na": True, "raw": raw}, doubt)
             self._save(question, None, not_applicable=True, raw=raw or "Không áp dụng")
@@ -560,10 +558,10 @@ class _Step:
         )
         if isinstance(parsed, Rejected):
             return self._ask(cursor, prefix=render("rejected", **vars(parsed)))
-        violation = self._rule_violation(question, parsed.value)
+        violation = self.checks.rule_violation(question, parsed.value)
         if violation:
             return self._ask(cursor, prefix=violation)
-        doubt = self._rule_doubt(question, parsed.value) or self._implausible(
+        doubt = self.checks.rule_doubt(question, parsed.value) or self.checks.implausible(
             question, parsed.value
         )
         if doubt:
@@ -692,111 +690,6 @@ class _Step:
         if answer is None or answer.value is None:
             return []
         return list(answer.value.get("items", []))
-
-    # --- checks -------------------------------------------------------------------------
-
-    def _rules_with(self, key: str):
-        """(owner, rule) pairs where the question `key` is either side."""
-        for owner in self.form.questions:
-            for rule in owner.rules:
-                if key in (owner.key, rule.other):
-                    yield owner, rule
-
-    def _rule_violation(self, question: Question, value: dict) -> str | None:
-        """The first cross-question rule the candidate value would break, as a message."""
-        if question.kind not in NUMERIC_KINDS:
-            return None
-
-        def numeric(key: str) -> float | None:
-            return value["value"] if key == question.key else self._numeric(key)
-
-        for owner, rule in self._rules_with(question.key):
-            left, right = numeric(owner.key), numeric(rule.other)
-            if left is None or right is None:
-                continue
-            if (left <= right) if rule.lte else (left >= right):
-                continue
-            shown = self.form.question(rule.other if owner.key == question.key else owner.key)
-            return render(
-                "rule_violation",
-                message=rule.message or "Số liệu không khớp với câu khác",
-                other_number=self._number(shown.key) or "?",
-                other_title=shown.title,
-                other_value=format_value(
-                    shown.kind.value, self.state.answers[shown.key].value, unit=shown.unit
-                ),
-            )
-        return None
-
-    def _rule_doubt(self, question: Question, value: dict) -> str | None:
-        """A rule that cannot be checked because the other answer is «không áp dụng» or missing.
-
-        Asked only of the part ("trong đó") whose whole is not there; a whole given before its
-        part is the usual order.
-        """
-        if question.kind not in NUMERIC_KINDS:
-            return None
-        for owner, rule in self._rules_with(question.key):
-            if owner.key != question.key or not self._index_of(rule.other):
-                continue
-            other = self.form.question(rule.other)
-            answer = self.state.answers.get(other.key)
-            if answer is not None and answer.not_applicable:
-                state = "đang ghi «Không áp dụng»"
-            elif answer is None or answer.value is None:
-                state = "chưa có câu trả lời"
-            else:
-                continue
-            return render(
-                "rule_doubt",
-                message=rule.message or "Số liệu cần khớp với câu khác",
-                other_number=self._number(other.key),
-                other_title=other.title,
-                state=state,
-                value=format_value(question.kind.value, value, unit=question.unit),
-            )
-        return None
-
-    def _not_applicable_doubt(self, question: Question) -> str | None:
-        """«Không áp dụng» for a whole whose part already has a figure."""
-        for owner, rule in self._rules_with(question.key):
-            if rule.other != question.key or self._numeric(owner.key) is None:
-                continue
-            value = self.state.answers[owner.key].value
-            shown = format_value(owner.kind.value, value, unit=owner.unit)
-            return (
-                f"Câu {self._number(owner.key)} «{owner.title}» đang ghi {shown}, là một phần"
-                f" của câu này. Vẫn ghi câu {self._number(question.key)} là «Không áp dụng»?"
-            )
-        return None
-
-    def _implausible(self, question: Question, value: dict) -> str | None:
-        """The first soft check of the form the value fails, as a message (None: plausible)."""
-        for check in question.plausible:
-            figure = value.get(check.field)
-            if figure is None:
-                continue
-            if check.lte_field:
-                if figure <= value.get(check.lte_field, math.inf):
-                    continue
-                reason = check.message
-            else:
-                limit = check.limit(self.state.level)
-                if limit is None or figure <= limit:
-                    continue
-                reason = (
-                    f"{check.message} (thường không quá {format_number(limit)}"
-                    f" ở cấp {level_title(self.state.level).lower()})"
-                )
-            shown = format_value(question.kind.value, value, unit=question.unit)
-            return render("implausible", reason=reason, value=shown)
-        return None
-
-    def _numeric(self, key: str) -> float | None:
-        answer = self.state.answers.get(key)
-        if answer is None or answer.not_applicable or answer.value is None:
-            return None
-        return answer.value.get("value")
 
     def _save(self, question: Question, value: dict | None, *, not_applicable: bool, raw: str):
         existing = self.state.answers.get(question.key)
