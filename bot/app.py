@@ -17,7 +17,7 @@ from storage.database import Database, open_database
 from storage.repository import seed_if_empty
 
 CHANNEL_TRAITS = {
-    "telegram": ChannelTraits("telegram", sends_files=True, text_limit=4096),
+    "telegram": ChannelTraits("telegram", sends_files=True, text_limit=4096, buttons=True),
     "zalo": ChannelTraits("zalo", sends_files=False, text_limit=2000),
     "console": ChannelTraits("console", sends_files=False, text_limit=100_000),
 }

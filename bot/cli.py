@@ -12,15 +12,18 @@ import json
 import sys
 from collections.abc import Callable
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import OperationalError
 
 from bot.app import App, build_app
+from bot.cli_text import UsageError, VietnameseParser
 from bot.secretariat import notify_returned, status_text
 from bot.settings import SettingsError, load_settings
 from conversations.campaigns import load_campaign
 from conversations.forms import FormError
-from conversations.messages import format_moment
+from conversations.labels import group_title, level_title
+from conversations.messages import format_deadline, format_moment, render
 from exports.consolidation import status_summary
 from storage.database import DatabaseUrlError
 from storage.progress import campaign_progress
@@ -39,22 +42,13 @@ from storage.repository import (
 )
 
 
-class UsageError(Exception):
-    """A mistake in how a command was called."""
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:
-        raise UsageError(message)
-
-
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
+    parser = VietnameseParser(
         prog="baocao",
         description="baocao — trợ lý thu thập số liệu báo cáo qua Telegram, Zalo và dòng lệnh.",
         epilog="Cấu hình bằng biến môi trường (xem README). Mặc định dùng SQLite baocao.db.",
     )
-    commands = parser.add_subparsers(dest="command", metavar="LỆNH", parser_class=_Parser)
+    commands = parser.add_subparsers(dest="command", metavar="LỆNH", parser_class=VietnameseParser)
     commands.required = True
 
     chat = commands.add_parser("chat", help="điền Phụ lục ngay trong cửa sổ dòng lệnh")
@@ -63,23 +57,32 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("run", help="chạy bot (Telegram, Zalo, web, nhắc hạn) theo cấu hình")
 
     units = commands.add_parser("units", help="quản lý danh sách đơn vị")
-    units_commands = units.add_subparsers(dest="action", metavar="VIỆC", parser_class=_Parser)
+    units_commands = units.add_subparsers(
+        dest="action", metavar="VIỆC", parser_class=VietnameseParser
+    )
     units_commands.required = True
     units_import = units_commands.add_parser("import", help="nhập danh sách từ CSV hoặc XLSX")
-    units_import.add_argument("file", metavar="TỆP")
+    units_import.add_argument("file", metavar="TỆP", help="tệp CSV hoặc XLSX")
     units_list = units_commands.add_parser("list", help="liệt kê đơn vị")
     units_list.add_argument("--json", action="store_true", help="in JSON")
 
     invite = commands.add_parser("invite", help="tạo mã mời dùng một lần")
-    invite.add_argument("unit", nargs="?", metavar="MÃ_ĐƠN_VỊ")
-    invite.add_argument("--role", choices=["officer", "secretariat"], default="officer")
+    invite.add_argument("unit", nargs="?", metavar="MÃ_ĐƠN_VỊ", help="đơn vị của cán bộ đầu mối")
+    invite.add_argument(
+        "--role",
+        choices=["officer", "secretariat"],
+        default="officer",
+        help="officer: cán bộ đầu mối của đơn vị (mặc định); secretariat: cán bộ tổng hợp",
+    )
     invite.add_argument("--json", action="store_true", help="in JSON")
 
     campaign = commands.add_parser("campaign", help="quản lý đợt báo cáo")
-    campaign_commands = campaign.add_subparsers(dest="action", metavar="VIỆC", parser_class=_Parser)
+    campaign_commands = campaign.add_subparsers(
+        dest="action", metavar="VIỆC", parser_class=VietnameseParser
+    )
     campaign_commands.required = True
     campaign_load = campaign_commands.add_parser("load", help="nạp hoặc cập nhật từ tệp YAML")
-    campaign_load.add_argument("file", metavar="TỆP")
+    campaign_load.add_argument("file", metavar="TỆP", help="tệp YAML của đợt báo cáo")
     campaign_list = campaign_commands.add_parser("list", help="liệt kê các đợt báo cáo")
     campaign_list.add_argument("--json", action="store_true", help="in JSON")
 
@@ -88,23 +91,23 @@ def build_parser() -> argparse.ArgumentParser:
 
     export = commands.add_parser("export", help="xuất bảng Excel")
     target = export.add_mutually_exclusive_group(required=True)
-    target.add_argument("--output", "-o", metavar="TỆP.xlsx")
+    target.add_argument("--output", "-o", metavar="TỆP.xlsx", help="tệp sẽ ghi")
     target.add_argument(
         "--per-unit",
         metavar="THƯ_MỤC|TỆP.zip",
         help="mỗi đơn vị có số liệu một tệp Phụ lục, vào một thư mục hoặc một tệp .zip",
     )
     export.add_argument("--unit", metavar="MÃ", help="chỉ Phụ lục của một đơn vị")
-    export.add_argument("--campaign", metavar="MÃ_ĐỢT")
+    export.add_argument("--campaign", metavar="MÃ_ĐỢT", help="đợt báo cáo (mặc định: đợt mới nhất)")
     export.add_argument("--no-unit-sheets", action="store_true", help="không tạo sheet từng đơn vị")
 
     remind = commands.add_parser("remind", help="gửi (hoặc liệt kê) tin nhắc hạn ngay bây giờ")
     remind.add_argument("--dry-run", action="store_true", help="chỉ liệt kê, không gửi")
-    remind.add_argument("--unit", metavar="MÃ")
+    remind.add_argument("--unit", metavar="MÃ", help="chỉ nhắc một đơn vị")
 
     reopen = commands.add_parser("return", help="trả lại báo cáo đã nộp để đơn vị sửa")
-    reopen.add_argument("unit", metavar="MÃ_ĐƠN_VỊ")
-    reopen.add_argument("--reason", default="", metavar="LÝ_DO")
+    reopen.add_argument("unit", metavar="MÃ_ĐƠN_VỊ", help="đơn vị có báo cáo cần trả lại")
+    reopen.add_argument("--reason", default="", metavar="LÝ_DO", help="lý do, báo cho đơn vị")
     return parser
 
 
@@ -185,9 +188,12 @@ def cmd_units(app: App, args: argparse.Namespace) -> int:
     if args.json:
         _print_json(records)
     else:
+        print(f"{'Mã':<14} {'Cấp':<10} {'Nhóm':<20} Tên đơn vị (↳ đơn vị cấp trên)")
         for r in records:
             parent = f" ↳ {r['parent_code']}" if r["parent_code"] else ""
-            print(f"{r['code']:<14} {r['level']:<9} {r['group'] or '':<20} {r['name']}{parent}")
+            level, group = level_title(r["level"]), group_title(r["group"])
+            print(f"{r['code']:<14} {level:<10} {group:<20} {r['name']}{parent}")
+        print(f"Tổng cộng {len(records)} đơn vị.")
     return 0
 
 
@@ -209,15 +215,27 @@ def cmd_invite(app: App, args: argparse.Namespace) -> int:
             "role": invite.role,
             "expires_at": invite.expires_at.isoformat(),
         }
+        deadline = format_deadline(current_campaign(session).deadline)
     username = app.settings.telegram_bot_username
     if username:
         record["telegram_link"] = f"https://t.me/{username}?start={record['code']}"
     if args.json:
         _print_json(record)
     else:
-        print(f"Mã mời: {record['code']} (hết hạn {format_moment(invite.expires_at)})")
+        who = unit.name if record["unit"] else "cán bộ tổng hợp của Ban Dân vận Tỉnh ủy"
+        print(f"Mã mời cho {who}: {record['code']} (hết hạn {format_moment(invite.expires_at)})")
         if "telegram_link" in record:
             print(f"Telegram: {record['telegram_link']}")
+        print("Chuyển cho người nhận:")
+        instruction = render(
+            "invite_instruction",
+            code=record["code"],
+            link=record.get("telegram_link", ""),
+            unit_name=unit.name if record["unit"] else "",
+            deadline=deadline if record["unit"] else "",
+        )
+        for line in instruction.splitlines():
+            print(f"  {line}")
     return 0
 
 
@@ -228,6 +246,7 @@ def cmd_campaign(app: App, args: argparse.Namespace) -> int:
             campaign = save_campaign(session, loaded, app.clock())
             print(f"Đã nạp đợt báo cáo {campaign.code}: {campaign.title}")
             return 0
+        campaigns = list_campaigns(session)
         records = [
             {
                 "id": c.id,
@@ -237,13 +256,14 @@ def cmd_campaign(app: App, args: argparse.Namespace) -> int:
                 "deadline": c.deadline.isoformat(),
                 "issued_by": c.issued_by,
             }
-            for c in list_campaigns(session)
+            for c in campaigns
         ]
     if args.json:
         _print_json(records)
     else:
-        for r in records:
-            print(f"{r['code']:<14} hạn {r['deadline'][:16]}  {r['title']}")
+        for campaign, r in zip(campaigns, records, strict=True):
+            deadline = format_deadline(campaign.deadline, ZoneInfo(campaign.timezone))
+            print(f"{r['code']:<14} hạn nộp {deadline}  {r['title']}")
     return 0
 
 

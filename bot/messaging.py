@@ -76,4 +76,5 @@ class ChannelTraits:
     name: str
     sends_files: bool = True
     text_limit: int = 4096
+    buttons: bool = False  # choices show as buttons, so texts need not spell the keywords
     extra: dict = field(default_factory=dict)

@@ -16,7 +16,7 @@ from sqlmodel import Session, select
 from bot.messaging import Attachment, Outbound
 from conversations.campaigns import days_left
 from conversations.labels import STATUS_TITLES, group_title
-from conversations.messages import format_moment, render
+from conversations.messages import format_deadline, format_moment, late_phrase, render
 from exports.consolidation import UnitTree, status_counts
 from exports.consolidation import counts as counts_in_totals
 from storage.hot_path import enqueue
@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from bot.service import Context, Service
 
 HELP_TEXT = (
-    "Lệnh của Ban thư ký:\n"
+    "Lệnh dành cho cán bộ tổng hợp (Ban Dân vận Tỉnh ủy):\n"
     "/status — tiến độ nộp báo cáo của các đơn vị\n"
     "/export — tải bảng tổng hợp Excel; /export MÃ_ĐƠN_VỊ — Phụ lục của một đơn vị\n"
     "/remind — nhắc ngay các đơn vị chưa nộp\n"
@@ -87,13 +87,21 @@ def status_text(campaign: Campaign, progress: list[UnitProgress], now: datetime)
     else:
         when = f"đã quá hạn {-left} ngày"
     counts = status_counts(progress)
-    deadline = format_moment(campaign.deadline, spec.zone)
     lines = [
         campaign.title,
-        f"Hạn nộp: trước {deadline} ({when})",
+        f"Hạn nộp: {format_deadline(campaign.deadline, spec.zone)} ({when})",
         f"Đã nộp {counts['submitted']}/{len(progress)} · đang điền {counts['in_progress']} · "
         f"chưa bắt đầu {counts['not_started']}",
     ]
+    late = [
+        (p, late_phrase(campaign.deadline, p.submitted_at))
+        for p in progress
+        if p.done and p.submitted_at and late_phrase(campaign.deadline, p.submitted_at)
+    ]
+    if late:
+        lines.append("Nộp muộn:")
+    for item, phrase in late:
+        lines.append(f" • {item.unit.name} ({item.unit.code}): {phrase}")
     tree = UnitTree(progress)
     open_rows = [
         (group, [(item, depth) for item, depth in rows if _still_open(tree, item)])
@@ -129,13 +137,15 @@ def unit_status(ctx: Context) -> Outbound:
     progress = next((p for p in campaign_progress(session, campaign) if p.unit.id == unit.id), None)
     spec = campaign_spec(campaign)
     left = days_left(campaign.deadline, ctx.now, spec.zone)
-    deadline = format_moment(campaign.deadline, spec.zone)
+    deadline = format_deadline(campaign.deadline, spec.zone)
     if progress is None:
         return Outbound(f"{unit.name} không thuộc đợt báo cáo {campaign.title}.")
+    done_at = progress.submitted_at if progress.done else None
+    late = late_phrase(campaign.deadline, done_at) if done_at else ""
     text = (
-        f"{unit.name}: {STATUS_TITLES[progress.status]}, "
+        f"{unit.name}: {STATUS_TITLES[progress.status]}{f' ({late})' if late else ''}, "
         f"đã trả lời {progress.answered}/{progress.total} câu.\n"
-        f"Hạn nộp: trước {deadline}" + (f" (còn {left} ngày)." if left > 0 else ".")
+        f"Hạn nộp: {deadline}" + (f" (còn {left} ngày)." if left > 0 else ".")
     )
     return Outbound(text)
 

@@ -22,7 +22,17 @@ from sqlmodel import Session
 from bot import secretariat
 from bot.messaging import ChannelTraits, Inbound, Outbound
 from bot.secretariat import UNKNOWN_COMMAND_TEXT
-from conversations.engine import Choice, Press, SaveAnswer, State, SubmitReport, Text, step
+from conversations.campaigns import CampaignSpec
+from conversations.engine import (
+    CampaignBrief,
+    Choice,
+    Press,
+    SaveAnswer,
+    State,
+    SubmitReport,
+    Text,
+    step,
+)
 from conversations.parsing import normalize
 from storage.database import Database
 from storage.hot_path import (
@@ -51,6 +61,7 @@ from storage.models import Unit
 from storage.repository import (
     campaign_for_unit,
     campaign_form,
+    campaign_spec,
     create_download_token,
 )
 
@@ -236,7 +247,7 @@ class Service:
             set_pending_invite(tx, contact.id, invite.id)
             ctx.contact = contact._replace(pending_invite_id=invite.id)
         if invite.role == "secretariat":
-            target = "thành viên Ban thư ký (Ban Dân vận Tỉnh ủy)"
+            target = "cán bộ tổng hợp của Ban Dân vận Tỉnh ủy"
         else:
             target = f"cán bộ đầu mối của {invite.unit_name}"
         text = (
@@ -293,6 +304,8 @@ class Service:
             status=submission.status,
             unit_name=unit.name,
             submitted_at=submission.submitted_at,
+            campaign=_brief(campaign_spec(campaign)),
+            buttons=ctx.traits.buttons,
         )
         inbound = ctx.inbound
         event = Press(inbound.choice, inbound.context) if inbound.choice else Text(text)
@@ -312,6 +325,7 @@ class Service:
                     channel=inbound.channel,
                     now=now,
                     existing=rows.get(effect.key),
+                    note=effect.note,
                 )
             elif isinstance(effect, SubmitReport):
                 submitted_by = contact.id
@@ -352,6 +366,17 @@ def _note_seen(tx: Tx, contact: Sender, inbound: Inbound, now: datetime) -> None
     stale = contact.last_seen_at is None or now - contact.last_seen_at > SEEN_RESOLUTION
     if stale or not contact.active or (name and name != contact.display_name):
         note_seen(tx, contact.id, name or contact.display_name, now)
+
+
+def _brief(spec: CampaignSpec) -> CampaignBrief:
+    """What the engine says about the round (opening, late submission)."""
+    return CampaignBrief(
+        issued_by=spec.issued_by,
+        receiver=spec.receiver or "Ban Dân vận Tỉnh ủy",
+        deadline=spec.deadline,
+        period_start=spec.period_start,
+        period_end=spec.period_end,
+    )
 
 
 def _split_command(text: str) -> tuple[str | None, str]:

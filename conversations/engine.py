@@ -13,12 +13,24 @@ Modes and transitions (every editable mode also takes «xem», «nộp», «câu
                     «bỏ qua»                  -> asking (next open question; remembered as skipped)
                     «quay lại»                -> asking (previous question)
                     «tạm dừng»                -> paused (same question; any later input resumes)
-    review          «N» / «sửa N»             -> asking N, then back to review
+                    a near-miss («xongg»)     -> same question, asking "Ý đồng chí là «xong»?"
+                    an unlikely value         -> same question, shown back; kept when confirmed
+                    «… ghi chú: …»            -> the answer, with its note
+    asking (documents) lines                  -> lines read and shown back; a line not fully
+                                                 read is kept as typed or dropped, as asked
+                    «xóa N» / «sửa N …»       -> one document removed / corrected
+                    «xóa»                     -> asks first, then empties the list
+    review          «N» / «sửa N»             -> asking N, then back to review (a skipped
+                                                 question goes on to the next skipped one)
                     «nộp»                     -> confirm (or stays, refused, if the form says so)
                     «tiếp»                    -> asking (next open question)
     confirm         «có» / 1                  -> locked (SubmitReport)
                     «không» / 2               -> review
     locked          anything                  -> locked (explains; «xem» shows a read-only review)
+
+A question the engine asks back (near-miss, unlikely value, lines to keep, clearing a list) is
+`Dialogue.pending`: «1»/«có» accepts, «2»/«không» declines, anything else drops it and is read
+as usual.
 
 A submission returned by the secretariat is editable again: a locked state with an editable
 status opens on the review.
@@ -28,11 +40,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import date, datetime
 from typing import NamedTuple
 
+from conversations.checks import Checks
 from conversations.forms import (
-    NUMERIC_KINDS,
     Form,
     Question,
     QuestionKind,
@@ -40,8 +52,19 @@ from conversations.forms import (
     level_questions,
     memo,
 )
-from conversations.messages import format_moment, render
-from conversations.parsing import Rejected, format_value, normalize, parse_answer
+from conversations.messages import format_day, format_deadline, format_moment, late_phrase, render
+from conversations.parsing import (
+    MAX_NOTE_CHARS,
+    Rejected,
+    describe_document,
+    format_value,
+    keep_as_typed,
+    near_miss,
+    normalize,
+    parse_answer,
+    read_document_lines,
+    split_note,
+)
 
 EDITABLE_STATUSES = {"not_started", "in_progress", "returned"}
 
@@ -50,6 +73,7 @@ EDITABLE_STATUSES = {"not_started", "in_progress", "returned"}
 class Answer:
     value: dict | None = None
     not_applicable: bool = False
+    note: str | None = None
 
 
 @dataclass
@@ -60,14 +84,18 @@ class Dialogue:
     cursor: str | None = None
     skipped: list[str] = field(default_factory=list)
     return_to_review: bool = False
+    pending: dict | None = None  # a question the engine asked back; JSON-safe
 
     def to_json(self) -> dict:
-        return {
+        data = {
             "mode": self.mode,
             "cursor": self.cursor,
             "skipped": list(self.skipped),
             "return_to_review": self.return_to_review,
         }
+        if self.pending:
+            data["pending"] = self.pending
+        return data
 
     @classmethod
     def from_json(cls, data: dict | None) -> Dialogue:
@@ -77,7 +105,19 @@ class Dialogue:
             cursor=data.get("cursor"),
             skipped=list(data.get("skipped", [])),
             return_to_review=bool(data.get("return_to_review", False)),
+            pending=data.get("pending") or None,
         )
+
+
+@dataclass(frozen=True)
+class CampaignBrief:
+    """What the opening and the submission say about the reporting round."""
+
+    issued_by: str = ""
+    receiver: str = "Ban Dân vận Tỉnh ủy"
+    deadline: datetime | None = None
+    period_start: date | None = None
+    period_end: date | None = None
 
 
 @dataclass
@@ -88,6 +128,8 @@ class State:
     status: str
     unit_name: str
     submitted_at: datetime | None = None
+    campaign: CampaignBrief = CampaignBrief()
+    buttons: bool = False  # the channel shows choices as buttons (Telegram)
 
 
 @dataclass(frozen=True)
@@ -125,6 +167,7 @@ class SaveAnswer:
     value: dict | None
     not_applicable: bool
     raw: str
+    note: str | None = None
 
 
 @dataclass(frozen=True)
@@ -146,6 +189,15 @@ CHOICES = {
     "continue": Choice("continue", "Tiếp tục điền", "tiếp"),
     "confirm": Choice("confirm", "Đồng ý nộp", "có"),
     "cancel": Choice("cancel", "Chưa nộp", "không"),
+    "accept": Choice("accept", "Đúng", "có"),
+    "decline": Choice("decline", "Không", "không"),
+}
+# What the two answers to a pending question are called, by what is pending.
+_PENDING_LABELS = {
+    "keyword": ("Đúng", "Không phải"),
+    "lines": ("Giữ như đã gõ", "Bỏ các dòng này"),
+    "clear": ("Xóa hết", "Không xóa"),
+    "soft": ("Vẫn ghi", "Nhập lại"),
 }
 
 _KEYWORDS = {
@@ -162,7 +214,31 @@ _KEYWORDS = {
 }
 _CONFIRM_WORDS = {"co", "dong y", "yes", "ok", "xac nhan", "1", "nop", "/nop"}
 _CANCEL_WORDS = {"khong", "huy", "no", "chua", "2", "chua nop"}
+_ACCEPT_WORDS = {"co", "dung", "dung vay", "dong y", "yes", "ok", "1", "giu", "giu nguyen"}
+_ACCEPT_WORDS |= {"van ghi", "ghi"}
+_DECLINE_WORDS = {"khong", "khong phai", "sai", "no", "2", "bo", "bo di", "nhap lai"}
+_DECLINE_WORDS |= {"khong xoa", "huy"}
 _GOTO = re.compile(r"^/?(?:cau|sua|/sua)\s*(\d{1,3})$")
+_REMOVE_ITEM = re.compile(r"^xoa\s*(?:van ban\s*|vb\s*)?(\d{1,3})$")
+_EDIT_ITEM = re.compile(r"^\s*(\S+)\s+(\d{1,3})\s*[:.,\-]?\s+(\S.*)$", re.S)
+# The keywords a slip of the finger is checked against, as typed without diacritics.
+_NEAR_MISS_TARGETS = {
+    "xong": "done",
+    "bo qua": "skip",
+    "quay lai": "back",
+    "tam dung": "pause",
+    "khong ap dung": "na",
+    "kad": "na",
+    "xem": "review",
+    "xem lai": "review",
+    "nop": "submit",
+    "tiep": "continue",
+    "tiep tuc": "continue",
+    "xoa": "clear",
+}
+_NEAR_MISS_WORDS = tuple(_NEAR_MISS_TARGETS)
+# Minutes an officer takes, about, per question: a list of documents takes longer to type.
+_MINUTES = {QuestionKind.DOCUMENTS: 3}
 
 
 def step(state: State, event: Event, form: Form, now: datetime) -> tuple[State, list[Effect]]:
@@ -172,6 +248,8 @@ def step(state: State, event: Event, form: Form, now: datetime) -> tuple[State, 
 
 def context_of(dialogue: Dialogue) -> str:
     """The tag a button carries so that a press from an old message cannot act on a new one."""
+    if dialogue.pending:
+        return f"p:{dialogue.cursor}"
     if dialogue.mode in ("asking", "paused"):
         return f"q:{dialogue.cursor}"
     return dialogue.mode
@@ -192,14 +270,18 @@ class _Layout:
             if not self.sections or self.sections[-1][0] is not section:
                 self.sections.append((section, []))
             self.sections[-1][1].append((number, question))
+        minutes = sum(_MINUTES.get(q.kind, 1) for q in self.questions)
+        self.minutes = max(5, 5 * round(minutes / 5))
         # A question as asked (no prefix, no current answer) depends on nothing else.
-        self.question_texts: dict[str, str] = {}
+        self.question_texts: dict[tuple[str, bool], str] = {}
 
 
 class _ReviewLine(NamedTuple):
     number: int
     title: str
     value: str
+    details: tuple[str, ...] = ()
+    note: str | None = None
 
 
 class _ReviewPart(NamedTuple):
@@ -222,6 +304,10 @@ def _prefixed(prefix: str, text: str) -> str:
     return f"{prefix}\n\n{text}".strip() if prefix else text
 
 
+def _short(text: str, limit: int = 80) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 class _Step:
     def __init__(self, state: State, form: Form, now: datetime) -> None:
         self.state = replace(
@@ -229,11 +315,14 @@ class _Step:
             dialogue=replace(state.dialogue, skipped=list(state.dialogue.skipped)),
             answers=dict(state.answers),
         )
+        self.before = state.answers
         self.form = form
         self.now = now
         self.layout = _layout(form, state.level)
         self.questions = self.layout.questions
+        self.checks = Checks(form, state.level, self.state.answers, self._number)
         self.effects: list[Effect] = []
+        self.note: str | None = None  # a note typed with this input ("" removes the note)
 
     @property
     def dialogue(self) -> Dialogue:
@@ -244,13 +333,25 @@ class _Step:
             self.dialogue.mode = "review"
         if self.dialogue.cursor and not self._index_of(self.dialogue.cursor):
             self.dialogue.cursor = None
+            self.dialogue.pending = None
+        if self.dialogue.pending and self.dialogue.mode not in ("asking", "paused"):
+            self.dialogue.pending = None
         if isinstance(event, Press):
             if event.context and event.context != context_of(self.dialogue):
+                self.dialogue.pending = None
                 self._show_current(prefix=render("stale_button"))
                 return self.state, self.effects
+            pending = self.dialogue.pending
+            self.dialogue.pending = None
+            if pending and event.choice in ("accept", "decline"):
+                return self._settle(pending, event.choice == "accept")
             self._command(event.choice, raw="")
         else:
             self._text(event.text)
+        return self.state, self.effects
+
+    def _settle(self, pending: dict, accepted: bool) -> tuple[State, list[Effect]]:
+        self._resolve(pending, accepted)
         return self.state, self.effects
 
     # --- input dispatch -------------------------------------------------------------
@@ -258,11 +359,23 @@ class _Step:
     def _text(self, text: str) -> None:
         words = normalize(text)
         mode = self.dialogue.mode
+        pending = self.dialogue.pending
+        if pending:
+            self.dialogue.pending = None
+            accept = _ACCEPT_WORDS | ({"xoa", "xoa het"} if pending["kind"] == "clear" else set())
+            if words in accept:
+                return self._resolve(pending, True)
+            if words in _DECLINE_WORDS:
+                return self._resolve(pending, False)
         if mode == "confirm":
             if words in _CONFIRM_WORDS:
                 return self._command("confirm", text)
             if words in _CANCEL_WORDS:
                 return self._command("cancel", text)
+        if mode in ("asking", "paused") and self.dialogue.cursor:
+            body, note = split_note(text)
+            if note is not None:
+                return self._noted(body, note)
         goto = _GOTO.match(words) or (mode in ("review", "confirm") and re.fullmatch(r"\d+", words))
         if goto:
             number = int(goto.group(1) if goto.re is _GOTO else goto.group(0))
@@ -271,12 +384,43 @@ class _Step:
             if words in keywords:
                 return self._command(command, text)
         if mode in ("asking", "paused") and self.dialogue.cursor:
+            if self._document_edit(text, words):
+                return None
+            slip = near_miss(words, _NEAR_MISS_WORDS) if "\n" not in text.strip() else None
+            if slip:
+                return self._ask_back({"kind": "keyword", "command": _NEAR_MISS_TARGETS[slip]})
             return self._answer(text)
         if mode == "locked":
             return self._reply_locked()
         if mode == "start":
             return self._advance(prefix=self._intro())
         self._show_current(prefix="Chưa hiểu ý đồng chí.")
+
+    def _noted(self, body: str, note: str) -> None:
+        """An answer with «ghi chú: …», or a note alone for the answer already given."""
+        cursor = self.dialogue.cursor
+        self.dialogue.mode = "asking"
+        if len(note) > MAX_NOTE_CHARS:
+            return self._ask(
+                cursor, prefix=f"Chưa ghi được: ghi chú quá dài (tối đa {MAX_NOTE_CHARS} ký tự)."
+            )
+        self.note = note
+        if body:
+            return self._text(body)
+        answer = self.state.answers.get(cursor)
+        if answer is None or (answer.value is None and not answer.not_applicable):
+            return self._ask(
+                cursor,
+                prefix=(
+                    f"Câu {self._number(cursor)} chưa có câu trả lời để ghi chú. Gửi số liệu kèm"
+                    " ghi chú, ví dụ: «12 ghi chú: số liệu ước tính». Ghi chú cho câu trước:"
+                    " gõ «quay lại» rồi gửi ghi chú."
+                ),
+            )
+        question = self.form.question(cursor)
+        self._save(question, answer.value, not_applicable=answer.not_applicable, raw="Ghi chú")
+        done = f"Đã ghi ghi chú cho câu {self._number(cursor)}." if note else "Đã bỏ ghi chú."
+        self._ask(cursor, prefix=done)
 
     def _command(self, command: str, raw: str) -> None:
         mode = self.dialogue.mode
@@ -296,7 +440,7 @@ class _Step:
             prefix = self._intro() if mode == "start" else ""
             if mode in ("asking", "paused") and self.dialogue.cursor:
                 self.dialogue.mode = "asking"
-                return self._ask(self.dialogue.cursor, prefix=prefix)
+                return self._ask(self.dialogue.cursor, prefix=self._resume())
             # «tiếp» from the review comes back to skipped questions once no others are open.
             return self._advance(prefix=prefix, revisit_skipped=command == "continue")
         cursor = self.dialogue.cursor
@@ -305,6 +449,9 @@ class _Step:
         self.dialogue.mode = "asking"
         question = self.form.question(cursor)
         if command == "na":
+            doubt = self.checks.not_applicable_doubt(question)
+            if doubt:
+                return self._ask_back({"kind": "soft", "na": True, "raw": raw}, doubt)
             self._save(question, None, not_applicable=True, raw=raw or "Không áp dụng")
             self._after_answer(prefix=f"Đã ghi câu {self._number(cursor)}: Không áp dụng.")
         elif command == "skip":
@@ -329,19 +476,69 @@ class _Step:
                 )
             )
         elif command == "done" and question.kind is QuestionKind.DOCUMENTS:
-            if not self._is_answered(cursor):
-                self._save(question, {"items": []}, not_applicable=False, raw=raw or "Xong")
-                return self._after_answer(prefix="Đã ghi: không có văn bản nào.")
-            answer = self.state.answers[cursor]
-            if answer.not_applicable:
-                return self._after_answer(prefix="Giữ nguyên câu trả lời: Không áp dụng.")
-            count = len(answer.value["items"])
-            self._after_answer(prefix=f"Đã ghi {count} văn bản.")
+            self._finish_documents(question, raw or "Xong")
         elif command == "clear" and question.kind is QuestionKind.DOCUMENTS:
-            self._save(question, {"items": []}, not_applicable=False, raw=raw or "Xóa")
-            self._ask(cursor, prefix="Đã xóa danh sách văn bản của câu này.")
+            items = self._items(question.key)
+            if not items:
+                return self._ask(cursor, prefix="Danh sách văn bản của câu này đang trống.")
+            self._ask_back(
+                {"kind": "clear"},
+                f"Xóa cả {len(items)} văn bản đã ghi ở câu {self._number(cursor)}?",
+            )
         else:
             self._ask(cursor, prefix="Lựa chọn này không dùng được ở câu này.")
+
+    # --- questions asked back -----------------------------------------------------------
+
+    def _ask_back(self, pending: dict, text: str = "") -> None:
+        """Ask the officer to settle something before anything is stored."""
+        kind = pending["kind"]
+        if kind == "keyword":
+            keyword = CHOICES[pending["command"]].keyword
+            text = _prefixed(text, f"Ý đồng chí là «{keyword}»?")
+        self.dialogue.mode = "asking"
+        self.dialogue.pending = pending
+        yes, no = _PENDING_LABELS[kind]
+        choices = (replace(CHOICES["accept"], label=yes), replace(CHOICES["decline"], label=no))
+        self.effects.append(Reply(text, choices, context=context_of(self.dialogue), numbered=True))
+
+    def _resolve(self, pending: dict, accepted: bool) -> None:
+        cursor = self.dialogue.cursor
+        question = self.form.question(cursor)
+        kind = pending["kind"]
+        self.dialogue.mode = "asking"
+        if kind == "keyword":
+            if accepted:
+                return self._command(pending["command"], CHOICES[pending["command"]].label)
+            return self._ask(cursor, prefix="Chưa ghi gì. Đồng chí gửi lại câu trả lời.")
+        if kind == "clear":
+            if not accepted:
+                return self._ask(cursor, prefix="Giữ nguyên danh sách văn bản.")
+            self._save(question, {"items": []}, not_applicable=False, raw="Xóa")
+            return self._ask(cursor, prefix="Đã xóa danh sách văn bản của câu này.")
+        if kind == "lines":
+            raws = pending["raws"]
+            if accepted:
+                kept = [keep_as_typed(raw) for raw in raws]
+                items = self._items(cursor) + kept
+                self.note = pending.get("note")
+                self._save(question, {"items": items}, not_applicable=False, raw="\n".join(raws))
+                summary = self._documents_summary(question, kept, len(items), "Đã giữ")
+            else:
+                summary = f"Đã bỏ {len(raws)} dòng, không ghi."
+            if pending.get("finished"):
+                return self._finish_documents(question, "Xong", prefix=summary)
+            return self._reply_documents(question, summary)
+        # "soft": an unlikely value (or «không áp dụng» against another answer) confirmed or not
+        if not accepted:
+            return self._ask(cursor, prefix="Chưa ghi. Đồng chí gửi lại số liệu.")
+        self.note = pending.get("note")
+        number = self._number(cursor)
+        if pending.get("na"):
+            self._save(question, None, not_applicable=True, raw=pending["raw"] or "Không áp dụng")
+            return self._after_answer(prefix=f"Đã ghi câu {number}: Không áp dụng.")
+        self._save(question, pending["value"], not_applicable=False, raw=pending["raw"])
+        self._after_answer(prefix=f"Đã ghi câu {number}: {pending['echo']}")
 
     # --- answering ------------------------------------------------------------------
 
@@ -361,9 +558,17 @@ class _Step:
         )
         if isinstance(parsed, Rejected):
             return self._ask(cursor, prefix=render("rejected", **vars(parsed)))
-        violation = self._rule_violation(question, parsed.value)
+        violation = self.checks.rule_violation(question, parsed.value)
         if violation:
             return self._ask(cursor, prefix=violation)
+        doubt = self.checks.rule_doubt(question, parsed.value) or self.checks.implausible(
+            question, parsed.value
+        )
+        if doubt:
+            pending = {"kind": "soft", "value": parsed.value, "raw": text, "echo": parsed.echo}
+            if self.note is not None:
+                pending["note"] = self.note
+            return self._ask_back(pending, doubt)
         self._save(question, parsed.value, not_applicable=False, raw=text)
         self._after_answer(prefix=f"Đã ghi câu {self._number(cursor)}: {parsed.echo}")
 
@@ -372,75 +577,147 @@ class _Step:
         finished = bool(lines) and normalize(lines[-1]) in _KEYWORDS["done"]
         if finished:
             text = "\n".join(lines[:-1])
-        parsed = parse_answer("documents", text)
-        if isinstance(parsed, Rejected):
-            if finished:
-                return self._command("done", "Xong")
-            return self._ask(question.key, prefix=render("rejected", **vars(parsed)))
-        existing = self.state.answers.get(question.key)
-        items = list(existing.value["items"]) if existing and existing.value else []
-        items.extend(parsed.value["items"])
-        self._save(question, {"items": items}, not_applicable=False, raw=text)
-        summary = render(
-            "documents_added",
-            added=len(parsed.value["items"]),
-            total=len(items),
-            items=[item["raw"][:120] for item in parsed.value["items"][:10]],
-        )
+        read = read_document_lines(text)
+        if isinstance(read, Rejected):
+            if finished and not text.strip():
+                return self._finish_documents(question, "Xong")
+            return self._ask(question.key, prefix=render("rejected", **vars(read)))
+        added = [line.item for line in read if not line.problem]
+        unread = [line for line in read if line.problem]
+        summary = ""
+        if added:
+            items = self._items(question.key) + added
+            self._save(question, {"items": items}, not_applicable=False, raw=text)
+            summary = self._documents_summary(question, added, len(items), "Đã ghi")
+        if unread:
+            pending = {
+                "kind": "lines",
+                "raws": [line.item["raw"] for line in unread],
+                "finished": finished,
+            }
+            if self.note is not None and not added:
+                pending["note"] = self.note
+            asked = render(
+                "documents_unread",
+                lines=[(_short(line.item["raw"], 120), line.problem) for line in unread],
+            )
+            return self._ask_back(pending, _prefixed(summary, asked))
         if finished:
-            return self._after_answer(prefix=summary.rsplit("\n", 1)[0])
-        self.effects.append(
-            Reply(summary, self._choices_for(question), context=context_of(self.dialogue))
+            return self._finish_documents(question, "Xong", prefix=summary)
+        self._reply_documents(question, summary)
+
+    def _documents_summary(self, question: Question, added: list[dict], total: int, verb: str):
+        first = total - len(added) + 1
+        return render(
+            "documents_added",
+            verb=verb,
+            added=len(added),
+            total=total,
+            items=[(n, describe_document(item)) for n, item in enumerate(added[:10], start=first)],
+            more=len(added) - 10,
         )
 
-    def _rule_violation(self, question: Question, value: dict) -> str | None:
-        """The first cross-question rule the candidate value would break, as a message."""
-        if question.kind not in NUMERIC_KINDS:
-            return None
+    def _reply_documents(self, question: Question, summary: str) -> None:
+        tail = render("documents_more", buttons=self.state.buttons)
+        self.effects.append(
+            Reply(
+                _prefixed(summary, tail),
+                self._choices_for(question),
+                context=context_of(self.dialogue),
+            )
+        )
 
-        def numeric(key: str) -> float | None:
-            return value["value"] if key == question.key else self._numeric(key)
+    def _finish_documents(self, question: Question, raw: str, prefix: str = "") -> None:
+        """«Xong»: the list is complete (an empty list means "no documents")."""
+        cursor = question.key
+        if not self._is_answered(cursor):
+            self._save(question, {"items": []}, not_applicable=False, raw=raw)
+            done = "Đã ghi: không có văn bản nào."
+        elif self.state.answers[cursor].not_applicable:
+            done = "Giữ nguyên câu trả lời: Không áp dụng."
+        else:
+            done = f"Đã ghi {len(self._items(cursor))} văn bản."
+        self._after_answer(prefix=_prefixed(prefix, done) if prefix else done)
 
-        for owner in self.form.questions:
-            for rule in owner.rules:
-                if question.key not in (owner.key, rule.other):
-                    continue
-                left, right = numeric(owner.key), numeric(rule.other)
-                if left is None or right is None:
-                    continue
-                if (left <= right) if rule.lte else (left >= right):
-                    continue
-                shown = self.form.question(rule.other if owner.key == question.key else owner.key)
-                return render(
-                    "rule_violation",
-                    message=rule.message or "Số liệu không khớp với câu khác",
-                    other_number=self._number(shown.key) or "?",
-                    other_title=shown.title,
-                    other_value=format_value(
-                        shown.kind.value, self.state.answers[shown.key].value, unit=shown.unit
-                    ),
-                )
-        return None
+    def _document_edit(self, text: str, words: str) -> bool:
+        """«xóa 2» and «sửa 2 …» at a document question; False when the text is neither."""
+        cursor = self.dialogue.cursor
+        question = self.form.question(cursor)
+        if question.kind is not QuestionKind.DOCUMENTS:
+            return False
+        remove = _REMOVE_ITEM.match(words)
+        edit = _EDIT_ITEM.match(text.strip()) if not remove else None
+        if edit and normalize(edit.group(1)) not in ("sua", "/sua"):
+            edit = None
+        if not remove and not edit:
+            return False
+        self.dialogue.mode = "asking"
+        items = self._items(cursor)
+        index = int((remove or edit).group(2 if edit else 1))
+        if not 1 <= index <= len(items):
+            where = f"chỉ có {len(items)} văn bản" if items else "chưa có văn bản nào"
+            self._ask(cursor, prefix=f"Không có văn bản {index}: câu này {where}.")
+            return True
+        if remove:
+            gone = items.pop(index - 1)
+            self._save(question, {"items": items}, not_applicable=False, raw=text)
+            self._ask(cursor, prefix=f"Đã xóa văn bản {index}: {describe_document(gone)}.")
+            return True
+        read = read_document_lines(edit.group(3))
+        if isinstance(read, Rejected) or len(read) != 1 or read[0].problem:
+            reason = (
+                read.reason
+                if isinstance(read, Rejected)
+                else "chỉ sửa một văn bản mỗi lần"
+                if len(read) != 1
+                else read[0].problem
+            )
+            self._ask(
+                cursor,
+                prefix=(
+                    f"Chưa sửa được văn bản {index}: {reason.rstrip('.')}. Gõ lại, ví dụ:"
+                    f" «sửa {index} 12-KH/HU, ngày 05/6/2017, Kế hoạch triển khai»."
+                ),
+            )
+            return True
+        items[index - 1] = read[0].item
+        self._save(question, {"items": items}, not_applicable=False, raw=text)
+        self._ask(cursor, prefix=f"Đã sửa văn bản {index}: {describe_document(read[0].item)}.")
+        return True
 
-    def _numeric(self, key: str) -> float | None:
+    def _items(self, key: str) -> list[dict]:
         answer = self.state.answers.get(key)
-        if answer is None or answer.not_applicable or answer.value is None:
-            return None
-        return answer.value.get("value")
+        if answer is None or answer.value is None:
+            return []
+        return list(answer.value.get("items", []))
 
     def _save(self, question: Question, value: dict | None, *, not_applicable: bool, raw: str):
-        self.state.answers[question.key] = Answer(value, not_applicable)
+        existing = self.state.answers.get(question.key)
+        note = existing.note if existing else None
+        if self.note is not None:
+            note = self.note or None
+        self.state.answers[question.key] = Answer(value, not_applicable, note)
         if question.key in self.dialogue.skipped:
             self.dialogue.skipped.remove(question.key)
         if self.state.status == "not_started":
             self.state.status = "in_progress"
-        self.effects.append(SaveAnswer(question.key, value, not_applicable, raw[:5000]))
+        self.effects.append(SaveAnswer(question.key, value, not_applicable, raw[:5000], note))
 
     def _after_answer(self, prefix: str) -> None:
+        cursor = self.dialogue.cursor
         if self.dialogue.return_to_review:
+            was_open = not _answered(self.before.get(cursor))
+            later = self._next_unanswered(cursor) if was_open else None
+            if later:
+                # Answering the skipped questions from the review: on to the next one.
+                return self._ask(later, prefix=prefix)
             self.dialogue.return_to_review = False
             return self._review(prefix=prefix)
-        self._advance(prefix=prefix, after=self.dialogue.cursor)
+        self._advance(prefix=prefix, after=cursor)
+
+    def _next_unanswered(self, after: str) -> str | None:
+        start = self._index_of(after)
+        return next((q.key for q in self.questions[start:] if not self._is_answered(q.key)), None)
 
     # --- navigation -----------------------------------------------------------------
 
@@ -472,13 +749,13 @@ class _Step:
         self.dialogue.cursor = key
         question = self.form.question(key)
         answer = self.state.answers.get(key)
-        current = self._display(question, answer) if answer else ""
-        if current:
-            text = self._question_text(question, current)
+        if _answered(answer) or (answer and answer.note):
+            text = self._question_text(question, answer)
         else:
-            text = self.layout.question_texts.get(key)
+            cache_key = (key, self.state.buttons)
+            text = self.layout.question_texts.get(cache_key)
             if text is None:
-                text = self.layout.question_texts[key] = self._question_text(question, "")
+                text = self.layout.question_texts[cache_key] = self._question_text(question, None)
         self.effects.append(
             Reply(
                 _prefixed(prefix, text),
@@ -487,9 +764,13 @@ class _Step:
             )
         )
 
-    def _question_text(self, question: Question, current: str) -> str:
+    def _question_text(self, question: Question, answer: Answer | None) -> str:
         section = self.form.top_section(question.section)
         subsection = self.form.section(question.section) if "." in question.section else None
+        documents = question.kind is QuestionKind.DOCUMENTS
+        items = []
+        if documents and answer and answer.value:
+            items = [describe_document(item) for item in answer.value.get("items", [])]
         return render(
             "question",
             number=self._number(question.key),
@@ -497,8 +778,12 @@ class _Step:
             section=section,
             subsection=subsection,
             question=question,
-            current=current,
+            current=self._display(question, answer) if answer else "",
+            documents=documents,
+            items=[_short(item, 160) for item in items],
+            note=answer.note if answer else None,
             hint=self._hint(question),
+            buttons=self.state.buttons,
         )
 
     def _hint(self, question: Question) -> str:
@@ -507,8 +792,8 @@ class _Step:
         examples = {
             QuestionKind.INTEGER: "Trả lời bằng một số, ví dụ: 12",
             QuestionKind.PERCENT: "Trả lời tỷ lệ phần trăm, ví dụ: 85,5%",
-            QuestionKind.PAIR: "Trả lời số lượt / số lượt người, ví dụ: 12/345",
-            QuestionKind.RATIO: "Trả lời số đã giải quyết / tổng số, ví dụ: 45/50",
+            QuestionKind.PAIR: "Trả lời số lượt / số lượt người, ví dụ: 12/345 (không có: 0)",
+            QuestionKind.RATIO: "Trả lời số đã giải quyết / tổng số, ví dụ: 45/50 (không có: 0)",
             QuestionKind.TEXT: "Trả lời bằng một đoạn văn ngắn.",
         }
         return examples.get(question.kind, "").strip()
@@ -517,8 +802,7 @@ class _Step:
         ids = []
         if question.kind is QuestionKind.DOCUMENTS:
             ids.append("done")
-            answer = self.state.answers.get(question.key)
-            if answer and answer.value and answer.value.get("items"):
+            if self._items(question.key):
                 ids.append("clear")
         ids += ["na", "skip"]
         if self._index_of(question.key) > 1:
@@ -539,7 +823,29 @@ class _Step:
         self._advance(prefix="\n\n".join(p for p in (prefix, self._intro()) if p))
 
     def _intro(self) -> str:
-        return render("intro", unit_name=self.state.unit_name, total=len(self.questions))
+        campaign = self.state.campaign
+        return render(
+            "intro",
+            unit_name=self.state.unit_name,
+            total=len(self.questions),
+            minutes=self.layout.minutes,
+            issued_by=campaign.issued_by,
+            receiver=campaign.receiver or "Ban Dân vận Tỉnh ủy",
+            deadline=format_deadline(campaign.deadline) if campaign.deadline else "",
+            period_start=format_day(campaign.period_start) if campaign.period_start else "",
+            period_end=format_day(campaign.period_end) if campaign.period_end else "",
+        )
+
+    def _resume(self) -> str:
+        answered = sum(1 for q in self.questions if self._is_answered(q.key))
+        if not answered:
+            return ""
+        return render(
+            "resume",
+            answered=answered,
+            total=len(self.questions),
+            number=self._number(self.dialogue.cursor),
+        )
 
     # --- review and submission --------------------------------------------------------
 
@@ -566,11 +872,17 @@ class _Step:
         self.effects.append(Reply(text, choices, context=context_of(self.dialogue)))
 
     def _review_line(self, number: int, question: Question) -> _ReviewLine:
-        value = self._display(question, self.state.answers.get(question.key))
+        answer = self.state.answers.get(question.key)
+        value = self._display(question, answer)
         if not value:
             skipped = question.key in self.dialogue.skipped
             value = "(đã bỏ qua, chưa trả lời)" if skipped else "(chưa trả lời)"
-        return _ReviewLine(number, question.title, value)
+        details = ()
+        if question.kind is QuestionKind.DOCUMENTS and answer and answer.value:
+            details = tuple(
+                _short(describe_document(item)) for item in answer.value.get("items", [])
+            )
+        return _ReviewLine(number, question.title, value, details, answer.note if answer else None)
 
     def _ask_submit(self, prefix: str = "") -> None:
         missing = [self._number(q.key) for q in self.questions if not self._is_answered(q.key)]
@@ -589,13 +901,24 @@ class _Step:
             )
         )
 
+    def _late(self, submitted_at: datetime | None) -> str:
+        deadline = self.state.campaign.deadline
+        if deadline is None or submitted_at is None:
+            return ""
+        return late_phrase(deadline, submitted_at)
+
     def _submit(self) -> None:
         self.dialogue.mode = "locked"
         self.dialogue.return_to_review = False
         self.state.status = "submitted"
         self.state.submitted_at = self.now
         self.effects.append(SubmitReport())
-        text = render("submitted", unit_name=self.state.unit_name, when=format_moment(self.now))
+        text = render(
+            "submitted",
+            unit_name=self.state.unit_name,
+            when=format_moment(self.now),
+            late=self._late(self.now),
+        )
         self.effects.append(Reply(text, (CHOICES["review"],), context=context_of(self.dialogue)))
 
     def _reply_locked(self, prefix: str = "") -> None:
@@ -603,6 +926,7 @@ class _Step:
             "locked",
             unit_name=self.state.unit_name,
             when=format_moment(self.state.submitted_at),
+            late=self._late(self.state.submitted_at),
         )
         if prefix:
             text = f"{prefix}\n\n{text}"
@@ -618,8 +942,7 @@ class _Step:
         return self._index_of(key)
 
     def _is_answered(self, key: str) -> bool:
-        answer = self.state.answers.get(key)
-        return answer is not None and (answer.not_applicable or answer.value is not None)
+        return _answered(self.state.answers.get(key))
 
     def _is_open(self, key: str) -> bool:
         return not self._is_answered(key) and key not in self.dialogue.skipped
@@ -637,10 +960,23 @@ class _Step:
         return format_value(question.kind.value, answer.value, unit=question.unit)
 
 
+def _answered(answer: Answer | None) -> bool:
+    return answer is not None and (answer.not_applicable or answer.value is not None)
+
+
 def render_choices_as_text(choices: tuple[Choice, ...], numbered: bool) -> str:
-    """How text-only channels (console, Zalo) show choices: numbered lines or keywords."""
+    """How text-only channels (console, Zalo) show choices: numbered lines or one keyword line.
+
+    A keyword is followed by its meaning only when the label says more than the keyword.
+    """
     if not choices:
         return ""
     if numbered:
         return "\n".join(f"{i}. {c.label}" for i, c in enumerate(choices, start=1))
-    return "Gõ: " + " · ".join(f"«{c.keyword}» {c.label.lower()}" for c in choices)
+    words = []
+    for choice in choices:
+        if normalize(choice.label).startswith(normalize(choice.keyword)):
+            words.append(choice.keyword)
+        else:
+            words.append(f"{choice.keyword} ({choice.label.lower()})")
+    return "Gõ: " + " · ".join(words)

@@ -52,6 +52,32 @@ class Rule(BaseModel):
         return self.lte or self.gte or ""
 
 
+PLAUSIBLE_FIELDS = {
+    QuestionKind.INTEGER: ("value",),
+    QuestionKind.PERCENT: ("value",),
+    QuestionKind.PAIR: ("times", "people"),
+    QuestionKind.RATIO: ("done", "total"),
+}
+
+
+class Plausible(BaseModel):
+    """A soft check: a value that is possible but unlikely is shown back and kept on confirmation.
+
+    Either `field` <= `lte_field` (two parts of one answer: lượt <= lượt người), or `field` at
+    most `max` for the unit's level (`max_by_level`, with `max` for levels not listed).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    field: str = "value"
+    lte_field: str | None = None
+    max: float | None = None
+    max_by_level: dict[str, float] = Field(default_factory=dict)
+    message: str
+
+    def limit(self, level: str) -> float | None:
+        return self.max_by_level.get(level, self.max)
+
+
 class Section(BaseModel):
     model_config = ConfigDict(extra="forbid")
     key: str
@@ -73,6 +99,7 @@ class Question(BaseModel):
     help: str | None = None
     example: str | None = None
     rules: list[Rule] = Field(default_factory=list)
+    plausible: list[Plausible] = Field(default_factory=list)
 
     @property
     def title(self) -> str:
@@ -215,6 +242,17 @@ def _check_consistency(form: Form, source: str) -> None:
                 raise FormError(f"{where}: quy tắc nhắc tới câu '{rule.other}' chưa có ở trước")
             if question.kind not in NUMERIC_KINDS or other.kind not in NUMERIC_KINDS:
                 raise FormError(f"{where}: quy tắc so sánh chỉ dùng cho câu kiểu số")
+        fields = PLAUSIBLE_FIELDS.get(question.kind, ())
+        for check in question.plausible:
+            if not fields:
+                raise FormError(f"{where}: loại câu này không có kiểm tra hợp lý")
+            if check.field not in fields or (check.lte_field and check.lte_field not in fields):
+                raise FormError(f"{where}: kiểm tra hợp lý chỉ dùng trường {', '.join(fields)}")
+            if bool(check.lte_field) == (check.max is not None or bool(check.max_by_level)):
+                raise FormError(f"{where}: mỗi kiểm tra hợp lý cần lte_field hoặc max")
+            unknown = set(check.max_by_level) - set(form.levels)
+            if unknown:
+                raise FormError(f"{where}: cấp không hợp lệ {sorted(unknown)}")
         seen[question.key] = question
 
 

@@ -36,6 +36,14 @@ from functools import lru_cache
 
 __all__ = [
     "DEFAULT_MAXIMUM",
+    "MAX_NOTE_CHARS",
+    "DocumentLine",
+    "describe_document",
+    "format_day",
+    "keep_as_typed",
+    "near_miss",
+    "read_document_lines",
+    "split_note",
     "KINDS",
     "MAX_ANSWER_CHARS",
     "MAX_DOCUMENT_LINE_CHARS",
@@ -58,6 +66,7 @@ DEFAULT_MAXIMUM = 10_000_000
 """A count above this is "too large to be real" unless the question gives its own maximum."""
 
 MAX_TEXT_CHARS = 2000
+MAX_NOTE_CHARS = 500
 MAX_DOCUMENT_LINE_CHARS = 500
 MAX_DOCUMENT_LINES = 100
 
@@ -133,6 +142,11 @@ def _unit_parts(unit: str | None) -> tuple[str, str]:
         if len(parts) == 2 and all(parts):
             return parts[0], parts[1]
     return "lượt", "lượt người"
+
+
+def format_day(day: date) -> str:
+    """A date the way the plan writes it: 05/7/2022 (day on two digits, month as is)."""
+    return f"{day.day:02d}/{day.month}/{day.year}"
 
 
 def _format_date(iso: str) -> str:
@@ -570,6 +584,9 @@ def _parse_pair(text, unit, minimum, maximum) -> Parsed | Rejected:
         return tokens
     if _has_punct(tokens, "%"):
         return _reject("Cần số lượt và số lượt người, không phải tỷ lệ phần trăm.", kind, unit)
+    zero = _lone_zero(tokens, text, kind, unit)
+    if zero:
+        return zero
     found = _two_counts(tokens, text, kind, unit, minimum, maximum)
     if isinstance(found, Rejected):
         return found
@@ -579,6 +596,17 @@ def _parse_pair(text, unit, minimum, maximum) -> Parsed | Rejected:
     if order is None:
         return _reject("Chưa rõ đâu là số lượt, đâu là số lượt người.", kind, unit)
     result = {"times": values[order[0]], "people": values[order[1]]}
+    return Parsed(value=result, echo=format_value(kind, result, unit=unit))
+
+
+def _lone_zero(tokens: list[_Token], text: str, kind: str, unit: str | None) -> Parsed | None:
+    """A bare "0" at a pair or ratio question: nothing at all, i.e. 0/0."""
+    numbers = [token for token in tokens if token.kind == "num"]
+    if len(numbers) != 1 or _read_number(numbers[0].text, dot_decimal=False) != 0:
+        return None
+    if _has_punct(tokens, "/") or _has_punct(tokens, "%") or _check_words(tokens, text, kind, unit):
+        return None
+    result = {"times": 0, "people": 0} if kind == "pair" else {"done": 0, "total": 0}
     return Parsed(value=result, echo=format_value(kind, result, unit=unit))
 
 
@@ -615,6 +643,9 @@ def _parse_ratio(text, unit, minimum, maximum) -> Parsed | Rejected:
     ]
     if len(percents) > 1:
         return _reject("Chỉ ghi một tỷ lệ phần trăm.", kind, unit)
+    zero = _lone_zero(tokens, text, kind, unit)
+    if zero:
+        return zero
     found = _two_counts(tokens, text, kind, unit, minimum, maximum)
     if isinstance(found, Rejected):
         return found
@@ -689,8 +720,11 @@ def _clean(text: str) -> str:
         text = cleaned
 
 
-def _find_date(text: str) -> tuple[int, int, str] | None:
-    """The first real date in the line: (start, end, "YYYY-MM-DD")."""
+def _find_date(text: str) -> tuple[int, int, str | None] | None:
+    """The first date-like text in the line: (start, end, "YYYY-MM-DD" or None if impossible).
+
+    A real date wins over an impossible one anywhere in the line.
+    """
     candidates = []
     for match in _NUMERIC_DATE_RE.finditer(text):
         day, month, year = match.group(1), match.group(3), match.group(4)
@@ -698,35 +732,72 @@ def _find_date(text: str) -> tuple[int, int, str] | None:
     for match in _WORDED_DATE_RE.finditer(text):
         day, month, year = match.group(1), match.group(2), match.group(3)
         candidates.append((match.start(), match.end(), day, month, year))
+    impossible = None
     for start, end, day, month, year in sorted(candidates):
-        if not 1900 <= int(year) <= 2100:
-            continue
         try:
+            if not 1900 <= int(year) <= 2100:
+                raise ValueError(year)
             found = date(int(year), int(month), int(day))
         except ValueError:
+            impossible = impossible or (start, end, None)
             continue
         return start, end, found.isoformat()
-    return None
+    return impossible
 
 
-def _parse_document_line(line: str) -> dict:
+_HOLE = "\x00"  # marks where a number or date was taken out; NUL never reaches here
+_HOLE_RE = re.compile(r"[\s,;:.|\-–—]*\x00[\s,;:.|\-–—]*")
+
+
+def _read_document_line(line: str) -> tuple[dict, str | None]:
+    """One typed line as a document, and what could not be read in it (None: all read)."""
     raw = line.strip()
     body = unicodedata.normalize("NFC", raw)
     number = None
     for match in _SYMBOL_RE.finditer(body):
         if any(ch.isalpha() for ch in match.group(1)):
             number = match.group(1)
-            body = body[: match.start()] + " " + body[match.end() :]
+            body = body[: match.start()] + _HOLE + body[match.end() :]
             break
-    found = _find_date(body)
+    found = _find_date(body.replace(_HOLE, " "))  # same length: positions still hold
     iso = None
+    problem = None
     if found:
         start, end, iso = found
-        body = body[:start] + " " + body[end:]
-    summary = _clean(body) or None
+        if iso is None:
+            typed = re.sub(r"^ng[àa]y\s*:?\s*", "", _clean(body[start:end]), flags=re.I)
+            problem = f"ngày “{typed}” không có thật"
+        else:
+            body = body[:start] + _HOLE + body[end:]
+    summary = _clean(_HOLE_RE.sub(" ", body)) or None
     if number is None and iso is None and summary is None:
         summary = raw
-    return {"raw": raw, "number": number, "date": iso, "summary": summary}
+    if problem is None and number is None and iso is None:
+        problem = "không thấy số/ký hiệu và ngày ban hành"
+    return {"raw": raw, "number": number, "date": iso, "summary": summary}, problem
+
+
+def keep_as_typed(raw: str) -> dict:
+    """A line the officer chose to keep although not all of it could be read.
+
+    Its số/ký hiệu is kept if one was read; everything else stays in the trích yếu as typed.
+    """
+    item, _ = _read_document_line(raw)
+    if item["date"] is None:
+        body = unicodedata.normalize("NFC", item["raw"])
+        if item["number"]:
+            body = body.replace(item["number"], _HOLE, 1)
+        item["summary"] = _clean(_HOLE_RE.sub(" ", body)) or item["raw"]
+    return item
+
+
+def describe_document(item: dict) -> str:
+    """A document as read, each part named: "số 12-KH/HU, ngày 05/6/2017, trích yếu: …"."""
+    number = f"số {item['number']}" if item.get("number") else "chưa có số/ký hiệu"
+    day = item.get("date")
+    when = f"ngày {format_day(date.fromisoformat(day))}" if day else "chưa có ngày"
+    summary = item.get("summary")
+    return f"{number}, {when}" + (f", trích yếu: {summary}" if summary else "")
 
 
 def _document_label(item: dict) -> str:
@@ -741,7 +812,20 @@ def _document_label(item: dict) -> str:
 _COUNT_ONLY = re.compile(r"\s*\d+(?:[.,\s]\d+)*\s*(?:văn bản|van ban|vb)?\s*\.?\s*", re.IGNORECASE)
 
 
-def _parse_documents(text: str) -> Parsed | Rejected:
+@dataclass(frozen=True)
+class DocumentLine:
+    """One line typed at a document question, as read: the item, and what could not be read."""
+
+    item: dict
+    problem: str | None
+
+
+def read_document_lines(text: str) -> list[DocumentLine] | Rejected:
+    """Each non-empty line read into số/ký hiệu, ngày ban hành and trích yếu.
+
+    A message that cannot be a list of documents at all (too long, a bare count) is Rejected;
+    a line that was only partly read carries its `problem` so that the officer decides.
+    """
     kind = "documents"
     if _has_bad_chars(text):
         return _reject(_INVALID_CHAR, kind)
@@ -755,8 +839,9 @@ def _parse_documents(text: str) -> Parsed | Rejected:
             return _reject(
                 f"Dòng thứ {number} quá dài (tối đa {MAX_DOCUMENT_LINE_CHARS} ký tự).", kind
             )
-    items = [_parse_document_line(line) for line in lines]
-    for number, item in enumerate(items, start=1):
+    read = [DocumentLine(*_read_document_line(line)) for line in lines]
+    for number, line in enumerate(read, start=1):
+        item = line.item
         if not item["number"] and not item["date"] and _COUNT_ONLY.fullmatch(item["summary"] or ""):
             where = f"Dòng thứ {number}" if len(lines) > 1 else "Câu trả lời"
             return _reject(
@@ -764,10 +849,72 @@ def _parse_documents(text: str) -> Parsed | Rejected:
                 " trích yếu), không phải số lượng văn bản.",
                 kind,
             )
+    return read
+
+
+def _parse_documents(text: str) -> Parsed | Rejected:
+    read = read_document_lines(text)
+    if isinstance(read, Rejected):
+        return read
+    items = [line.item for line in read]
     labels = "; ".join(_document_label(item) for item in items[:3])
     if len(items) > 3:
         labels += f" và {len(items) - 3} văn bản khác"
     return Parsed(value={"items": items}, echo=f"Đã nhận {len(items)} văn bản: {labels}.")
+
+
+# --------------------------------------------------------------------------------------------
+# Notes and keyword near-misses
+# --------------------------------------------------------------------------------------------
+
+_NOTE_RE = re.compile(r"(?:^|(?<=[\s,;.(]))gh[iì]\s*ch[uúùủũụ]\s*:", re.I)
+
+
+def split_note(text: str) -> tuple[str, str | None]:
+    """ "45/50 ghi chú: ước tính" -> ("45/50", "ước tính"); without a note, (text, None).
+
+    An empty note ("ghi chú:") gives "" (it removes the note kept with the answer).
+    """
+    match = _NOTE_RE.search(unicodedata.normalize("NFC", text))
+    if not match:
+        return text, None
+    text = unicodedata.normalize("NFC", text)
+    note = " ".join(text[match.end() :].split())
+    return text[: match.start()].strip().rstrip(",;(").strip(), note
+
+
+def _distance(a: str, b: str) -> int:
+    """Edits (insert, delete, replace, swap two neighbours) from `a` to `b`."""
+    previous2: list[int] = []
+    previous = list(range(len(b) + 1))
+    for i in range(1, len(a) + 1):
+        current = [i] + [0] * len(b)
+        for j in range(1, len(b) + 1):
+            cost = 0 if a[i - 1] == b[j - 1] else 1
+            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost)
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                current[j] = min(current[j], previous2[j - 2] + 1)
+        previous2, previous = previous, current
+    return previous[len(b)]
+
+
+def near_miss(words: str, targets: tuple[str, ...]) -> str | None:
+    """The target `words` (already normalized) is a slip of: "xongg", "xog" -> "xong".
+
+    Only words without digits, at least three letters long, one edit away (two for targets
+    longer than five letters), and never a target itself.
+    """
+    if len(words) < 3 or words in targets or any(ch.isdigit() for ch in words):
+        return None
+    best, best_distance = None, 3
+    for target in targets:
+        if abs(len(target) - len(words)) > 2:
+            continue
+        allowed = 1 if len(target) <= 5 else 2
+        distance = _distance(words, target)
+        if distance <= allowed and distance < best_distance:
+            best, best_distance = target, distance
+    return best
 
 
 def _parse_text(text: str) -> Parsed | Rejected:

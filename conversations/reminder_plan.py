@@ -35,6 +35,7 @@ from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from conversations.campaigns import ReminderSchedule, days_left
+from conversations.messages import format_deadline
 
 LOOKBACK = timedelta(hours=24)
 MIN_GRACE = timedelta(minutes=5)
@@ -184,11 +185,8 @@ def vn_number(value: int) -> str:
 
 
 def deadline_phrase(deadline: datetime, zone: ZoneInfo) -> str:
-    """ "trước ngày 15/03/2030" for a midnight deadline, else "trước 17:00 ngày 15/03/2030"."""
-    local = deadline.astimezone(zone)
-    if local.time() == time(0, 0):
-        return f"trước ngày {local:%d/%m/%Y}"
-    return f"trước {local:%H:%M} ngày {local:%d/%m/%Y}"
+    """The deadline as every text writes it (`messages.format_deadline`)."""
+    return format_deadline(deadline, zone)
 
 
 def when_phrase(deadline: datetime, now: datetime, zone: ZoneInfo) -> str:

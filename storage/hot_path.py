@@ -178,21 +178,22 @@ _STATEMENTS = {
         "VALUES (:campaign_id, :unit_id, 'not_started') ON CONFLICT DO NOTHING"
     ),
     "answers": (
-        "SELECT question_key, value, not_applicable, raw_text FROM answer "
+        "SELECT question_key, value, not_applicable, raw_text, note FROM answer "
         "WHERE submission_id = :submission_id"
     ),
     "history": (
         "INSERT INTO answer_history (submission_id, question_key, old_value, "
-        'old_not_applicable, new_value, new_not_applicable, raw_text, contact_id, channel, "at") '
-        "VALUES (:submission_id, :question_key, :old_value, :old_not_applicable, :new_value, "
-        ":new_not_applicable, :raw_text, :contact_id, :channel, :at)"
+        "old_not_applicable, new_value, new_not_applicable, raw_text, note, contact_id, channel, "
+        '"at") VALUES (:submission_id, :question_key, :old_value, :old_not_applicable, '
+        ":new_value, :new_not_applicable, :raw_text, :note, :contact_id, :channel, :at)"
     ),
     "upsert_answer": (
-        "INSERT INTO answer (submission_id, question_key, value, not_applicable, raw_text, "
+        "INSERT INTO answer (submission_id, question_key, value, not_applicable, raw_text, note, "
         "updated_at, updated_by, channel) VALUES (:submission_id, :question_key, :value, "
-        ":not_applicable, :raw_text, :updated_at, :updated_by, :channel) "
+        ":not_applicable, :raw_text, :note, :updated_at, :updated_by, :channel) "
         "ON CONFLICT (submission_id, question_key) DO UPDATE SET value = excluded.value, "
         "not_applicable = excluded.not_applicable, raw_text = excluded.raw_text, "
+        "note = excluded.note, "
         "updated_at = excluded.updated_at, updated_by = excluded.updated_by, "
         "channel = excluded.channel"
     ),
@@ -421,6 +422,7 @@ class StoredAnswer(NamedTuple):
     value: dict | None
     not_applicable: bool
     raw_text: str | None = None
+    note: str | None = None
 
 
 def load_answers(db: Session | Tx, submission_id: int) -> dict[str, StoredAnswer]:
@@ -428,11 +430,13 @@ def load_answers(db: Session | Tx, submission_id: int) -> dict[str, StoredAnswer
     tx = Tx.of(db)
     rows = tx.run("answers", {"submission_id": submission_id}).fetchall()
     read = tx.read_document
-    return {key: StoredAnswer(read(value), bool(na), raw) for key, value, na, raw in rows}
+    return {
+        key: StoredAnswer(read(value), bool(na), raw, note) for key, value, na, raw, note in rows
+    }
 
 
 def engine_answers(rows: dict[str, StoredAnswer]) -> dict[str, EngineAnswer]:
-    return {key: EngineAnswer(row.value, row.not_applicable) for key, row in rows.items()}
+    return {key: EngineAnswer(row.value, row.not_applicable, row.note) for key, row in rows.items()}
 
 
 def write_answer(
@@ -447,6 +451,7 @@ def write_answer(
     channel: str,
     now: datetime,
     existing: StoredAnswer | None,
+    note: str | None = None,
 ) -> StoredAnswer:
     """Store one answer and its history line (who, when, old, new, channel)."""
     tx = Tx.of(db)
@@ -462,6 +467,7 @@ def write_answer(
             "new_value": document,
             "new_not_applicable": not_applicable,
             "raw_text": raw,
+            "note": note,
             "contact_id": contact_id,
             "channel": channel,
             "at": at,
@@ -475,12 +481,13 @@ def write_answer(
             "value": document,
             "not_applicable": not_applicable,
             "raw_text": raw,
+            "note": note,
             "updated_at": at,
             "updated_by": contact_id,
             "channel": channel,
         },
     )
-    return StoredAnswer(value, not_applicable, raw)
+    return StoredAnswer(value, not_applicable, raw, note)
 
 
 # --- conversation state ---------------------------------------------------------------------

@@ -124,6 +124,7 @@ class Answer(SQLModel, table=True):
     value: dict | None = json_field()
     not_applicable: bool = False
     raw_text: str | None = text_field()
+    note: str | None = text_field()  # the officer's «ghi chú: …» on this answer
     updated_at: datetime = utc_field(nullable=False)
     updated_by: int | None = Field(default=None, foreign_key="contact.id")
     channel: str | None = Field(default=None, max_length=20)
@@ -139,6 +140,7 @@ class AnswerHistory(SQLModel, table=True):
     new_value: dict | None = json_field()
     new_not_applicable: bool = False
     raw_text: str | None = text_field()
+    note: str | None = text_field()  # the answer's note after this change
     contact_id: int | None = Field(default=None, foreign_key="contact.id")
     channel: str | None = Field(default=None, max_length=20)
     at: datetime = utc_field(nullable=False)

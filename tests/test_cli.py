@@ -92,6 +92,34 @@ def test_help_is_vietnamese(run):
     assert (code, "nhập danh sách từ CSV hoặc XLSX" in out) == (0, True)
 
 
+@pytest.mark.parametrize(
+    "args", [["--help"], ["units", "--help"], ["invite", "--help"], ["export", "--help"]]
+)
+def test_help_has_no_english_left(run, args):
+    code, out, _ = run(*args)
+    assert code == 0
+    assert out.startswith("Cách dùng: baocao")
+    assert "\ntùy chọn:\n" in out
+    assert "-h, --help" in out and "hiện hướng dẫn này rồi thoát" in out
+    for english in ("usage", "positional arguments", "options:", "show this help message"):
+        assert english not in out
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["frobnicate"], "baocao: tham số LỆNH: không có lựa chọn 'frobnicate' (chọn một trong:"),
+        ([], "baocao: thiếu tham số bắt buộc: LỆNH"),
+        (["status", "--bogus"], "baocao: không hiểu tham số: --bogus"),
+        (["export", "--output"], "baocao: tham số --output/-o cần một giá trị"),
+    ],
+)
+def test_usage_mistakes_are_said_in_vietnamese(run, args, message):
+    code, _, err = run(*args)
+    assert code == 2
+    assert err.startswith(message)
+
+
 @pytest.mark.parametrize("args", [["frobnicate"], [], ["units"], ["units", "import"]])
 def test_usage_mistakes_exit_2(run, args):
     code, out, err = run(*args)
@@ -229,7 +257,26 @@ def test_units_list_json(run, db):
         "group": "kiem_tra_truc_tiep",
     }
     code, out, _ = run("units", "list")
-    assert "Ban Thường vụ Huyện ủy Ninh Phước" in out
+    lines = out.splitlines()
+    assert lines[0].split() == [
+        "Mã",
+        "Cấp",
+        "Nhóm",
+        "Tên",
+        "đơn",
+        "vị",
+        "(↳",
+        "đơn",
+        "vị",
+        "cấp",
+        "trên)",
+    ]
+    assert lines[-1] == "Tổng cộng 13 đơn vị."
+    phuoc_dan = next(line for line in lines if line.startswith("DU-PHUOCDAN"))
+    assert phuoc_dan.split("  ")[0] == "DU-PHUOCDAN"
+    assert " Xã " in phuoc_dan and " Kiểm tra trực tiếp " in phuoc_dan
+    assert phuoc_dan.endswith("Đảng ủy thị trấn Phước Dân ↳ HU-NP")
+    assert "kiem_tra_truc_tiep" not in out and " so_nganh " not in out
 
 
 # --- invites ----------------------------------------------------------------------------------
@@ -256,8 +303,16 @@ def test_invite_with_a_telegram_link_and_its_validity(run, db, monkeypatch):
     assert record["telegram_link"] == f"https://t.me/baocao_bot?start={record['code']}"
     code, out, _ = run("invite", "HU-NP")
     assert code == 0
-    assert out.startswith("Mã mời: ")
+    assert out.startswith("Mã mời cho Ban Thường vụ Huyện ủy Ninh Phước: ")
     assert "Telegram: https://t.me/baocao_bot?start=" in out
+    lines = out.splitlines()
+    assert lines[2] == "Chuyển cho người nhận:"
+    assert lines[3].startswith("  Bấm đường liên kết https://t.me/baocao_bot?start=")
+    assert lines[4] == (
+        "  Trợ lý hỏi lại tên Ban Thường vụ Huyện ủy Ninh Phước: bấm «Xác nhận» (hoặc gõ 1), rồi"
+        " trả lời từng câu của Phụ lục trước ngày 05/7/2022."
+    )
+    assert len(lines) == 5
 
 
 def test_invite_without_a_unit_is_one_line(run, db):
@@ -306,7 +361,12 @@ def test_campaign_load_and_list(run, db, tmp_path):
     assert campaigns[1]["form"] == "ct37_phuluc"
     assert campaigns[1]["issued_by"].startswith("Kế hoạch số 131-KH/TU")
     code, out, _ = run("campaign", "list")
-    assert "ct37-2023" in out
+    lines = out.splitlines()
+    assert lines[0].startswith("ct37-2023      hạn nộp trước ngày 05/7/2023  Đợt kiểm tra năm 2023")
+    assert lines[1].startswith(
+        "ct37-2022      hạn nộp trước ngày 05/7/2022  Kiểm tra việc thực hiện"
+    )
+    assert "T17:00" not in out  # local time, never UTC ISO
 
 
 def test_campaign_load_refuses_to_orphan_answers(run, db, tmp_path, clock):
@@ -366,7 +426,7 @@ def test_status_json_and_text(run, db, clock):
     assert (record["submitted"], record["in_progress"], record["not_started"]) == (1, 1, 11)
     units = {u["code"]: u for u in record["units"]}
     assert len(units) == 13
-    assert (units["HU-NP"]["answered"], units["HU-NP"]["total"]) == (1, 20)
+    assert (units["HU-NP"]["answered"], units["HU-NP"]["total"]) == (1, 18)
     assert units["DU-TRIHAI"]["submitted_at"] == clock().isoformat()
     code, out, _ = run("status")
     assert "Đã nộp 1/13 · đang điền 1 · chưa bắt đầu 11" in out

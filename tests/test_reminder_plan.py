@@ -168,7 +168,7 @@ def test_officer_text_says_campaign_deadline_days_left_and_what_is_open():
     text = officer_text(title=TITLE, deadline=DEADLINE, now=vn(3, 7, 8), zone=VN, unit=standing())
     assert text.splitlines() == [
         f"Nhắc hạn nộp báo cáo: {TITLE}",
-        "Hạn nộp: trước ngày 15/03/2030 — còn 7 ngày.",
+        "Hạn nộp: trước ngày 15/3/2030 — còn 7 ngày.",
         "Huyện ủy Ninh Phước còn 9/22 câu chưa trả lời.",
         "Gõ «tiếp» để điền tiếp ngay tại đây.",
     ]
@@ -187,7 +187,7 @@ def test_officer_text_overdue_returned_and_fully_answered():
     assert text.endswith("Gõ «tiếp» để xem lại và nộp ngay tại đây.")
     later = datetime(2030, 3, 15, 17, tzinfo=VN)
     with_hour = officer_text(title=TITLE, deadline=later, now=vn(3, 15, 8), zone=VN, unit=unit)
-    assert "trước 17:00 ngày 15/03/2030 — hôm nay là ngày cuối" in with_hour
+    assert "trước 17:00 ngày 15/3/2030 — hôm nay là ngày cuối" in with_hour
 
 
 def test_digest_lists_units_at_risk_first_caps_the_list_and_reports_blocked_contacts():

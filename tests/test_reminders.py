@@ -4,7 +4,7 @@ reminder hours and hour by hour elsewhere, and the tests assert who got what, an
 outbox and the reminder log. Nothing sleeps: time is a `FakeClock` or a datetime handed to tick.
 
 The world: four units of level "huyen" (20 questions each) take part in campaign ct37-2030
-(deadline "trước ngày 15/03/2030", so the last day is Thursday 14/3):
+(deadline "trước ngày 15/3/2030", so the last day is Thursday 14/3):
 
     DV-A  a1 (Telegram), a2 (Zalo), a3 (console: never pushed to) — 11 answers, never submits
     DV-B  b1 (Telegram) — submits on 12/3, between the before:3 and before:1 slots
@@ -115,7 +115,7 @@ def build_world(
             session, load_campaign(campaign_file(tmp_path, deadline, schedule)), now
         )
         keys = [q.key for q in campaign_form(campaign).questions_for(LEVEL)]
-        assert len(keys) == 20
+        assert len(keys) == 18
         units = {}
         for code in UNITS:
             unit = Unit(code=code, name=f"Đơn vị {code[-1]}", level=LEVEL, group="tu_kiem_tra")
@@ -315,8 +315,8 @@ def test_a_campaign_walked_from_ten_days_before_to_five_after(database, tmp_path
 
     first = payload_of(world, "a1", "before:7:2030-03-07T08:00+07:00")
     assert first["text"].splitlines()[1:] == [
-        "Hạn nộp: trước ngày 15/03/2030 — còn 7 ngày.",
-        "Đơn vị A còn 9/20 câu chưa trả lời.",
+        "Hạn nộp: trước ngày 15/3/2030 — còn 7 ngày.",
+        "Đơn vị A còn 7/18 câu chưa trả lời.",
         "Gõ «tiếp» để điền tiếp ngay tại đây.",
     ]
     assert Outbound.from_payload(first).choices == (CHOICES["continue"],)
@@ -331,7 +331,7 @@ def test_a_campaign_walked_from_ten_days_before_to_five_after(database, tmp_path
     assert "Đã nộp 1/4 · đang điền 1 · chưa bắt đầu 2." in digest
     assert "Đợt nhắc này: 3 tin tới cán bộ của 2 đơn vị." in digest
     assert (
-        " • Đơn vị D (DV-D): chưa bắt đầu, còn 20/20 câu — không có cán bộ nào nhận được tin"
+        " • Đơn vị D (DV-D): chưa bắt đầu, còn 18/18 câu — không có cán bộ nào nhận được tin"
         in (digest.splitlines())
     )
     assert " • Cán bộ D1 (DV-D, telegram)" in digest.splitlines()
@@ -627,7 +627,7 @@ async def test_reminders_are_paced_by_the_outbox_and_a_block_shows_in_the_digest
     assert "b1" not in people and "a1" in people
     digest = payload_of(world, "s1", "digest:before:3:2030-03-11T08:00+07:00")["text"]
     assert " • Cán bộ B1 (DV-B, telegram)" in digest.splitlines()
-    assert "(DV-B): chưa bắt đầu, còn 20/20 câu — không có cán bộ nào nhận được tin" in digest
+    assert "(DV-B): chưa bắt đầu, còn 18/18 câu — không có cán bộ nào nhận được tin" in digest
 
 
 def test_standings_agree_with_campaign_progress(database, tmp_path):
@@ -666,10 +666,10 @@ def test_standings_agree_with_campaign_progress(database, tmp_path):
         {p.unit.code: (p.status, p.answered, p.total) for p in progress if not p.done}
         == {s.code: (s.status, s.answered, s.total) for s in standings.values()}
         == {
-            "DV-A": ("in_progress", 11, 20),
-            "DV-B": ("in_progress", 1, 20),
-            "DV-C": ("returned", 0, 20),
-            "DV-D": ("not_started", 0, 20),
+            "DV-A": ("in_progress", 11, 18),
+            "DV-B": ("in_progress", 1, 18),
+            "DV-C": ("returned", 0, 18),
+            "DV-D": ("not_started", 0, 18),
         }
     )
 
@@ -704,7 +704,7 @@ def test_remind_through_the_service_queues_now_once_and_the_officer_continues(da
     # the officer presses «Tiếp tục điền» on the reminder: it is never stale
     replies = say("a1", 3, choice="continue", context="")
     assert replies and "cũ" not in replies[0]["text"]
-    assert "Câu 12/20" in replies[0]["text"]  # the first question DV-A has not answered
+    assert "Câu 12/18" in replies[0]["text"]  # the first question DV-A has not answered
 
 
 def test_remind_inside_quiet_hours_waits_for_the_morning(database, tmp_path):
@@ -730,9 +730,9 @@ def test_baocao_remind_dry_run_prints_and_changes_nothing(
     monkeypatch.setattr(cli, "build_app", lambda settings: build_app(settings, clock=clock))
     assert cli.main(["remind", "--dry-run"]) == 0
     assert capsys.readouterr().out.splitlines() == [
-        "DV-A | Cán bộ A1 | telegram | còn 9/20 câu; còn 4 ngày",
-        "DV-A | Cán bộ A2 | zalo | còn 9/20 câu; còn 4 ngày",
-        "DV-B | Cán bộ B1 | telegram | còn 20/20 câu; còn 4 ngày",
+        "DV-A | Cán bộ A1 | telegram | còn 7/18 câu; còn 4 ngày",
+        "DV-A | Cán bộ A2 | zalo | còn 7/18 câu; còn 4 ngày",
+        "DV-B | Cán bộ B1 | telegram | còn 18/18 câu; còn 4 ngày",
         "(thử) 3 tin nhắc sẽ được gửi cho đợt ct37-2030; chưa gửi gì, không thay đổi gì.",
     ]
     assert count(database, OutboxMessage) == count(database, ReminderLog) == 0

@@ -189,7 +189,7 @@ def test_confirming_links_the_contact_and_starts_the_form(service, database, clo
         replies = chat.send(**confirm)
         assert replies[0].text == f"Đã liên kết với {HU_NP}.", confirm
         assert "Nút này thuộc một câu hỏi cũ" not in replies[1].text, confirm
-        assert "Câu 1/20 — Phần 1" in replies[1].text
+        assert "Câu 1/18 — Mục 1" in replies[1].text
         assert replies[1].context == "q:docs_party"
         with database.transaction() as session:
             contact = session.exec(select(Contact).where(Contact.external_id == chat.user)).one()
@@ -238,7 +238,7 @@ def test_an_invite_used_meanwhile_is_refused_at_confirmation(service, database, 
 def test_a_secretariat_invite(service, database, clock):
     chat = Chat(service, "sec")
     code = new_invite(database, clock, None, "secretariat")
-    assert "thành viên Ban thư ký" in chat.say(f"/start {code}")
+    assert "cán bộ tổng hợp của Ban Dân vận Tỉnh ủy" in chat.say(f"/start {code}")
     assert chat.say("có") == "Đã liên kết. " + HELP_TEXT
     with database.transaction() as session:
         contact = session.exec(select(Contact)).one()
@@ -253,7 +253,7 @@ def test_two_contacts_of_a_unit_share_the_submission_and_history_says_who(servic
     anh.send("Xong")  # question 1: no documents
     anh.send("kad")  # question 2
     binh = link(service, database, clock, "binh", channel="zalo")
-    assert "Câu 3/20" in binh.say("/tiep")  # Bình starts where the unit is
+    assert "Câu 3/18" in binh.say("/tiep")  # Bình starts where the unit is
     binh.send("4")
     clock.advance(minutes=10)
     anh.send("câu 3")
@@ -316,34 +316,34 @@ def test_a_restart_resumes_at_the_same_question(service, database, clock):
     chat.send("3")
     restarted = Service(database, clock, CHANNEL_TRAITS)
     again = Chat(restarted, "anh")
-    assert "Câu 4/20 — Phần 2" in again.say("/tiep")
+    assert "Câu 4/18 — Mục 2" in again.say("/tiep")
     again.send("6")
     assert stored_answers(database)["inspected_units"] == ({"value": 6}, False)
 
 
 def test_a_contact_on_another_channel_starts_where_the_unit_was(service, database, clock):
     telegram = link(service, database, clock, "anh")
-    telegram.send("câu 9")
+    telegram.send("câu 7")
     telegram.send("tạm dừng")
     zalo = link(service, database, clock, "anh-zalo", channel="zalo")
     # Linking shows the unit's current question, not question 1.
     with database.transaction() as session:
         states = session.exec(select(ConversationState)).all()
         assert {s.state["cursor"] for s in states} == {"satisfaction_pct"}
-    assert "Câu 9/20" in zalo.say("/tiep")
+    assert "Câu 7/18" in zalo.say("/tiep")
     zalo.send("90%")
     assert stored_answers(database)["satisfaction_pct"] == ({"value": 90.0}, False)
 
 
 def test_a_contact_linked_to_another_unit_continues_that_unit(service, database, clock):
     chat = link(service, database, clock, "anh")
-    chat.send("câu 9")
+    chat.send("câu 7")
     chat.send("bỏ qua")
     code = new_invite(database, clock, "DU-TRIHAI")
     assert "Đảng ủy xã Tri Hải" in chat.say(f"/start {code}")
     replies = chat.say("có")
     assert replies.startswith("Đã liên kết với Đảng ủy xã Tri Hải.")
-    assert "Câu 1/18 — Phần 1" in replies  # the commune's form, from its start
+    assert "Câu 1/14 — Mục 1" in replies  # the commune's form, from its start
     chat.send("Xong")
     assert stored_answers(database, "DU-TRIHAI") == {"docs_party": ({"items": []}, False)}
     assert "(đã bỏ qua" not in chat.say("xem")  # nothing skipped in the commune's form
@@ -359,7 +359,7 @@ def test_officer_status_command(service, database, clock):
     chat = link(service, database, clock, "anh")
     chat.send("Xong")
     text = chat.say("/status")
-    assert text.startswith(f"{HU_NP}: đang điền, đã trả lời 1/20 câu.")
+    assert text.startswith(f"{HU_NP}: đang điền, đã trả lời 1/18 câu.")
     assert "(còn 14 ngày)" in text
 
 
@@ -379,15 +379,15 @@ def test_officer_commands_of_the_engine_reach_the_engine(service, database, cloc
     chat = link(service, database, clock, "anh")
     chat.send("Xong")
     expected = {
-        "/boqua": "Câu 3/20",
-        "/quaylai": "Câu 2/20",
+        "/boqua": "Câu 3/18",
+        "/quaylai": "Câu 2/18",
         "/kad": "Đã ghi câu 2: Không áp dụng.",
         "/tamdung": "Đã lưu mọi câu trả lời",
-        "/tiep": "Câu 3/20",
+        "/tiep": "Câu 3/18",
         "/xem": "XEM LẠI",
-        "/cau 5": "Câu 5/20",
-        "/cau7": "Câu 7/20",
-        "/sua3": "Câu 3/20",
+        "/cau 5": "Câu 5/18",
+        "/cau7": "Câu 7/18",
+        "/sua3": "Câu 3/18",
         "/huongdan": "HƯỚNG DẪN",
     }
     for command, text in expected.items():
@@ -448,16 +448,16 @@ def test_secretariat_status_lists_counts_and_unsubmitted_units_by_group(service,
     text = secretary.say("/status")
     lines = text.splitlines()
     assert lines[0].startswith("Kiểm tra việc thực hiện Chỉ thị 37-CT/TU")
-    assert lines[1] == "Hạn nộp: trước 00:00 ngày 05/07/2022 (còn 14 ngày)"
+    assert lines[1] == "Hạn nộp: trước ngày 05/7/2022 (còn 14 ngày)"
     assert lines[2] == "Đã nộp 1/13 · đang điền 1 · chưa bắt đầu 11"
     assert "Chưa nộp:" in lines
     direct = lines.index("■ Kiểm tra trực tiếp")
     self_check = lines.index("■ Tự kiểm tra")
     assert direct < self_check
-    assert f" • {HU_NP} (HU-NP): đang điền 3/20 câu" in lines[direct:self_check]
+    assert f" • {HU_NP} (HU-NP): đang điền 3/18 câu" in lines[direct:self_check]
     assert "   ↳ Đảng ủy thị trấn Phước Dân (DU-PHUOCDAN): chưa bắt đầu" in lines
     assert lines.index("   ↳ Đảng ủy thị trấn Phước Dân (DU-PHUOCDAN): chưa bắt đầu") == (
-        lines.index(f" • {HU_NP} (HU-NP): đang điền 3/20 câu") + 1
+        lines.index(f" • {HU_NP} (HU-NP): đang điền 3/18 câu") + 1
     )
     assert "DU-TRIHAI" not in text  # submitted
     assert " • Ban Thường vụ Huyện ủy Bác Ái (mẫu) (HU-BACAI): chưa bắt đầu" in lines[self_check:]

@@ -759,7 +759,7 @@ class TelegramChannel:
             )
             await self.bot.set_my_commands(commands, scope=scope)
         except (TelegramAPIError, AiogramError) as error:
-            log.warning("Telegram: không đặt được lệnh Ban thư ký: %s", self._clean(error))
+            log.warning("Telegram: không đặt được lệnh cho cán bộ tổng hợp: %s", self._clean(error))
             return
         self._commands_set.add(chat_id)
 

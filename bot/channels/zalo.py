@@ -458,7 +458,7 @@ class ZaloChannel:
         if booked.capped or booked.warn:
             what = "đã hết hạn mức" if booked.capped else f"đã đạt {warn_threshold(cap)} tin (80%)"
             log.warning(
-                "Zalo: %s tin nhắn tháng %s (%d/%d); đã báo %d thành viên Ban thư ký",
+                "Zalo: %s tin nhắn tháng %s (%d/%d); đã báo %d cán bộ tổng hợp",
                 what,
                 month,
                 booked.sent,

@@ -245,7 +245,7 @@ async def link_officer(person: Person, deployment: Deployment) -> SentRecord:
     await person.say(f"/start {deployment.invite()}")
     _, replies = await person.press("link_yes|link", expect=2)
     assert replies[0].text == f"Đã liên kết với {UNIT_NAME}."
-    assert "Câu 1/20" in replies[1].text
+    assert "Câu 1/18" in replies[1].text
     return replies[1]
 
 
@@ -253,8 +253,6 @@ async def link_officer(person: Person, deployment: Deployment) -> SentRecord:
 TYPED = {
     "inspection_teams": ("5", {"value": 5}),
     "inspected_units": ("12 đơn vị", {"value": 12}),
-    "one_stop_district_pct": ("85,5%", {"value": 85.5}),
-    "one_stop_dept_pct": ("100%", {"value": 100}),
     "online_services_l34": ("1.234", {"value": 1234}),
     "online_services_l4": ("230", {"value": 230}),
     "satisfaction_pct": ("92%", {"value": 92}),
@@ -290,7 +288,7 @@ def officer_update(update_id: int, message_id: int, **content) -> dict:
 def question_number(record: SentRecord) -> int | None:
     import re
 
-    match = re.search(r"Câu (\d+)/20", record.text or "")
+    match = re.search(r"Câu (\d+)/18", record.text or "")
     return int(match.group(1)) if match else None
 
 
@@ -301,7 +299,7 @@ async def fill_form(person: Person) -> None:
     await person.press("na|q:docs_state")
     for _key, (text, _value) in TYPED.items():
         await person.say(text)
-    assert person.last.text.startswith("Đã ghi câu 20: 4 hội nghị")
+    assert person.last.text.startswith("Đã ghi câu 18: 4 hội nghị")
     assert "XEM LẠI" in person.last.text
 
 
@@ -321,8 +319,9 @@ async def test_officer_goes_from_invite_link_to_submitted(deployment, tg):
     assert button_labels(offer[0]) == ["Xác nhận", "Không phải tôi"]
     query_id, replies = await officer.press("link_yes|link", expect=2)
     assert replies[0].text == f"Đã liên kết với {UNIT_NAME}."
-    assert replies[1].text.startswith(f"Xin chào! Đây là Phụ lục báo cáo của {UNIT_NAME}.")
-    assert "Câu 1/20 — Phần 1. Văn bản chỉ đạo, triển khai" in replies[1].text
+    assert replies[1].text.startswith("Kính chào đồng chí!\nThực hiện Kế hoạch số 131-KH/TU")
+    assert "Bấm «Xong» khi đã đủ." in replies[1].text  # buttons show the choices
+    assert "Câu 1/18 — Mục 1. Văn bản chỉ đạo, triển khai" in replies[1].text
     assert button_labels(replies[1]) == [
         "Xong",
         "Không áp dụng",
@@ -339,58 +338,60 @@ async def test_officer_goes_from_invite_link_to_submitted(deployment, tg):
     [added] = await officer.say("12-KH/HU, ngày 05/6/2017, Kế hoạch triển khai Chỉ thị 37-CT/TU")
     assert added.text.startswith("Đã ghi 1 văn bản (tổng 1):")
     [q2] = (await officer.press("done|q:docs_party"))[1]
-    assert q2.text.startswith("Đã ghi 1 văn bản.") and "Câu 2/20" in q2.text
+    assert q2.text.startswith("Đã ghi 1 văn bản.") and "Câu 2/18" in q2.text
     # Question 2: not applicable, by button.
     [q3] = (await officer.press("na|q:docs_state"))[1]
-    assert q3.text.startswith("Đã ghi câu 2: Không áp dụng.") and "Câu 3/20" in q3.text
+    assert q3.text.startswith("Đã ghi câu 2: Không áp dụng.") and "Câu 3/18" in q3.text
 
     # Question 3: a bad answer is re-asked with the reason, then a good one.
     [again] = await officer.say("nhiều lắm")
     assert again.text.startswith(
         "Chưa ghi được: Chưa thấy số nào trong câu trả lời. Vui lòng ghi bằng chữ số"
     )
-    assert "Câu 3/20" in again.text
+    assert "Câu 3/18" in again.text
     [q4] = await officer.say("5")
-    assert q4.text.startswith("Đã ghi câu 3: 5 đoàn") and "Câu 4/20" in q4.text
+    assert q4.text.startswith("Đã ghi câu 3: 5 đoàn") and "Câu 4/18" in q4.text
 
-    # Question 4 skipped with the button, 5 answered, then «quay lại» to 4 by button.
+    # Question 4 skipped with the button, then «quay lại» to 4 by button.
     [q5] = (await officer.press("skip|q:inspected_units"))[1]
-    assert q5.text.startswith("Đã để câu này lại, trả lời sau.") and "Câu 5/20" in q5.text
-    [back] = (await officer.press("back|q:one_stop_district_pct"))[1]
-    assert "Câu 4/20" in back.text
+    assert q5.text.startswith("Đã để câu này lại, trả lời sau.") and "Câu 5/18" in q5.text
+    [back] = (await officer.press("back|q:online_services_l34"))[1]
+    assert "Câu 4/18" in back.text
     [wrong_kind] = await officer.say("150%")
     assert wrong_kind.text.startswith(
         "Chưa ghi được: Câu hỏi này cần một số nguyên, không phải tỷ lệ phần trăm."
     )
     [q5] = await officer.say("12 đơn vị")
-    assert "Câu 5/20" in q5.text
+    assert "Câu 5/18" in q5.text
 
-    # Pause and continue, both as buttons.
-    [paused] = (await officer.press("pause|q:one_stop_district_pct"))[1]
+    # Pause and continue, both as buttons; resuming greets with the progress.
+    [paused] = (await officer.press("pause|q:online_services_l34"))[1]
     assert paused.text == (
         "Đã lưu mọi câu trả lời. Khi nào tiếp tục, gõ /tiep (hoặc «tiếp») — sẽ quay lại đúng câu 5."
     )
-    [resumed] = (await officer.press("continue|q:one_stop_district_pct"))[1]
-    assert "Câu 5/20" in resumed.text
+    [resumed] = (await officer.press("continue|q:online_services_l34"))[1]
+    assert resumed.text.startswith(
+        "Kính chào đồng chí. Đồng chí đã trả lời 4/18 câu; tiếp tục từ câu 5.\n\nCâu 5/18"
+    )
 
-    for key in list(TYPED)[2:5]:
+    for key in list(TYPED)[2:3]:
         await officer.say(TYPED[key][0])
     # A cross-question rule: level-4 services cannot exceed the level-3-and-4 total.
     [rule] = await officer.say("5.000")
     assert rule.text.startswith(
         "Chưa ghi được: Số dịch vụ mức độ 4 không được lớn hơn tổng số dịch vụ mức độ 3, 4"
     )
-    assert "Câu 8/20" in rule.text
-    for key in list(TYPED)[5:]:
+    assert "Câu 6/18" in rule.text
+    for key in list(TYPED)[3:]:
         await officer.say(TYPED[key][0])
     review = officer.last
     assert "XEM LẠI — Ban Thường vụ Huyện ủy Ninh Phước" in review.text
-    assert "Đã trả lời 20/20 câu" in review.text
+    assert "Đã trả lời 18/18 câu" in review.text
     assert button_data(review) == ["submit|review", "continue|review"]
 
     # Fix question 3 from the review by typing its number, then back to the review.
     [q3] = await officer.say("3")
-    assert "Câu 3/20" in q3.text and "Đang ghi: 5 đoàn." in q3.text
+    assert "Câu 3/18" in q3.text and "Đang ghi: 5 đoàn." in q3.text
     [review] = await officer.say("6")
     assert review.text.startswith("Đã ghi câu 3: 6 đoàn") and "XEM LẠI" in review.text
 
@@ -398,7 +399,7 @@ async def test_officer_goes_from_invite_link_to_submitted(deployment, tg):
     assert confirm.text.startswith(f"Xác nhận nộp báo cáo của {UNIT_NAME}?")
     assert button_labels(confirm) == ["Đồng ý nộp", "Chưa nộp"]
     [submitted] = (await officer.press("confirm|confirm"))[1]
-    assert submitted.text.startswith(f"Đã nộp báo cáo của {UNIT_NAME} lúc 08:00 ngày 20/06/2022.")
+    assert submitted.text.startswith(f"Đã nộp báo cáo của {UNIT_NAME} lúc 08:00 ngày 20/6/2022.")
     await deployment.settle()
 
     stored = deployment.answers()
@@ -420,19 +421,19 @@ async def test_typed_commands_and_keywords_work_without_buttons(deployment, tg):
     officer = Person(tg, OFFICER)
     await link_officer(officer, deployment)
     [status] = await officer.say("/status")
-    assert status.text.startswith(f"{UNIT_NAME}: chưa bắt đầu, đã trả lời 0/20 câu.")
+    assert status.text.startswith(f"{UNIT_NAME}: chưa bắt đầu, đã trả lời 0/18 câu.")
     [help_reply] = await officer.say("/help")
     assert help_reply.text.startswith("HƯỚNG DẪN")
-    [goto] = await officer.say("câu 19")
-    assert "Câu 19/20" in goto.text
+    [goto] = await officer.say("câu 17")
+    assert "Câu 17/18" in goto.text
     [na] = await officer.say("kad")
-    assert na.text.startswith("Đã ghi câu 19: Không áp dụng.")
+    assert na.text.startswith("Đã ghi câu 17: Không áp dụng.")
     [review] = await officer.say("/xem")
     assert "XEM LẠI" in review.text
     [continued] = await officer.say("/tiep")
-    assert "Câu 1/20" in continued.text
+    assert "Câu 1/18" in continued.text
     [confirm] = await officer.say("/nop")
-    assert "Còn 19 câu chưa trả lời" in confirm.text
+    assert "Còn 17 câu chưa trả lời" in confirm.text
     [back_to_review] = await officer.say("không")
     assert "XEM LẠI" in back_to_review.text
 
@@ -451,7 +452,7 @@ async def test_secretariat_gets_status_and_export_with_the_officers_numbers(depl
 
     secretary = Person(tg, SECRETARY, "Trần Thị Bình")
     offer = await secretary.say(f"/start {deployment.invite('secretariat', None)}")
-    assert offer[0].text.startswith("Mã mời này dành cho thành viên Ban thư ký")
+    assert offer[0].text.startswith("Mã mời này dành cho cán bộ tổng hợp của Ban Dân vận Tỉnh ủy")
     _, [linked] = await secretary.press("link_yes|link")
     assert linked.text == "Đã liên kết. " + HELP_TEXT
     # The secretariat's own menu is set for this chat right after linking.
@@ -463,7 +464,7 @@ async def test_secretariat_gets_status_and_export_with_the_officers_numbers(depl
     [status] = await secretary.say("/status")
     lines = status.text.splitlines()
     assert lines[0].startswith("Kiểm tra việc thực hiện Chỉ thị 37-CT/TU")
-    assert lines[1] == "Hạn nộp: trước 00:00 ngày 05/07/2022 (còn 14 ngày)"
+    assert lines[1] == "Hạn nộp: trước ngày 05/7/2022 (còn 14 ngày)"
     assert lines[2] == "Đã nộp 1/13 · đang điền 0 · chưa bắt đầu 12"
     # a submitted unit is listed only as the parent of one that has not submitted
     assert f" • {UNIT_NAME} (HU-NP): đã nộp" in lines
@@ -586,7 +587,7 @@ async def test_a_restart_mid_form_resumes_at_the_same_question(deployment, tg):
     await officer.press("na|q:docs_party")
     await officer.press("na|q:docs_state")
     [q4] = await officer.say("5")
-    assert "Câu 4/20" in q4.text
+    assert "Câu 4/18" in q4.text
     await deployment.settle()
     await deployment.stop()
 
@@ -595,13 +596,13 @@ async def test_a_restart_mid_form_resumes_at_the_same_question(deployment, tg):
     before = len(officer.messages())
     await deployment.start()
     [q5] = await officer._expect(before, 1)
-    assert q5.text.startswith("Đã ghi câu 4: 12 đơn vị") and "Câu 5/20" in q5.text
+    assert q5.text.startswith("Đã ghi câu 4: 12 đơn vị") and "Câu 5/18" in q5.text
     [again] = await officer.say("/tiep")
-    assert "Câu 5/20" in again.text
+    assert "Câu 5/18" in again.text
     # The old question 4 message's buttons still decode after the restart (stale: no effect).
     _, [stale] = await officer.press("skip|q:inspected_units", message=q4)
     assert stale.text.startswith("Nút này thuộc một câu hỏi cũ nên không dùng được nữa.")
-    assert "Câu 5/20" in stale.text
+    assert "Câu 5/18" in stale.text
     assert deployment.answers()["inspected_units"].value == {"value": 12}
 
 
@@ -624,7 +625,7 @@ async def test_officers_answer_at_the_same_time(any_deployment, tg):
         person = Person(tg, OFFICER + 100 + n, f"Cán bộ {n}")
         await person.say(f"/start {deployment.invite('officer', unit_code)}")
         _, [_, first] = await person.press("link_yes|link", expect=2)
-        assert "Câu 1/20" in first.text
+        assert "Câu 1/18" in first.text
         await person.press("na|q:docs_party")
         await person.press("na|q:docs_state")
         # Two answers sent in quick succession: applied in the order they were sent.
@@ -634,7 +635,7 @@ async def test_officers_answer_at_the_same_time(any_deployment, tg):
         first, second = await person._expect(before, 2)
         assert "Đã ghi câu 3" in first.text and "Đã ghi câu 4" in second.text
         await person.say("xem")
-        assert "Đã trả lời 4/20 câu" in person.last.text
+        assert "Đã trả lời 4/18 câu" in person.last.text
 
     await asyncio.gather(*(officer(n, code) for n, code in enumerate(HUYEN_UNITS)))
     await deployment.settle()
@@ -660,8 +661,8 @@ async def test_a_duplicated_update_is_applied_once_and_answered_once(deployment,
     [marker] = await officer.say("/tiep")
     await deployment.settle()
 
-    assert reply.text.startswith("Đã ghi câu 3: 5 đoàn") and "Câu 4/20" in reply.text
-    assert "Câu 4/20" in marker.text
+    assert reply.text.startswith("Đã ghi câu 3: 5 đoàn") and "Câu 4/18" in reply.text
+    assert "Câu 4/18" in marker.text
     assert len(officer.messages()) == before + 2
     answers = deployment.answers()
     assert answers["inspection_teams"].value == {"value": 5}
@@ -680,13 +681,13 @@ async def test_a_stale_button_does_not_act(deployment, tg):
     q1 = await link_officer(officer, deployment)
     await officer.say("kad")  # typed: question 1's buttons stay on its message
     [q3] = (await officer.press("na|q:docs_state"))[1]
-    assert "Câu 3/20" in q3.text
+    assert "Câu 3/18" in q3.text
 
     query_id, [reply] = await officer.press("skip|q:docs_party", message=q1)
     assert reply.text.startswith(
         "Nút này thuộc một câu hỏi cũ nên không dùng được nữa. Câu hiện tại:"
     )
-    assert "Câu 3/20" in reply.text
+    assert "Câu 3/18" in reply.text
     await deployment.settle()
     assert query_id in tg.answered_callbacks
     # The pressed message lost its keyboard, so the old button cannot be pressed again.
@@ -695,6 +696,27 @@ async def test_a_stale_button_does_not_act(deployment, tg):
     answers = deployment.answers()
     assert answers["docs_party"].not_applicable
     assert set(answers) == {"docs_party", "docs_state"}
+
+
+async def test_a_keyword_slip_and_an_unread_line_are_settled_with_buttons(deployment, tg):
+    await deployment.start()
+    officer = Person(tg, OFFICER)
+    await link_officer(officer, deployment)
+    [asked] = await officer.say("Công văn 245-CV/HU ngày 31/6/2021 về tiếp dân")
+    assert "ngày “31/6/2021” không có thật" in asked.text
+    assert button_labels(asked) == ["Giữ như đã gõ", "Bỏ các dòng này"]
+    assert button_data(asked) == ["accept|p:docs_party", "decline|p:docs_party"]
+    [kept] = (await officer.press("accept|p:docs_party", message=asked))[1]
+    assert kept.text.startswith("Đã giữ 1 văn bản (tổng 1):\n1. số 245-CV/HU, chưa có ngày")
+    assert "bấm «Xong» khi đã đủ" in kept.text
+    [slip] = await officer.say("xongg")
+    assert slip.text == "Ý đồng chí là «xong»?"
+    assert button_labels(slip) == ["Đúng", "Không phải"]
+    [q2] = (await officer.press("accept|p:docs_party", message=slip))[1]
+    assert q2.text.startswith("Đã ghi 1 văn bản.") and "Câu 2/18" in q2.text
+    await deployment.settle()
+    (item,) = deployment.answers()["docs_party"].value["items"]
+    assert (item["number"], item["date"]) == ("245-CV/HU", None)
 
 
 async def test_a_photo_gets_one_text_only_notice_and_changes_nothing(deployment, tg):
@@ -712,7 +734,7 @@ async def test_a_photo_gets_one_text_only_notice_and_changes_nothing(deployment,
     assert notice.text == TEXT_ONLY_TEXT
     assert len(officer.messages()) == before + 1
     [again] = await officer.say("/tiep")
-    assert "Câu 1/20" in again.text
+    assert "Câu 1/18" in again.text
     assert deployment.answers() == {}
 
 

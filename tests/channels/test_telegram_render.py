@@ -39,7 +39,7 @@ CHAT = 424_242
 
 
 def test_short_text_is_one_part():
-    assert split_text("Câu 1/20\nTổng số đoàn kiểm tra") == ["Câu 1/20\nTổng số đoàn kiểm tra"]
+    assert split_text("Câu 1/18\nTổng số đoàn kiểm tra") == ["Câu 1/18\nTổng số đoàn kiểm tra"]
     assert split_text("   ") == []
 
 
@@ -164,7 +164,7 @@ def test_updates_become_inbound():
                     "message_id": 2,
                     "date": 0,
                     "chat": {"id": 5, "type": "private"},
-                    "text": "Câu 16/20",
+                    "text": "Câu 14/18",
                 },
             },
         }

@@ -220,25 +220,23 @@ def outbox_rows(app: App, chat_id: str) -> list[OutboxMessage]:
 # The answers typed on Zalo, without diacritics where a keyword is meant.
 FILL = [
     ("12-KH/HU, ngày 05/6/2017, Kế hoạch triển khai Chỉ thị 37-CT/TU", "Đã ghi 1 văn bản"),
-    ("xong", "Câu 2/20"),
-    ("xong", "Câu 3/20"),
-    ("5", "Câu 4/20"),
-    ("1.234", "Câu 5/20"),
-    ("kad", "Câu 6/20"),
-    ("85,5%", "Câu 7/20"),
-    ("120", "Câu 8/20"),
-    ("bo qua", "Câu 9/20"),
-    ("90", "Câu 10/20"),
-    ("12/345", "Câu 11/20"),
-    ("3 / 40", "Câu 12/20"),
-    ("2", "Câu 13/20"),
-    ("kad", "Câu 14/20"),
-    ("7", "Câu 15/20"),
-    ("8", "Câu 16/20"),
-    ("45/50", "Câu 17/20"),
-    ("10/12", "Câu 18/20"),
-    ("2/3", "Câu 19/20"),
-    ("6", "Câu 20/20"),
+    ("xong", "Câu 2/18"),
+    ("xong", "Câu 3/18"),
+    ("5", "Câu 4/18"),
+    ("1.234", "Câu 5/18"),
+    ("120", "Câu 6/18"),
+    ("bo qua", "Câu 7/18"),
+    ("90", "Câu 8/18"),
+    ("12/345", "Câu 9/18"),
+    ("3 / 40", "Câu 10/18"),
+    ("2", "Câu 11/18"),
+    ("kad", "Câu 12/18"),
+    ("7", "Câu 13/18"),
+    ("8", "Câu 14/18"),
+    ("45/50", "Câu 15/18"),
+    ("10/12", "Câu 16/18"),
+    ("2/3", "Câu 17/18"),
+    ("6", "Câu 18/18"),
     ("4", "XEM LẠI"),
 ]
 
@@ -248,10 +246,10 @@ async def fill_and_submit(run: Running, user: str) -> None:
         replies = await run.say(user, text)
         assert len(replies) == 1 and expected in replies[0], (text, replies)
     review = (await run.say(user, "xem"))[-1]
-    assert "8. Trong đó mức 4: (đã bỏ qua, chưa trả lời)" in review
-    assert review.endswith("Gõ: «nộp» nộp báo cáo · «tiếp» tiếp tục điền")
-    assert "Câu 8/20" in (await run.say(user, "8"))[-1]
-    assert "Đã ghi câu 8: 100 dịch vụ" in (await run.say(user, "100"))[-1]
+    assert "6. Trong đó mức 4: (đã bỏ qua, chưa trả lời)" in review
+    assert review.endswith("Gõ: nộp · tiếp")
+    assert "Câu 6/18" in (await run.say(user, "6"))[-1]
+    assert "Đã ghi câu 6: 100 dịch vụ" in (await run.say(user, "100"))[-1]
     confirm = (await run.say(user, "nop"))[-1]
     assert confirm.endswith("1. Đồng ý nộp\n2. Chưa nộp")
     done = (await run.say(user, "co"))[-1]
@@ -265,11 +263,9 @@ async def test_officer_fills_the_phu_luc_over_zalo_text_only(fake, tmp_path) -> 
     async with running(fake, tmp_path) as run:
         linked = await run.link(OFFICER, f"/start {run.invite(UNIT)}")
         assert linked[0] == f"Đã liên kết với {UNIT_NAME}."
-        assert "Câu 1/20" in linked[1]
-        assert linked[1].endswith(
-            "Gõ: «xong» xong · «kad» không áp dụng · «bỏ qua» bỏ qua · «tạm dừng» tạm dừng"
-            " · «xem» xem lại"
-        )
+        assert "Câu 1/18" in linked[1]
+        assert "Gõ «Xong» khi đã đủ." in linked[1]  # typed choices: the text says «gõ»
+        assert linked[1].endswith("Gõ: xong · kad (không áp dụng) · bỏ qua · tạm dừng · xem")
         await fill_and_submit(run, OFFICER)
 
         answers = stored_answers(run.app)
@@ -278,8 +274,6 @@ async def test_officer_fills_the_phu_luc_over_zalo_text_only(fake, tmp_path) -> 
         assert answers["docs_state"].value == {"items": []}
         assert answers["inspection_teams"].value == {"value": 5}
         assert answers["inspected_units"].value == {"value": 1234}
-        assert answers["one_stop_district_pct"].not_applicable
-        assert answers["one_stop_dept_pct"].value == {"value": 85.5}
         assert answers["online_services_l34"].value == {"value": 120}
         assert answers["online_services_l4"].value == {"value": 100}
         assert answers["satisfaction_pct"].value == {"value": 90.0}
@@ -294,7 +288,7 @@ async def test_officer_fills_the_phu_luc_over_zalo_text_only(fake, tmp_path) -> 
         assert answers["complex_cases"].value == {"done": 2, "total": 3}
         assert answers["supervisions"].value == {"value": 6}
         assert answers["criticism_conferences"].value == {"value": 4}
-        assert len(answers) == 20
+        assert len(answers) == 18
         assert {a.channel for a in answers.values()} == {"zalo"}
 
         # Everything the bot said went out as accepted Zalo text messages.
@@ -322,7 +316,7 @@ async def test_bare_invite_code_links_and_no_cancels(fake, tmp_path) -> None:
 
 async def link_secretary(run: Running, user: str = SECRETARY) -> None:
     replies = await run.link(user, run.invite(role="secretariat"))
-    assert replies[0].startswith("Đã liên kết. Lệnh của Ban thư ký")
+    assert replies[0].startswith("Đã liên kết. Lệnh dành cho cán bộ tổng hợp")
 
 
 LINK = re.compile(r"(http://\S+/tai-ve/(\S+))")
@@ -499,7 +493,7 @@ async def test_switching_from_telegram_to_zalo_keeps_the_place(fake, tmp_path) -
 
         replies = await run.link(OFFICER, run.invite(UNIT))
         assert replies[0] == f"Đã liên kết với {UNIT_NAME}."
-        assert "Câu 4/20" in replies[1]
+        assert "Câu 4/18" in replies[1]
         assert "Đã ghi câu 4: 1.234 đơn vị" in (await run.say(OFFICER, "1.234"))[0]
 
         answers = stored_answers(run.app)
@@ -542,9 +536,7 @@ def test_render_parts_appends_choices_to_the_last_part() -> None:
     assert render_parts(Outbound("Hỏi?", choices, numbered=True)) == [
         "Hỏi?\n\n1. Xác nhận\n2. Không phải tôi"
     ]
-    assert render_parts(Outbound("Hỏi?", choices)) == [
-        "Hỏi?\n\nGõ: «có» xác nhận · «không» không phải tôi"
-    ]
+    assert render_parts(Outbound("Hỏi?", choices)) == ["Hỏi?\n\nGõ: có (xác nhận) · không"]
     long = "\n".join(f"Dòng {n:04d} " + "x" * 40 for n in range(100))
     parts = render_parts(Outbound(long, choices, numbered=True))
     assert all(len(part) <= 2000 for part in parts)
@@ -585,8 +577,8 @@ async def test_monthly_quota_warns_once_then_stops_at_the_cap(fake, tmp_path) ->
         assert len(fake.sent()) == 11
 
         # Past the cap: answers are still stored, nothing more goes out on Zalo.
-        assert await run.say(OFFICER, "kad") == []
-        assert await run.say(OFFICER, "85,5%") == []
+        assert await run.say(OFFICER, "120") == []
+        assert await run.say(OFFICER, "85") == []
         assert await run.say(SECRETARY, "/status") == []
         assert await run.send_event(OFFICER, "sticker") == []
         run.channel.hub.outbox.wake()
@@ -594,8 +586,8 @@ async def test_monthly_quota_warns_once_then_stops_at_the_cap(fake, tmp_path) ->
         assert len(fake.sent()) == 11
         assert fake.calls["sendMessage"] == 11
         answers = stored_answers(run.app)
-        assert answers["one_stop_district_pct"].not_applicable
-        assert answers["one_stop_dept_pct"].value == {"value": 85.5}
+        assert answers["online_services_l34"].value == {"value": 120}
+        assert answers["online_services_l4"].value == {"value": 85}
         refused = [row for row in outbox_rows(run.app, OFFICER) if row.status == "failed"]
         assert len(refused) == 3
         assert all(row.error.startswith("failed: quota") for row in refused)
@@ -611,7 +603,7 @@ async def test_monthly_quota_warns_once_then_stops_at_the_cap(fake, tmp_path) ->
             assert health.status == 200
         run.clock.set(datetime(2022, 6, 30, 17, 0, tzinfo=UTC))  # 1 July, 00:00 in Vietnam
         replies = await run.say(OFFICER, "tiep")
-        assert len(replies) == 1 and "Câu 7/20" in replies[0]
+        assert len(replies) == 1 and "Câu 7/18" in replies[0]
         assert sum(is_warning(m) for m in fake.sent(SECRETARY)) == 1
 
 
@@ -649,7 +641,7 @@ async def test_non_text_events_get_the_text_only_notice_once(fake, tmp_path) -> 
         assert fake.sent_texts(OFFICER)[-2:] == [TEXT_ONLY_TEXT, TEXT_ONLY_TEXT]
         assert len(fake.sent(OFFICER)) == 5  # 3 on linking, the sticker, the image once
         # The form did not move.
-        assert "Câu 1/20" in (await run.say(OFFICER, "tiep"))[0]
+        assert "Câu 1/18" in (await run.say(OFFICER, "tiep"))[0]
 
 
 # --- starting -------------------------------------------------------------------------------

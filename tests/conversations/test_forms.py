@@ -33,13 +33,13 @@ CT37_QUESTIONS = {
     "docs_state": ("1", "documents", []),
     "inspection_teams": ("2", "integer", []),
     "inspected_units": ("2", "integer", []),
-    "one_stop_district_pct": ("3", "percent", []),
-    "one_stop_dept_pct": ("3", "percent", []),
+    "one_stop_district_pct": ("3", "percent", ["tinh"]),
+    "one_stop_dept_pct": ("3", "percent", ["tinh"]),
     "online_services_l34": ("3", "integer", []),
     "online_services_l4": ("3", "integer", []),
     "satisfaction_pct": ("3", "percent", []),
-    "reception_local_regular": ("4.1", "pair", []),
-    "reception_local_adhoc": ("4.1", "pair", []),
+    "reception_local_regular": ("4.1", "pair", ["tinh", "huyen", "so_nganh"]),
+    "reception_local_adhoc": ("4.1", "pair", ["tinh", "huyen", "so_nganh"]),
     "reception_province_regular": ("4.1", "pair", ["tinh"]),
     "reception_province_adhoc": ("4.1", "pair", ["tinh"]),
     "dialogue_province_party": ("4.2", "integer", ["tinh"]),
@@ -105,7 +105,7 @@ def test_bundled_rule_online_services_l4_at_most_l34(ct37):
 
 
 @pytest.mark.parametrize(
-    ("level", "count"), [("tinh", 24), ("huyen", 20), ("xa", 18), ("so_nganh", 16)]
+    ("level", "count"), [("tinh", 24), ("huyen", 18), ("xa", 14), ("so_nganh", 14)]
 )
 def test_levels_limit_the_questions(ct37, level, count):
     assert len(ct37.questions_for(level)) == count
@@ -147,7 +147,7 @@ def test_lookups_answer_like_a_scan_of_the_lists(ct37):
 
 def test_questions_for_is_a_fresh_list_the_caller_may_change(ct37):
     ct37.questions_for("xa").clear()
-    assert len(ct37.questions_for("xa")) == 18
+    assert len(ct37.questions_for("xa")) == 14
 
 
 def test_each_form_object_has_its_own_lookups_and_memo(ct37):
@@ -324,3 +324,29 @@ def test_unknown_top_level_field_and_missing_questions(tmp_path):
 def test_bad_submit_incomplete_value(tmp_path):
     message = form_error(write(tmp_path, broken(lambda raw: raw.update(submit_incomplete="maybe"))))
     assert "submit_incomplete" in message
+
+
+def test_soft_checks_are_declared_in_the_form():
+    ct37 = load_form("ct37_phuluc.yaml")
+    (times,) = ct37.question("reception_local_regular").plausible
+    assert (times.field, times.lte_field) == ("times", "people")
+    (teams,) = ct37.question("inspection_teams").plausible
+    assert (teams.limit("xa"), teams.limit("huyen"), teams.limit("tinh")) == (50, 200, 500)
+    assert ct37.question("online_services_l34").plausible[0].limit("xa") == 3000
+
+
+@pytest.mark.parametrize(
+    ("key", "check", "problem"),
+    [
+        ("inspection_teams", {"field": "times", "max": 5, "message": "x"}, "chỉ dùng trường value"),
+        ("inspection_teams", {"message": "x"}, "cần lte_field hoặc max"),
+        ("inspection_teams", {"max_by_level": {"thon": 5}, "message": "x"}, "cấp không hợp lệ"),
+        ("docs_party", {"max": 5, "message": "x"}, "không có kiểm tra hợp lý"),
+        ("complaints", {"field": "done", "lte_field": "people", "message": "x"}, "done, total"),
+    ],
+)
+def test_a_bad_soft_check_names_the_question_and_the_problem(tmp_path, key, check, problem):
+    raw = bundled_raw()
+    question_of(raw, key)["plausible"] = [check]
+    message = form_error(write(tmp_path, raw))
+    assert f"câu '{key}'" in message and problem in message

@@ -103,7 +103,7 @@ def test_load_reports_for_one_unit(database, store):
     assert [report.code for report in reports] == ["HU-NP"]
     assert reports[0].answers == {"inspection_teams": AnswerData(None, True)}
     assert reports[0].answer("inspected_units") is None
-    assert reports[0].status == "in_progress" and reports[0].total == 20
+    assert reports[0].status == "in_progress" and reports[0].total == 18
 
 
 def test_load_reports_for_a_unit_outside_the_campaign(database):

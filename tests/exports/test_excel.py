@@ -47,11 +47,9 @@ HU_NP = {
     "docs_state": "N/A",
     "inspection_teams": {"value": 12},
     "inspected_units": {"value": 1234},
-    "one_stop_district_pct": {"value": 85.5},
-    "one_stop_dept_pct": "N/A",
     "online_services_l34": {"value": 40},
     "online_services_l4": {"value": 0},
-    # satisfaction_pct: not answered
+    "satisfaction_pct": {"value": 85.5},
     "reception_local_regular": {"times": 12, "people": 345},
     "reception_local_adhoc": {"times": 0, "people": 0},
     "dialogue_district_party": {"value": 3},
@@ -149,16 +147,18 @@ def test_unit_sheet_every_answer_in_its_cell_with_its_type(store):
     assert "#,##0" in teams[0].number_format and "đoàn" in teams[0].number_format
     assert value_row(ws, "Tổng số đơn vị cơ sở được kiểm tra")[0].value == 1234
 
-    district = FORM.question("one_stop_district_pct").label
-    pct = value_row(ws, district)[0]
+    satisfaction = FORM.question("satisfaction_pct").label
+    pct = value_row(ws, satisfaction)[0]
     assert pct.value == 85.5 and isinstance(pct.value, float)
     assert pct.number_format == '0.0"%"'
-    assert value_row(ws, FORM.question("one_stop_dept_pct").label)[0].value == "Không áp dụng"
+    # The district's own leaders come first under "Cấp huyện" (a district has no province rows).
+    assert value_row(ws, "Người đứng đầu cấp ủy")[0].value == 3
+    assert value_row(ws, "Người đứng đầu chính quyền")[0].value == "Không áp dụng"
     assert value_row(ws, "Tổng số dịch vụ công trực tuyến mức độ 3, 4")[0].value == 40
-    zero = value_row(ws, "Trong đó mức độ 4")[0]
+    zero = value_row(ws, "Trong đó, số dịch vụ công trực tuyến mức độ 4")[0]
     assert zero.value == 0 and type(zero.value) is int  # 0 is an answer, not "unanswered"
 
-    unanswered = value_row(ws, FORM.question("satisfaction_pct").label)[0]
+    unanswered = ws.cell(find_row(ws, 2, "Người đứng đầu chính quyền") + 3, V1)  # Cấp xã
     assert unanswered.value == "(chưa trả lời)"
     assert unanswered.fill.fgColor.rgb.endswith("FFF4D6")
 
@@ -241,7 +241,7 @@ CONSOLIDATION = {
     "HU-NP": {
         "inspection_teams": {"value": 5},
         "inspected_units": "N/A",
-        "one_stop_district_pct": {"value": 80},
+        "satisfaction_pct": {"value": 80},
         "reception_local_regular": {"times": 3, "people": 30},
         "complaints": {"done": 45, "total": 50},
         "denunciations": {"done": 0, "total": 0},
@@ -249,7 +249,7 @@ CONSOLIDATION = {
     },
     "HU-NH": {
         "inspection_teams": "N/A",
-        "one_stop_district_pct": {"value": 90.5},
+        "satisfaction_pct": {"value": 90.5},
         "reception_local_regular": {"times": 2, "people": 25},
         "complaints": {"done": 0, "total": 0},
         "docs_party": "N/A",
@@ -257,10 +257,10 @@ CONSOLIDATION = {
     "TU-PRTC": {
         # inspection_teams and inspected_units: not answered
         "inspected_units": "N/A",
-        "one_stop_district_pct": "N/A",
+        "satisfaction_pct": "N/A",
         "complaints": {"done": 5, "total": 10},
     },
-    "HU-BACAI": {"complaints": {"done": 10, "total": 10}, "one_stop_district_pct": {"value": 60}},
+    "HU-BACAI": {"complaints": {"done": 10, "total": 10}, "satisfaction_pct": {"value": 60}},
 }
 
 
@@ -337,7 +337,7 @@ def test_consolidated_unit_rows(consolidated):
     rate = ws.cell(unit_row(ws, "Ban Thường vụ Huyện ủy Ninh Hải"), done + 2)
     assert rate.value == "—"
     assert ws.cell(row, columns[("VB cấp ủy Đảng", "Số văn bản")]).value == 1
-    pct = ws.cell(row, columns[("Một cửa cấp huyện (%)", "% (dòng cộng: TB)")])
+    pct = ws.cell(row, columns[("Chỉ số hài lòng (%)", "% (dòng cộng: TB)")])
     assert pct.value == 80 and pct.number_format == '0.0"%"'
 
 
@@ -371,7 +371,7 @@ def test_consolidated_totals_follow_the_rules(consolidated):
     denounced = columns[("4.4. Tố cáo", "Số đơn đã giải quyết")]
     assert [ws.cell(province, denounced + i).value for i in range(3)] == [0, 0, "—"]
 
-    pct = columns[("Một cửa cấp huyện (%)", "% (dòng cộng: TB)")]
+    pct = columns[("Chỉ số hài lòng (%)", "% (dòng cộng: TB)")]
     average = ws.cell(province, pct)
     assert average.value == pytest.approx(80)  # HU-NH's 90.5 and HU-BACAI's 60 are drafts
     assert "TB" in average.number_format
@@ -457,7 +457,7 @@ def test_progress_sheet(store):
     row = find_row(ws, 2, "HU-NP")
     record = dict(zip(header, [cell.value for cell in ws[row]], strict=True))
     assert record["Trạng thái"] == "đã nộp"
-    assert record["Số câu đã trả lời"] == 2 and record["Tổng số câu"] == 20
+    assert record["Số câu đã trả lời"] == 2 and record["Tổng số câu"] == 18
     assert record["Nộp lúc"] == datetime(2022, 7, 4, 8, 30)  # Vietnam time, naive for Excel
     assert is_date_format(ws.cell(row, header.index("Nộp lúc") + 1).number_format)
     assert record["Người nộp"] == "Trần Văn Bình"

@@ -161,7 +161,7 @@ def test_rows_written_by_the_models_read_back_here(database, officer, clock):
             None,
         )
         answers = load_answers(tx, snapshot.id)
-        assert answers["petitions"] == ({"value": 3}, False, "3")
+        assert answers["petitions"] == ({"value": 3}, False, "3", None)
         state_id, dialogue = load_dialogue(tx, contact_id, campaign_id, snapshot.id)
         assert state_id is not None and dialogue.mode == "review"
         note_seen(tx, contact_id, "Nguyễn Văn B", MOMENT)

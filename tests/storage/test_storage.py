@@ -551,15 +551,15 @@ def test_campaign_progress_counts(database, clock):
     assert "KHAC" not in progress
     np = progress["HU-NP"]
     assert (np.status, np.answered, np.total, np.open_count, np.done) == (
-        "submitted", 3, 20, 17, True,
+        "submitted", 3, 18, 15, True,
     )  # fmt: skip
     assert np.submitted_by == "Cán bộ u1"
     assert np.submitted_at == clock()
     assert (progress["DU-TRIHAI"].status, progress["DU-TRIHAI"].answered) == ("in_progress", 0)
     assert progress["DU-TRIHAI"].parent.code == "HU-NH"
-    assert progress["DU-TRIHAI"].total == 18
+    assert progress["DU-TRIHAI"].total == 14
     assert progress["BCSD-UBND"].total == 24
-    assert progress["DU-STNMT"].total == 16
+    assert progress["DU-STNMT"].total == 14
     assert progress["HU-NH"].status == "not_started"
     assert progress["HU-NH"].submission_id is None
     assert not progress["HU-NH"].done
