@@ -1,7 +1,7 @@
 """a note on each answer («ghi chú: …») and in its history
 
 Revision ID: 0004
-Revises: 0002
+Revises: 0003
 Create Date: 2026-11-29 19:30:00.000000
 """
 
@@ -10,7 +10,7 @@ from alembic import op
 
 
 revision = '0004'
-down_revision = '0002'
+down_revision = '0003'
 branch_labels = None
 depends_on = None
 
