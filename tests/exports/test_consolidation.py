@@ -39,7 +39,7 @@ FIGURES = {
         "inspection_teams": {"value": 5},
         "dialogue_commune_party": {"value": 7},
         "complaints": {"done": 45, "total": 50},
-        "one_stop_district_pct": {"value": 80},
+        "satisfaction_pct": {"value": 80},
         "reception_local_regular": {"times": 3, "people": 30},
     },
     # its two communes: submitted, listed beneath it, never added again
@@ -59,7 +59,7 @@ FIGURES = {
     "CB-TTT": {
         "inspection_teams": {"value": 100},
         "complaints": {"done": 100, "total": 100},
-        "one_stop_district_pct": {"value": 10},
+        "satisfaction_pct": {"value": 10},
     },
     # returned to the unit: in no sum
     "HU-NH": {"inspection_teams": {"value": 50}, "dialogue_commune_party": {"value": 50}},
@@ -67,7 +67,7 @@ FIGURES = {
     "HU-BACAI": {
         "inspection_teams": {"value": 3},
         "complaints": {"done": 0, "total": 0},
-        "one_stop_district_pct": {"value": 60},
+        "satisfaction_pct": {"value": 60},
     },
 }
 SUBMITTED = ("HU-NP", "DU-PHUOCDAN", "DU-PHUOCHAU", "DU-STNMT", "HU-BACAI")
@@ -130,7 +130,7 @@ def test_every_total_cell_of_the_hand_computed_example(example):
     assert [ws.cell(province, times + i).value for i in (0, 1)] == [5, 50]
     assert ws.cell(self_check, times).value is None
 
-    pct = columns[("Một cửa cấp huyện (%)", "% (dòng cộng: TB)")]
+    pct = columns[("Chỉ số hài lòng (%)", "% (dòng cộng: TB)")]
     assert ws.cell(direct, pct).value == pytest.approx(80)  # CB-TTT's draft 10 left out
     assert ws.cell(self_check, pct).value == pytest.approx(60)
     assert ws.cell(province, pct).value == pytest.approx((80 + 60) / 2)  # an average, labelled
@@ -147,7 +147,7 @@ def test_units_show_status_and_progress_and_children_sit_beneath_their_parent(ex
     assert ws.cell(district + 1, 1).value is None  # detail, not a numbered unit of the group
     assert ws.cell(district, 3).value == "đã nộp"
     draft = unit_row(ws, "Chi bộ Thanh tra tỉnh")
-    assert ws.cell(draft, 3).value == "đang điền 3/16 câu"
+    assert ws.cell(draft, 3).value == "đang điền 3/14 câu"
     assert ws.cell(draft, 4 + 2).font.color.rgb.endswith("808080")  # grey: not counted
     assert ws.cell(unit_row(ws, "Ban Thường vụ Huyện ủy Ninh Hải"), 3).value.startswith(
         "bị trả lại 2/"
@@ -305,7 +305,7 @@ def test_status_lists_a_commune_under_its_own_district_whatever_its_status(store
         text = status_text(campaign, campaign_progress(session, campaign), NOW)
     lines = text.splitlines()
     district = lines.index(" • Ban Thường vụ Huyện ủy Ninh Hải (HU-NH): đã nộp")
-    assert lines[district + 1] == "   ↳ Đảng ủy xã A (DU-A): đang điền 1/18 câu"
+    assert lines[district + 1] == "   ↳ Đảng ủy xã A (DU-A): đang điền 1/14 câu"
     assert lines[district + 2] == "      ↳ Chi bộ thôn B (CB-B): chưa bắt đầu"
     assert lines[district + 3] == "   ↳ Đảng ủy xã Tri Hải (DU-TRIHAI): chưa bắt đầu"
     ninh_phuoc = lines.index(" • Ban Thường vụ Huyện ủy Ninh Phước (HU-NP): đã nộp")
