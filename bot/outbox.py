@@ -19,12 +19,12 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Protocol
 
 from sqlalchemy import and_, or_, update
 from sqlmodel import select
 
-from bot.messaging import Outbound
+from bot.channels.base import Sender
+from bot.messaging import Outbound, RetryLater, Undeliverable
 from storage.database import Database
 from storage.hot_path import QueuedMessage, mark_sent
 from storage.models import Contact, OutboxMessage
@@ -32,27 +32,6 @@ from storage.models import Contact, OutboxMessage
 log = logging.getLogger(__name__)
 STALE_CLAIM = timedelta(minutes=2)
 MAX_ATTEMPTS = 6
-
-
-class RetryLater(Exception):
-    """The platform asked us to wait (HTTP 429) or failed transiently (5xx, network)."""
-
-    def __init__(self, seconds: float, *, flood: bool = False, reason: str = "") -> None:
-        super().__init__(reason or f"retry in {seconds}s")
-        self.seconds = seconds
-        self.flood = flood
-
-
-class Undeliverable(Exception):
-    """The message can never be delivered (blocked bot, chat gone, invalid request)."""
-
-    def __init__(self, reason: str, *, blocked: bool = False) -> None:
-        super().__init__(reason)
-        self.blocked = blocked
-
-
-class Sender(Protocol):
-    async def send(self, chat_id: str, outbound: Outbound) -> None: ...
 
 
 class Pacer:

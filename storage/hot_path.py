@@ -249,7 +249,7 @@ class UnitBrief(NamedTuple):
     group: str | None
 
 
-class Sender(NamedTuple):
+class Correspondent(NamedTuple):
     """The contact behind an inbound message, with its unit (read in one statement)."""
 
     id: int
@@ -269,13 +269,13 @@ def claim_inbound(db: Session | Tx, channel: str, inbound_id: str, now: datetime
     return tx.run("claim_inbound", params).fetchone() is not None
 
 
-def find_sender(db: Session | Tx, channel: str, external_id: str) -> Sender | None:
+def find_correspondent(db: Session | Tx, channel: str, external_id: str) -> Correspondent | None:
     tx = Tx.of(db)
     row = tx.run("sender", {"channel": channel, "external_id": external_id}).fetchone()
     if row is None:
         return None
     contact_id, role, unit_id, pending, seen, active, name, *unit = row
-    return Sender(
+    return Correspondent(
         contact_id,
         role,
         unit_id,

@@ -274,6 +274,17 @@ def return_submission(session: Session, submission: Submission, reason: str, now
     session.add(submission)
 
 
+def approve_submission(session: Session, submission: Submission, now: datetime) -> None:
+    """Accept a submitted report: it stays locked (a return opens it again)."""
+    if submission.status == "approved":
+        raise StorageError("báo cáo này đã được duyệt rồi")
+    if submission.status != "submitted":
+        raise StorageError("báo cáo chưa nộp nên chưa duyệt được")
+    submission.status = "approved"
+    submission.last_activity_at = now
+    session.add(submission)
+
+
 # --- download links -------------------------------------------------------------------------
 
 
