@@ -330,7 +330,7 @@ async def run_baocao(officers: int, directory: str, think: float) -> dict:
         cpu.totals.clear()
         result = await _measure(conn)
         result["split"] = dict(cpu.totals)
-        result["outbox"] = dict(channel.hub.outbox.stats)
+        result["outbox"] = dict(channel.host.outbox.stats)
     finally:
         stop.set()
         await task

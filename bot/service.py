@@ -17,6 +17,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 
 from bot import secretariat
+from bot.clock import Clock
 from bot.message_context import Context
 from bot.messaging import ChannelTraits, Inbound, Outbound, RoleChange
 from bot.use_cases import Desk
@@ -61,7 +62,6 @@ from storage.hot_path import (
 )
 from storage.repository import campaign_for_unit, campaign_form
 
-Clock = Callable[[], datetime]
 SEEN_RESOLUTION = timedelta(minutes=5)
 TEXT_ONLY_TEXT = (
     "Trợ lý chỉ đọc được tin nhắn chữ. Đề nghị đồng chí gõ câu trả lời bằng chữ hoặc số "

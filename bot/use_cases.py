@@ -19,7 +19,7 @@ from bot.status import status_text
 from conversations.messages import render
 from conversations.reminder_plan import officer_summary
 from conversations.statuses import ContactRole
-from storage.hot_path import enqueue
+from storage.hot_path import QueuedMessage, Tx, enqueue, mark_sent
 from storage.models import Campaign, Contact, Invite, Unit
 from storage.progress import campaign_progress, participating_units
 from storage.repository import (
@@ -29,12 +29,15 @@ from storage.repository import (
     create_download_token,
     create_invite,
     current_campaign,
+    find_contact,
+    list_units,
     return_submission,
     submission_for,
     unit_by_code,
 )
 
 DOWNLOAD_VALID_FOR = timedelta(hours=24)
+CONSOLE = "console"
 APPROVED_TEXT = "Báo cáo của {unit} đã được Ban Dân vận Tỉnh ủy duyệt. Cảm ơn đồng chí."
 
 
@@ -196,3 +199,36 @@ def download_link(
         valid_for=DOWNLOAD_VALID_FOR,
     )
     return f"{desk.public_url}/tai-ve/{token}"
+
+
+# --- the operator at the terminal (`baocao chat`) -------------------------------------------
+
+
+def unit_choices(session: Session) -> list[tuple[str, str]]:
+    """(code, name) of every unit, for the operator to pick from."""
+    return [(unit.code, unit.name) for unit in list_units(session)]
+
+
+def link_console_contact(session: Session, unit_code: str, operator: str, now: datetime) -> str:
+    """Make (or re-point) the console contact of `operator` at the unit; return its user id.
+
+    The operator on the server is trusted, so no invite is needed."""
+    user_id = f"{operator}@{unit_code.upper()}"
+    unit = unit_by_code(session, unit_code)
+    contact = find_contact(session, CONSOLE, user_id)
+    if contact is None:
+        contact = Contact(
+            channel=CONSOLE,
+            external_id=user_id,
+            chat_id=user_id,
+            display_name=f"{operator} (dòng lệnh)",
+            created_at=now,
+        )
+    contact.unit_id, contact.role, contact.active = unit.id, ContactRole.OFFICER, True
+    session.add(contact)
+    return user_id
+
+
+def mark_printed(tx: Tx, rows: list[QueuedMessage], now: datetime) -> None:
+    """Printed on the terminal is delivered, at the first attempt."""
+    mark_sent(tx, [(row.id, 1) for row in rows], now)

@@ -222,6 +222,23 @@ def find_contact(session: Session, channel: str, external_id: str) -> Contact | 
     ).first()
 
 
+def secretariat_chat_ids(session: Session, channel: str) -> list[str]:
+    """The chats of the secretariat members linked on one channel."""
+    rows = session.exec(
+        select(Contact.chat_id).where(Contact.channel == channel, Contact.role == "secretariat")
+    )
+    return sorted(set(rows))
+
+
+def question_contexts(session: Session) -> set[str]:
+    """The button context of every question of every loaded form («q:<key>»)."""
+    return {
+        f"q:{question.key}"
+        for campaign in list_campaigns(session)
+        for question in campaign_form(campaign).questions
+    }
+
+
 def new_invite_code() -> str:
     return "".join(secrets.choice(INVITE_ALPHABET) for _ in range(INVITE_LENGTH))
 

@@ -45,7 +45,9 @@ class Sender(Protocol):
 class Meter(Protocol):
     """Counts messages against a platform's quota (see `bot.quota_gate`)."""
 
-    async def take(self, *, exempt: bool) -> bool: ...
+    async def take(self, outbound: Outbound) -> str | None:
+        """None when one more message may go; otherwise why not."""
+        ...
 
     async def give_back(self) -> None: ...
 
@@ -220,3 +222,7 @@ class RedactingFilter(logging.Filter):
             logger = logging.getLogger(name)
             if self not in logger.filters:
                 logger.addFilter(self)
+
+    def release(self, logger_names: tuple[str, ...]) -> None:
+        for name in logger_names:
+            logging.getLogger(name).removeFilter(self)

@@ -20,7 +20,7 @@ import aiohttp
 import pytest
 from sqlmodel import select
 
-from bot.app import App, build_app
+from bot.app import App, assemble, build_app
 from bot.channels.telegram import (
     OFFICER_COMMANDS,
     SECRETARIAT_COMMANDS,
@@ -94,7 +94,7 @@ class Deployment:
         self.stop_event = asyncio.Event()
         started = asyncio.Event()
         self.task = asyncio.create_task(
-            serve(self.app, [self.channel], self.stop_event, started=started)
+            serve(assemble(self.app, [self.channel]), self.stop_event, started=started)
         )
         waiter = asyncio.create_task(started.wait())
         done, _ = await asyncio.wait({self.task, waiter}, timeout=10, return_when="FIRST_COMPLETED")
@@ -117,11 +117,11 @@ class Deployment:
 
     async def settle(self, timeout: float = 5.0) -> None:
         """Wait until every update taken is handled and every reply delivered."""
-        hub = self.channel.hub
+        host = self.channel.host
         async with asyncio.timeout(timeout):
-            while hub.in_flight:
-                await asyncio.gather(*list(hub.in_flight), return_exceptions=True)
-            await hub.outbox.drain()
+            while host.in_flight:
+                await asyncio.gather(*list(host.in_flight), return_exceptions=True)
+            await host.outbox.drain()
 
     def query(self, fn):
         with self.app.database.transaction() as session:
@@ -803,8 +803,8 @@ async def test_polling_mode_deletes_a_leftover_webhook_first(deployment, tg):
 async def test_flood_limit_429_is_honoured_and_the_message_still_arrives(deployment, tg):
     channel = await deployment.start()
     fake_time = VirtualTime()
-    channel.hub.outbox.monotonic = fake_time.monotonic
-    channel.hub.outbox.sleep = fake_time.sleep
+    channel.host.outbox.monotonic = fake_time.monotonic
+    channel.host.outbox.sleep = fake_time.sleep
     tg.fail_next("sendMessage", status=429, retry_after=7)
     stranger = Person(tg, STRANGER)
 
@@ -821,8 +821,8 @@ async def test_flood_limit_429_is_honoured_and_the_message_still_arrives(deploym
 async def test_server_errors_are_retried(deployment, tg):
     channel = await deployment.start()
     fake_time = VirtualTime()
-    channel.hub.outbox.monotonic = fake_time.monotonic
-    channel.hub.outbox.sleep = fake_time.sleep
+    channel.host.outbox.monotonic = fake_time.monotonic
+    channel.host.outbox.sleep = fake_time.sleep
     tg.fail_next("sendMessage", status=500, times=2)
     [reply] = await Person(tg, STRANGER).say("xin chào")
     assert reply.text == STRANGER_TEXT
