@@ -21,16 +21,12 @@ import pytest
 from sqlmodel import select
 
 from bot.app import App, assemble, build_app
-from bot.channels.telegram import (
-    OFFICER_COMMANDS,
-    SECRETARIAT_COMMANDS,
-    WEBHOOK_PATH,
-    TelegramChannel,
-)
+from bot.channels.telegram import WEBHOOK_PATH, TelegramChannel
 from bot.runner import ChannelStartError, serve
 from bot.secretariat import HELP_TEXT
 from bot.service import BAD_CODE_TEXT, STRANGER_TEXT, TEXT_ONLY_TEXT
 from bot.settings import Settings
+from conversations.commands import OFFICER_MENU, SECRETARIAT_MENU
 from storage.models import Answer, Contact, OutboxMessage, ProcessedInbound, Submission, Unit
 from storage.repository import create_invite, current_campaign, unit_by_code
 from tests.fakes.telegram_server import FakeTelegramServer, SentRecord
@@ -457,7 +453,7 @@ async def test_secretariat_gets_status_and_export_with_the_officers_numbers(depl
     # The secretariat's own menu is set for this chat right after linking.
     await tg.wait_for_calls("setMyCommands", count=2)
     assert tg.commands[f"chat:{SECRETARY}"] == [
-        {"command": c, "description": d} for c, d in SECRETARIAT_COMMANDS
+        {"command": c, "description": d} for c, d in SECRETARIAT_MENU
     ]
 
     [status] = await secretary.say("/status")
@@ -499,7 +495,7 @@ async def test_secretariat_commands_are_set_at_start_for_known_members(deploymen
     tg.commands.clear()
 
     await deployment.start()
-    assert tg.commands["default"] == [{"command": c, "description": d} for c, d in OFFICER_COMMANDS]
+    assert tg.commands["default"] == [{"command": c, "description": d} for c, d in OFFICER_MENU]
     assert [c["command"] for c in tg.commands["default"]] == [
         "start",
         "tiep",
@@ -514,6 +510,7 @@ async def test_secretariat_commands_are_set_at_start_for_known_members(deploymen
         "remind",
         "invite",
         "tralai",
+        "duyet",
         "help",
     ]
     assert set(tg.commands) == {"default", f"chat:{SECRETARY}"}
