@@ -10,6 +10,7 @@ from datetime import datetime
 
 from sqlmodel import Session, select
 
+from conversations.statuses import DONE
 from storage.models import Answer, Campaign, Contact, ReminderLog, Submission, Unit
 from storage.repository import campaign_form, campaign_spec
 
@@ -33,7 +34,7 @@ class UnitProgress:
 
     @property
     def done(self) -> bool:
-        return self.status in ("submitted", "approved")
+        return self.status in DONE
 
 
 def participating_units(session: Session, campaign: Campaign) -> list[Unit]:
