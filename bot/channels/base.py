@@ -101,6 +101,33 @@ class Channel(Protocol):
 # --- polling and webhooks ------------------------------------------------------------------
 
 
+async def poll_forever(
+    fetch: Callable[[], Awaitable[Any]],
+    handle: Callable[[Any], Awaitable[None]],
+    *,
+    stopped: Callable[[], bool],
+    sleep: Sleep,
+    failed: Callable[[Exception, int], float],
+    recovered: Callable[[], None] = lambda: None,
+) -> None:
+    """Fetch and handle until `stopped()`: a failed fetch is reported to `failed(error, n)` (n
+    failures in a row), which logs it and says how long to wait; the poller never dies of it."""
+    failures = 0
+    while not stopped():
+        try:
+            batch = await fetch()
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:
+            failures += 1
+            await sleep(failed(error, failures))
+            continue
+        if failures:
+            recovered()
+            failures = 0
+        await handle(batch)
+
+
 def backoff(failures: int, *, first: float = 1.0, cap: float = 30.0) -> float:
     """Seconds to wait after `failures` failures in a row: first, 2×first, 4×first … capped."""
     return min(cap, first * 2 ** max(0, failures - 1))

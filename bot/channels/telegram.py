@@ -9,7 +9,7 @@ sends and calls `send` here once per message; `send` renders and translates aiog
     polling (default)   deleteWebhook, then our own getUpdates long-poll loop (no aiogram
                         Dispatcher: no routers, filters or FSM are used); each update is one task,
                         tried until the service has applied it, and the offset confirms no update
-                        before that (`_Ledger`). Errors back off 1, 2, 4 … 30 s (a 401 waits
+                        before that (`UpdateLedger`). Errors back off 1, 2, 4 … 30 s (a 401 waits
                         30 s, a 429 its retry_after)
     webhook             BAOCAO_WEBHOOK_URL set: setWebhook(<url>/telegram/webhook, secret) and
                         POST /telegram/webhook on the project's web server; a request without the
@@ -29,11 +29,8 @@ secretariat member gets their own command menu when the service reports the role
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import functools
-import hashlib
-import html
 import logging
 import weakref
 from dataclasses import dataclass, field
@@ -75,8 +72,6 @@ from aiogram.types import (
     BotCommandScopeDefault,
     BufferedInputFile,
     CallbackQuery,
-    InlineKeyboardButton,
-    InlineKeyboardMarkup,
     LinkPreviewOptions,
     Message,
     Update,
@@ -94,26 +89,45 @@ from bot.channels.base import (
     secret_matches,
     utf16_len,
 )
+from bot.channels.telegram_wire import (
+    CALLBACK_LIMIT,
+    CHANNEL,
+    WEBHOOK_PATH,
+    CallbackCodec,
+    UpdateLedger,
+    keyboard,
+    redact,
+    render_html,
+    split_text,
+    to_inbound,
+    webhook_url,
+)
 from bot.messaging import Attachment, Inbound, Outbound, RetryLater, RoleChange, Undeliverable
 from bot.settings import Settings
 from conversations.commands import OFFICER_MENU, SECRETARIAT_MENU
-from conversations.engine import CHOICES, Choice
+from conversations.engine import CHOICES
 from conversations.linking import LINK_CHOICE_IDS
 from conversations.statuses import ContactRole
 
-__all__ = ["RedactingFilter", "TelegramChannel", "redact", "split_text", "utf16_len"]
+__all__ = [
+    "CALLBACK_LIMIT",
+    "CallbackCodec",
+    "RedactingFilter",
+    "TelegramChannel",
+    "keyboard",
+    "redact",
+    "render_html",
+    "split_text",
+    "to_inbound",
+    "utf16_len",
+    "webhook_url",
+]
 
 log = logging.getLogger(__name__)
 
-CHANNEL = "telegram"
-WEBHOOK_PATH = "/telegram/webhook"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 ALLOWED_UPDATES = ["message", "callback_query"]
-TEXT_LIMIT = 4096
 CAPTION_LIMIT = 1024
-CALLBACK_LIMIT = 64
-STALE = ("stale", "#stale")  # a press nothing can match: the engine shows the current question
-BUTTONS_PER_ROW = 2
 START_TIMEOUT = 15.0
 POLL_TIMEOUT = 10  # seconds one getUpdates long poll may wait (aiogram's default)
 BACKOFF_CAP = 30.0
@@ -156,171 +170,6 @@ NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 backoff = functools.partial(base.backoff, cap=BACKOFF_CAP)
 
 
-def redact(text: object, token: str | None = None) -> str:
-    """`text` with any bot token (this one, or anything shaped like one) replaced."""
-    return base.redact(text, (token,) if token else ())
-
-
-def split_text(text: str, limit: int = TEXT_LIMIT) -> list[str]:
-    """Parts of at most `limit` UTF-16 units (Telegram's count), none blank."""
-    return [part for part in base.split_text(text, limit, utf16_len) if part.strip()]
-
-
-def webhook_url(public_root: str) -> str:
-    return base.webhook_url(public_root, WEBHOOK_PATH)
-
-
-def render_html(text: str) -> str:
-    """The engine writes plain text; in HTML parse mode only &, < and > need escaping."""
-    return html.escape(text, quote=False)
-
-
-class CallbackCodec:
-    """callback_data for a choice: ``choice|context``, or ``#hash`` when over 64 bytes.
-
-    Hashes map back through a table filled as buttons are sent and, at start, with every context
-    the forms can produce, so buttons sent before a restart still work. An unknown hash decodes
-    to a context no state has, which the engine answers as a stale button.
-    """
-
-    def __init__(self) -> None:
-        self._hashed: dict[str, tuple[str, str]] = {}
-
-    def encode(self, choice_id: str, context: str) -> str:
-        data = f"{choice_id}|{context}"
-        if len(data.encode()) <= CALLBACK_LIMIT and not data.startswith("#"):
-            return data
-        digest = hashlib.sha256(data.encode()).digest()
-        key = "#" + base64.urlsafe_b64encode(digest).decode()[:20]
-        self._hashed[key] = (choice_id, context)
-        return key
-
-    def decode(self, data: str) -> tuple[str, str]:
-        if data.startswith("#"):
-            return self._hashed.get(data, STALE)
-        choice_id, separator, context = data.partition("|")
-        return (choice_id, context) if choice_id and separator else STALE
-
-    def register(self, contexts: set[str], choice_ids: set[str]) -> None:
-        for context in contexts:
-            for choice_id in choice_ids:
-                self.encode(choice_id, context)
-
-
-def keyboard(choices: tuple[Choice, ...], context: str, codec: CallbackCodec):
-    """The inline keyboard for `choices`, two buttons a row; None without choices."""
-    if not choices:
-        return None
-    buttons = [
-        InlineKeyboardButton(text=choice.label, callback_data=codec.encode(choice.id, context))
-        for choice in choices
-    ]
-    rows = [buttons[i : i + BUTTONS_PER_ROW] for i in range(0, len(buttons), BUTTONS_PER_ROW)]
-    return InlineKeyboardMarkup(inline_keyboard=rows)
-
-
-def to_inbound(update: Update, codec: CallbackCodec) -> Inbound | None:
-    """The neutral message for a message or a button press; None for any other update.
-
-    A message without text (photo, sticker, voice) comes out with neither text nor choice.
-    """
-    update_id = str(update.update_id)
-    if update.message is not None:
-        message = update.message
-        user = message.from_user
-        if user is None or user.is_bot:
-            return None
-        return Inbound(
-            CHANNEL,
-            chat_id=str(message.chat.id),
-            user_id=str(user.id),
-            inbound_id=update_id,
-            text=message.text or message.caption,  # None: a photo, sticker, voice…
-            display_name=user.full_name,
-        )
-    query = update.callback_query
-    if query is not None:
-        if query.from_user.is_bot:
-            return None
-        choice_id, context = codec.decode(query.data or "")
-        chat = query.message.chat.id if query.message is not None else query.from_user.id
-        return Inbound(
-            CHANNEL,
-            chat_id=str(chat),
-            user_id=str(query.from_user.id),
-            inbound_id=update_id,
-            choice=choice_id,
-            context=context,
-            display_name=query.from_user.full_name,
-        )
-    return None
-
-
-class _Ledger:
-    """Which polled updates are applied, so that the getUpdates offset confirms no other.
-
-    Telegram returns every update from the offset on until it is confirmed. An update is
-    `running` while its task lives and `unfinished` until the service has applied it; `applied`
-    ones above the offset are remembered so that a repeat is not dispatched again. The poller
-    waits for each batch's first attempts (`tried`) before it polls again, so that in the usual
-    case everything is applied by then and the offset moves past the whole batch.
-    """
-
-    def __init__(self) -> None:
-        self.running: set[int] = set()
-        self.unfinished: set[int] = set()
-        self.applied: set[int] = set()
-        self.newest: int | None = None
-        self._tried: dict[int, asyncio.Event] = {}
-
-    def offset(self) -> int | None:
-        if self.unfinished:
-            oldest = min(self.unfinished)
-            self.applied = {i for i in self.applied if i > oldest}
-            return oldest
-        self.applied.clear()
-        return None if self.newest is None else self.newest + 1
-
-    def take(self, update_id: int) -> bool:
-        """Whether this update should be dispatched now (not applied, not under way)."""
-        self.newest = update_id if self.newest is None else max(self.newest, update_id)
-        if update_id in self.running or update_id in self.applied:
-            return False
-        self.running.add(update_id)
-        self.unfinished.add(update_id)
-        self._tried[update_id] = asyncio.Event()
-        return True
-
-    def tried(self, update_id: int, applied: bool) -> None:
-        """The service was asked once more; `applied` when it took the update."""
-        event = self._tried.pop(update_id, None)
-        if event is not None:
-            event.set()
-        if applied:
-            self.unfinished.discard(update_id)
-            self.applied.add(update_id)
-
-    async def first_attempts(self, update_ids: list[int], timeout: float) -> None:
-        # asyncio.wait, not wait_for: on Python 3.11 wait_for can swallow a cancellation.
-        waiting = [
-            asyncio.ensure_future(self._tried[i].wait()) for i in update_ids if i in self._tried
-        ]
-        if waiting:
-            await asyncio.wait(waiting, timeout=timeout)
-            for waiter in waiting:
-                waiter.cancel()
-
-    def settle(self, update_id: int, task: asyncio.Task) -> None:
-        """Its task ended: applied (or nothing to apply), or the bot stopped before that."""
-        self.running.discard(update_id)
-        if task.cancelled():
-            self.tried(update_id, applied=False)
-            return  # Telegram sends it again after the restart
-        if task.exception() is not None:  # a fault no retry would mend: do not loop on it
-            log.error("Telegram: bỏ qua cập nhật %s: %r", update_id, task.exception())
-        self.tried(update_id, applied=task.exception() is not None or task.result())
-
-
 @dataclass
 class _Progress:
     """How far a multi-part message got, so that a retry does not repeat the parts sent."""
@@ -346,7 +195,7 @@ class TelegramChannel:
     _polling: asyncio.Task | None = field(default=None, init=False)
     _stopping: bool = field(default=False, init=False)
     _stop_requested: asyncio.Event = field(default_factory=asyncio.Event, init=False)
-    _ledger: _Ledger | None = field(default=None, init=False)
+    _ledger: UpdateLedger | None = field(default=None, init=False)
     _commands_set: set[str] = field(default_factory=set, init=False)
     _redaction: RedactingFilter = field(default_factory=RedactingFilter, init=False)
     _chat_turns: dict[str, tuple[asyncio.Lock, int]] = field(default_factory=dict, init=False)
@@ -476,21 +325,15 @@ class TelegramChannel:
         twice, and the service would drop a repeat anyway).
         """
         request_timeout = int(self.bot.session.timeout + self.poll_timeout)
-        ledger = self._ledger = _Ledger()
-        failures = 0
-        while not self._stopping:
+        ledger = self._ledger = UpdateLedger()
+
+        async def fetch() -> list[Update]:
             request = GetUpdates(
                 offset=ledger.offset(), timeout=self.poll_timeout, allowed_updates=ALLOWED_UPDATES
             )
-            try:
-                updates = await self.bot(request, request_timeout=request_timeout)
-            except Exception as error:  # the poller must never die; the next poll may work
-                failures += 1
-                await self.sleep(self._poll_failed(error, failures))
-                continue
-            if failures:
-                log.info("Telegram: getUpdates chạy lại bình thường")
-                failures = 0
+            return await self.bot(request, request_timeout=request_timeout)
+
+        async def take(updates: list[Update]) -> None:
             fresh = [update for update in updates if ledger.take(update.update_id)]
             for update in fresh:
                 task = self.host.track(self._handle(update, patient=True))
@@ -500,6 +343,15 @@ class TelegramChannel:
                 # Only updates still being applied came back (an older one waits for the
                 # database): Telegram answers such a poll at once, so do not ask again at once.
                 await self._pause(HELD_BACK_PAUSE)
+
+        await base.poll_forever(
+            fetch,
+            take,
+            stopped=lambda: self._stopping,
+            sleep=lambda seconds: self.sleep(seconds),  # looked up late: tests swap it
+            failed=self._poll_failed,
+            recovered=lambda: log.info("Telegram: getUpdates chạy lại bình thường"),
+        )
 
     def _poll_failed(self, error: Exception, failures: int) -> float:
         """Log a failed getUpdates in one line; return the seconds to wait before the next."""

@@ -194,47 +194,40 @@ class ZaloChannel:
     # --- receiving ----------------------------------------------------------------------
 
     async def _poll_loop(self) -> None:
-        failures = 0
-        while not self._stopping:
-            began = self._monotonic()
-            try:
-                update = await self.client.get_updates(timeout=self._poll_timeout)
-            except ZaloApiError as error:
-                failures += 1
-                delay = backoff(failures)
-                hint = " (một webhook đang được đặt cho bot này)" if error.error_code == 409 else ""
-                log.warning(
-                    "Zalo getUpdates lỗi %s: %s%s; thử lại sau %g giây",
-                    error.error_code,
-                    self._redact(error.description),
-                    hint,
-                    delay,
-                )
-                await self._sleep(delay)
-                continue
-            except asyncio.CancelledError:
-                raise
-            except Exception as error:  # never let the poller die
-                failures += 1
-                delay = backoff(failures)
-                log.warning(
-                    "Zalo getUpdates lỗi %s: %s; thử lại sau %g giây",
-                    type(error).__name__,
-                    self._redact(str(error)),
-                    delay,
-                )
-                await self._sleep(delay)
-                continue
-            failures = 0
-            if update is None:
-                if self._monotonic() - began < 0.5 and self._poll_timeout > 0:
-                    await self._sleep(1.0)  # an empty poll answered at once: do not hammer
-                continue
-            incoming = parse_update(update)
-            if incoming is None:
-                self._ignored()
-                continue
-            await self._receive(incoming, attempts=None)
+        await base.poll_forever(
+            self._fetch,
+            self._take_polled,
+            stopped=lambda: self._stopping,
+            sleep=self._sleep,
+            failed=self._poll_failed,
+        )
+
+    async def _fetch(self) -> tuple[dict | None, float]:
+        began = self._monotonic()
+        update = await self.client.get_updates(timeout=self._poll_timeout)
+        return update, self._monotonic() - began
+
+    async def _take_polled(self, polled: tuple[dict | None, float]) -> None:
+        update, took = polled
+        if update is None:
+            if took < 0.5 and self._poll_timeout > 0:
+                await self._sleep(1.0)  # an empty poll answered at once: do not hammer
+            return
+        incoming = parse_update(update)
+        if incoming is None:
+            self._ignored()
+            return
+        await self._receive(incoming, attempts=None)
+
+    def _poll_failed(self, error: Exception, failures: int) -> float:
+        delay = backoff(failures)
+        if isinstance(error, ZaloApiError):
+            hint = " (một webhook đang được đặt cho bot này)" if error.error_code == 409 else ""
+            code, detail = error.error_code, self._redact(error.description) + hint
+        else:
+            code, detail = type(error).__name__, self._redact(str(error))
+        log.warning("Zalo getUpdates lỗi %s: %s; thử lại sau %g giây", code, detail, delay)
+        return delay
 
     async def _webhook(self, request: web.Request) -> web.Response:
         if not secret_matches(request.headers.get(SECRET_HEADER, ""), self._webhook_secret):
