@@ -79,10 +79,9 @@ def settle_heap() -> None:
     """Tune the garbage collector for a long-running bot, once start-up is done.
 
     Start-up objects (aiogram's and pydantic's models, the forms) live as long as the process:
-    frozen, full collections no longer rescan them (those took 100-450 ms). Each update makes
-    thousands of short-lived container objects, so the youngest generation is collected every
-    10,000 allocations instead of 700 (measured in bench/telegram_e2e.py: ~0.08 ms less CPU per
-    update; reference counting still frees almost everything at once).
+    frozen, full collections no longer rescan them. Each update makes thousands of short-lived
+    container objects, so the youngest generation is collected less often (reference counting
+    still frees almost everything at once); bench/telegram_e2e.py shows the effect.
     """
     gc.collect()
     gc.freeze()
