@@ -5,6 +5,7 @@ SQL is compiled for both databases."""
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import Column
@@ -17,6 +18,7 @@ from storage.hot_statements import (
     SQLITE_SQL,
     SQLITE_STATEMENTS,
 )
+from storage.models import Answer
 
 
 def columns_of(statement) -> set[Column]:
@@ -64,3 +66,32 @@ def test_a_column_renamed_in_a_model_changes_the_statements() -> None:
     """The SQL is the tables': a statement names exactly the model's columns."""
     assert '"group"' in SQLITE_SQL["unit"]
     assert "ON CONFLICT (submission_id, question_key) DO UPDATE" in SQLITE_SQL["upsert_answer"]
+
+
+def test_the_hot_paths_values_are_what_the_column_types_bind(database) -> None:
+    """Timestamps and JSON go to the driver as the models' own column types would send them."""
+    dialect = database.engine.dialect
+    moment_type = Answer.__table__.c.updated_at.type
+    json_type = Answer.__table__.c.value.type
+    bind_moment = moment_type._cached_bind_processor(dialect)
+    bind_json = json_type._cached_bind_processor(dialect)
+    moments = [
+        datetime(2022, 6, 20, 1, 0, tzinfo=UTC),
+        datetime(2022, 7, 4, 23, 59, 59, 999, tzinfo=timezone(timedelta(hours=7))),
+    ]
+    documents = [{"value": 12}, {"parts": {"a": 1, "b": None}}, ["Đối thoại", 1.5]]
+    with database.unit_of_work() as tx:
+        for moment in moments:
+            expected = (
+                bind_moment(moment)
+                if bind_moment
+                else moment_type.process_bind_param(moment, dialect)
+            )
+            assert tx.moment(moment) == expected
+            assert tx.read_moment(tx.moment(moment)) == moment
+        for document in documents:
+            expected = bind_json(document) if bind_json else document
+            if isinstance(expected, str):
+                assert tx.document(document) == expected
+            else:  # psycopg adapts JSON itself; the text must read back the same
+                assert tx.read_document(tx.document(document)) == document
