@@ -308,6 +308,7 @@ class _ThreadCpu:
 
 
 async def run_baocao(officers: int, directory: str, think: float) -> dict:
+    from bot.app import assemble
     from bot.channels.telegram import TelegramChannel
     from bot.outbox import Outbox
     from bot.runner import serve
@@ -324,13 +325,13 @@ async def run_baocao(officers: int, directory: str, think: float) -> dict:
     cpu.wrap(Service, "handle_batch", "service")
     cpu.wrap(Outbox, "_record", "outbox")
     _freeze_heap()
-    task = asyncio.create_task(serve(app, [channel], stop, started=started))
+    task = asyncio.create_task(serve(assemble(app, [channel]), stop, started=started))
     await asyncio.wait_for(started.wait(), timeout=60)
     try:
         cpu.totals.clear()
         result = await _measure(conn)
         result["split"] = dict(cpu.totals)
-        result["outbox"] = dict(channel.hub.outbox.stats)
+        result["outbox"] = dict(channel.host.outbox.stats)
     finally:
         stop.set()
         await task

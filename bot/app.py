@@ -1,26 +1,43 @@
-"""The composition root: settings -> database -> service (and, in `run`, channels and scheduler).
-
-Everything that needs wiring is wired here and nowhere else.
+"""The composition root: the one place that builds the application and hands each part what it
+needs. `build_app` makes what every command uses (database, clock, service); `assemble` adds
+what `baocao run` starts (outbox, channel host, web server, channels, reminder scheduler), which
+`bot.runner` then starts and stops in order.
 """
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 
-import bot.reminders  # noqa: F401  (registers /remind)
-from bot.clock import utc_now
+from aiohttp import web
+
+from bot.attachments import ExportResolver
+from bot.channels.base import Channel
+from bot.channels.telegram import TelegramChannel
+from bot.channels.zalo import ZaloChannel
+from bot.clock import Clock, utc_now
+from bot.dispatch import ChannelHost
 from bot.messaging import ChannelTraits
-from bot.service import Clock, Service
+from bot.outbox import Outbox, Pacer
+from bot.quota_gate import MonthlyQuotaGate
+from bot.reminder_runner import ReminderRunner, start_scheduler
+from bot.service import Service
 from bot.settings import Settings
+from bot.use_cases import Desk
+from bot.web import build_web_app
 from storage.database import Database, open_database
-from storage.repository import seed_if_empty
+from storage.repository import question_contexts, secretariat_chat_ids, seed_if_empty
 
 CHANNEL_TRAITS = {
     "telegram": ChannelTraits("telegram", sends_files=True, text_limit=4096, buttons=True),
     "zalo": ChannelTraits("zalo", sends_files=False, text_limit=2000),
     "console": ChannelTraits("console", sends_files=False, text_limit=100_000),
 }
+# Button contexts the engine and the linking dialogue produce besides «q:<question key>».
+FIXED_CONTEXTS = frozenset({"link", "start", "review", "confirm", "locked", "paused"})
 
 
 @dataclass
@@ -29,6 +46,7 @@ class App:
     database: Database
     service: Service
     clock: Clock
+    desk: Desk
 
     def close(self) -> None:
         self.database.dispose()
@@ -39,14 +57,76 @@ def build_app(settings: Settings, *, clock: Clock = utc_now) -> App:
     database = open_database(settings.baocao_database_url)
     with database.transaction() as session:
         seed_if_empty(session, clock())
-    service = Service(
-        database,
-        clock,
-        CHANNEL_TRAITS,
+    usernames = settings.telegram_bot_username
+    desk = Desk(
         invite_valid_for=timedelta(days=settings.baocao_invite_days),
-        bot_usernames=(
-            {"telegram": settings.telegram_bot_username} if settings.telegram_bot_username else {}
-        ),
+        bot_usernames={"telegram": usernames} if usernames else {},
         public_url=settings.public_url,
     )
-    return App(settings, database, service, clock)
+    service = Service(database, clock, CHANNEL_TRAITS, desk)
+    return App(settings, database, service, clock, desk)
+
+
+def configured_channels(settings: Settings) -> list[Channel]:
+    """One channel per configured token."""
+    channels: list[Channel] = []
+    if settings.telegram_bot_token is not None:
+        channels.append(TelegramChannel(settings))
+    if settings.zalo_bot_token is not None:
+        channels.append(ZaloChannel(settings))
+    return channels
+
+
+@dataclass
+class Assembly:
+    """Everything `baocao run` starts, built and wired, not yet started."""
+
+    app: App
+    channels: list[Channel]
+    host: ChannelHost
+    outbox: Outbox
+    web: web.Application
+    start_reminders: Callable[[list[asyncio.Task]], ReminderRunner | None]
+
+
+def assemble(app: App, channels: list[Channel]) -> Assembly:
+    settings, database, clock = app.settings, app.database, app.clock
+    pacer = Pacer(settings.baocao_send_rate, settings.baocao_chat_interval)
+    outbox = Outbox(database, {c.name: c.sender for c in channels}, pacer, clock)
+    web_app = build_web_app(database, clock)
+    host = ChannelHost(
+        service=app.service,
+        outbox=outbox,
+        web=web_app,
+        attachments=ExportResolver(database, clock, app.desk),
+        secretariat_chats=partial(_secretariat_chats, database),
+        button_contexts=partial(_button_contexts, database),
+        meter=lambda channel, account: MonthlyQuotaGate(
+            database, clock, channel, account, settings.baocao_zalo_monthly_cap, host.wake_outbox
+        ),
+        on_loop_thread=database.is_sqlite,
+        channels={c.name: c for c in channels},
+    )
+    app.service.on_role_change = host.role_changed
+    app.desk.wake_outbox = host.wake_outbox
+    if settings.baocao_scheduler:
+        start_reminders = partial(
+            start_scheduler, database, clock, outbox, send_rate=settings.baocao_send_rate
+        )
+    else:
+        start_reminders = _no_reminders
+    return Assembly(app, channels, host, outbox, web_app, start_reminders)
+
+
+def _no_reminders(_background: list[asyncio.Task]) -> None:
+    return None
+
+
+def _secretariat_chats(database: Database, channel: str) -> list[str]:
+    with database.transaction() as session:
+        return secretariat_chat_ids(session, channel)
+
+
+def _button_contexts(database: Database) -> set[str]:
+    with database.transaction() as session:
+        return set(FIXED_CONTEXTS) | question_contexts(session)

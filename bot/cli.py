@@ -11,34 +11,35 @@ import getpass
 import json
 import sys
 from collections.abc import Callable
-from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import OperationalError
 
+from bot import use_cases
 from bot.app import App, build_app
+from bot.channels.console import run_console
 from bot.cli_text import UsageError, VietnameseParser
-from bot.secretariat import notify_returned, status_text
+from bot.exporting import export_per_unit, export_to_file
+from bot.runner import run
 from bot.settings import SettingsError, load_settings
+from bot.status import status_text
+from bot.unit_import import UnitFileError, read_unit_file
 from conversations.campaigns import load_campaign
 from conversations.forms import FormError
 from conversations.labels import group_title, level_title
 from conversations.messages import format_deadline, format_moment, render
+from conversations.reminder_plan import after_quiet
 from exports.consolidation import status_summary
 from storage.database import DatabaseUrlError
 from storage.progress import campaign_progress
 from storage.repository import (
     StorageError,
     campaign_spec,
-    create_invite,
     current_campaign,
     list_campaigns,
     list_units,
     replace_units,
-    return_submission,
     save_campaign,
-    submission_for,
-    unit_by_code,
 )
 
 
@@ -108,6 +109,9 @@ def build_parser() -> argparse.ArgumentParser:
     reopen = commands.add_parser("return", help="trả lại báo cáo đã nộp để đơn vị sửa")
     reopen.add_argument("unit", metavar="MÃ_ĐƠN_VỊ", help="đơn vị có báo cáo cần trả lại")
     reopen.add_argument("--reason", default="", metavar="LÝ_DO", help="lý do, báo cho đơn vị")
+
+    approve = commands.add_parser("approve", help="duyệt báo cáo đã nộp (khóa lại)")
+    approve.add_argument("unit", metavar="MÃ_ĐƠN_VỊ", help="đơn vị có báo cáo cần duyệt")
     return parser
 
 
@@ -142,20 +146,14 @@ def _print_json(data: object) -> None:
 
 
 def cmd_chat(app: App, args: argparse.Namespace) -> int:
-    from bot.channels.console import run_console
-
     return run_console(app.service, unit_code=args.unit, operator=getpass.getuser())
 
 
 def cmd_run(app: App, args: argparse.Namespace) -> int:
-    from bot.runner import run
-
     return run(app)
 
 
 def cmd_units(app: App, args: argparse.Namespace) -> int:
-    from bot.unit_import import UnitFileError, read_unit_file
-
     with app.database.transaction() as session:
         if args.action == "import":
             stored = list_units(session)
@@ -201,36 +199,31 @@ def cmd_invite(app: App, args: argparse.Namespace) -> int:
     if args.role == "officer" and not args.unit:
         raise UsageError("cần mã đơn vị, ví dụ: baocao invite HU-NP (hoặc --role secretariat)")
     with app.database.transaction() as session:
-        unit = unit_by_code(session, args.unit) if args.unit else None
-        invite = create_invite(
-            session,
-            role=args.role,
-            unit=unit if args.role == "officer" else None,
-            now=app.clock(),
-            valid_for=timedelta(days=app.settings.baocao_invite_days),
+        invite, unit = use_cases.invite(
+            session, app.clock(), app.desk, role=args.role, unit_code=args.unit
         )
         record = {
             "code": invite.code,
-            "unit": unit.code if unit and args.role == "officer" else None,
+            "unit": unit.code if unit else None,
             "role": invite.role,
             "expires_at": invite.expires_at.isoformat(),
         }
         deadline = format_deadline(current_campaign(session).deadline)
-    username = app.settings.telegram_bot_username
-    if username:
-        record["telegram_link"] = f"https://t.me/{username}?start={record['code']}"
+    link = use_cases.telegram_link(app.desk, invite.code)
+    if link:
+        record["telegram_link"] = link
     if args.json:
         _print_json(record)
     else:
         who = unit.name if record["unit"] else "cán bộ tổng hợp của Ban Dân vận Tỉnh ủy"
         print(f"Mã mời cho {who}: {record['code']} (hết hạn {format_moment(invite.expires_at)})")
-        if "telegram_link" in record:
-            print(f"Telegram: {record['telegram_link']}")
+        if link:
+            print(f"Telegram: {link}")
         print("Chuyển cho người nhận:")
         instruction = render(
             "invite_instruction",
             code=record["code"],
-            link=record.get("telegram_link", ""),
+            link=link or "",
             unit_name=unit.name if record["unit"] else "",
             deadline=deadline if record["unit"] else "",
         )
@@ -306,8 +299,6 @@ def cmd_status(app: App, args: argparse.Namespace) -> int:
 
 
 def cmd_export(app: App, args: argparse.Namespace) -> int:
-    from bot.exporting import export_per_unit, export_to_file
-
     if args.per_unit:
         return export_per_unit(app, args.per_unit, campaign_code=args.campaign)
     return export_to_file(
@@ -320,18 +311,44 @@ def cmd_export(app: App, args: argparse.Namespace) -> int:
 
 
 def cmd_remind(app: App, args: argparse.Namespace) -> int:
-    from bot.reminders import remind_command
-
-    return remind_command(app, dry_run=args.dry_run, unit_code=args.unit)
+    """`baocao remind [--dry-run] [--unit CODE]`: queue now, or list what would be queued."""
+    now = app.clock()
+    if args.dry_run:
+        with app.database.transaction() as session:
+            campaign, lines = use_cases.remind_preview(session, now, unit_code=args.unit)
+            session.rollback()
+        for line in lines:
+            print(line)
+        print(
+            f"(thử) {len(lines)} tin nhắc sẽ được gửi "
+            f"cho đợt {campaign.code}; chưa gửi gì, không thay đổi gì."
+        )
+        return 0
+    with app.database.transaction() as session:
+        count = use_cases.remind(session, now, app.desk, unit_code=args.unit)
+        spec = campaign_spec(current_campaign(session))
+    when = after_quiet(now, spec.reminders, spec.zone)
+    later = "" if when == now else f" (giờ yên tĩnh: gửi từ {when.astimezone(spec.zone):%H:%M})"
+    print(
+        f"Đã xếp lịch gửi {count} tin nhắc tới các đơn vị chưa nộp{later}. "
+        "Tiến trình `baocao run` sẽ gửi đi."
+    )
+    return 0
 
 
 def cmd_return(app: App, args: argparse.Namespace) -> int:
     with app.database.transaction() as session:
-        unit = unit_by_code(session, args.unit)
-        submission = submission_for(session, current_campaign(session), unit, lock=True)
-        return_submission(session, submission, args.reason, app.clock())
-        notify_returned(session, unit, args.reason, app.clock())
+        unit = use_cases.return_report(
+            session, app.clock(), app.desk, unit_code=args.unit, reason=args.reason
+        )
     print(f"Đã trả lại báo cáo của {unit.name}.")
+    return 0
+
+
+def cmd_approve(app: App, args: argparse.Namespace) -> int:
+    with app.database.transaction() as session:
+        unit = use_cases.approve_report(session, app.clock(), app.desk, unit_code=args.unit)
+    print(f"Đã duyệt báo cáo của {unit.name}.")
     return 0
 
 
@@ -345,6 +362,7 @@ COMMANDS: dict[str, Callable[[App, argparse.Namespace], int]] = {
     "export": cmd_export,
     "remind": cmd_remind,
     "return": cmd_return,
+    "approve": cmd_approve,
 }
 
 if __name__ == "__main__":

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+
+Clock = Callable[[], datetime]
 
 
 def utc_now() -> datetime:

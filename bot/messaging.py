@@ -1,4 +1,5 @@
-"""The one neutral message model every channel speaks: `Inbound` in, outbox payloads out.
+"""The neutral vocabulary every channel speaks: `Inbound` in, `Outbound` out, the two ways a
+delivery fails, and the role changes a channel may reflect.
 
 Nothing outside `bot/channels/` knows Telegram or Zalo types; channels turn their updates into
 `Inbound` and render `Outbound` payloads (text, choices, an optional export attachment).
@@ -67,6 +68,33 @@ class Outbound:
             numbered=bool(payload.get("numbered")),
             attachment=Attachment(**attachment) if attachment else None,
         )
+
+
+@dataclass(frozen=True)
+class RoleChange:
+    """Someone was linked (after commit): e.g. Telegram gives a new secretariat member a menu."""
+
+    channel: str
+    user_id: str
+    chat_id: str
+    role: str
+
+
+class RetryLater(Exception):
+    """The platform asked us to wait (HTTP 429) or failed transiently (5xx, network)."""
+
+    def __init__(self, seconds: float, *, flood: bool = False, reason: str = "") -> None:
+        super().__init__(reason or f"retry in {seconds}s")
+        self.seconds = seconds
+        self.flood = flood
+
+
+class Undeliverable(Exception):
+    """The message can never be delivered (blocked bot, chat gone, invalid request)."""
+
+    def __init__(self, reason: str, *, blocked: bool = False) -> None:
+        super().__init__(reason)
+        self.blocked = blocked
 
 
 @dataclass(frozen=True)

@@ -19,40 +19,17 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Protocol
 
-from sqlalchemy import and_, or_, update
-from sqlmodel import select
-
-from bot.messaging import Outbound
+from bot.channels.base import Sender
+from bot.messaging import Outbound, RetryLater, Undeliverable
 from storage.database import Database
 from storage.hot_path import QueuedMessage, mark_sent
-from storage.models import Contact, OutboxMessage
+from storage.models import OutboxMessage
+from storage.outbox_store import claim_due, mark_blocked, mark_failed
 
 log = logging.getLogger(__name__)
 STALE_CLAIM = timedelta(minutes=2)
 MAX_ATTEMPTS = 6
-
-
-class RetryLater(Exception):
-    """The platform asked us to wait (HTTP 429) or failed transiently (5xx, network)."""
-
-    def __init__(self, seconds: float, *, flood: bool = False, reason: str = "") -> None:
-        super().__init__(reason or f"retry in {seconds}s")
-        self.seconds = seconds
-        self.flood = flood
-
-
-class Undeliverable(Exception):
-    """The message can never be delivered (blocked bot, chat gone, invalid request)."""
-
-    def __init__(self, reason: str, *, blocked: bool = False) -> None:
-        super().__init__(reason)
-        self.blocked = blocked
-
-
-class Sender(Protocol):
-    async def send(self, chat_id: str, outbound: Outbound) -> None: ...
 
 
 class Pacer:
@@ -140,44 +117,14 @@ class Outbox:
     def claim_due(self) -> list[OutboxMessage]:
         """Claim due rows no process is delivering; refresh the claims of rows queued here."""
         now = self.clock()
-        table = OutboxMessage.__table__
-        due = and_(
-            table.c.channel.in_(list(self.senders)),
-            table.c.not_before <= now,
-            or_(
-                table.c.status == "pending",
-                and_(table.c.status == "sending", table.c.claimed_at < now - STALE_CLAIM),
-            ),
-        )
         with self.database.transaction() as session:
-            known = list(self._known)
-            for start in range(0, len(known), 500):
-                session.execute(
-                    update(table)
-                    .where(table.c.id.in_(known[start : start + 500]), table.c.status == "sending")
-                    .values(claimed_at=now)
-                )
-            candidates = session.execute(
-                select(table.c.id).where(due).order_by(table.c.id).limit(1000)
-            ).scalars()
-            ids = [row_id for row_id in candidates if row_id not in self._known]
-            if not ids:
-                return []
-            # The predicate is evaluated again by the UPDATE, so a row another process claimed
-            # in the meantime is not returned here.
-            claimed = session.execute(
-                update(table)
-                .where(table.c.id.in_(ids), due)
-                .values(status="sending", claimed_at=now)
-                .returning(table.c.id)
-            ).scalars()
-            claimed_ids = list(claimed)
-            rows = session.exec(
-                select(OutboxMessage)
-                .where(OutboxMessage.id.in_(claimed_ids))
-                .order_by(OutboxMessage.id)
+            return claim_due(
+                session,
+                channels=list(self.senders),
+                now=now,
+                stale_before=now - STALE_CLAIM,
+                known=list(self._known),
             )
-            return list(rows)
 
     async def _deliver_chat(self, key: tuple[str, str]) -> None:
         channel, chat_id = key
@@ -254,7 +201,6 @@ class Outbox:
 
     def _record(self, batch: list[tuple[_Queued, str]]) -> None:
         now = self.clock()
-        table = OutboxMessage.__table__
         with self.database.unit_of_work() as tx:
             sent = [
                 (item.row_id, item.attempts + 1) for item, outcome in batch if outcome == "sent"
@@ -263,17 +209,7 @@ class Outbox:
             for item, outcome in batch:
                 if outcome == "sent":
                     continue
-                session = tx.session  # failures are rare: the ORM session is made on demand
-                session.execute(
-                    update(table)
-                    .where(table.c.id == item.row_id)
-                    .values(
-                        status="failed",
-                        error=outcome[:500],
-                        attempts=table.c.attempts + item.attempts + 1,
-                    )
-                )
+                # Failures are rare: the ORM session is made on demand.
+                mark_failed(tx.session, item.row_id, outcome[:500], item.attempts + 1)
                 if outcome.startswith("blocked") and item.contact_id:
-                    session.execute(
-                        update(Contact).where(Contact.id == item.contact_id).values(active=False)
-                    )
+                    mark_blocked(tx.session, item.contact_id)

@@ -14,20 +14,22 @@ import contextlib
 import fcntl
 import hashlib
 import logging
-import threading
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import Connection, text
 
+from bot.clock import Clock
 from bot.reminders import SPREAD_RATE, TickResult, tick
 from storage.database import Database
 
-if TYPE_CHECKING:
-    from bot.app import App
-    from bot.outbox import Outbox
+
+class Wakeable(Protocol):
+    def wake(self) -> None: ...
+
 
 log = logging.getLogger(__name__)
 
@@ -167,26 +169,14 @@ def runner_lock(database: Database) -> RunnerLock:
 # --- the scheduler ---------------------------------------------------------------------------
 
 
-_active: ReminderRunner | None = None
-_active_guard = threading.Lock()
-
-
-def wake_after_commit(_session: Any) -> None:
-    """After /remind committed: let the running outbox sweep now instead of within 5 s."""
-    with _active_guard:
-        runner = _active
-    if runner is not None:
-        runner.wake_threadsafe()
-
-
 class ReminderRunner:
     """What `start_scheduler` returns: runs ticks while holding the lock; `shutdown` stops it."""
 
     def __init__(
         self,
         database: Database,
-        clock: Callable[[], datetime],
-        outbox: Outbox | Any,
+        clock: Clock,
+        outbox: Wakeable,
         lock: RunnerLock,
         rate: float = SPREAD_RATE,
     ) -> None:
@@ -262,16 +252,7 @@ class ReminderRunner:
             await asyncio.sleep(WAKE_EVERY)
             self.outbox.wake()
 
-    def wake_threadsafe(self) -> None:
-        if self.loop is not None and not self.loop.is_closed():
-            with contextlib.suppress(RuntimeError):
-                self.loop.call_soon_threadsafe(self.outbox.wake)
-
     def start(self, interval: float = TICK_SECONDS) -> None:
-        from apscheduler.schedulers.asyncio import AsyncIOScheduler
-        from apscheduler.triggers.interval import IntervalTrigger
-
-        global _active
         self.loop = asyncio.get_running_loop()
         self.scheduler = AsyncIOScheduler(timezone=UTC)  # memory job store: the tables decide
         self.scheduler.add_job(
@@ -284,14 +265,8 @@ class ReminderRunner:
             misfire_grace_time=max(1, int(interval)),
         )
         self.scheduler.start()
-        with _active_guard:
-            _active = self
 
     def shutdown(self, wait: bool = False) -> None:
-        global _active
-        with _active_guard:
-            if _active is self:
-                _active = None
         if self.scheduler is not None and self.scheduler.running:
             self.scheduler.shutdown(wait=wait)
         if self._waker is not None:
@@ -299,10 +274,18 @@ class ReminderRunner:
         self.lock.release()
 
 
-def start_scheduler(app: App, outbox: Outbox, background: list[asyncio.Task] | None = None):
+def start_scheduler(
+    database: Database,
+    clock: Clock,
+    outbox: Wakeable,
+    background: list[asyncio.Task] | None = None,
+    *,
+    send_rate: float | None = None,
+):
     """Called by `baocao run`: start the reminder ticks, or return None if another process has
-    them (SQLite). On PostgreSQL a process without the lock keeps trying each minute."""
-    lock = runner_lock(app.database)
+    them (SQLite). On PostgreSQL a process without the lock keeps trying each minute. Reminders
+    fall due a little slower than `send_rate`, the outbox's pace."""
+    lock = runner_lock(database)
     try:
         holding = lock.ensure()
     except Exception:  # lock file not writable, or PostgreSQL unreachable right now
@@ -316,11 +299,8 @@ def start_scheduler(app: App, outbox: Outbox, background: list[asyncio.Task] | N
             log.warning(REFUSED_TEXT)
             return None
         log.info(WAITING_TEXT)
-    settings = getattr(app, "settings", None)
-    send_rate = getattr(settings, "baocao_send_rate", None) or SPREAD_RATE / 0.96
-    runner = ReminderRunner(
-        app.database, app.clock, outbox, lock, min(SPREAD_RATE, send_rate * 0.96)
-    )
+    send_rate = send_rate or SPREAD_RATE / 0.96
+    runner = ReminderRunner(database, clock, outbox, lock, min(SPREAD_RATE, send_rate * 0.96))
     runner.background = background
     runner.start()
     return runner

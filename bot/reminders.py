@@ -22,26 +22,23 @@ Who gets what:
 Officers' reminders are staggered (`not_before`, 24 a second, never inside quiet hours) so that the
 outbox, which paces at 25/s, only ever holds a few seconds of them in memory.
 
-`bot.reminder_runner` runs the ticks in `baocao run`.
+`bot.reminder_runner` runs the ticks in `baocao run`; the reads and writes are in
+`storage.reminder_store`.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
-from typing import TYPE_CHECKING
 
-from sqlalchemy import delete, event, func, insert, select
 from sqlmodel import Session
 
-from bot import secretariat
 from bot.messaging import Outbound
 from conversations.engine import CHOICES
 from conversations.reminder_plan import (
-    BlockedContact,
     Decision,
     Slot,
     UnitStanding,
@@ -49,30 +46,35 @@ from conversations.reminder_plan import (
     decide,
     digest_text,
     manual_key,
-    officer_summary,
     officer_text,
     plan_slots,
 )
 from storage.database import Database
-from storage.models import Answer, Campaign, Contact, OutboxMessage, ReminderLog, Submission, Unit
-from storage.progress import participating_units
-from storage.repository import (
-    StorageError,
-    campaign_form,
-    campaign_spec,
-    current_campaign,
-    list_campaigns,
-    unit_by_code,
+from storage.models import Campaign
+from storage.reminder_store import (
+    Audience,
+    Recipient,
+    decided_slots,
+    load_audience,
+    log_skipped,
+    queue_messages,
+    reminded_counts,
+    unit_standings,
 )
+from storage.repository import campaign_spec, list_campaigns
 
-if TYPE_CHECKING:
-    from bot.app import App
+__all__ = [
+    "SPREAD_RATE",
+    "Spread",
+    "TickResult",
+    "load_audience",
+    "remind_now",
+    "tick",
+    "unit_standings",
+]
 
 log = logging.getLogger(__name__)
 
-# The console is not a channel one can push to: nobody reads it between sessions.
-SILENT_CHANNELS = frozenset({"console"})
-DONE = ("submitted", "approved")
 KIND_REMINDER = "reminder"
 KIND_DIGEST = "digest"
 # Reminders become due at most this many per second (a little under the outbox's 25/s): the outbox
@@ -84,134 +86,7 @@ SPREAD_RATE = 24.0
 # --- who: one audience per campaign and tick ------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Recipient:
-    contact_id: int
-    channel: str
-    chat_id: str
-    name: str
-    unit: UnitStanding | None = None
-
-
-@dataclass
-class Audience:
-    """Everything a tick needs to know about one campaign's people, loaded with a few queries."""
-
-    total_units: int
-    submitted: int
-    missing: list[UnitStanding]
-    officers: list[Recipient]
-    secretariat: list[Recipient]
-    blocked: list[BlockedContact]
-
-
-def unit_standings(
-    session: Session, campaign: Campaign, unit_code: str | None = None
-) -> tuple[int, int, dict[int, UnitStanding], dict[int, str]]:
-    """`campaign_progress`, reduced to what reminders need and read as plain rows.
-
-    Same rules (participants, questions for the unit's level, an answer counts when it has a
-    value or is "Không áp dụng", submitted/approved are done) — a test holds the two together —
-    but column queries only, and answers only of the units still open: 10,000 units in ~0.3 s.
-    Returns (participating units, submitted units, open units by id, codes of all by id).
-    """
-    participants = campaign_spec(campaign).participants
-    form = campaign_form(campaign)
-    keys_of: dict[str, frozenset[str]] = {}
-    wanted = unit_code.strip().upper() if unit_code is not None else None
-    units = {}
-    for unit_id, code, name, level, group in session.execute(
-        select(Unit.id, Unit.code, Unit.name, Unit.level, Unit.group)
-    ):
-        if participants.includes(code, group) and (wanted is None or code.upper() == wanted):
-            units[unit_id] = (code, name, level)
-            if level not in keys_of:
-                keys_of[level] = frozenset(q.key for q in form.questions_for(level))
-    statuses = {}
-    open_submissions = {}
-    for submission_id, unit_id, status in session.execute(
-        select(Submission.id, Submission.unit_id, Submission.status).where(
-            Submission.campaign_id == campaign.id
-        )
-    ):
-        if unit_id in units:
-            statuses[unit_id] = status
-            if status not in DONE:
-                open_submissions[submission_id] = unit_id
-    answered: dict[int, int] = dict.fromkeys(units, 0)
-    if open_submissions:
-        rows = session.execute(
-            select(Answer.submission_id, Answer.question_key)
-            .join(Submission, Submission.id == Answer.submission_id)
-            .where(
-                Submission.campaign_id == campaign.id,
-                Submission.status.not_in(DONE),
-                (Answer.not_applicable) | (Answer.value.is_not(None)),  # type: ignore[union-attr]
-            )
-        )
-        for submission_id, key in rows:
-            unit_id = open_submissions.get(submission_id)
-            if unit_id is not None and key in keys_of[units[unit_id][2]]:
-                answered[unit_id] += 1
-    standings = {}
-    submitted = 0
-    for unit_id, (code, name, level) in units.items():
-        status = statuses.get(unit_id, "not_started")
-        if status in DONE:
-            submitted += 1
-            continue
-        standings[unit_id] = UnitStanding(
-            code, name, status, answered[unit_id], len(keys_of[level])
-        )
-    codes = {unit_id: code for unit_id, (code, _, _) in units.items()}
-    return len(units), submitted, standings, codes
-
-
-def load_audience(session: Session, campaign: Campaign, unit_code: str | None = None) -> Audience:
-    total, submitted, by_unit, codes = unit_standings(session, campaign, unit_code)
-    rows = session.execute(
-        select(
-            Contact.id,
-            Contact.channel,
-            Contact.chat_id,
-            Contact.display_name,
-            Contact.role,
-            Contact.unit_id,
-            Contact.active,
-        ).order_by(Contact.id)
-    ).all()
-    officers, desk, blocked = [], [], []
-    reachable: set[int] = set()
-    for contact_id, channel, chat_id, name, role, unit_id, active in rows:
-        if channel in SILENT_CHANNELS:
-            continue
-        if role == "secretariat":
-            if active and unit_code is None:
-                desk.append(Recipient(contact_id, channel, chat_id, name))
-            continue
-        if unit_id not in codes:
-            continue
-        if not active:
-            blocked.append(BlockedContact(name or f"#{contact_id}", codes[unit_id], channel))
-            continue
-        standing = by_unit.get(unit_id)
-        if standing is not None:
-            officers.append(Recipient(contact_id, channel, chat_id, name, standing))
-            reachable.add(unit_id)
-    missing = [
-        standing if unit_id in reachable else _unreachable(standing)
-        for unit_id, standing in by_unit.items()
-    ]
-    return Audience(total, submitted, missing, officers, desk, blocked)
-
-
-def _unreachable(standing: UnitStanding) -> UnitStanding:
-    return UnitStanding(
-        standing.code, standing.name, standing.status, standing.answered, standing.total, False
-    )
-
-
-# --- writing: the log row and the outbox row together -----------------------------------------
+# --- writing: staggered moments, payloads --------------------------------------------------
 
 
 @dataclass
@@ -235,106 +110,6 @@ class Spread:
         if self.defer is not None:
             moments = [self.defer(moment) for moment in moments]
         return moments
-
-
-def _insert_ignore(session: Session):
-    if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
-    return dialect_insert(ReminderLog.__table__).on_conflict_do_nothing(
-        index_elements=["campaign_id", "contact_id", "slot"]
-    )
-
-
-def queue_messages(
-    session: Session,
-    *,
-    campaign_id: int,
-    slot: str,
-    messages: Iterable[tuple[Recipient, dict]],
-    kind: str,
-    now: datetime,
-    spread: Spread | None = None,
-) -> int:
-    """Queue one message per recipient for `slot`, once: returns how many were new.
-
-    Outbox rows and log rows are bulk-inserted in the caller's transaction; a log row that
-    already exists (another tick or process got there first) makes its outbox row go away.
-    `spread` staggers the rows' `not_before` (default: all due `now`).
-    """
-    messages = sorted(messages, key=lambda pair: pair[0].contact_id)  # one lock order for all
-    if not messages:
-        return 0
-    due = (spread or Spread(now, None)).take(len(messages))
-    outbox_rows = [
-        {
-            "channel": recipient.channel,
-            "chat_id": recipient.chat_id,
-            "contact_id": recipient.contact_id,
-            "kind": kind,
-            "payload": payload,
-            "status": "pending",
-            "attempts": 0,
-            "not_before": not_before,
-            "created_at": now,
-        }
-        for (recipient, payload), not_before in zip(messages, due, strict=True)
-    ]
-    table = OutboxMessage.__table__
-    created = session.execute(
-        insert(table).returning(table.c.id, table.c.contact_id), outbox_rows
-    ).all()
-    outbox_of = {contact_id: outbox_id for outbox_id, contact_id in created}
-    log_rows = [
-        {
-            "campaign_id": campaign_id,
-            "contact_id": recipient.contact_id,
-            "slot": slot,
-            "outbox_id": outbox_of[recipient.contact_id],
-            "status": "queued",
-            "at": now,
-        }
-        for recipient, _ in messages
-    ]
-    stmt = _insert_ignore(session).returning(ReminderLog.__table__.c.contact_id)
-    won = {contact_id for (contact_id,) in session.execute(stmt, log_rows).all()}
-    lost = [outbox_id for contact_id, outbox_id in outbox_of.items() if contact_id not in won]
-    if lost:
-        session.execute(delete(OutboxMessage).where(OutboxMessage.id.in_(lost)))
-    return len(won)
-
-
-def log_skipped(
-    session: Session, *, campaign_id: int, slot: str, contact_ids: Iterable[int], now: datetime
-) -> int:
-    rows = [
-        {
-            "campaign_id": campaign_id,
-            "contact_id": contact_id,
-            "slot": slot,
-            "outbox_id": None,
-            "status": "skipped",
-            "at": now,
-        }
-        for contact_id in sorted(set(contact_ids))
-    ]
-    if not rows:
-        return 0
-    stmt = _insert_ignore(session).returning(ReminderLog.__table__.c.contact_id)
-    return len(session.execute(stmt, rows).all())
-
-
-def decided_slots(session: Session, campaign_id: int, keys: list[str]) -> set[str]:
-    if not keys:
-        return set()
-    return set(
-        session.execute(
-            select(ReminderLog.slot)
-            .where(ReminderLog.campaign_id == campaign_id, ReminderLog.slot.in_(keys))
-            .distinct()
-        ).scalars()
-    )
 
 
 def reminder_payload(text_: str) -> dict:
@@ -483,7 +258,7 @@ def _act(
         messages=_officer_messages(campaign, people, now, zone),
         kind=KIND_REMINDER,
         now=now,
-        spread=spread,
+        due=spread.take(len(people)),
     )
 
 
@@ -512,16 +287,7 @@ def _officer_text(campaign: Campaign, person: Recipient, now: datetime, zone) ->
 def _digest_for(
     session: Session, campaign: Campaign, slot: Slot, audience: Audience, now: datetime
 ) -> str:
-    reminded = session.execute(
-        select(func.count(), func.count(func.distinct(Contact.unit_id)))
-        .select_from(ReminderLog)
-        .join(Contact, Contact.id == ReminderLog.contact_id)
-        .where(
-            ReminderLog.campaign_id == campaign.id,
-            ReminderLog.slot == slot.key,
-            ReminderLog.status == "queued",
-        )
-    ).one()
+    reminded = reminded_counts(session, campaign.id, slot.key)
     return digest_text(
         title=campaign.title,
         deadline=campaign.deadline,
@@ -563,52 +329,8 @@ def remind_now(
         messages=messages,
         kind=KIND_REMINDER,
         now=now,
-        spread=Spread(
+        due=Spread(
             not_before, rate, partial(after_quiet, schedule=spec.reminders, zone=spec.zone)
-        ),
+        ).take(len(messages)),
     )
-    if count:
-        from bot.reminder_runner import wake_after_commit  # the runner module imports this one
-
-        event.listen(session, "after_commit", wake_after_commit, once=True)
     return count
-
-
-def remind_command(app: App, *, dry_run: bool = False, unit_code: str | None = None) -> int:
-    """`baocao remind [--dry-run] [--unit CODE]`: queue now, or list what would be queued."""
-    now = app.clock()
-    with app.database.transaction() as session:
-        campaign = current_campaign(session)
-        spec = campaign_spec(campaign)
-        if unit_code is not None and not _participates(session, campaign, unit_code):
-            raise StorageError(f"đơn vị '{unit_code}' không có trong đợt báo cáo {campaign.code}")
-        if dry_run:
-            audience = load_audience(session, campaign, unit_code)
-            for person in audience.officers:
-                unit = person.unit
-                assert unit is not None
-                summary = officer_summary(unit, campaign.deadline, now, spec.zone)
-                name = person.name or f"#{person.contact_id}"
-                print(f"{unit.code} | {name} | {person.channel} | {summary}")
-            print(
-                f"(thử) {len(audience.officers)} tin nhắc sẽ được gửi "
-                f"cho đợt {campaign.code}; chưa gửi gì, không thay đổi gì."
-            )
-            session.rollback()
-            return 0
-        count = remind_now(session, campaign, now, unit_code=unit_code)
-    when = after_quiet(now, spec.reminders, spec.zone)
-    later = "" if when == now else f" (giờ yên tĩnh: gửi từ {when.astimezone(spec.zone):%H:%M})"
-    print(
-        f"Đã xếp lịch gửi {count} tin nhắc tới các đơn vị chưa nộp{later}. "
-        "Tiến trình `baocao run` sẽ gửi đi."
-    )
-    return 0
-
-
-def _participates(session: Session, campaign: Campaign, unit_code: str) -> bool:
-    unit = unit_by_code(session, unit_code)
-    return any(u.id == unit.id for u in participating_units(session, campaign))
-
-
-secretariat.remind_now = remind_now

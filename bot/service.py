@@ -11,39 +11,43 @@ rarer paths use the ORM session of the same transaction (`Context.session`).
 
 from __future__ import annotations
 
-import re
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime, timedelta
 
-from sqlmodel import Session
-
 from bot import secretariat
-from bot.messaging import ChannelTraits, Inbound, Outbound
-from bot.secretariat import UNKNOWN_COMMAND_TEXT
+from bot.clock import Clock
+from bot.message_context import Context
+from bot.messaging import ChannelTraits, Inbound, Outbound, RoleChange
+from bot.use_cases import Desk
 from conversations.campaigns import CampaignSpec
-from conversations.engine import (
-    CampaignBrief,
-    Choice,
-    Press,
-    SaveAnswer,
-    State,
-    SubmitReport,
-    Text,
-    step,
+from conversations.commands import UNKNOWN_COMMAND_TEXT, is_officer_command, split_command
+from conversations.engine import CampaignBrief, Press, SaveAnswer, State, SubmitReport, Text, step
+from conversations.linking import (
+    BAD_CODE_TEXT,
+    CANCELLED_TEXT,
+    LINK_CONTEXT,
+    LINK_NO,
+    LINK_YES,
+    STRANGER_TEXT,
+    Confirmation,
+    linked_text,
+    looks_like_code,
+    offer_text,
+    read_confirmation,
 )
-from conversations.parsing import normalize
+from conversations.statuses import ContactRole
 from storage.database import Database
 from storage.hot_path import (
+    Correspondent,
     QueuedMessage,
-    Sender,
     Tx,
     add_contact,
     claim_inbound,
     engine_answers,
     enqueue,
-    find_sender,
+    find_correspondent,
     link_contact,
     load_answers,
     load_dialogue,
@@ -57,58 +61,14 @@ from storage.hot_path import (
     use_invite,
     write_answer,
 )
-from storage.models import Unit
-from storage.repository import (
-    campaign_for_unit,
-    campaign_form,
-    campaign_spec,
-    create_download_token,
-)
+from storage.repository import campaign_for_unit, campaign_form, campaign_spec
 
-Clock = Callable[[], datetime]
-DOWNLOAD_VALID_FOR = timedelta(hours=24)
 SEEN_RESOLUTION = timedelta(minutes=5)
-_COMMAND = re.compile(r"^/([A-Za-z0-9_]{1,32})(?:@\w+)?(?:\s+(.*))?$", re.DOTALL)
-_BARE_CODE = re.compile(r"^(?:[A-Za-z0-9]{6,12}|[A-Za-z0-9]{4}[-\s][A-Za-z0-9]{4})$")
-_LINK_YES = Choice("link_yes", "Xác nhận", "có")
-_LINK_NO = Choice("link_no", "Không phải tôi", "không")
-_YES = {"co", "dong y", "xac nhan", "yes", "ok", "1"}
-_NO = {"khong", "huy", "no", "2", "khong phai toi"}
-# Every «/…» keyword the dialogue engine understands, so none is refused as unknown.
-OFFICER_COMMANDS = {
-    "start", "tiep", "continue", "xem", "review", "nop", "submit", "help", "huongdan", "status",
-    "cau", "sua", "lai", "quaylai", "dung", "tamdung", "kad", "boqua", "xong",
-}  # fmt: skip
-_GOTO_COMMAND = re.compile(r"^(?:cau|sua)\d{1,3}$")  # «/cau7» as well as «/cau 7»
-STRANGER_TEXT = (
-    "Xin chào! Đây là trợ lý thu thập số liệu báo cáo của Ban Dân vận Tỉnh ủy.\n"
-    "Để sử dụng, đồng chí cần mã mời do Ban Dân vận cấp: mở đường liên kết mời, "
-    "hoặc gửi mã mời (8 ký tự) vào đây."
-)
 TEXT_ONLY_TEXT = (
     "Trợ lý chỉ đọc được tin nhắn chữ. Đề nghị đồng chí gõ câu trả lời bằng chữ hoặc số "
     "(trợ lý chưa nhận được ảnh, tệp, nhãn dán hay tin nhắn thoại)."
 )
-BAD_CODE_TEXT = (
-    "Mã mời không đúng, đã được dùng hoặc đã hết hạn. "
-    "Đề nghị liên hệ Ban Dân vận Tỉnh ủy để được cấp mã mới."
-)
-
-
-@dataclass
-class Context:
-    """What one handling of a message can see: transaction, clock reading, sender and channel."""
-
-    tx: Tx
-    now: datetime
-    inbound: Inbound
-    contact: Sender | None
-    traits: ChannelTraits
-
-    @property
-    def session(self) -> Session:
-        """An ORM session in the same transaction, for everything off the hot path."""
-        return self.tx.session
+__all__ = ["BAD_CODE_TEXT", "STRANGER_TEXT", "TEXT_ONLY_TEXT", "Service"]
 
 
 class Service:
@@ -117,17 +77,16 @@ class Service:
         database: Database,
         clock: Clock,
         traits: dict[str, ChannelTraits],
+        desk: Desk | None = None,
         *,
-        invite_valid_for: timedelta = timedelta(days=30),
-        bot_usernames: dict[str, str] | None = None,
-        public_url: str = "",
+        on_role_change: Callable[[RoleChange], None] | None = None,
     ) -> None:
         self.database = database
         self.clock = clock
         self.traits = traits
-        self.invite_valid_for = invite_valid_for
-        self.bot_usernames = bot_usernames or {}
-        self.public_url = public_url
+        self.desk = desk or Desk()
+        # Told (after commit) when someone is linked, e.g. so Telegram can show them a menu.
+        self.on_role_change = on_role_change
         # SQLite has one writer: serialising here avoids "database is locked" retries.
         self._sqlite_lock = threading.Lock() if database.is_sqlite else None
 
@@ -151,34 +110,46 @@ class Service:
             return self._handle_batch(inbounds)
 
     def _handle_batch(self, inbounds: list[Inbound]) -> list[list[QueuedMessage] | Exception]:
+        changes: list[RoleChange] = []
         if len(inbounds) == 1:  # no savepoint needed: a failure undoes the whole transaction
             try:
                 with self.database.unit_of_work() as tx:
-                    return [self._handle(tx, inbounds[0])]
+                    outcomes = [self._handle(tx, inbounds[0], changes)]
             except Exception as error:
                 return [error]
-        outcomes: list[list[QueuedMessage] | Exception] = []
+            self._announce(changes)
+            return outcomes
+        outcomes = []
         try:
             with self.database.unit_of_work() as tx:
                 for inbound in inbounds:
+                    mine: list[RoleChange] = []
                     try:
                         with tx.savepoint():
-                            outcomes.append(self._handle(tx, inbound))
+                            outcomes.append(self._handle(tx, inbound, mine))
                     except Exception as error:
                         outcomes.append(error)
+                        continue
+                    changes += mine
         except Exception as error:
             return [error] * len(inbounds)
+        self._announce(changes)
         return outcomes
 
-    def _handle(self, tx: Tx, inbound: Inbound) -> list[QueuedMessage]:
+    def _announce(self, changes: list[RoleChange]) -> None:
+        if self.on_role_change is not None:
+            for change in changes:
+                self.on_role_change(change)
+
+    def _handle(self, tx: Tx, inbound: Inbound, role_changes: list) -> list[QueuedMessage]:
         now = self.clock()
         traits = self.traits.get(inbound.channel) or ChannelTraits(inbound.channel)
         if not claim_inbound(tx, inbound.channel, inbound.inbound_id, now):
             return []
-        contact = find_sender(tx, inbound.channel, inbound.user_id)
+        contact = find_correspondent(tx, inbound.channel, inbound.user_id)
         if contact is not None:
             _note_seen(tx, contact, inbound, now)
-        context = Context(tx, now, inbound, contact, traits)
+        context = Context(tx, now, inbound, contact, traits, role_changes)
         replies = self._route(context)
         chat_id = inbound.chat_id
         contact_id = context.contact.id if context.contact else None
@@ -200,25 +171,24 @@ class Service:
         if ctx.inbound.text is None and ctx.inbound.choice is None:
             return [Outbound(TEXT_ONLY_TEXT)]  # a photo, sticker or voice message
         text = (ctx.inbound.text or "").strip()
-        command, argument = _split_command(text)
+        command, argument = split_command(text)
         contact = ctx.contact
         if contact is not None and contact.pending_invite_id is not None:
             answer = self._confirm_link(ctx, text)
             if answer is not None:
                 return answer
         code = argument if command == "start" and argument else None
-        if contact is None or (contact.unit_id is None and contact.role == "officer"):
-            if code is None and _BARE_CODE.match(text):
+        if contact is None or (contact.unit_id is None and contact.role == ContactRole.OFFICER):
+            if code is None and looks_like_code(text):
                 code = text
             if code is not None:
                 return self._offer_link(ctx, code)
             return [Outbound(STRANGER_TEXT)]
         if code is not None:
             return self._offer_link(ctx, code)
-        if contact.role == "secretariat":
-            return secretariat.handle_command(self, ctx, command, argument)
-        known = command in OFFICER_COMMANDS or _GOTO_COMMAND.match(command or "")
-        if command is not None and not known:
+        if contact.role == ContactRole.SECRETARIAT:
+            return secretariat.handle_command(self.desk, ctx, command, argument)
+        if command is not None and not is_officer_command(command):
             return [Outbound(UNKNOWN_COMMAND_TEXT)]
         if command == "status":
             return [secretariat.unit_status(ctx)]
@@ -242,25 +212,20 @@ class Service:
                 invite_id=invite.id,
                 now=ctx.now,
             )
-            ctx.contact = Sender(contact_id, "officer", None, invite.id, ctx.now, True, name, None)
+            ctx.contact = Correspondent(
+                contact_id, ContactRole.OFFICER, None, invite.id, ctx.now, True, name, None
+            )
         else:
             set_pending_invite(tx, contact.id, invite.id)
             ctx.contact = contact._replace(pending_invite_id=invite.id)
-        if invite.role == "secretariat":
-            target = "cán bộ tổng hợp của Ban Dân vận Tỉnh ủy"
-        else:
-            target = f"cán bộ đầu mối của {invite.unit_name}"
-        text = (
-            f"Mã mời này dành cho {target}.\n"
-            "Đồng chí xác nhận đúng là mình để liên kết tài khoản này?"
-        )
-        return [Outbound(text, (_LINK_YES, _LINK_NO), context="link", numbered=True)]
+        text = offer_text(invite.role, invite.unit_name)
+        return [Outbound(text, (LINK_YES, LINK_NO), context=LINK_CONTEXT, numbered=True)]
 
     def _confirm_link(self, ctx: Context, text: str) -> list[Outbound] | None:
         """Answer a pending invite confirmation; None lets other input through."""
-        tx, contact, choice = ctx.tx, ctx.contact, ctx.inbound.choice
-        words = normalize(text)
-        if choice == "link_yes" or (choice is None and words in _YES):
+        tx, contact = ctx.tx, ctx.contact
+        confirmation = read_confirmation(ctx.inbound.choice, text)
+        if confirmation is Confirmation.YES:
             invite = use_invite(tx, contact.pending_invite_id, contact.id, ctx.now)
             if invite is None:
                 set_pending_invite(tx, contact.id, None)
@@ -272,16 +237,20 @@ class Service:
             ctx.contact = contact._replace(
                 role=invite.role, unit_id=invite.unit_id, pending_invite_id=None, unit=unit
             )
-            if invite.role == "secretariat":
+            inbound = ctx.inbound
+            ctx.role_changes.append(
+                RoleChange(inbound.channel, inbound.user_id, inbound.chat_id, invite.role)
+            )
+            if invite.role == ContactRole.SECRETARIAT:
                 return [Outbound("Đã liên kết. " + secretariat.HELP_TEXT)]
-            linked = Outbound(f"Đã liên kết với {unit.name}.")
+            linked = Outbound(linked_text(unit.name))
             # The confirming button press is not an answer: start the form as if «/tiep».
             ctx.inbound = replace(ctx.inbound, text="/tiep", choice=None, context="")
             return [linked, *self._converse(ctx, "/tiep")]
-        if choice == "link_no" or (choice is None and words in _NO):
+        if confirmation is Confirmation.NO:
             set_pending_invite(tx, contact.id, None)
             ctx.contact = contact._replace(pending_invite_id=None)
-            return [Outbound("Đã hủy. Mã mời chưa được dùng.")]
+            return [Outbound(CANCELLED_TEXT)]
         return None
 
     # --- officers ---------------------------------------------------------------------
@@ -345,22 +314,8 @@ class Service:
         )
         return replies
 
-    def download_link(
-        self, session: Session, campaign, unit: Unit | None, contact: Sender | None, now
-    ) -> str:
-        """A link to the web app serving one export for 24 hours (for channels without files)."""
-        token = create_download_token(
-            session,
-            campaign_id=campaign.id,
-            unit_id=unit.id if unit else None,
-            contact_id=contact.id if contact else None,
-            now=now,
-            valid_for=DOWNLOAD_VALID_FOR,
-        )
-        return f"{self.public_url}/tai-ve/{token}"
 
-
-def _note_seen(tx: Tx, contact: Sender, inbound: Inbound, now: datetime) -> None:
+def _note_seen(tx: Tx, contact: Correspondent, inbound: Inbound, now: datetime) -> None:
     """Refresh who the contact is and when we last heard from them (not on every message)."""
     name = inbound.display_name[:120]
     stale = contact.last_seen_at is None or now - contact.last_seen_at > SEEN_RESOLUTION
@@ -377,10 +332,3 @@ def _brief(spec: CampaignSpec) -> CampaignBrief:
         period_start=spec.period_start,
         period_end=spec.period_end,
     )
-
-
-def _split_command(text: str) -> tuple[str | None, str]:
-    match = _COMMAND.match(text)
-    if not match:
-        return None, ""
-    return match.group(1).lower(), (match.group(2) or "").strip()

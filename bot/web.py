@@ -8,44 +8,53 @@ gets a plain 404 that says nothing about what exists.
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from urllib.parse import quote
 
 from aiohttp import web
+from sqlalchemy import text
 
-from bot.app import App
+from bot.clock import Clock
+from bot.exporting import export_bytes
+from storage.database import Database
 from storage.models import Campaign, Unit
 from storage.repository import find_download
 
-APP_KEY = web.AppKey("baocao_app", App)
+
+@dataclass(frozen=True)
+class WebDeps:
+    database: Database
+    clock: Clock
 
 
-def build_web_app(app: App) -> web.Application:
+DEPS_KEY = web.AppKey("baocao_web", WebDeps)
+
+
+def build_web_app(database: Database, clock: Clock) -> web.Application:
     web_app = web.Application(client_max_size=2 * 1024 * 1024)
-    web_app[APP_KEY] = app
+    web_app[DEPS_KEY] = WebDeps(database, clock)
     web_app.router.add_get("/healthz", healthz)
     web_app.router.add_get("/tai-ve/{token}", download)
     return web_app
 
 
 async def healthz(request: web.Request) -> web.Response:
-    app = request.app[APP_KEY]
+    deps = request.app[DEPS_KEY]
     try:
-        await asyncio.to_thread(_ping, app)
+        await asyncio.to_thread(_ping, deps.database)
     except Exception:
         return web.json_response({"ok": False, "database": "unreachable"}, status=503)
     return web.json_response({"ok": True})
 
 
-def _ping(app: App) -> None:
-    from sqlalchemy import text
-
-    with app.database.transaction() as session:
+def _ping(database: Database) -> None:
+    with database.transaction() as session:
         session.exec(text("SELECT 1"))
 
 
 async def download(request: web.Request) -> web.Response:
-    app = request.app[APP_KEY]
-    result = await asyncio.to_thread(_export_for_token, app, request.match_info["token"])
+    deps = request.app[DEPS_KEY]
+    result = await asyncio.to_thread(_export_for_token, deps, request.match_info["token"])
     if result is None:
         raise web.HTTPNotFound(text="Không tìm thấy.")
     filename, data = result
@@ -59,15 +68,13 @@ async def download(request: web.Request) -> web.Response:
     )
 
 
-def _export_for_token(app: App, token: str) -> tuple[str, bytes] | None:
-    from bot.exporting import export_bytes
-
-    now = app.clock()
-    with app.database.transaction() as session:
+def _export_for_token(deps: WebDeps, token: str) -> tuple[str, bytes] | None:
+    now = deps.clock()
+    with deps.database.transaction() as session:
         grant = find_download(session, token, now)
         if grant is None:
             return None
         campaign = session.get(Campaign, grant.campaign_id)
         unit = session.get(Unit, grant.unit_id) if grant.unit_id else None
         campaign_code, unit_code = campaign.code, unit.code if unit else None
-    return export_bytes(app.database, campaign_code=campaign_code, unit_code=unit_code, now=now)
+    return export_bytes(deps.database, campaign_code=campaign_code, unit_code=unit_code, now=now)

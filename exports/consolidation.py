@@ -26,14 +26,13 @@ from typing import Generic, Protocol, TypeVar
 
 from conversations.forms import Form, QuestionKind
 from conversations.labels import GROUP_ORDER, group_title
+from conversations.statuses import DONE
 from exports.figures import Totals, numbers_of, question_columns
-
-COUNTED_STATUSES = frozenset({"submitted", "approved"})
 
 
 def counts(status: str) -> bool:
-    """Whether a report with this status is counted: submitted or approved only."""
-    return status in COUNTED_STATUSES
+    """Whether a report with this status is counted: submitted or approved only (`DONE`)."""
+    return status in DONE
 
 
 class Member(Protocol):

@@ -33,6 +33,7 @@ from openpyxl.utils import get_column_letter
 from conversations.forms import Form, Question, QuestionKind, Section
 from conversations.labels import status_title
 from conversations.messages import format_moment
+from conversations.statuses import DONE
 from exports.cells import (
     DATE_FORMAT,
     PAPER_A4,
@@ -168,7 +169,7 @@ class UnitSheet:
         ws.page_margins.top, ws.page_margins.bottom = 0.6, 0.7
         zone = self.info.zone
         state = status_title(report.status)
-        if report.submitted_at and report.status in ("submitted", "approved"):
+        if report.submitted_at and report.status in DONE:
             state += f" lúc {format_moment(report.submitted_at, zone)}"
         else:
             state += f", {report.answered}/{report.total} câu"

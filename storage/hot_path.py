@@ -1,10 +1,10 @@
-"""The per-message reads and writes, as plain SQL on the DB-API connection.
+"""The per-message reads and writes, run on the DB-API cursor.
 
-Every officer message runs about a dozen statements in one transaction. Through SQLAlchemy (even
-with prepared Core statements) each costs 40-80 µs of Python; on the driver's own cursor, 3-8 µs.
-This module holds those statements, written once for SQLite and PostgreSQL, and the few value
-conversions SQLAlchemy would have made (timestamps, JSON, booleans), so that rows written here and
-rows read through the models are the same.
+Every officer message runs about a dozen statements in one transaction; running them on the
+driver's own cursor skips SQLAlchemy's per-execution work. The statements come from the tables
+(`storage.hot_statements`); this module runs them and makes the few value conversions the
+column types would have made (timestamps, JSON, booleans), so that rows written here and rows
+read through the models are the same.
 
 `Tx` is one transaction on one pooled connection (`Database.unit_of_work`). The functions here
 accept a `Tx` or an ORM `Session` (whose connection they use), so the rest of the code keeps
@@ -14,7 +14,6 @@ calling them with the session it has.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -25,6 +24,7 @@ from sqlmodel import Session
 
 from conversations.engine import Answer as EngineAnswer
 from conversations.engine import Dialogue
+from storage.hot_statements import POSTGRESQL_SQL, SQLITE_SQL
 
 
 class Tx:
@@ -38,7 +38,7 @@ class Tx:
         self.is_sqlite = connection.dialect.name == "sqlite"
         self.driver = connection.connection.driver_connection
         self._session: Session | None = None
-        self._sql = _SQLITE if self.is_sqlite else _POSTGRESQL
+        self._sql = SQLITE_SQL if self.is_sqlite else POSTGRESQL_SQL
         self._moment: tuple[datetime, Any] | None = None
 
     @classmethod
@@ -132,114 +132,6 @@ class Tx:
 
 # --- the statements -------------------------------------------------------------------------
 
-_STATEMENTS = {
-    # RETURNING, not rowcount: psycopg reports -1 for INSERT … ON CONFLICT DO NOTHING.
-    "claim_inbound": (
-        'INSERT INTO processed_inbound (channel, inbound_id, "at") '
-        "VALUES (:channel, :inbound_id, :at) ON CONFLICT DO NOTHING RETURNING inbound_id"
-    ),
-    "sender": (
-        "SELECT c.id, c.role, c.unit_id, c.pending_invite_id, c.last_seen_at, c.active, "
-        'c.display_name, u.code, u.name, u.level, u."group" '
-        "FROM contact c LEFT JOIN unit u ON u.id = c.unit_id "
-        "WHERE c.channel = :channel AND c.external_id = :external_id"
-    ),
-    "seen": (
-        "UPDATE contact SET last_seen_at = :now, active = :active, display_name = :name "
-        "WHERE id = :contact_id"
-    ),
-    "campaign_versions": "SELECT id, updated_at FROM campaign ORDER BY deadline DESC, id",
-    "invite": (
-        "SELECT i.id, i.role, i.unit_id, u.name, i.used_at, i.expires_at "
-        "FROM invite i LEFT JOIN unit u ON u.id = i.unit_id WHERE i.code = :code"
-    ),
-    "use_invite": (
-        "UPDATE invite SET used_at = :now, used_by = :contact_id "
-        "WHERE id = :invite_id AND used_at IS NULL AND expires_at > :now "
-        "RETURNING id, role, unit_id"
-    ),
-    "add_contact": (
-        "INSERT INTO contact (channel, external_id, chat_id, display_name, role, active, "
-        "pending_invite_id, created_at, last_seen_at) VALUES (:channel, :external_id, :chat_id, "
-        ":display_name, 'officer', :active, :invite_id, :now, :now) RETURNING id"
-    ),
-    "pending_invite": "UPDATE contact SET pending_invite_id = :invite_id WHERE id = :contact_id",
-    "link_contact": (
-        "UPDATE contact SET pending_invite_id = NULL, role = :role, unit_id = :unit_id, "
-        "chat_id = :chat_id WHERE id = :contact_id"
-    ),
-    "unit": 'SELECT code, name, level, "group" FROM unit WHERE id = :unit_id',
-    "submission": (
-        "SELECT id, status, started_at, submitted_at FROM submission "
-        "WHERE campaign_id = :campaign_id AND unit_id = :unit_id{lock}"
-    ),
-    "create_submission": (
-        "INSERT INTO submission (campaign_id, unit_id, status) "
-        "VALUES (:campaign_id, :unit_id, 'not_started') ON CONFLICT DO NOTHING"
-    ),
-    "answers": (
-        "SELECT question_key, value, not_applicable, raw_text, note FROM answer "
-        "WHERE submission_id = :submission_id"
-    ),
-    "history": (
-        "INSERT INTO answer_history (submission_id, question_key, old_value, "
-        "old_not_applicable, new_value, new_not_applicable, raw_text, note, contact_id, channel, "
-        '"at") VALUES (:submission_id, :question_key, :old_value, :old_not_applicable, '
-        ":new_value, :new_not_applicable, :raw_text, :note, :contact_id, :channel, :at)"
-    ),
-    "upsert_answer": (
-        "INSERT INTO answer (submission_id, question_key, value, not_applicable, raw_text, note, "
-        "updated_at, updated_by, channel) VALUES (:submission_id, :question_key, :value, "
-        ":not_applicable, :raw_text, :note, :updated_at, :updated_by, :channel) "
-        "ON CONFLICT (submission_id, question_key) DO UPDATE SET value = excluded.value, "
-        "not_applicable = excluded.not_applicable, raw_text = excluded.raw_text, "
-        "note = excluded.note, "
-        "updated_at = excluded.updated_at, updated_by = excluded.updated_by, "
-        "channel = excluded.channel"
-    ),
-    "record_activity": (
-        "UPDATE submission SET status = :status, started_at = :started_at, "
-        "last_activity_at = :last_activity_at WHERE id = :submission_id"
-    ),
-    "submit": (
-        "UPDATE submission SET status = :status, started_at = :started_at, "
-        "last_activity_at = :last_activity_at, submitted_at = :last_activity_at, "
-        "submitted_by = :submitted_by WHERE id = :submission_id"
-    ),
-    "contact_state": (
-        "SELECT id, state, submission_id FROM conversation_state "
-        "WHERE contact_id = :contact_id AND campaign_id = :campaign_id"
-    ),
-    "unit_state": (
-        "SELECT state FROM conversation_state WHERE submission_id = :submission_id "
-        "ORDER BY updated_at DESC LIMIT 1"
-    ),
-    "insert_state": (
-        "INSERT INTO conversation_state (contact_id, campaign_id, submission_id, state, "
-        "updated_at) VALUES (:contact_id, :campaign_id, :submission_id, :state, :updated_at)"
-    ),
-    "update_state": (
-        "UPDATE conversation_state SET submission_id = :submission_id, state = :state, "
-        "updated_at = :updated_at WHERE id = :state_id"
-    ),
-    "sent": (
-        "UPDATE outbox SET status = 'sent', sent_at = :now, attempts = attempts + :tries "
-        "WHERE id = :row_id"
-    ),
-    "enqueue": (
-        "INSERT INTO outbox (channel, chat_id, contact_id, kind, payload, status, attempts, "
-        "claimed_at, not_before, created_at) VALUES (:channel, :chat_id, :contact_id, :kind, "
-        ":payload, :status, 0, :claimed_at, :not_before, :created_at) RETURNING id"
-    ),
-}
-_SQLITE = {name: sql.replace("{lock}", "") for name, sql in _STATEMENTS.items()}
-# psycopg's placeholders are %(name)s; a literal % would need doubling (none is used above).
-_POSTGRESQL = {
-    name: re.sub(r"(?<!:):([a-z_]+)", r"%(\1)s", sql.replace("{lock}", " FOR UPDATE"))
-    for name, sql in _STATEMENTS.items()
-}
-
-
 # --- who is writing -----------------------------------------------------------------------
 
 
@@ -250,7 +142,7 @@ class UnitBrief(NamedTuple):
     group: str | None
 
 
-class Sender(NamedTuple):
+class Correspondent(NamedTuple):
     """The contact behind an inbound message, with its unit (read in one statement)."""
 
     id: int
@@ -270,13 +162,13 @@ def claim_inbound(db: Session | Tx, channel: str, inbound_id: str, now: datetime
     return tx.run("claim_inbound", params).fetchone() is not None
 
 
-def find_sender(db: Session | Tx, channel: str, external_id: str) -> Sender | None:
+def find_correspondent(db: Session | Tx, channel: str, external_id: str) -> Correspondent | None:
     tx = Tx.of(db)
     row = tx.run("sender", {"channel": channel, "external_id": external_id}).fetchone()
     if row is None:
         return None
     contact_id, role, unit_id, pending, seen, active, name, *unit = row
-    return Sender(
+    return Correspondent(
         contact_id,
         role,
         unit_id,

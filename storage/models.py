@@ -7,6 +7,7 @@ Every timestamp is stored as UTC and comes back timezone-aware, on SQLite and Po
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import JSON, Column, DateTime, Index, Text, TypeDecorator, UniqueConstraint
@@ -162,6 +163,13 @@ class ProcessedInbound(SQLModel, table=True):
     channel: str = Field(primary_key=True, max_length=20)
     inbound_id: str = Field(primary_key=True, max_length=80)
     at: datetime = utc_field(nullable=False)
+
+
+class OutboxStatus(StrEnum):
+    PENDING = "pending"  # waiting to be claimed
+    SENDING = "sending"  # claimed by a process at claimed_at
+    SENT = "sent"
+    FAILED = "failed"  # given up
 
 
 class OutboxMessage(SQLModel, table=True):

@@ -10,7 +10,7 @@ from datetime import datetime
 
 from sqlmodel import Session, select
 
-from exports.consolidation import counts
+from conversations.statuses import DONE
 from storage.models import Answer, Campaign, Contact, ReminderLog, Submission, Unit
 from storage.repository import campaign_form, campaign_spec
 
@@ -34,7 +34,7 @@ class UnitProgress:
 
     @property
     def done(self) -> bool:
-        return counts(self.status)
+        return self.status in DONE
 
     @property
     def code(self) -> str:

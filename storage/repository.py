@@ -28,6 +28,7 @@ from conversations.campaigns import (
     load_campaign,
 )
 from conversations.forms import Form, parse_form
+from conversations.statuses import DONE, ContactRole, SubmissionStatus
 from storage.hot_path import Tx, campaign_versions
 from storage.models import (
     Answer,
@@ -41,7 +42,6 @@ from storage.models import (
 
 INVITE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud and typed on Zalo
 INVITE_LENGTH = 8
-STATUSES = ("not_started", "in_progress", "submitted", "returned", "approved")
 
 
 class StorageError(ValueError):
@@ -232,6 +232,25 @@ def find_contact(session: Session, channel: str, external_id: str) -> Contact | 
     ).first()
 
 
+def secretariat_chat_ids(session: Session, channel: str) -> list[str]:
+    """The chats of the secretariat members linked on one channel."""
+    rows = session.exec(
+        select(Contact.chat_id).where(
+            Contact.channel == channel, Contact.role == ContactRole.SECRETARIAT
+        )
+    )
+    return sorted(set(rows))
+
+
+def question_contexts(session: Session) -> set[str]:
+    """The button context of every question of every loaded form («q:<key>»)."""
+    return {
+        f"q:{question.key}"
+        for campaign in list_campaigns(session)
+        for question in campaign_form(campaign).questions
+    }
+
+
 def new_invite_code() -> str:
     return "".join(secrets.choice(INVITE_ALPHABET) for _ in range(INVITE_LENGTH))
 
@@ -276,11 +295,22 @@ def submission_for(session: Session, campaign: Campaign, unit: Unit, *, lock: bo
 
 def return_submission(session: Session, submission: Submission, reason: str, now: datetime):
     """Unlock a submitted report so the unit can correct it."""
-    if submission.status not in ("submitted", "approved"):
+    if submission.status not in DONE:
         raise StorageError("báo cáo chưa nộp nên không cần trả lại")
-    submission.status = "returned"
+    submission.status = SubmissionStatus.RETURNED
     submission.returned_at = now
     submission.return_reason = reason or None
+    session.add(submission)
+
+
+def approve_submission(session: Session, submission: Submission, now: datetime) -> None:
+    """Accept a submitted report: it stays locked (a return opens it again)."""
+    if submission.status == SubmissionStatus.APPROVED:
+        raise StorageError("báo cáo này đã được duyệt rồi")
+    if submission.status != SubmissionStatus.SUBMITTED:
+        raise StorageError("báo cáo chưa nộp nên chưa duyệt được")
+    submission.status = SubmissionStatus.APPROVED
+    submission.last_activity_at = now
     session.add(submission)
 
 

@@ -18,6 +18,7 @@ from sqlalchemy.engine import make_url
 from bot.app import CHANNEL_TRAITS
 from bot.clock import FakeClock
 from bot.service import Service
+from bot.use_cases import Desk
 from storage.database import normalize_url, open_database
 from storage.repository import seed_if_empty
 
@@ -88,4 +89,5 @@ def database(database_url, clock):
 
 @pytest.fixture
 def service(database, clock) -> Service:
-    return Service(database, clock, CHANNEL_TRAITS, bot_usernames={"telegram": "baocao_test_bot"})
+    desk = Desk(bot_usernames={"telegram": "baocao_test_bot"})
+    return Service(database, clock, CHANNEL_TRAITS, desk)

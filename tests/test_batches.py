@@ -13,8 +13,8 @@ from sqlalchemy import Connection
 from sqlmodel import select
 
 import bot.service as service_module
+from bot.dispatch import ChannelHost
 from bot.messaging import Inbound, Outbound
-from bot.runner import Hub
 from storage.models import Invite, OutboxMessage, ProcessedInbound
 from tests.test_service import Chat, count, link, stored_answers
 
@@ -97,7 +97,7 @@ def test_a_failed_commit_keeps_nothing_of_the_batch(service, database, clock, mo
 
 
 class _RecordingService:
-    """Wraps the real service to see how the hub groups messages."""
+    """Wraps the real service to see how the host groups messages."""
 
     def __init__(self, service) -> None:
         self.service = service
@@ -116,32 +116,37 @@ class _Outbox:
         self.submitted.extend(rows)
 
 
-async def test_the_hub_gathers_concurrent_messages_into_batches(
+async def test_the_host_gathers_concurrent_messages_into_batches(
     service, database, clock, monkeypatch
 ):
     for user in ("an", "binh", "chi"):
         link(service, database, clock, user, unit_code="HU-NP" if user == "an" else "HU-NH")
     recorder = _RecordingService(service)
 
-    class App:
-        pass
-
-    app = App()
-    app.service, app.database = recorder, database
     outbox = _Outbox()
-    hub = Hub(app, outbox, web=None, batch_limit=2)
+    host = ChannelHost(
+        service=recorder,
+        outbox=outbox,
+        web=None,
+        attachments=None,
+        secretariat_chats=list,
+        button_contexts=set,
+        meter=None,
+        on_loop_thread=database.is_sqlite,
+        batch_limit=2,
+    )
     await asyncio.gather(
-        hub.dispatch(inbound("an", "h1", "/tiep")),
-        hub.dispatch(inbound("binh", "h2", "/tiep")),
-        hub.dispatch(inbound("chi", "h3", "/tiep")),
+        host.dispatch(inbound("an", "h1", "/tiep")),
+        host.dispatch(inbound("binh", "h2", "/tiep")),
+        host.dispatch(inbound("chi", "h3", "/tiep")),
     )
     assert recorder.batches == [["h1", "h2"], ["h3"]]
     assert sorted(row.chat_id for row in outbox.submitted) == ["chat-an", "chat-binh", "chat-chi"]
     # A message that fails raises in its own waiter only.
     fail_replies_to(monkeypatch, "chat-binh")
     outcomes = await asyncio.gather(
-        hub.dispatch(inbound("an", "h4", "/xem")),
-        hub.dispatch(inbound("binh", "h5", "/xem")),
+        host.dispatch(inbound("an", "h4", "/xem")),
+        host.dispatch(inbound("binh", "h5", "/xem")),
         return_exceptions=True,
     )
     assert outcomes[0] is None and isinstance(outcomes[1], RuntimeError)

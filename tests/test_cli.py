@@ -486,3 +486,24 @@ def test_chat_with_an_unknown_unit_is_one_line(run, db):
     code, out, err = run("chat", "--unit", "XX")
     assert code == 1
     assert err.strip() == "baocao: không có đơn vị mã 'XX'"
+
+
+def test_approve_a_submitted_report(run, db, clock):
+    code, _, err = run("approve", "HU-NP")
+    assert (code, "chưa nộp nên chưa duyệt được" in err) == (1, True)
+    with db.transaction() as session:
+        submission = submission_for(
+            session, current_campaign(session), unit_by_code(session, "HU-NP")
+        )
+        submission.status, submission.submitted_at = "submitted", clock()
+        session.add(submission)
+    code, out, err = run("approve", "HU-NP")
+    assert (code, err) == (0, "")
+    assert out.strip() == "Đã duyệt báo cáo của Ban Thường vụ Huyện ủy Ninh Phước."
+    with db.transaction() as session:
+        submission = submission_for(
+            session, current_campaign(session), unit_by_code(session, "HU-NP")
+        )
+        assert submission.status == "approved"
+    code, _, err = run("approve", "HU-NP")
+    assert (code, "đã được duyệt rồi" in err) == (1, True)

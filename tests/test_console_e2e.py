@@ -174,12 +174,13 @@ def test_end_of_input_mid_form_then_a_second_run_resumes(tmp_path):
 
 
 def test_replies_printed_on_the_terminal_are_recorded_as_sent(service, database, clock):
-    from bot.channels.console import mark_delivered
     from bot.messaging import Inbound
+    from bot.use_cases import mark_printed
     from storage.models import OutboxMessage
 
     rows = service.handle(Inbound("console", "local", "local", "c1", text="xin chào"))
-    mark_delivered(service, rows, clock())
+    with database.unit_of_work() as tx:
+        mark_printed(tx, rows, clock())
     with database.transaction() as session:
         stored = [session.get(OutboxMessage, row.id) for row in rows]
         assert [(s.status, s.attempts, s.sent_at) for s in stored] == [("sent", 1, clock())]

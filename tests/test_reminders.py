@@ -22,7 +22,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
-from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -39,8 +38,8 @@ from bot.messaging import Inbound, Outbound
 from bot.outbox import Outbox, Pacer, Undeliverable
 from bot.reminder_runner import REFUSED_TEXT, AdvisoryLock, FileLock, runner_lock, start_scheduler
 from bot.reminders import tick, unit_standings
-from bot.secretariat import notify_returned
 from bot.service import Service
+from bot.use_cases import Desk, return_report
 from conversations.campaigns import BUNDLED_CAMPAIGN, load_campaign
 from conversations.engine import CHOICES
 from conversations.forms import BUNDLED_FORMS
@@ -49,7 +48,6 @@ from storage.models import Answer, Campaign, Contact, OutboxMessage, ReminderLog
 from storage.progress import campaign_progress
 from storage.repository import (
     campaign_form,
-    return_submission,
     save_campaign,
     submission_for,
     unit_by_code,
@@ -184,11 +182,7 @@ def submit(world: World, code: str, when: datetime) -> None:
 def send_back(world: World, code: str, when: datetime) -> None:
     """The secretariat returns a report (as /tralai does): status returned and a notice."""
     with world.database.transaction() as session:
-        campaign = session.get(Campaign, world.campaign_id)
-        unit = unit_by_code(session, code)
-        submission = submission_for(session, campaign, unit)
-        return_submission(session, submission, "Thiếu số liệu mục 4", when)
-        notify_returned(session, unit, "Thiếu số liệu mục 4", when)
+        return_report(session, when, Desk(), unit_code=code, reason="Thiếu số liệu mục 4")
 
 
 # --- walking the clock ------------------------------------------------------------------------
@@ -814,7 +808,7 @@ async def test_the_scheduler_ticks_at_start_and_a_second_sqlite_process_refuses(
     clock = FakeClock(vn(3, 7, 8).astimezone(UTC))
     outbox = WakeRecorder()
     background: list[asyncio.Task] = []
-    runner = start_scheduler(SimpleNamespace(database=database, clock=clock), outbox, background)
+    runner = start_scheduler(database, clock, outbox, background)
     try:
         await runner.wait_ticks(1)
         assert runner.last.queued == 4 and outbox.wakes >= 1
@@ -822,7 +816,7 @@ async def test_the_scheduler_ticks_at_start_and_a_second_sqlite_process_refuses(
         assert isinstance(job.trigger, IntervalTrigger)
         assert job.trigger.interval == timedelta(minutes=1)
         with caplog.at_level(logging.INFO, logger="bot.reminder_runner"):
-            refused = start_scheduler(SimpleNamespace(database=other, clock=clock), outbox, [])
+            refused = start_scheduler(other, clock, outbox, [])
         assert refused is None
         assert REFUSED_TEXT in caplog.text
         # /remind in this process wakes the outbox once its transaction has committed
@@ -846,8 +840,8 @@ async def test_a_postgresql_process_without_the_lock_waits_and_takes_over(postgr
     one, two = open_database(postgres_url), open_database(postgres_url)
     build_world(one, tmp_path)
     clock = FakeClock(vn(3, 7, 8).astimezone(UTC))
-    first = start_scheduler(SimpleNamespace(database=one, clock=clock), WakeRecorder(), [])
-    second = start_scheduler(SimpleNamespace(database=two, clock=clock), WakeRecorder(), [])
+    first = start_scheduler(one, clock, WakeRecorder(), [])
+    second = start_scheduler(two, clock, WakeRecorder(), [])
     try:
         await first.wait_ticks(1)
         await second.wait_ticks(1)

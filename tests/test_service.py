@@ -15,7 +15,7 @@ from sqlmodel import select
 
 import bot.service as service_module
 from bot.app import CHANNEL_TRAITS
-from bot.messaging import Inbound, Outbound
+from bot.messaging import Inbound, Outbound, RoleChange
 from bot.secretariat import HELP_TEXT, UNKNOWN_COMMAND_TEXT
 from bot.service import BAD_CODE_TEXT, STRANGER_TEXT, Service
 from conversations.campaigns import BUNDLED_CAMPAIGN, load_campaign
@@ -598,3 +598,41 @@ def test_a_unit_in_no_campaign_is_told_so_and_nothing_is_stored(service, databas
     chat = link(service, database, clock, "np", "HU-NP")
     assert "không có đợt báo cáo nào cần điền" in chat.say("5")
     assert count(database, Answer) == 0
+
+
+def test_an_approved_report_is_locked_and_its_officers_told(service, database, clock):
+    secretary = link(service, database, clock, "sec", role="secretariat")
+    officer = link(service, database, clock, "anh")
+    assert secretary.say("/duyet HU-NP").startswith(
+        "Không thực hiện được: báo cáo chưa nộp nên chưa duyệt được"
+    )
+    assert secretary.say("/duyet").startswith("Cần mã đơn vị")
+    officer.send("nộp")
+    assert "Đã nộp báo cáo" in officer.say("có")
+    notices_before = count(database, OutboxMessage)
+    assert secretary.say("/duyet hu-np") == (
+        f"Đã duyệt báo cáo của {HU_NP}; các cán bộ đầu mối đã được báo."
+    )
+    assert submission_status(database) == "approved"
+    with database.transaction() as session:
+        (notice,) = session.exec(select(OutboxMessage).where(OutboxMessage.kind == "notice"))
+        assert (notice.chat_id, notice.status) == ("chat-anh", "pending")
+        assert "đã được Ban Dân vận Tỉnh ủy duyệt" in notice.payload["text"]
+    assert count(database, OutboxMessage) == notices_before + 2  # the notice and the reply
+    assert "không sửa được nữa" in officer.say("câu 3")
+    assert secretary.say("/duyet HU-NP") == "Không thực hiện được: báo cáo này đã được duyệt rồi."
+    # A return opens an approved report again.
+    assert secretary.say("/tralai HU-NP Sửa mục 4").startswith("Đã trả lại báo cáo")
+    assert submission_status(database) == "returned"
+
+
+def test_a_link_is_reported_as_a_role_change_once_committed(service, database, clock):
+    changes: list[RoleChange] = []
+    service.on_role_change = changes.append
+    chat = Chat(service, "sec")
+    chat.send(f"/start {new_invite(database, clock, None, 'secretariat')}")
+    assert changes == []  # only offered, not linked yet
+    chat.send("có")
+    assert changes == [RoleChange("telegram", "sec", "chat-sec", "secretariat")]
+    link(service, database, clock, "anh")
+    assert changes[-1] == RoleChange("telegram", "anh", "chat-anh", "officer")

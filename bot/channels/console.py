@@ -9,36 +9,14 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from datetime import datetime
 from typing import TextIO
 
+from bot import use_cases
 from bot.messaging import Inbound, Outbound
 from bot.service import Service
 from conversations.engine import render_choices_as_text
-from storage.hot_path import QueuedMessage, mark_sent
-from storage.models import Contact
-from storage.repository import find_contact, list_units, unit_by_code
 
-CHANNEL = "console"
-
-
-def link_console_contact(service: Service, unit_code: str, operator: str, now: datetime) -> str:
-    """Make (or re-point) the console contact of `operator` at the unit; return its user id."""
-    user_id = f"{operator}@{unit_code.upper()}"
-    with service.database.transaction() as session:
-        unit = unit_by_code(session, unit_code)
-        contact = find_contact(session, CHANNEL, user_id)
-        if contact is None:
-            contact = Contact(
-                channel=CHANNEL,
-                external_id=user_id,
-                chat_id=user_id,
-                display_name=f"{operator} (dòng lệnh)",
-                created_at=now,
-            )
-        contact.unit_id, contact.role, contact.active = unit.id, "officer", True
-        session.add(contact)
-    return user_id
+CHANNEL = use_cases.CONSOLE
 
 
 def render(outbound: Outbound) -> str:
@@ -46,15 +24,9 @@ def render(outbound: Outbound) -> str:
     return outbound.text + (f"\n{choices}" if choices else "")
 
 
-def mark_delivered(service: Service, rows: list[QueuedMessage], now: datetime) -> None:
-    """Printed on the terminal is delivered, at the first attempt."""
-    with service.database.unit_of_work() as tx:
-        mark_sent(tx, [(row.id, 1) for row in rows], now)
-
-
 def choose_unit(service: Service, read: Callable[[], str], out: TextIO) -> str | None:
     with service.database.transaction() as session:
-        units = [(u.code, u.name) for u in list_units(session)]
+        units = use_cases.unit_choices(session)
     if not units:
         print("Chưa có đơn vị nào. Nhập danh sách: baocao units import TỆP.csv", file=out)
         return None
@@ -88,7 +60,8 @@ def run_console(
         unit_code = unit_code or choose_unit(service, read, out)
         if unit_code is None:
             return 1
-        user_id = link_console_contact(service, unit_code, operator, service.clock())
+        with service.database.transaction() as session:
+            user_id = use_cases.link_console_contact(session, unit_code, operator, service.clock())
         print("(Gõ câu trả lời rồi Enter. «tạm dừng» hoặc Ctrl-D để nghỉ.)", file=out)
         text, sequence = "/tiep", 0
         while True:
@@ -98,7 +71,8 @@ def run_console(
             rows = service.handle(inbound)
             for row in rows:
                 print("\n" + render(Outbound.from_payload(row.payload)), file=out)
-            mark_delivered(service, rows, service.clock())
+            with service.database.unit_of_work() as tx:
+                use_cases.mark_printed(tx, rows, service.clock())
             print("> ", end="", file=out, flush=True)
             text = read()
     except (EOFError, KeyboardInterrupt):

@@ -9,7 +9,7 @@ sends and calls `send` here once per message; `send` renders and translates aiog
     polling (default)   deleteWebhook, then our own getUpdates long-poll loop (no aiogram
                         Dispatcher: no routers, filters or FSM are used); each update is one task,
                         tried until the service has applied it, and the offset confirms no update
-                        before that (`_Ledger`). Errors back off 1, 2, 4 … 30 s (a 401 waits
+                        before that (`UpdateLedger`). Errors back off 1, 2, 4 … 30 s (a 401 waits
                         30 s, a 429 its retry_after)
     webhook             BAOCAO_WEBHOOK_URL set: setWebhook(<url>/telegram/webhook, secret) and
                         POST /telegram/webhook on the project's web server; a request without the
@@ -22,23 +22,17 @@ hash of it when that would pass Telegram's 64 bytes; the same keyboards recur, s
 built once and kept. A pressed button is answered at once (alongside its dispatch) and its keyboard
 removed. An export attachment is sent as an .xlsx document with the text as caption.
 
-The bot token never reaches a log line or an error message (`redact`).
+The bot token never reaches a log line or an error message (`redact`). A newly linked
+secretariat member gets their own command menu when the service reports the role change.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import functools
-import hashlib
-import hmac
-import html
 import logging
-import re
-import secrets
 import weakref
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -78,42 +72,64 @@ from aiogram.types import (
     BotCommandScopeDefault,
     BufferedInputFile,
     CallbackQuery,
-    InlineKeyboardButton,
-    InlineKeyboardMarkup,
     LinkPreviewOptions,
     Message,
     Update,
 )
 from aiohttp import web
 from pydantic import ValidationError
-from sqlmodel import select
 
-from bot.messaging import Attachment, Inbound, Outbound
-from bot.outbox import RetryLater, Undeliverable
-from bot.runner import ChannelStartError, Hub
-from bot.settings import Settings
-from conversations.engine import CHOICES, Choice
-from storage.models import Campaign, Contact
-from storage.repository import (
-    campaign_form,
-    list_campaigns,
+from bot.channels import base
+from bot.channels.base import (
+    ChannelStartError,
+    ExportFile,
+    Host,
+    RedactingFilter,
+    Sleep,
+    secret_matches,
+    utf16_len,
 )
+from bot.channels.telegram_wire import (
+    CALLBACK_LIMIT,
+    CHANNEL,
+    WEBHOOK_PATH,
+    CallbackCodec,
+    UpdateLedger,
+    keyboard,
+    redact,
+    render_html,
+    split_text,
+    to_inbound,
+    webhook_url,
+)
+from bot.messaging import Attachment, Inbound, Outbound, RetryLater, RoleChange, Undeliverable
+from bot.settings import Settings
+from conversations.commands import OFFICER_MENU, SECRETARIAT_MENU
+from conversations.engine import CHOICES
+from conversations.linking import LINK_CHOICE_IDS
+from conversations.statuses import ContactRole
+
+__all__ = [
+    "CALLBACK_LIMIT",
+    "CallbackCodec",
+    "RedactingFilter",
+    "TelegramChannel",
+    "keyboard",
+    "redact",
+    "render_html",
+    "split_text",
+    "to_inbound",
+    "utf16_len",
+    "webhook_url",
+]
 
 log = logging.getLogger(__name__)
 
-CHANNEL = "telegram"
-WEBHOOK_PATH = "/telegram/webhook"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 ALLOWED_UPDATES = ["message", "callback_query"]
-TEXT_LIMIT = 4096
 CAPTION_LIMIT = 1024
-CALLBACK_LIMIT = 64
-STALE = ("stale", "#stale")  # a press nothing can match: the engine shows the current question
-BUTTONS_PER_ROW = 2
-_CHANNEL_WEBHOOK_PATHS = (WEBHOOK_PATH, "/zalo/webhook")
 START_TIMEOUT = 15.0
 POLL_TIMEOUT = 10  # seconds one getUpdates long poll may wait (aiogram's default)
-BACKOFF_FIRST = 1.0
 BACKOFF_CAP = 30.0
 KEYBOARDS_CACHED = 1024
 WEBHOOK_ATTEMPTS = 3  # then 500: Telegram delivers the update again later
@@ -121,25 +137,6 @@ DISPATCH_RETRY_FIRST = 0.5  # seconds; doubling up to BACKOFF_CAP
 HELD_BACK_PAUSE = 1.0  # seconds between polls while only unapplied updates come back
 FIRST_ATTEMPT_WAIT = 5.0  # seconds a poll waits for the previous batch to be tried
 EXPORT_FAILED_TEXT = "Chưa tạo được tệp Excel lúc này. Đề nghị thử lại sau ít phút."
-OFFICER_COMMANDS = (
-    ("start", "Bắt đầu (hoặc liên kết bằng mã mời)"),
-    ("tiep", "Tiếp tục điền Phụ lục"),
-    ("xem", "Xem lại các câu trả lời"),
-    ("nop", "Nộp báo cáo"),
-    ("status", "Tiến độ của đơn vị"),
-    ("help", "Hướng dẫn sử dụng"),
-)
-SECRETARIAT_COMMANDS = (
-    ("status", "Tiến độ nộp báo cáo của các đơn vị"),
-    ("export", "Tải bảng tổng hợp Excel (hoặc /export MÃ_ĐƠN_VỊ)"),
-    ("remind", "Nhắc ngay các đơn vị chưa nộp"),
-    ("invite", "Tạo mã mời: /invite MÃ_ĐƠN_VỊ"),
-    ("tralai", "Trả lại báo cáo: /tralai MÃ_ĐƠN_VỊ lý do"),
-    ("help", "Danh sách lệnh"),
-)
-_TOKEN_PATTERN = re.compile(r"\d{3,20}:[A-Za-z0-9_-]{20,100}")
-# Input that may start linking an account: "/start CODE" or a bare invite code.
-_LINK_ATTEMPT = re.compile(r"^(?:/start(?:@\w+)?\s+\S+|[A-Za-z0-9]{6,12})$", re.IGNORECASE)
 # aiogram parses every answer with the generic model `Response[<result type>]`. pydantic caches
 # those classes only weakly, so each full garbage collection drops them and the next request
 # rebuilds one (~20 ms of CPU each, and garbage that brings the next collection sooner). Holding
@@ -170,260 +167,7 @@ _AIOGRAM_LOGGERS = (
 
 
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
-
-Sleep = Callable[[float], Awaitable[None]]
-
-
-# --- secrets out of logs -------------------------------------------------------------------
-
-
-def redact(text: object, token: str | None = None) -> str:
-    """`text` with any bot token (this one, or anything shaped like one) replaced."""
-    result = str(text)
-    if token:
-        result = result.replace(token, "<token>")
-    return _TOKEN_PATTERN.sub("<token>", result)
-
-
-class RedactingFilter(logging.Filter):
-    """Rewrites log records of aiogram and this module so that no token gets through."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.tokens: set[str] = set()
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        if record.exc_info and not record.exc_text:
-            record.exc_text = logging.Formatter().formatException(record.exc_info)
-        if record.exc_text:
-            record.exc_text = self._clean(record.exc_text)
-        record.exc_info = None if record.exc_text else record.exc_info
-        record.msg, record.args = self._clean(message), None
-        return True
-
-    def _clean(self, text: str) -> str:
-        for token in self.tokens:
-            text = text.replace(token, "<token>")
-        return _TOKEN_PATTERN.sub("<token>", text)
-
-
-_FILTER = RedactingFilter()
-
-
-def _install_redaction(token: str) -> None:
-    _FILTER.tokens.add(token)
-    for name in (*_AIOGRAM_LOGGERS, __name__):
-        logger = logging.getLogger(name)
-        if _FILTER not in logger.filters:
-            logger.addFilter(_FILTER)
-
-
-# --- rendering -----------------------------------------------------------------------------
-
-
-def utf16_len(text: str) -> int:
-    """Telegram counts message length in UTF-16 code units."""
-    return len(text.encode("utf-16-le")) // 2
-
-
-def split_text(text: str, limit: int = TEXT_LIMIT) -> list[str]:
-    """Cut `text` into parts of at most `limit` characters, at line boundaries where possible."""
-    if utf16_len(text) <= limit:
-        return [text] if text.strip() else []
-    parts: list[str] = []
-    current: list[str] = []
-    size = 0
-    for line in _short_lines(text.split("\n"), limit):
-        length = utf16_len(line) + (1 if current else 0)
-        if current and size + length > limit:
-            parts.append("\n".join(current))
-            current, size = [], 0
-            length = utf16_len(line)
-        current.append(line)
-        size += length
-    if current:
-        parts.append("\n".join(current))
-    return [part for part in parts if part.strip()]
-
-
-def _short_lines(lines: list[str], limit: int):
-    """Lines longer than the limit, cut at spaces (or anywhere, for one very long word)."""
-    for line in lines:
-        while utf16_len(line) > limit:
-            cut = limit
-            while utf16_len(line[:cut]) > limit:
-                cut -= 1
-            space = line.rfind(" ", 0, cut)
-            cut = space if space > limit // 2 else cut
-            yield line[:cut]
-            line = line[cut:].lstrip(" ")
-        yield line
-
-
-def render_html(text: str) -> str:
-    """The engine writes plain text; in HTML parse mode only &, < and > need escaping."""
-    return html.escape(text, quote=False)
-
-
-class CallbackCodec:
-    """callback_data for a choice: ``choice|context``, or ``#hash`` when over 64 bytes.
-
-    Hashes map back through a table filled as buttons are sent and, at start, with every context
-    the forms can produce, so buttons sent before a restart still work. An unknown hash decodes
-    to a context no state has, which the engine answers as a stale button.
-    """
-
-    def __init__(self) -> None:
-        self._hashed: dict[str, tuple[str, str]] = {}
-
-    def encode(self, choice_id: str, context: str) -> str:
-        data = f"{choice_id}|{context}"
-        if len(data.encode()) <= CALLBACK_LIMIT and not data.startswith("#"):
-            return data
-        digest = hashlib.sha256(data.encode()).digest()
-        key = "#" + base64.urlsafe_b64encode(digest).decode()[:20]
-        self._hashed[key] = (choice_id, context)
-        return key
-
-    def decode(self, data: str) -> tuple[str, str]:
-        if data.startswith("#"):
-            return self._hashed.get(data, STALE)
-        choice_id, separator, context = data.partition("|")
-        return (choice_id, context) if choice_id and separator else STALE
-
-    def register(self, contexts: set[str], choice_ids: set[str]) -> None:
-        for context in contexts:
-            for choice_id in choice_ids:
-                self.encode(choice_id, context)
-
-
-def keyboard(choices: tuple[Choice, ...], context: str, codec: CallbackCodec):
-    """The inline keyboard for `choices`, two buttons a row; None without choices."""
-    if not choices:
-        return None
-    buttons = [
-        InlineKeyboardButton(text=choice.label, callback_data=codec.encode(choice.id, context))
-        for choice in choices
-    ]
-    rows = [buttons[i : i + BUTTONS_PER_ROW] for i in range(0, len(buttons), BUTTONS_PER_ROW)]
-    return InlineKeyboardMarkup(inline_keyboard=rows)
-
-
-def to_inbound(update: Update, codec: CallbackCodec) -> Inbound | None:
-    """The neutral message for a message or a button press; None for any other update.
-
-    A message without text (photo, sticker, voice) comes out with neither text nor choice.
-    """
-    update_id = str(update.update_id)
-    if update.message is not None:
-        message = update.message
-        user = message.from_user
-        if user is None or user.is_bot:
-            return None
-        return Inbound(
-            CHANNEL,
-            chat_id=str(message.chat.id),
-            user_id=str(user.id),
-            inbound_id=update_id,
-            text=message.text or message.caption,  # None: a photo, sticker, voice…
-            display_name=user.full_name,
-        )
-    query = update.callback_query
-    if query is not None:
-        if query.from_user.is_bot:
-            return None
-        choice_id, context = codec.decode(query.data or "")
-        chat = query.message.chat.id if query.message is not None else query.from_user.id
-        return Inbound(
-            CHANNEL,
-            chat_id=str(chat),
-            user_id=str(query.from_user.id),
-            inbound_id=update_id,
-            choice=choice_id,
-            context=context,
-            display_name=query.from_user.full_name,
-        )
-    return None
-
-
-def backoff(failures: int) -> float:
-    """Seconds to wait after `failures` failed polls in a row: 1, 2, 4, … capped at 30."""
-    return min(BACKOFF_CAP, BACKOFF_FIRST * 2 ** max(0, failures - 1))
-
-
-def webhook_url(base: str) -> str:
-    """BAOCAO_WEBHOOK_URL is the public root of the web server, shared with Zalo: Telegram's
-    path goes after it (a channel's own path at its end is taken off first)."""
-    root = base.rstrip("/")
-    for path in _CHANNEL_WEBHOOK_PATHS:
-        root = root.removesuffix(path)
-    return root + WEBHOOK_PATH
-
-
-class _Ledger:
-    """Which polled updates are applied, so that the getUpdates offset confirms no other.
-
-    Telegram returns every update from the offset on until it is confirmed. An update is
-    `running` while its task lives and `unfinished` until the service has applied it; `applied`
-    ones above the offset are remembered so that a repeat is not dispatched again. The poller
-    waits for each batch's first attempts (`tried`) before it polls again, so that in the usual
-    case everything is applied by then and the offset moves past the whole batch.
-    """
-
-    def __init__(self) -> None:
-        self.running: set[int] = set()
-        self.unfinished: set[int] = set()
-        self.applied: set[int] = set()
-        self.newest: int | None = None
-        self._tried: dict[int, asyncio.Event] = {}
-
-    def offset(self) -> int | None:
-        if self.unfinished:
-            oldest = min(self.unfinished)
-            self.applied = {i for i in self.applied if i > oldest}
-            return oldest
-        self.applied.clear()
-        return None if self.newest is None else self.newest + 1
-
-    def take(self, update_id: int) -> bool:
-        """Whether this update should be dispatched now (not applied, not under way)."""
-        self.newest = update_id if self.newest is None else max(self.newest, update_id)
-        if update_id in self.running or update_id in self.applied:
-            return False
-        self.running.add(update_id)
-        self.unfinished.add(update_id)
-        self._tried[update_id] = asyncio.Event()
-        return True
-
-    def tried(self, update_id: int, applied: bool) -> None:
-        """The service was asked once more; `applied` when it took the update."""
-        event = self._tried.pop(update_id, None)
-        if event is not None:
-            event.set()
-        if applied:
-            self.unfinished.discard(update_id)
-            self.applied.add(update_id)
-
-    async def first_attempts(self, update_ids: list[int], timeout: float) -> None:
-        # asyncio.wait, not wait_for: on Python 3.11 wait_for can swallow a cancellation.
-        waiting = [
-            asyncio.ensure_future(self._tried[i].wait()) for i in update_ids if i in self._tried
-        ]
-        if waiting:
-            await asyncio.wait(waiting, timeout=timeout)
-            for waiter in waiting:
-                waiter.cancel()
-
-    def settle(self, update_id: int, task: asyncio.Task) -> None:
-        """Its task ended: applied (or nothing to apply), or the bot stopped before that."""
-        self.running.discard(update_id)
-        if task.cancelled():
-            self.tried(update_id, applied=False)
-            return  # Telegram sends it again after the restart
-        if task.exception() is not None:  # a fault no retry would mend: do not loop on it
-            log.error("Telegram: bỏ qua cập nhật %s: %r", update_id, task.exception())
-        self.tried(update_id, applied=task.exception() is not None or task.result())
+backoff = functools.partial(base.backoff, cap=BACKOFF_CAP)
 
 
 @dataclass
@@ -445,15 +189,15 @@ class TelegramChannel:
     sleep: Sleep = asyncio.sleep  # the polling back-off's; tests pass one that never waits
     poll_timeout: int = POLL_TIMEOUT
     bot: Bot | None = field(default=None, init=False)
-    hub: Hub | None = field(default=None, init=False)
+    host: Host | None = field(default=None, init=False)
     codec: CallbackCodec = field(default_factory=CallbackCodec, init=False)
     webhook_secret: str | None = field(default=None, init=False)
     _polling: asyncio.Task | None = field(default=None, init=False)
     _stopping: bool = field(default=False, init=False)
     _stop_requested: asyncio.Event = field(default_factory=asyncio.Event, init=False)
-    _ledger: _Ledger | None = field(default=None, init=False)
+    _ledger: UpdateLedger | None = field(default=None, init=False)
     _commands_set: set[str] = field(default_factory=set, init=False)
-    _watch: set[str] = field(default_factory=set, init=False)
+    _redaction: RedactingFilter = field(default_factory=RedactingFilter, init=False)
     _chat_turns: dict[str, tuple[asyncio.Lock, int]] = field(default_factory=dict, init=False)
     _progress: dict[int, _Progress] = field(default_factory=dict, init=False)
 
@@ -470,12 +214,12 @@ class TelegramChannel:
 
     # --- lifecycle ---------------------------------------------------------------------
 
-    async def start(self, hub: Hub) -> None:
+    async def start(self, host: Host) -> None:
         """Check the token (getMe), set commands, then poll or mount the webhook."""
         if not self._token:
             raise _start_error("chưa đặt TELEGRAM_BOT_TOKEN (lấy từ @BotFather)")
-        _install_redaction(self._token)
-        self.hub = hub
+        self._redaction.guard(self._token, (*_AIOGRAM_LOGGERS, __name__))
+        self.host = host
         base = self.settings.telegram_api_base_url
         try:
             session = AiohttpSession(api=TelegramAPIServer.from_base(base))
@@ -483,13 +227,13 @@ class TelegramChannel:
         except Exception:
             raise _start_error("TELEGRAM_BOT_TOKEN không đúng dạng 123456789:ABC…") from None
         try:
-            await self._connect(hub)
+            await self._connect(host)
         except BaseException:
             await self.stop()  # ends polling if it had started, and closes the session
             raise
-        hub.web.on_cleanup.append(self._on_web_cleanup)
+        host.web.on_cleanup.append(self._on_web_cleanup)
 
-    async def _connect(self, hub: Hub) -> None:
+    async def _connect(self, host: Host) -> None:
         base = self.settings.telegram_api_base_url
         try:
             async with asyncio.timeout(START_TIMEOUT):
@@ -516,10 +260,11 @@ class TelegramChannel:
             raise _start_error(f"Telegram báo lỗi khi khởi động: {self._clean(error)}") from None
         username = self.settings.telegram_bot_username or me.username or ""
         if username:
-            hub.app.service.bot_usernames.setdefault(CHANNEL, username)
-        await asyncio.to_thread(self._register_contexts)
+            host.announce_username(CHANNEL, username)
+        contexts = await asyncio.to_thread(host.button_contexts)
+        self.codec.register(contexts, set(CHOICES) | LINK_CHOICE_IDS)
         if self.settings.baocao_webhook_url:
-            await self._start_webhook(hub)
+            await self._start_webhook(host)
         else:
             await self._start_polling()
         await self._set_commands()
@@ -532,17 +277,12 @@ class TelegramChannel:
             raise _start_error(f"không xóa được webhook cũ: {self._clean(error)}") from None
         self._polling = asyncio.create_task(self._poll())
 
-    async def _start_webhook(self, hub: Hub) -> None:
+    async def _start_webhook(self, host: Host) -> None:
         configured = self.settings.baocao_webhook_secret
-        if configured is None:
-            log.warning(
-                "Telegram: chưa đặt BAOCAO_WEBHOOK_SECRET, dùng mã bí mật tạm cho tiến trình này "
-                "(chạy nhiều tiến trình sau webhook thì phải đặt biến này)"
-            )
-        self.webhook_secret = (
-            configured.get_secret_value() if configured else secrets.token_urlsafe(32)
+        self.webhook_secret = base.webhook_secret(
+            configured.get_secret_value() if configured else None, "Telegram"
         )
-        hub.web.router.add_post(WEBHOOK_PATH, self._on_webhook)
+        host.web.router.add_post(WEBHOOK_PATH, self._on_webhook)
         url = webhook_url(self.settings.baocao_webhook_url)
         try:
             await self.bot.set_webhook(
@@ -562,7 +302,7 @@ class TelegramChannel:
         if self._polling is not None:
             self._polling.cancel()  # also ends a long poll in progress
             await asyncio.wait({self._polling})
-        if self.hub is not None and not self.hub.web.frozen:
+        if self.host is not None and not self.host.web.frozen:
             await self._close_session()  # the web server never started: nothing will drain
 
     async def _on_web_cleanup(self, _app: web.Application) -> None:
@@ -572,6 +312,7 @@ class TelegramChannel:
         if self.bot is not None:
             with contextlib.suppress(Exception):
                 await self.bot.session.close()
+        self._redaction.release((*_AIOGRAM_LOGGERS, __name__))
 
     # --- updates in --------------------------------------------------------------------
 
@@ -584,30 +325,33 @@ class TelegramChannel:
         twice, and the service would drop a repeat anyway).
         """
         request_timeout = int(self.bot.session.timeout + self.poll_timeout)
-        ledger = self._ledger = _Ledger()
-        failures = 0
-        while not self._stopping:
+        ledger = self._ledger = UpdateLedger()
+
+        async def fetch() -> list[Update]:
             request = GetUpdates(
                 offset=ledger.offset(), timeout=self.poll_timeout, allowed_updates=ALLOWED_UPDATES
             )
-            try:
-                updates = await self.bot(request, request_timeout=request_timeout)
-            except Exception as error:  # the poller must never die; the next poll may work
-                failures += 1
-                await self.sleep(self._poll_failed(error, failures))
-                continue
-            if failures:
-                log.info("Telegram: getUpdates chạy lại bình thường")
-                failures = 0
+            return await self.bot(request, request_timeout=request_timeout)
+
+        async def take(updates: list[Update]) -> None:
             fresh = [update for update in updates if ledger.take(update.update_id)]
             for update in fresh:
-                task = self.hub.track(self._handle(update, patient=True))
+                task = self.host.track(self._handle(update, patient=True))
                 task.add_done_callback(functools.partial(ledger.settle, update.update_id))
             await ledger.first_attempts([u.update_id for u in fresh], FIRST_ATTEMPT_WAIT)
             if updates and not fresh:
                 # Only updates still being applied came back (an older one waits for the
                 # database): Telegram answers such a poll at once, so do not ask again at once.
                 await self._pause(HELD_BACK_PAUSE)
+
+        await base.poll_forever(
+            fetch,
+            take,
+            stopped=lambda: self._stopping,
+            sleep=lambda seconds: self.sleep(seconds),  # looked up late: tests swap it
+            failed=self._poll_failed,
+            recovered=lambda: log.info("Telegram: getUpdates chạy lại bình thường"),
+        )
 
     def _poll_failed(self, error: Exception, failures: int) -> float:
         """Log a failed getUpdates in one line; return the seconds to wait before the next."""
@@ -625,8 +369,7 @@ class TelegramChannel:
         return delay
 
     async def _on_webhook(self, request: web.Request) -> web.Response:
-        given = request.headers.get(SECRET_HEADER, "").encode()
-        if not hmac.compare_digest(given, (self.webhook_secret or "").encode()):
+        if not secret_matches(request.headers.get(SECRET_HEADER, ""), self.webhook_secret):
             return web.Response(status=403, text="Forbidden")
         if self._stopping:
             return web.Response(status=503, text="Stopping")  # Telegram tries again later
@@ -634,7 +377,7 @@ class TelegramChannel:
             update = Update.model_validate(await request.json(), context={"bot": self.bot})
         except (ValueError, ValidationError):
             return web.Response(status=400, text="Bad Request")
-        handled = await asyncio.shield(self.hub.track(self._handle(update)))
+        handled = await asyncio.shield(self.host.track(self._handle(update)))
         return web.Response(status=200 if handled else 500)
 
     async def _handle(self, update: Update, patient: bool = False) -> bool:
@@ -646,8 +389,6 @@ class TelegramChannel:
         answering = None if query is None else asyncio.create_task(self._acknowledge(query))
         try:
             handled = await self._dispatch_in_turn(inbound, patient)
-            if handled:
-                await self._after_dispatch(inbound)
         finally:
             if answering is not None:
                 await answering
@@ -677,7 +418,7 @@ class TelegramChannel:
         attempt = 0
         while True:
             try:
-                await self.hub.dispatch(inbound)
+                await self.host.dispatch(inbound)
             except Exception as error:  # the service is idempotent per update: try again
                 attempt += 1
                 log.warning(
@@ -721,38 +462,25 @@ class TelegramChannel:
             except (TelegramAPIError, AiogramError) as error:
                 log.debug("editMessageReplyMarkup: %s", self._clean(error))
 
-    async def _after_dispatch(self, inbound: Inbound) -> None:
-        """Give a newly linked secretariat member their own command menu."""
-        text = (inbound.text or "").strip()
-        if inbound.user_id not in self._watch and not _LINK_ATTEMPT.match(text):
-            return
-        self._watch.add(inbound.user_id)
-        try:
-            role, chat_id, pending = await asyncio.to_thread(self._contact_role, inbound.user_id)
-        except Exception as error:  # the update is handled; the menu can wait for the next one
-            log.warning(
-                "Telegram: chưa đọc được vai trò người dùng: %s",
-                self._clean(f"{type(error).__name__}: {error}")[:300],
-            )
-            return
-        if role == "secretariat" and chat_id not in self._commands_set:
-            await self._set_chat_commands(chat_id)
-        if role == "secretariat" or not pending:
-            self._watch.discard(inbound.user_id)
-
     # --- commands ----------------------------------------------------------------------
 
     async def _set_commands(self) -> None:
-        commands = [BotCommand(command=c, description=d) for c, d in OFFICER_COMMANDS]
+        commands = [BotCommand(command=c, description=d) for c, d in OFFICER_MENU]
         try:
             await self.bot.set_my_commands(commands, scope=BotCommandScopeDefault())
         except (TelegramAPIError, AiogramError) as error:
             log.warning("Telegram: không đặt được danh sách lệnh: %s", self._clean(error))
-        for chat_id in await asyncio.to_thread(self._secretariat_chats):
+        for chat_id in await asyncio.to_thread(self.host.secretariat_chats, CHANNEL):
             await self._set_chat_commands(chat_id)
 
+    def on_role_change(self, change: RoleChange) -> None:
+        """Someone was linked: a secretariat member gets their own command menu."""
+        wanted = change.role == ContactRole.SECRETARIAT and change.chat_id not in self._commands_set
+        if wanted and self.host is not None and self.bot is not None:
+            self.host.track(self._set_chat_commands(change.chat_id))
+
     async def _set_chat_commands(self, chat_id: str) -> None:
-        commands = [BotCommand(command=c, description=d) for c, d in SECRETARIAT_COMMANDS]
+        commands = [BotCommand(command=c, description=d) for c, d in SECRETARIAT_MENU]
         try:
             scope = BotCommandScopeChat(
                 chat_id=int(chat_id) if chat_id.lstrip("-").isdigit() else chat_id
@@ -762,32 +490,6 @@ class TelegramChannel:
             log.warning("Telegram: không đặt được lệnh cho cán bộ tổng hợp: %s", self._clean(error))
             return
         self._commands_set.add(chat_id)
-
-    def _secretariat_chats(self) -> list[str]:
-        with self.hub.app.database.transaction() as session:
-            rows = session.exec(
-                select(Contact.chat_id).where(
-                    Contact.channel == CHANNEL, Contact.role == "secretariat"
-                )
-            )
-            return sorted(set(rows))
-
-    def _contact_role(self, user_id: str) -> tuple[str | None, str, bool]:
-        with self.hub.app.database.transaction() as session:
-            contact = session.exec(
-                select(Contact).where(Contact.channel == CHANNEL, Contact.external_id == user_id)
-            ).first()
-            if contact is None:
-                return None, "", False
-            return contact.role, contact.chat_id, contact.pending_invite_id is not None
-
-    def _register_contexts(self) -> None:
-        """Hash entries for every context the forms can produce (see `CallbackCodec`)."""
-        contexts = {"link", "start", "review", "confirm", "locked", "paused"}
-        with self.hub.app.database.transaction() as session:
-            for campaign in list_campaigns(session):
-                contexts |= {f"q:{q.key}" for q in campaign_form(campaign).questions}
-        self.codec.register(contexts, set(CHOICES) | {"link_yes", "link_no"})
 
     # --- messages out (the outbox's Sender) ---------------------------------------------
 
@@ -862,26 +564,14 @@ class TelegramChannel:
     async def _export(self, attachment: Attachment) -> tuple[str, bytes]:
         """The Excel file of an `/export` reply, built now (never stored in the outbox)."""
         try:
-            return await asyncio.to_thread(self._build_export, attachment)
+            built: ExportFile = await self.host.attachments.as_file(attachment)
         except Exception as error:
             log.error(
                 "Telegram: không tạo được tệp Excel: %s",
                 self._clean(f"{type(error).__name__}: {error}")[:300],
             )
             return "", b""
-
-    def _build_export(self, attachment: Attachment) -> tuple[str, bytes]:
-        from bot.exporting import export_bytes
-
-        app = self.hub.app
-        with app.database.transaction() as session:
-            campaign = session.get(Campaign, attachment.campaign_id)
-            if campaign is None:
-                raise LookupError(f"không có đợt báo cáo {attachment.campaign_id}")
-            code = campaign.code
-        return export_bytes(
-            app.database, campaign_code=code, unit_code=attachment.unit_code, now=app.clock()
-        )
+        return built.filename, built.data
 
     def _clean(self, text: object) -> str:
         return redact(text, self._token)

@@ -1,46 +1,34 @@
-"""The Zalo channel: Zalo Bot Platform updates in, text messages out (transport only).
+"""The Zalo channel: Zalo Bot Platform updates in as `Inbound`, outbox messages out as texts.
 
-Receiving:
-- long polling by default (``deleteWebhook`` first, then ``getUpdates`` in a loop; an empty poll
-  is not an error; any other failure backs off exponentially, capped, and polling goes on);
-- a webhook when ``BAOCAO_WEBHOOK_URL`` is set: ``POST /zalo/webhook`` on the project's one web
-  server, registered with ``setWebhook(url=<BAOCAO_WEBHOOK_URL>/zalo/webhook)``; the
-  ``X-Bot-Api-Secret-Token`` header must equal ``BAOCAO_WEBHOOK_SECRET`` (constant-time compare,
-  403 otherwise) and a body that is not a readable update gets 400, both without processing.
+Receiving: long polling by default (``deleteWebhook``, then ``getUpdates`` in a loop; an empty
+poll is not an error, any other failure backs off), or a webhook on ``POST /zalo/webhook`` when
+``BAOCAO_WEBHOOK_URL`` is set (secret header checked in constant time, 403 otherwise; an
+unreadable body gets 400). Zalo updates carry no update id, so the message id is the
+de-duplication key. A non-text event reaches the service with no text, which answers that only
+text is read.
 
-Zalo updates carry no update id, so the message id is the de-duplication key (``inbound_id``).
-Text goes to the service like any channel's; images, stickers and voice get a short
-"text only" notice without reaching the engine (strangers learn nothing from it).
-
-Sending (the outbox ``Sender``): Zalo has no buttons, no editing and no files. Choices become
-numbered lines or keywords (``render_choices_as_text``) appended to the last part of a text split
-at 2,000 characters; an Excel attachment becomes a 24-hour download link. Every message is
-booked against the monthly counter (``storage.quota``) first: the secretariat is warned once at
-80 % of ``BAOCAO_ZALO_MONTHLY_CAP`` and told once when the cap is reached; past the cap nothing
-more is sent on Zalo that month (the outbox row fails with reason ``quota``).
-
-The bot token never appears in a log line or an error message.
+Sending: Zalo has no buttons, no editing and no files. Choices become numbered lines or keywords
+appended to the last part of a text split at 2,000 characters; an Excel attachment becomes a
+download link (from the host). Every part is booked with the host's quota meter first; past the
+cap the outbox row fails with reason ``quota``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
-import hmac
 import itertools
 import json
 import logging
-import secrets
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
-from typing import TYPE_CHECKING
-from zoneinfo import ZoneInfo
+from functools import partial
 
 from aiohttp import web
-from sqlmodel import select
 
+from bot.channels import base
+from bot.channels.base import ChannelStartError, Host, Meter, Sleep, secret_matches, split_text
 from bot.channels.zalo_client import (
     NETWORK_ERROR_CODE,
     TEXT_LIMIT,
@@ -48,20 +36,10 @@ from bot.channels.zalo_client import (
     ZaloBotClient,
     ZaloIncoming,
     parse_update,
-    split_text,
 )
-from bot.messaging import Inbound, Outbound
-from bot.outbox import RetryLater, Undeliverable
-from bot.runner import ChannelStartError
+from bot.messaging import Inbound, Outbound, RetryLater, RoleChange, Undeliverable
 from bot.settings import Settings
 from conversations.engine import render_choices_as_text
-from storage.hot_path import enqueue
-from storage.models import Campaign, Contact
-from storage.quota import QuotaTake, give_back, take, warn_threshold
-from storage.repository import StorageError, unit_by_code
-
-if TYPE_CHECKING:
-    from bot.runner import Hub
 
 log = logging.getLogger(__name__)
 
@@ -69,28 +47,15 @@ CHANNEL = "zalo"
 WEBHOOK_PATH = "/zalo/webhook"
 SECRET_HEADER = "X-Bot-Api-Secret-Token"
 POLL_TIMEOUT = 30
-BACKOFF_FIRST = 1.0
 BACKOFF_CAP = 60.0
-QUOTA_CONTEXT = "zalo-quota"  # marks the secretariat's quota notices, let through at the cap
-ZONE = ZoneInfo("Asia/Ho_Chi_Minh")  # Zalo's calendar month is Vietnam's
 _MAX_PENDING = 1000
-_CHANNEL_WEBHOOK_PATHS = (WEBHOOK_PATH, "/telegram/webhook")
 
-Sleep = Callable[[float], Awaitable[None]]
+backoff = partial(base.backoff, cap=BACKOFF_CAP)
 
 
 def webhook_url(settings: Settings) -> str:
-    """Where Zalo delivers updates: ``BAOCAO_WEBHOOK_URL`` (the public root of the web server,
-    shared with Telegram) + ``/zalo/webhook``; a channel's own path at its end is taken off."""
-    root = (settings.baocao_webhook_url or "").rstrip("/")
-    for path in _CHANNEL_WEBHOOK_PATHS:
-        root = root.removesuffix(path)
-    return root + WEBHOOK_PATH
-
-
-def backoff(failures: int) -> float:
-    """Seconds to wait after `failures` failures in a row: 1, 2, 4, … capped at 60."""
-    return min(BACKOFF_CAP, BACKOFF_FIRST * 2 ** max(0, failures - 1))
+    """Where Zalo delivers updates: ``BAOCAO_WEBHOOK_URL`` + ``/zalo/webhook``."""
+    return base.webhook_url(settings.baocao_webhook_url or "", WEBHOOK_PATH)
 
 
 def render_parts(outbound: Outbound, limit: int = TEXT_LIMIT) -> list[str]:
@@ -103,39 +68,6 @@ def render_parts(outbound: Outbound, limit: int = TEXT_LIMIT) -> list[str]:
         else:
             parts.extend(split_text(choices, limit))
     return [part for part in parts if part.strip()]
-
-
-def month_of(moment: datetime) -> str:
-    return moment.astimezone(ZONE).strftime("%Y-%m")
-
-
-def _number(value: int) -> str:
-    return f"{value:,}".replace(",", ".")
-
-
-def _month_label(month: str) -> str:
-    year, _, number = month.partition("-")
-    return f"{int(number)}/{year}"
-
-
-def warning_text(booked: QuotaTake, month: str) -> str:
-    return (
-        f"Cảnh báo hạn mức Zalo: trợ lý đã gửi {_number(booked.sent)}/{_number(booked.cap)} "
-        f"tin nhắn Zalo trong tháng {_month_label(month)} (đã đạt 80% hạn mức "
-        "BAOCAO_ZALO_MONTHLY_CAP). Khi hết hạn mức, trợ lý ngừng gửi tin trên Zalo đến hết "
-        "tháng. Đề nghị hướng dẫn các đơn vị chuyển sang Telegram, hoặc nâng hạn mức nếu gói "
-        "Zalo cho phép."
-    )
-
-
-def cap_text(booked: QuotaTake, month: str) -> str:
-    return (
-        f"Đã hết hạn mức {_number(booked.cap)} tin nhắn Zalo của tháng {_month_label(month)} "
-        "(BAOCAO_ZALO_MONTHLY_CAP). Từ giờ đến hết tháng trợ lý không gửi tin trên Zalo nữa: "
-        "số liệu cán bộ gửi qua Zalo vẫn được ghi nhận nhưng họ không nhận được phản hồi. "
-        "Đề nghị hướng dẫn các đơn vị chuyển sang Telegram, hoặc nâng hạn mức nếu gói Zalo "
-        "cho phép."
-    )
 
 
 @dataclass
@@ -166,7 +98,8 @@ class ZaloChannel:
         self.settings = settings
         self.account = token.partition(":")[0]
         self.client = client or ZaloBotClient(token, base_url=settings.zalo_api_base_url)
-        self.hub: Hub | None = None
+        self.host: Host | None = None
+        self.meter: Meter | None = None
         self.handled = 0
         self.stats = {"received": 0, "ignored": 0, "failed": 0, "refused_quota": 0}
         self._secrets = sorted({token, token.partition(":")[2]} - {""}, key=len, reverse=True)
@@ -174,7 +107,7 @@ class ZaloChannel:
         self._monotonic = monotonic
         self._poll_timeout = poll_timeout
         self._poller: asyncio.Task | None = None
-        self._webhook_secret: bytes | None = None
+        self._webhook_secret: str | None = None
         self._stopping = False
         self._pending: dict[tuple[str, Outbound], _Progress] = {}
         self._waiters: set[asyncio.Future[None]] = set()
@@ -192,22 +125,23 @@ class ZaloChannel:
 
     # --- lifecycle ----------------------------------------------------------------------
 
-    async def start(self, hub: Hub) -> None:
+    def on_role_change(self, change: RoleChange) -> None:
+        """Zalo has no per-chat menus: nothing to reflect."""
+
+    async def start(self, host: Host) -> None:
         """Check the token (getMe), then set the webhook or start long polling."""
-        self.hub = hub
+        self.host = host
+        self.meter = host.meter(CHANNEL, self.account)
         self._stopping = False
         try:
             me = await self._call_at_start("getMe", self.client.get_me())
             if self.webhook_mode:
                 configured = self.settings.baocao_webhook_secret
-                if configured is None:
-                    log.warning(
-                        "Zalo: chưa đặt BAOCAO_WEBHOOK_SECRET, dùng mã bí mật tạm cho tiến trình "
-                        "này (chạy nhiều tiến trình sau webhook thì phải đặt biến này)"
-                    )
-                secret = configured.get_secret_value() if configured else secrets.token_urlsafe(32)
-                self._webhook_secret = secret.encode()
-                hub.web.router.add_post(WEBHOOK_PATH, self._webhook)
+                secret = base.webhook_secret(
+                    configured.get_secret_value() if configured else None, "Zalo"
+                )
+                self._webhook_secret = secret
+                host.web.router.add_post(WEBHOOK_PATH, self._webhook)
                 url = webhook_url(self.settings)
                 await self._call_at_start("setWebhook", self.client.set_webhook(url, secret))
                 mode = f"webhook {url}"
@@ -219,7 +153,7 @@ class ZaloChannel:
             await self.client.close()
             raise
         # Close the HTTP client only when the web server closes: after the outbox has drained.
-        hub.web.on_cleanup.append(self._on_cleanup)
+        host.web.on_cleanup.append(self._on_cleanup)
         log.info("Zalo: bot «%s» đã kết nối (%s)", me.get("account_name", self.account), mode)
 
     async def stop(self) -> None:
@@ -260,53 +194,45 @@ class ZaloChannel:
     # --- receiving ----------------------------------------------------------------------
 
     async def _poll_loop(self) -> None:
-        failures = 0
-        while not self._stopping:
-            began = self._monotonic()
-            try:
-                update = await self.client.get_updates(timeout=self._poll_timeout)
-            except ZaloApiError as error:
-                failures += 1
-                delay = backoff(failures)
-                hint = " (một webhook đang được đặt cho bot này)" if error.error_code == 409 else ""
-                log.warning(
-                    "Zalo getUpdates lỗi %s: %s%s; thử lại sau %g giây",
-                    error.error_code,
-                    self._redact(error.description),
-                    hint,
-                    delay,
-                )
-                await self._sleep(delay)
-                continue
-            except asyncio.CancelledError:
-                raise
-            except Exception as error:  # never let the poller die
-                failures += 1
-                delay = backoff(failures)
-                log.warning(
-                    "Zalo getUpdates lỗi %s: %s; thử lại sau %g giây",
-                    type(error).__name__,
-                    self._redact(str(error)),
-                    delay,
-                )
-                await self._sleep(delay)
-                continue
-            failures = 0
-            if update is None:
-                if self._monotonic() - began < 0.5 and self._poll_timeout > 0:
-                    await self._sleep(1.0)  # an empty poll answered at once: do not hammer
-                continue
-            incoming = parse_update(update)
-            if incoming is None:
-                self._ignored()
-                continue
-            await self._receive(incoming, attempts=None)
+        await base.poll_forever(
+            self._fetch,
+            self._take_polled,
+            stopped=lambda: self._stopping,
+            sleep=self._sleep,
+            failed=self._poll_failed,
+        )
+
+    async def _fetch(self) -> tuple[dict | None, float]:
+        began = self._monotonic()
+        update = await self.client.get_updates(timeout=self._poll_timeout)
+        return update, self._monotonic() - began
+
+    async def _take_polled(self, polled: tuple[dict | None, float]) -> None:
+        update, took = polled
+        if update is None:
+            if took < 0.5 and self._poll_timeout > 0:
+                await self._sleep(1.0)  # an empty poll answered at once: do not hammer
+            return
+        incoming = parse_update(update)
+        if incoming is None:
+            self._ignored()
+            return
+        await self._receive(incoming, attempts=None)
+
+    def _poll_failed(self, error: Exception, failures: int) -> float:
+        delay = backoff(failures)
+        if isinstance(error, ZaloApiError):
+            hint = " (một webhook đang được đặt cho bot này)" if error.error_code == 409 else ""
+            code, detail = error.error_code, self._redact(error.description) + hint
+        else:
+            code, detail = type(error).__name__, self._redact(str(error))
+        log.warning("Zalo getUpdates lỗi %s: %s; thử lại sau %g giây", code, detail, delay)
+        return delay
 
     async def _webhook(self, request: web.Request) -> web.Response:
-        given = request.headers.get(SECRET_HEADER, "").encode("utf-8", "replace")
-        if self._webhook_secret is None or not hmac.compare_digest(given, self._webhook_secret):
+        if not secret_matches(request.headers.get(SECRET_HEADER, ""), self._webhook_secret):
             return web.Response(status=403, text="Forbidden")
-        if self.hub is None:
+        if self.host is None:
             return web.Response(status=503, text="Service Unavailable")
         # Updates keep being accepted while the server drains at a stop: Zalo publishes no
         # retry rule, so an update refused here could be lost.
@@ -330,11 +256,11 @@ class ZaloChannel:
         and answers 500.
         """
         self.stats["received"] += 1
-        hub = self.hub
+        host = self.host
         try:
             for attempt in itertools.count(1) if attempts is None else range(1, attempts + 1):
                 try:
-                    await asyncio.shield(hub.track(self._process(incoming)))
+                    await asyncio.shield(host.track(self._process(incoming)))
                     return True
                 except asyncio.CancelledError:
                     raise
@@ -361,7 +287,7 @@ class ZaloChannel:
     async def _process(self, incoming: ZaloIncoming) -> None:
         # A non-text event (image, sticker, voice) arrives with text None: the service answers
         # that only text is read.
-        await self.hub.dispatch(
+        await self.host.dispatch(
             Inbound(
                 channel=CHANNEL,
                 chat_id=incoming.chat_id,
@@ -400,19 +326,18 @@ class ZaloChannel:
 
     async def send(self, chat_id: str, outbound: Outbound) -> None:
         """Send one outbound as one or more text messages; raise RetryLater / Undeliverable."""
-        if self.hub is None:
+        if self.host is None:
             raise RetryLater(5.0, reason="kênh Zalo chưa khởi động")
         key = (chat_id, outbound)
         progress = self._pending.pop(key, None)
         if progress is None:
             shown = outbound
             if outbound.attachment is not None:
-                shown = await asyncio.to_thread(self._as_link, chat_id, outbound)
+                shown = await self._as_link(chat_id, outbound)
             progress = _Progress(render_parts(shown))
-        exempt = outbound.context == QUOTA_CONTEXT
         while progress.done < len(progress.parts):
             try:
-                await self._send_counted(chat_id, progress.parts[progress.done], exempt=exempt)
+                await self._send_counted(chat_id, progress.parts[progress.done], outbound)
             except RetryLater:
                 if len(self._pending) >= _MAX_PENDING:
                     self._pending.pop(next(iter(self._pending)))
@@ -420,96 +345,21 @@ class ZaloChannel:
                 raise
             progress.done += 1
 
-    async def _send_counted(self, chat_id: str, text: str, *, exempt: bool) -> None:
-        month = month_of(self.hub.app.clock())
-        booked = await asyncio.to_thread(self._book, month, exempt)
-        if not booked.allowed:
+    async def _send_counted(self, chat_id: str, text: str, outbound: Outbound) -> None:
+        refusal = await self.meter.take(outbound)
+        if refusal is not None:
             self.stats["refused_quota"] += 1
-            raise Undeliverable(
-                f"quota: hết hạn mức {booked.cap} tin nhắn Zalo tháng {_month_label(month)}"
-            )
+            raise Undeliverable(refusal)
         try:
             await self.client.send_message(chat_id, text)
         except ZaloApiError as error:
             if error.error_code != NETWORK_ERROR_CODE:  # refused for sure: it did not count
-                await asyncio.to_thread(self._give_back, month)
+                await self.meter.give_back()
             raise self._send_error(error) from None
 
-    def _book(self, month: str, exempt: bool) -> QuotaTake:
-        """Count one message; on crossing 80 % or reaching the cap, queue the notices."""
-        app = self.hub.app
-        cap = self.settings.baocao_zalo_monthly_cap
-        now = app.clock()
-        with app.database.transaction() as session:
-            booked = take(
-                session,
-                channel=CHANNEL,
-                account=self.account,
-                month=month,
-                cap=cap,
-                now=now,
-                force=exempt,
-            )
-            notified = 0
-            if booked.capped:
-                notified = self._notify_secretariat(session, cap_text(booked, month), now)
-            elif booked.warn:
-                notified = self._notify_secretariat(session, warning_text(booked, month), now)
-        if booked.capped or booked.warn:
-            what = "đã hết hạn mức" if booked.capped else f"đã đạt {warn_threshold(cap)} tin (80%)"
-            log.warning(
-                "Zalo: %s tin nhắn tháng %s (%d/%d); đã báo %d cán bộ tổng hợp",
-                what,
-                month,
-                booked.sent,
-                cap,
-                notified,
-            )
-            self.hub.outbox.wake()
-        return booked
-
-    def _give_back(self, month: str) -> None:
-        with self.hub.app.database.transaction() as session:
-            give_back(session, channel=CHANNEL, account=self.account, month=month)
-
-    @staticmethod
-    def _notify_secretariat(session, text: str, now: datetime) -> int:
-        contacts = session.exec(
-            select(Contact)
-            .where(Contact.role == "secretariat", Contact.active)
-            .order_by(Contact.id)
-        ).all()
-        for contact in contacts:
-            context = QUOTA_CONTEXT if contact.channel == CHANNEL else ""
-            enqueue(
-                session,
-                channel=contact.channel,
-                chat_id=contact.chat_id,
-                payload=Outbound(text, context=context).to_payload(),
-                now=now,
-                contact_id=contact.id,
-                kind="notice",
-                claimed=False,
-            )
-        return len(contacts)
-
-    def _as_link(self, chat_id: str, outbound: Outbound) -> Outbound:
-        """Zalo cannot send files: turn an export attachment into a download link."""
-        app = self.hub.app
-        attachment = outbound.attachment
-        now = app.clock()
-        with app.database.transaction() as session:
-            campaign = session.get(Campaign, attachment.campaign_id)
-            if campaign is None:
-                raise Undeliverable("đợt báo cáo của tệp đính kèm không còn")
-            try:
-                unit = unit_by_code(session, attachment.unit_code) if attachment.unit_code else None
-            except StorageError as error:
-                raise Undeliverable(str(error)) from None
-            contact = session.exec(
-                select(Contact).where(Contact.channel == CHANNEL, Contact.chat_id == chat_id)
-            ).first()
-            link = app.service.download_link(session, campaign, unit, contact, now)
+    async def _as_link(self, chat_id: str, outbound: Outbound) -> Outbound:
+        """Zalo cannot send files: an export attachment becomes a download link."""
+        link = await self.host.attachments.as_link(outbound.attachment, CHANNEL, chat_id)
         text = f"{outbound.text} (Excel): {link}\nĐường liên kết dùng được trong 24 giờ."
         return Outbound(text, outbound.choices, outbound.context, outbound.numbered)
 
@@ -526,10 +376,7 @@ class ZaloChannel:
         return Undeliverable(reason, blocked=blocked)
 
     def _redact(self, text: str) -> str:
-        for secret in self._secrets:
-            if len(secret) >= 6:
-                text = text.replace(secret, "<token>")
-        return text
+        return base.redact(text, self._secrets)
 
 
 def _inbound_id(message_id: str) -> str:

@@ -15,12 +15,13 @@ parts that fit Zalo's 2000-character limit for ``sendMessage``.
 from __future__ import annotations
 
 import json
-import unicodedata
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
 import aiohttp
+
+from bot.channels import base
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -318,38 +319,5 @@ def _parse_update(update: Any) -> ZaloIncoming | None:
 
 
 def split_text(text: str, limit: int = TEXT_LIMIT) -> list[str]:
-    """Cut ``text`` into parts of at most ``limit`` characters, never an empty part.
-
-    A text that fits is returned unchanged (``[text]``; ``[]`` for ``""``). Otherwise whole
-    lines are packed greedily and the run of line breaks at each split point is dropped (so no
-    part starts or ends with a blank line). A line longer than ``limit`` is cut after its last
-    fitting space (the space stays at the end of the first part), or hard-cut as a last resort
-    (never between a letter and a combining diacritic that follows it, when avoidable).
-    Nothing but line breaks at split points is lost; nothing is added.
-    """
-    if limit < 1:
-        raise ValueError("limit must be at least 1")
-    if len(text) <= limit:
-        return [text] if text else []
-    parts: list[str] = []
-    rest = text.lstrip("\n")
-    while len(rest) > limit:
-        # rest[0] is never a line break here, so every part below is non-empty. A line break
-        # at index ``limit`` is fine: the part before it has exactly ``limit`` characters.
-        cut = rest.rfind("\n", 1, limit + 1)
-        if cut > 0:
-            parts.append(rest[:cut].rstrip("\n"))
-            rest = rest[cut + 1 :].lstrip("\n")
-            continue
-        space = rest.rfind(" ", 0, limit)
-        if space >= 0 and rest[: space + 1].strip():
-            cut = space + 1
-        else:
-            cut = limit
-            while cut > 1 and unicodedata.combining(rest[cut]):
-                cut -= 1
-        parts.append(rest[:cut])
-        rest = rest[cut:]
-    if rest:
-        parts.append(rest)
-    return parts
+    """Cut ``text`` into parts of at most ``limit`` characters (see `bot.channels.base`)."""
+    return base.split_text(text, limit)

@@ -20,17 +20,13 @@ import aiohttp
 import pytest
 from sqlmodel import select
 
-from bot.app import App, build_app
-from bot.channels.telegram import (
-    OFFICER_COMMANDS,
-    SECRETARIAT_COMMANDS,
-    WEBHOOK_PATH,
-    TelegramChannel,
-)
+from bot.app import App, assemble, build_app
+from bot.channels.telegram import WEBHOOK_PATH, TelegramChannel
 from bot.runner import ChannelStartError, serve
 from bot.secretariat import HELP_TEXT
 from bot.service import BAD_CODE_TEXT, STRANGER_TEXT, TEXT_ONLY_TEXT
 from bot.settings import Settings
+from conversations.commands import OFFICER_MENU, SECRETARIAT_MENU
 from storage.models import Answer, Contact, OutboxMessage, ProcessedInbound, Submission, Unit
 from storage.repository import create_invite, current_campaign, unit_by_code
 from tests.fakes.telegram_server import FakeTelegramServer, SentRecord
@@ -94,7 +90,7 @@ class Deployment:
         self.stop_event = asyncio.Event()
         started = asyncio.Event()
         self.task = asyncio.create_task(
-            serve(self.app, [self.channel], self.stop_event, started=started)
+            serve(assemble(self.app, [self.channel]), self.stop_event, started=started)
         )
         waiter = asyncio.create_task(started.wait())
         done, _ = await asyncio.wait({self.task, waiter}, timeout=10, return_when="FIRST_COMPLETED")
@@ -117,11 +113,11 @@ class Deployment:
 
     async def settle(self, timeout: float = 5.0) -> None:
         """Wait until every update taken is handled and every reply delivered."""
-        hub = self.channel.hub
+        host = self.channel.host
         async with asyncio.timeout(timeout):
-            while hub.in_flight:
-                await asyncio.gather(*list(hub.in_flight), return_exceptions=True)
-            await hub.outbox.drain()
+            while host.in_flight:
+                await asyncio.gather(*list(host.in_flight), return_exceptions=True)
+            await host.outbox.drain()
 
     def query(self, fn):
         with self.app.database.transaction() as session:
@@ -458,7 +454,7 @@ async def test_secretariat_gets_status_and_export_with_the_officers_numbers(depl
     # The secretariat's own menu is set for this chat right after linking.
     await tg.wait_for_calls("setMyCommands", count=2)
     assert tg.commands[f"chat:{SECRETARY}"] == [
-        {"command": c, "description": d} for c, d in SECRETARIAT_COMMANDS
+        {"command": c, "description": d} for c, d in SECRETARIAT_MENU
     ]
 
     [status] = await secretary.say("/status")
@@ -502,7 +498,7 @@ async def test_secretariat_commands_are_set_at_start_for_known_members(deploymen
     tg.commands.clear()
 
     await deployment.start()
-    assert tg.commands["default"] == [{"command": c, "description": d} for c, d in OFFICER_COMMANDS]
+    assert tg.commands["default"] == [{"command": c, "description": d} for c, d in OFFICER_MENU]
     assert [c["command"] for c in tg.commands["default"]] == [
         "start",
         "tiep",
@@ -517,6 +513,7 @@ async def test_secretariat_commands_are_set_at_start_for_known_members(deploymen
         "remind",
         "invite",
         "tralai",
+        "duyet",
         "help",
     ]
     assert set(tg.commands) == {"default", f"chat:{SECRETARY}"}
@@ -827,8 +824,8 @@ async def test_polling_mode_deletes_a_leftover_webhook_first(deployment, tg):
 async def test_flood_limit_429_is_honoured_and_the_message_still_arrives(deployment, tg):
     channel = await deployment.start()
     fake_time = VirtualTime()
-    channel.hub.outbox.monotonic = fake_time.monotonic
-    channel.hub.outbox.sleep = fake_time.sleep
+    channel.host.outbox.monotonic = fake_time.monotonic
+    channel.host.outbox.sleep = fake_time.sleep
     tg.fail_next("sendMessage", status=429, retry_after=7)
     stranger = Person(tg, STRANGER)
 
@@ -845,8 +842,8 @@ async def test_flood_limit_429_is_honoured_and_the_message_still_arrives(deploym
 async def test_server_errors_are_retried(deployment, tg):
     channel = await deployment.start()
     fake_time = VirtualTime()
-    channel.hub.outbox.monotonic = fake_time.monotonic
-    channel.hub.outbox.sleep = fake_time.sleep
+    channel.host.outbox.monotonic = fake_time.monotonic
+    channel.host.outbox.sleep = fake_time.sleep
     tg.fail_next("sendMessage", status=500, times=2)
     [reply] = await Person(tg, STRANGER).say("xin chào")
     assert reply.text == STRANGER_TEXT

@@ -115,7 +115,7 @@ async def test_stop_ends_a_long_poll_at_once(deployment, tg):  # noqa: F811
 
 def failing_dispatch(channel: TelegramChannel, failures: dict[str, int]):
     """Make the service fail for the given update ids, `n` times each (the database is down)."""
-    dispatch = channel.hub.dispatch
+    dispatch = channel.host.dispatch
 
     async def flaky(inbound):
         left = failures.get(inbound.inbound_id, 0)
@@ -124,7 +124,7 @@ def failing_dispatch(channel: TelegramChannel, failures: dict[str, int]):
             raise RuntimeError("máy chủ cơ sở dữ liệu không trả lời")
         return await dispatch(inbound)
 
-    channel.hub.dispatch = flaky
+    channel.host.dispatch = flaky
 
 
 async def test_a_database_outage_loses_no_message(deployment, tg):  # noqa: F811

@@ -76,7 +76,7 @@ async def test_polling_survives_errors_and_backs_off(fake, tmp_path, caplog) -> 
 async def test_a_database_outage_loses_no_polled_message(fake, tmp_path, caplog) -> None:
     """Zalo hands a polled update out once: it is tried until stored, however long that takes."""
     async with running(fake, tmp_path) as run:
-        dispatch = run.channel.hub.dispatch
+        dispatch = run.channel.host.dispatch
         failures = [RuntimeError("máy chủ cơ sở dữ liệu không trả lời")] * 8
 
         async def flaky(inbound):
@@ -84,7 +84,7 @@ async def test_a_database_outage_loses_no_polled_message(fake, tmp_path, caplog)
                 raise failures.pop()
             return await dispatch(inbound)
 
-        run.channel.hub.dispatch = flaky
+        run.channel.host.dispatch = flaky
         assert await run.say(STRANGER, "Tin lúc mất kết nối") == [STRANGER_TEXT]
         assert run.sleeps.delays == [1, 2, 4, 8, 16, 32, BACKOFF_CAP, BACKOFF_CAP]
         assert run.channel.stats["failed"] == 0

@@ -24,14 +24,14 @@ import aiohttp
 import pytest
 from sqlmodel import select
 
-from bot.app import App, build_app
+from bot.app import App, assemble, build_app
 from bot.channels.zalo import ZaloChannel, render_parts
 from bot.clock import FakeClock
 from bot.messaging import Attachment, Inbound, Outbound
 from bot.runner import ChannelStartError, serve
-from bot.secretariat import status_text
 from bot.service import BAD_CODE_TEXT, STRANGER_TEXT, TEXT_ONLY_TEXT
 from bot.settings import Settings
+from bot.status import status_text
 from conversations.engine import Choice
 from storage.models import Answer, AnswerHistory, DownloadToken, OutboxMessage, Submission
 from storage.progress import campaign_progress
@@ -100,7 +100,7 @@ class Running:
 
     async def settle(self) -> None:
         """Wait until every queued delivery has been made or given up."""
-        await self.channel.hub.outbox.drain(timeout=10)
+        await self.channel.host.outbox.drain(timeout=10)
 
     async def say(self, user: str, text: str, *, message_id: str | None = None) -> list[str]:
         """Send `text` as `user` through the fake; return the texts the bot sent back."""
@@ -149,7 +149,7 @@ async def running(
     sleeps = Sleeps()
     channel = ZaloChannel(settings, sleep=sleeps)
     stop, started = asyncio.Event(), asyncio.Event()
-    task = asyncio.create_task(serve(app, [channel], stop, started=started))
+    task = asyncio.create_task(serve(assemble(app, [channel]), stop, started=started))
     ready = asyncio.create_task(started.wait())
     try:
         await asyncio.wait({task, ready}, timeout=10, return_when=asyncio.FIRST_COMPLETED)
@@ -581,7 +581,7 @@ async def test_monthly_quota_warns_once_then_stops_at_the_cap(fake, tmp_path) ->
         assert await run.say(OFFICER, "85") == []
         assert await run.say(SECRETARY, "/status") == []
         assert await run.send_event(OFFICER, "sticker") == []
-        run.channel.hub.outbox.wake()
+        run.channel.host.outbox.wake()
         await run.settle()
         assert len(fake.sent()) == 11
         assert fake.calls["sendMessage"] == 11

@@ -18,7 +18,7 @@ from storage.hot_path import (
     Tx,
     claim_inbound,
     enqueue,
-    find_sender,
+    find_correspondent,
     load_answers,
     load_dialogue,
     note_seen,
@@ -151,7 +151,7 @@ def test_rows_written_by_the_models_read_back_here(database, officer, clock):
             )
         )
     with database.unit_of_work() as tx:
-        sender = find_sender(tx, "telegram", "501")
+        sender = find_correspondent(tx, "telegram", "501")
         assert sender.id == contact_id and sender.unit.code == "HU-NP" and sender.active is True
         assert sender.last_seen_at is None
         snapshot = open_submission(tx, campaign_id, unit_id)
@@ -166,10 +166,10 @@ def test_rows_written_by_the_models_read_back_here(database, officer, clock):
         assert state_id is not None and dialogue.mode == "review"
         note_seen(tx, contact_id, "Nguyễn Văn B", MOMENT)
     with database.unit_of_work() as tx:
-        sender = find_sender(tx, "telegram", "501")
+        sender = find_correspondent(tx, "telegram", "501")
         assert (sender.last_seen_at, sender.display_name) == (MOMENT, "Nguyễn Văn B")
-        assert find_sender(tx, "telegram", "999") is None
-        assert find_sender(tx, "zalo", "501") is None
+        assert find_correspondent(tx, "telegram", "999") is None
+        assert find_correspondent(tx, "zalo", "501") is None
 
 
 def test_sqlite_timestamps_are_stored_exactly_as_sqlalchemy_stores_them(sqlite_url, clock):
@@ -203,7 +203,7 @@ def test_unit_of_work_rolls_back_plain_sql_and_orm_together(database, officer, c
         raise RuntimeError("giữa chừng")
     with database.unit_of_work() as tx:
         assert claim_inbound(tx, "telegram", "8001", clock())  # the first claim was undone
-        assert find_sender(tx, "telegram", "501").display_name == "Nguyễn Văn A"
+        assert find_correspondent(tx, "telegram", "501").display_name == "Nguyễn Văn A"
 
 
 def test_unit_of_work_commits_the_orm_session_with_the_plain_sql(database, officer, clock):

@@ -1,0 +1,116 @@
+"""What channels are handed (`ChannelHost`): the way in to the service and out to the outbox.
+
+Messages dispatched together (a batch of polled updates, webhook calls arriving at once) are
+applied in one transaction (`Service.handle_batch`): one commit instead of one per message, each
+message still all-or-nothing in its own savepoint. The host also answers the few questions a
+channel has about the world (secretariat chats, button contexts, an export as file or link, a
+quota meter) through functions the composition root gives it, so channels never touch storage.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+from bot.channels.base import Attachments, Channel, Meter
+from bot.messaging import Inbound, RoleChange
+from bot.outbox import Outbox
+from bot.service import Service
+
+BATCH_LIMIT = 100  # messages per transaction; getUpdates returns at most 100 at a time
+
+
+@dataclass
+class ChannelHost:
+    service: Service
+    outbox: Outbox
+    web: web.Application
+    attachments: Attachments
+    secretariat_chats: Callable[[str], list[str]]
+    button_contexts: Callable[[], set[str]]
+    meter: Callable[[str, str], Meter]
+    on_loop_thread: bool = True  # SQLite: batches run on the loop (see `_take_batch`)
+    in_flight: set[asyncio.Task] = field(default_factory=set)
+    batch_limit: int = BATCH_LIMIT
+    channels: dict[str, Channel] = field(default_factory=dict)
+    loop: asyncio.AbstractEventLoop | None = None
+    _waiting: list[tuple[Inbound, asyncio.Future]] = field(default_factory=list)
+
+    # --- in: batches to the service ----------------------------------------------------------
+
+    async def dispatch(self, inbound: Inbound) -> None:
+        """Apply one message (with whatever else is waiting); raise if it could not be."""
+        future = asyncio.get_running_loop().create_future()
+        self._waiting.append((inbound, future))
+        if len(self._waiting) == 1:
+            asyncio.get_running_loop().call_soon(self._take_batch)
+        await future
+
+    def _take_batch(self) -> None:
+        batch, self._waiting = self._waiting[: self.batch_limit], self._waiting[self.batch_limit :]
+        if self._waiting:
+            asyncio.get_running_loop().call_soon(self._take_batch)
+        if self.on_loop_thread:
+            # SQLite runs one writer at a time and a batch takes well under a millisecond per
+            # message: running it on the loop avoids a thread hop and the GIL hand-offs it
+            # causes on every socket send.
+            self._settle(batch, self._handle_batch(batch))
+        else:
+            self.track(self._run_in_thread(batch))
+
+    async def _run_in_thread(self, batch: list[tuple[Inbound, asyncio.Future]]) -> None:
+        self._settle(batch, await asyncio.to_thread(self._handle_batch, batch))
+
+    def _handle_batch(self, batch: list[tuple[Inbound, asyncio.Future]]) -> list:
+        try:
+            return self.service.handle_batch([inbound for inbound, _ in batch])
+        except Exception as error:  # not expected (failures come back as outcomes)
+            return [error] * len(batch)
+
+    def _settle(self, batch: list[tuple[Inbound, asyncio.Future]], outcomes: list) -> None:
+        for (_, future), outcome in zip(batch, outcomes, strict=True):
+            if isinstance(outcome, Exception):
+                if not future.done():
+                    future.set_exception(outcome)
+                continue
+            # Delivered even if the waiting task was cancelled: the rows are committed.
+            self.outbox.submit(outcome)
+            if not future.done():
+                future.set_result(None)
+
+    def track(self, coroutine: Coroutine[Any, Any, Any]) -> asyncio.Task:
+        """Run a dispatch in the background, remembered so that a stop can wait for it."""
+        task = asyncio.create_task(coroutine)
+        self.in_flight.add(task)
+        task.add_done_callback(self.in_flight.discard)
+        return task
+
+    # --- out: events from the service, wake-ups for the outbox --------------------------------
+
+    def role_changed(self, change: RoleChange) -> None:
+        """From the service (any thread, after commit): let the channel reflect it."""
+        self._on_loop(self._tell_channel, change)
+
+    def _tell_channel(self, change: RoleChange) -> None:
+        channel = self.channels.get(change.channel)
+        if channel is not None:
+            channel.on_role_change(change)
+
+    def wake_outbox(self) -> None:
+        """Sweep the outbox now (from any thread): new unclaimed rows were committed."""
+        self._on_loop(self.outbox.wake)
+
+    def _on_loop(self, function: Callable, *args: Any) -> None:
+        loop = self.loop
+        if loop is None or loop.is_closed():
+            return
+        with contextlib.suppress(RuntimeError):  # the loop is closing
+            loop.call_soon_threadsafe(function, *args)
+
+    def announce_username(self, channel: str, username: str) -> None:
+        self.service.desk.bot_usernames.setdefault(channel, username)

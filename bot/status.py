@@ -1,0 +1,92 @@
+"""Progress texts shared by the chat and the command line: the secretariat's summary
+(`status_text`) and one unit's own standing (`unit_status_text`).
+
+Counts and the unit tree come from `exports.consolidation`, as in the workbook."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlmodel import Session
+
+from conversations.campaigns import days_left
+from conversations.labels import STATUS_TITLES, group_title
+from conversations.messages import format_deadline, late_phrase
+from exports.consolidation import UnitTree, counts, status_counts
+from storage.models import Campaign, Unit
+from storage.progress import UnitProgress, campaign_progress
+from storage.repository import campaign_spec
+
+
+def status_text(campaign: Campaign, progress: list[UnitProgress], now: datetime) -> str:
+    """A phone-readable summary: counts, late submissions, then who has not submitted, in the
+    unit tree (a unit beneath its own parent, shown for context when it has submitted)."""
+    spec = campaign_spec(campaign)
+    left = days_left(campaign.deadline, now, spec.zone)
+    if left > 0:
+        when = f"còn {left} ngày"
+    elif left == 0:
+        when = "hôm nay là ngày cuối"
+    else:
+        when = f"đã quá hạn {-left} ngày"
+    tally = status_counts(progress)
+    lines = [
+        campaign.title,
+        f"Hạn nộp: {format_deadline(campaign.deadline, spec.zone)} ({when})",
+        f"Đã nộp {tally['submitted']}/{len(progress)} · đang điền {tally['in_progress']} · "
+        f"chưa bắt đầu {tally['not_started']}",
+    ]
+    late = [
+        (item, phrase)
+        for item in progress
+        if item.done
+        and item.submitted_at
+        and (phrase := late_phrase(campaign.deadline, item.submitted_at))
+    ]
+    if late:
+        lines.append("Nộp muộn:")
+    for item, phrase in late:
+        lines.append(f" • {item.unit.name} ({item.unit.code}): {phrase}")
+    tree = UnitTree(progress)
+    open_rows = [
+        (group, [(item, depth) for item, depth in rows if _still_open(tree, item)])
+        for group, rows in tree.groups()
+    ]
+    if not any(rows for _, rows in open_rows):
+        lines.append("Tất cả đơn vị đã nộp.")
+        return "\n".join(lines)
+    lines.append("")
+    lines.append("Chưa nộp:")
+    for group, rows in open_rows:
+        if not rows:
+            continue
+        lines.append(f"■ {group_title(group)}")
+        for item, depth in rows:
+            indent = "   " * depth + "↳ " if depth else " • "
+            state = STATUS_TITLES[item.status]
+            if item.status in ("in_progress", "returned"):
+                state += f" {item.answered}/{item.total} câu"
+            lines.append(f"{indent}{item.unit.name} ({item.unit.code}): {state}")
+    return "\n".join(lines)
+
+
+def _still_open(tree: UnitTree, item: UnitProgress) -> bool:
+    """Not submitted, or the parent of a unit that has not submitted (shown for context)."""
+    return any(not counts(member.status) for member, _ in tree.walk(item))
+
+
+def unit_status_text(session: Session, campaign: Campaign, unit_id: int, now: datetime) -> str:
+    unit = session.get(Unit, unit_id)
+    progress = next((p for p in campaign_progress(session, campaign) if p.unit.id == unit.id), None)
+    spec = campaign_spec(campaign)
+    left = days_left(campaign.deadline, now, spec.zone)
+    deadline = format_deadline(campaign.deadline, spec.zone)
+    if progress is None:
+        return f"{unit.name} không thuộc đợt báo cáo {campaign.title}."
+    done_at = progress.submitted_at if progress.done else None
+    late = late_phrase(campaign.deadline, done_at) if done_at else ""
+    return (
+        f"{unit.name}: {STATUS_TITLES[progress.status]}{f' ({late})' if late else ''}, "
+        f"đã trả lời {progress.answered}/{progress.total} câu.\n"
+        f"Hạn nộp: {deadline}" + (f" (còn {left} ngày)." if left > 0 else ".")
+    )

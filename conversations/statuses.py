@@ -1,0 +1,25 @@
+"""Where a report stands and who a contact is, as enums (their values are what the tables hold),
+and the one definition of a "done" report."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class SubmissionStatus(StrEnum):
+    NOT_STARTED = "not_started"
+    IN_PROGRESS = "in_progress"
+    SUBMITTED = "submitted"
+    RETURNED = "returned"  # sent back by the secretariat: editable again
+    APPROVED = "approved"  # accepted by the secretariat: locked
+
+
+DONE = frozenset({SubmissionStatus.SUBMITTED, SubmissionStatus.APPROVED})
+EDITABLE = frozenset(
+    {SubmissionStatus.NOT_STARTED, SubmissionStatus.IN_PROGRESS, SubmissionStatus.RETURNED}
+)
+
+
+class ContactRole(StrEnum):
+    OFFICER = "officer"
+    SECRETARIAT = "secretariat"

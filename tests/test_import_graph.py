@@ -1,0 +1,123 @@
+"""The package's import graph, read from the source (module- and function-level imports alike):
+no cycle anywhere in bot/, conversations/, storage/ and exports/, channels never reach storage,
+and conversations/ stays free of I/O libraries."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGES = ("bot", "conversations", "storage", "exports")
+IO_LIBRARIES = ("aiogram", "aiohttp", "httpx", "sqlmodel", "sqlalchemy", "openpyxl")
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def all_modules() -> dict[str, Path]:
+    modules = {}
+    for package in PACKAGES:
+        for path in (ROOT / package).rglob("*.py"):
+            if "migrations" not in path.parts:
+                modules[module_name(path)] = path
+    return modules
+
+
+def imported_names(path: Path, name: str) -> set[str]:
+    """Every module an import anywhere in the file names (in functions and TYPE_CHECKING too)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join([*anchor, base] if base else anchor)
+            found.add(base)
+            found |= {f"{base}.{alias.name}" for alias in node.names}
+    return found
+
+
+def import_graph() -> dict[str, set[str]]:
+    modules = all_modules()
+    return {
+        name: {target for target in imported_names(path, name) if target in modules} - {name}
+        for name, path in modules.items()
+    }
+
+
+def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+    path: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        path.append(node)
+        for target in sorted(graph[node]):
+            if state.get(target) == 1:
+                return path[path.index(target) :] + [target]
+            if target not in state:
+                cycle = visit(target)
+                if cycle:
+                    return cycle
+        path.pop()
+        state[node] = 2
+        return None
+
+    for node in sorted(graph):
+        if node not in state:
+            cycle = visit(node)
+            if cycle:
+                return cycle
+    return None
+
+
+def test_the_graph_is_read_from_the_whole_package() -> None:
+    graph = import_graph()
+    assert {"bot.app", "bot.service", "storage.hot_path", "conversations.engine"} <= set(graph)
+    assert "storage.database" in graph["bot.app"]
+
+
+def test_the_cycle_finder_finds_a_cycle() -> None:
+    assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+    assert find_cycle({"a": {"b"}, "b": set()}) is None
+
+
+def test_no_import_cycle() -> None:
+    cycle = find_cycle(import_graph())
+    assert cycle is None, "import cycle: " + " -> ".join(cycle or [])
+
+
+def test_channels_import_nothing_from_storage() -> None:
+    for name, path in all_modules().items():
+        if name.startswith("bot.channels."):
+            reached = {t for t in imported_names(path, name) if t.split(".")[0] == "storage"}
+            assert not reached, f"{name} imports {sorted(reached)}"
+
+
+def test_no_channel_knows_another_channel() -> None:
+    channel_modules = {n for n in all_modules() if n.startswith("bot.channels.")}
+    for name in channel_modules:
+        own = name.rsplit(".", 1)[1].partition("_")[0]
+        others = {
+            target
+            for target in imported_names(all_modules()[name], name)
+            if target in channel_modules and target.rsplit(".", 1)[1].partition("_")[0] != own
+        }
+        assert others <= {"bot.channels.base"}, f"{name} imports {sorted(others)}"
+
+
+def test_conversations_do_no_io() -> None:
+    for name, path in all_modules().items():
+        if name.startswith("conversations."):
+            roots = {target.split(".")[0] for target in imported_names(path, name)}
+            used = sorted(roots & set(IO_LIBRARIES))
+            assert not used, f"{name} imports {used}"
