@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 import pytest
 
 from bot.exporting import export_bytes
-from bot.secretariat import status_text
+from bot.status import status_text
 from conversations.labels import GROUP_ORDER
 from exports.consolidation import (
     UnitTree,
