@@ -91,6 +91,15 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--campaign", metavar="MÃ_ĐỢT")
     export.add_argument("--no-unit-sheets", action="store_true", help="không tạo sheet từng đơn vị")
 
+    report = commands.add_parser("report", help="tạo dự thảo báo cáo Word theo Đề cương")
+    report_what = report.add_mutually_exclusive_group(required=True)
+    report_what.add_argument("--unit", metavar="MÃ", help="báo cáo của một đơn vị")
+    report_what.add_argument(
+        "--consolidated", action="store_true", help="báo cáo tổng hợp của Ban Dân vận"
+    )
+    report.add_argument("--output", "-o", required=True, metavar="TỆP.docx")
+    report.add_argument("--campaign", metavar="MÃ_ĐỢT")
+
     remind = commands.add_parser("remind", help="gửi (hoặc liệt kê) tin nhắc hạn ngay bây giờ")
     remind.add_argument("--dry-run", action="store_true", help="chỉ liệt kê, không gửi")
     remind.add_argument("--unit", metavar="MÃ")
@@ -287,6 +296,12 @@ def cmd_export(app: App, args: argparse.Namespace) -> int:
     )
 
 
+def cmd_report(app: App, args: argparse.Namespace) -> int:
+    from bot.reporting import report_to_file
+
+    return report_to_file(app, args.output, unit_code=args.unit, campaign_code=args.campaign)
+
+
 def cmd_remind(app: App, args: argparse.Namespace) -> int:
     from bot.reminders import remind_command
 
@@ -311,6 +326,7 @@ COMMANDS: dict[str, Callable[[App, argparse.Namespace], int]] = {
     "campaign": cmd_campaign,
     "status": cmd_status,
     "export": cmd_export,
+    "report": cmd_report,
     "remind": cmd_remind,
     "return": cmd_return,
 }

@@ -125,7 +125,7 @@ def resolve_outline_path(name: str | Path, beside: Path | None = None) -> Path:
 
 
 def load_outline(path: str | Path, form: Form | None = None) -> Outline:
-    """Read and validate an outline file; with `form`, its figures must name the form's questions."""
+    """Read and validate an outline file; with `form`, its figures must name its questions."""
     path = resolve_outline_path(path)
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8-sig"))
