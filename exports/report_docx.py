@@ -267,18 +267,15 @@ def _date_line(place: str, moment: datetime, zone, *, dated: bool) -> str:
     """
     local = moment.astimezone(zone)
     if not dated:
-        return f"{place}, ngày      tháng      năm {local.year}"
+        return f"{place}, ngày    tháng    năm {local.year}"
     month = f"{local.month:02d}" if local.month <= 2 else str(local.month)
     return f"{place}, ngày {local.day:02d} tháng {month} năm {local.year}"
 
 
 def _heading(page: _Page, letterhead: Letterhead, campaign, moment, *, dated: bool) -> None:
     table = page.document.add_table(rows=1, cols=2)
-    table.autofit = False
+    _set_widths(table, [Mm(72), CONTENT_WIDTH - Mm(72)])
     left, right = table.rows[0].cells
-    widths = (Mm(72), CONTENT_WIDTH - Mm(72))
-    for cell, width in zip((left, right), widths, strict=True):
-        cell.width = width
     centered = {"align": WD_ALIGN_PARAGRAPH.CENTER, "indent": False}
     first = left.paragraphs[0]
     first.alignment = WD_ALIGN_PARAGRAPH.CENTER
@@ -395,9 +392,8 @@ def _document_text(item: dict) -> str:
 def _signature(page: _Page, letterhead: Letterhead) -> None:
     page.paragraph("")
     table = page.document.add_table(rows=1, cols=2)
-    table.autofit = False
+    _set_widths(table, [Mm(85), CONTENT_WIDTH - Mm(85)])
     left, right = table.rows[0].cells
-    left.width, right.width = Mm(85), CONTENT_WIDTH - Mm(85)
     heading = left.paragraphs[0]
     run(heading, "Nơi nhận:", bold=True, italic=False, underline=True, size=Pt(12))
     for line in letterhead.recipients:
@@ -452,8 +448,7 @@ def _figures_table(page: _Page, form: Form, questions: list[Question], read) -> 
     for section in form.sections:
         if section.key not in shown:
             continue
-        cells = _row(table, [section.key, section.title, ""], bold=True)
-        cells[1].merge(cells[2])
+        _row(table, [section.key, section.title], bold=True)
         for question in questions:
             if question.section != section.key:
                 continue
@@ -472,6 +467,16 @@ def _table_value(question: Question, reading: Reading) -> str:
     return text
 
 
+def _set_widths(table, widths: list) -> None:
+    """Fixed column widths, in the grid (what LibreOffice reads) and in every cell (Word)."""
+    table.autofit = False
+    for column, width in zip(table.columns, widths, strict=True):
+        column.width = width
+    for row in table.rows:
+        for cell, width in zip(row.cells, widths, strict=True):
+            cell.width = width
+
+
 @dataclass(frozen=True)
 class _Grid:
     table: object
@@ -483,9 +488,8 @@ def _grid(page: _Page, headers: list[str], widths: list) -> _Grid:
     table = page.document.add_table(rows=1, cols=len(headers))
     table.style = page.document.styles["Table Grid"]
     table.alignment = WD_TABLE_ALIGNMENT.CENTER
-    table.autofit = False
-    for cell, text, width in zip(table.rows[0].cells, headers, widths, strict=True):
-        cell.width = width
+    _set_widths(table, widths)
+    for cell, text in zip(table.rows[0].cells, headers, strict=True):
         cell.paragraphs[0].alignment = WD_ALIGN_PARAGRAPH.CENTER
         run(cell.paragraphs[0], text, bold=True, size=TABLE_SIZE)
     header = table.rows[0]._tr.get_or_add_trPr()
@@ -496,9 +500,15 @@ def _grid(page: _Page, headers: list[str], widths: list) -> _Grid:
 
 
 def _row(grid: _Grid, texts: list[str], *, bold: bool = False, italic_last: bool = False):
-    cells = grid.table.add_row().cells
-    for index, (cell, text) in enumerate(zip(cells, texts, strict=True)):
+    """A row that never breaks across pages; fewer texts than columns: the last cell spans."""
+    row = grid.table.add_row()
+    row._tr.get_or_add_trPr().append(OxmlElement("w:cantSplit"))
+    cells = list(row.cells)
+    for index, cell in enumerate(cells):
         cell.width = grid.widths[index]
+    if len(texts) < len(cells):
+        cells = cells[: len(texts) - 1] + [cells[len(texts) - 1].merge(cells[-1])]
+    for index, (cell, text) in enumerate(zip(cells, texts, strict=True)):
         lines = str(text).split("\n")
         paragraph = cell.paragraphs[0]
         paragraph.paragraph_format.space_after = Pt(0)
