@@ -12,9 +12,11 @@ import pytest
 from docx import Document
 from docx.shared import Pt
 
-from bot.reporting import report_bytes, simple_totals
+from bot.reporting import report_bytes, simple_totals, unit_letterhead
 from conversations.forms import load_form
-from exports.data import AnswerData, UnitReport
+from conversations.outline import load_outline
+from exports.data import AnswerData, CampaignInfo, UnitReport
+from exports.report_docx import build_unit_report
 from storage.database import open_database
 from storage.repository import seed_if_empty
 from tests.conversations.test_outline import PLAN_SECTIONS
@@ -319,4 +321,35 @@ def test_report_from_sqlite_and_postgresql(both_databases):
     _, data = report_bytes(both_databases, now=NOW)
     assert "Số cuộc giám sát: 8 cuộc; số Hội nghị phản biện: (chưa có số liệu)." in body_texts(
         open_docx(data)
+    )
+
+
+def test_the_units_own_texts_go_under_their_points():
+    form = load_form("ct37_phuluc.yaml")
+    outline = load_outline("ct37_decuong.yaml", form)
+    info = CampaignInfo("ct37-2022", "t", "Kế hoạch số 131-KH/TU", "Ban Dân vận Tỉnh ủy", NOW)
+    unit = UnitReport(code="HU-NP", name="Ban Thường vụ Huyện ủy Ninh Phước", level="huyen")
+    narratives = {
+        "I.1": "Huyện có 9 xã, thị trấn.\n\nDân số khoảng 140.000 người.",
+        "VI": "Đề nghị Tỉnh ủy tổ chức tập huấn.",
+    }
+    data = build_unit_report(
+        info,
+        outline,
+        form,
+        unit,
+        letterhead=unit_letterhead(unit, None, ""),
+        narratives=narratives,
+        now=NOW,
+    )
+    texts = body_texts(open_docx(data))
+    point = texts.index("- Khái quát đặc điểm, tình hình chung của cơ quan, đơn vị, địa phương.")
+    assert texts[point + 1 : point + 3] == [
+        "Huyện có 9 xã, thị trấn.",
+        "Dân số khoảng 140.000 người.",
+    ]
+    assert texts[point + 3].startswith("- Những thuận lợi")  # no placeholder where there is text
+    assert texts[texts.index("VI- ĐỀ XUẤT, KIẾN NGHỊ") + 1] == "Đề nghị Tỉnh ủy tổ chức tập huấn."
+    assert texts[texts.index("V- NHIỆM VỤ TRỌNG TÂM THỜI GIAN TỚI") + 1] == (
+        "(Đơn vị bổ sung nội dung.)"
     )
