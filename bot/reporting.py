@@ -61,7 +61,7 @@ class LoadedReport:
     outline: Outline
     form: Form
     units: list[UnitReport]
-    parents: dict[str, str]  # unit code -> its parent's name
+    parent_name: str | None  # a unit's report: the name of the unit above it, if any
 
 
 def issuing_body(name: str) -> str:
@@ -120,11 +120,9 @@ def load_for_report(
     campaign = current_campaign(session, campaign_code)
     info, form, units = load_reports(session, campaign, unit_code)
     outline = campaign_outline(campaign, form)
-    parents = {}
-    for unit in units:
-        if unit.parent_code:
-            parents[unit.code] = unit_by_code(session, unit.parent_code).name
-    return LoadedReport(info, outline, form, units, parents)
+    parent = units[0].parent_code if unit_code else None
+    parent_name = unit_by_code(session, parent).name if parent else None
+    return LoadedReport(info, outline, form, units, parent_name)
 
 
 # INTEGRATOR: replace with the module that decides what counts in a total (another helper).

@@ -67,7 +67,7 @@ class Letterhead:
 
     superior: str  # the superior body, e.g. "ĐẢNG BỘ TỈNH NINH THUẬN"
     body: str  # the issuing body, e.g. "HUYỆN ỦY NINH PHƯỚC"
-    place: str = "Ninh Thuận"
+    place: str  # where it is issued, e.g. "Ninh Thuận"
     number: str = "Số …-BC/…"
     on_behalf: str = ""  # "T/M BAN THƯỜNG VỤ"
     position: str = "BÍ THƯ"
