@@ -192,7 +192,7 @@ def _ascii(text: str) -> str:
 def build_report(loaded: LoadedReport, unit_code: str | None, now: datetime) -> bytes:
     if unit_code:
         unit = loaded.units[0]
-        letterhead = unit_letterhead(unit, loaded.parents.get(unit.code), loaded.campaign.receiver)
+        letterhead = unit_letterhead(unit, loaded.parent_name, loaded.campaign.receiver)
         # The officer's texts per point come with the chat part of issue #14; none yet.
         return build_unit_report(
             loaded.campaign, loaded.outline, loaded.form, unit, letterhead=letterhead, now=now
