@@ -101,7 +101,7 @@ class Outline(BaseModel):
             yield from visit(section.points, 1)
 
     def question_keys(self) -> list[str]:
-        """The Phụ lục questions the outline writes as figures, in reading order."""
+        """The Phụ lục questions the outline writes as figures, once per mention."""
         keys: list[str] = []
         holders: list[OutlineSection | Point] = list(self.sections)
         holders += [point for _, point in self.walk()]
