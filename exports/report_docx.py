@@ -390,12 +390,15 @@ def _document_text(item: dict) -> str:
 
 
 def _signature(page: _Page, letterhead: Letterhead) -> None:
-    page.paragraph("")
+    """"Nơi nhận" and the signer block, kept on one page with the last lines of the body."""
+    page.document.paragraphs[-1].paragraph_format.keep_with_next = True
+    page.paragraph("", keep_with_next=True)
     table = page.document.add_table(rows=1, cols=2)
     _set_widths(table, [Mm(85), CONTENT_WIDTH - Mm(85)])
+    table.rows[0]._tr.get_or_add_trPr().append(OxmlElement("w:cantSplit"))
     left, right = table.rows[0].cells
     heading = left.paragraphs[0]
-    run(heading, "Nơi nhận:", bold=True, italic=False, underline=True, size=Pt(12))
+    run(heading, "Nơi nhận:", bold=True, underline=True, size=Pt(12))
     for line in letterhead.recipients:
         page.paragraph(
             f"- {line}", size=Pt(11), container=left, indent=False, align=WD_ALIGN_PARAGRAPH.LEFT
