@@ -390,7 +390,7 @@ def _document_text(item: dict) -> str:
 
 
 def _signature(page: _Page, letterhead: Letterhead) -> None:
-    """"Nơi nhận" and the signer block, kept on one page with the last lines of the body."""
+    """ "Nơi nhận" and the signer block, kept on one page with the last lines of the body."""
     page.document.paragraphs[-1].paragraph_format.keep_with_next = True
     page.paragraph("", keep_with_next=True)
     table = page.document.add_table(rows=1, cols=2)
