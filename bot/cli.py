@@ -102,6 +102,15 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--campaign", metavar="MÃ_ĐỢT", help="đợt báo cáo (mặc định: đợt mới nhất)")
     export.add_argument("--no-unit-sheets", action="store_true", help="không tạo sheet từng đơn vị")
 
+    report = commands.add_parser("report", help="tạo dự thảo báo cáo Word theo Đề cương")
+    report_what = report.add_mutually_exclusive_group(required=True)
+    report_what.add_argument("--unit", metavar="MÃ", help="báo cáo của một đơn vị")
+    report_what.add_argument(
+        "--consolidated", action="store_true", help="báo cáo tổng hợp của Ban Dân vận"
+    )
+    report.add_argument("--output", "-o", required=True, metavar="TỆP.docx")
+    report.add_argument("--campaign", metavar="MÃ_ĐỢT")
+
     remind = commands.add_parser("remind", help="gửi (hoặc liệt kê) tin nhắc hạn ngay bây giờ")
     remind.add_argument("--dry-run", action="store_true", help="chỉ liệt kê, không gửi")
     remind.add_argument("--unit", metavar="MÃ", help="chỉ nhắc một đơn vị")
@@ -310,6 +319,12 @@ def cmd_export(app: App, args: argparse.Namespace) -> int:
     )
 
 
+def cmd_report(app: App, args: argparse.Namespace) -> int:
+    from bot.reporting import report_to_file
+
+    return report_to_file(app, args.output, unit_code=args.unit, campaign_code=args.campaign)
+
+
 def cmd_remind(app: App, args: argparse.Namespace) -> int:
     """`baocao remind [--dry-run] [--unit CODE]`: queue now, or list what would be queued."""
     now = app.clock()
@@ -360,6 +375,7 @@ COMMANDS: dict[str, Callable[[App, argparse.Namespace], int]] = {
     "campaign": cmd_campaign,
     "status": cmd_status,
     "export": cmd_export,
+    "report": cmd_report,
     "remind": cmd_remind,
     "return": cmd_return,
     "approve": cmd_approve,

@@ -16,6 +16,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from conversations.forms import BUNDLED_FORMS, Form, FormError, load_form
+from conversations.outline import load_outline, resolve_outline_path
 
 BUNDLED_CAMPAIGN = BUNDLED_FORMS / "ct37_campaign.yaml"
 BUNDLED_UNITS = BUNDLED_FORMS / "ct37_units.csv"
@@ -112,6 +113,7 @@ class CampaignSpec(BaseModel):
     issued_by: str = ""
     receiver: str = ""
     form: str
+    outline: str | None = None  # the Đề cương báo cáo, e.g. ct37_decuong.yaml
     deadline: datetime
     timezone: str = "Asia/Ho_Chi_Minh"
     period_start: date | None = None
@@ -178,6 +180,8 @@ def load_campaign(path: str | Path) -> LoadedCampaign:
     if not form_path.is_absolute() and (path.parent / form_path).exists():
         form_path = path.parent / form_path
     form = load_form(form_path)
+    if spec.outline:
+        load_outline(resolve_outline_path(spec.outline, path.parent), form)  # checked on load
     form_file = form_path if form_path.exists() else BUNDLED_FORMS / form_path
     return LoadedCampaign(
         spec=spec, form=form, spec_text=text, form_text=form_file.read_text(encoding="utf-8-sig")

@@ -131,6 +131,7 @@ def campaign_copy(tmp_path: Path, mutate_form=None, **spec_changes) -> Path:
         mutate_form(form)
         form_path = tmp_path / "form.yaml"
         form_path.write_text(yaml.safe_dump(form, allow_unicode=True), encoding="utf-8")
+        raw.pop("outline")  # the bundled Đề cương names the bundled form's questions
     raw["form"] = str(form_path)
     raw.update(spec_changes)
     path = tmp_path / "campaign.yaml"

@@ -1,0 +1,280 @@
+"""Word report drafts for the command line (and later the chat): load, build, name, write.
+
+* `report_bytes` — a unit's draft report (`unit_code`) or the Ban Dân vận's consolidated draft,
+  as (file name, .docx bytes), from what is stored.
+* `report_to_file` — `baocao report --unit MÃ | --consolidated --output TỆP.docx`: checks the
+  path first (a clear Vietnamese line and exit 1, nothing written), writes a temporary file in the
+  same folder and renames it, so a failure never leaves half a file.
+
+The campaign file names the Đề cương (`outline:`); the outline text is not stored in the
+database, so it is read again here: a bundled name, or a path valid from the working folder.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import sys
+import tempfile
+import unicodedata
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from sqlmodel import Session
+
+from conversations.forms import Form, Question, QuestionKind
+from conversations.outline import Outline, load_outline, resolve_outline_path
+from exports.data import CampaignInfo, UnitReport, load_reports
+from exports.figures import documents_of
+from exports.report_docx import (
+    SUBMITTED,
+    Letterhead,
+    build_consolidated_report,
+    build_unit_report,
+)
+from storage.database import Database
+from storage.models import Campaign
+from storage.repository import StorageError, campaign_spec, current_campaign, unit_by_code
+
+# INTEGRATOR: the campaign's heading fields (added to conversations/campaigns.py by another
+# helper) replace these constants and the name rules in `unit_letterhead` below.
+PLACE = "Ninh Thuận"
+PROVINCE_PARTY = "Đảng bộ tỉnh Ninh Thuận"
+SECRETARIAT_SUPERIOR = "Tỉnh ủy Ninh Thuận"
+SECRETARIAT_BODY = "Ban Dân vận"
+SECRETARIAT_NUMBER = "Số …-BC/BDVTU"
+_ON_BEHALF = (
+    ("ban thường vụ", "T/M BAN THƯỜNG VỤ"),
+    ("ban cán sự đảng", "T/M BAN CÁN SỰ ĐẢNG"),
+    ("đảng đoàn", "T/M ĐẢNG ĐOÀN"),
+    ("đảng ủy", "T/M ĐẢNG ỦY"),
+    ("chi bộ", "T/M CHI BỘ"),
+)
+_PARTY_OF = (("Huyện ủy ", "Đảng bộ huyện "), ("Thành ủy ", "Đảng bộ thành phố "))
+
+
+@dataclass(frozen=True)
+class LoadedReport:
+    campaign: CampaignInfo
+    outline: Outline
+    form: Form
+    units: list[UnitReport]
+    parent_name: str | None  # a unit's report: the name of the unit above it, if any
+
+
+def issuing_body(name: str) -> str:
+    """The body a unit issues as: "Ban Thường vụ Huyện ủy Ninh Phước" -> "Huyện ủy Ninh Phước"."""
+    prefix = "Ban Thường vụ "
+    return name[len(prefix) :] if name.casefold().startswith(prefix.casefold()) else name
+
+
+def unit_letterhead(unit: UnitReport, parent_name: str | None, receiver: str) -> Letterhead:
+    body = issuing_body(unit.name)
+    superior = PROVINCE_PARTY
+    if parent_name:
+        superior = issuing_body(parent_name)
+        for head, party in _PARTY_OF:
+            if superior.startswith(head):
+                superior = party + superior[len(head) :]
+    on_behalf = next(
+        (words for start, words in _ON_BEHALF if unit.name.casefold().startswith(start)),
+        f"T/M {body.upper()}",
+    )
+    recipients = (f"{receiver} (báo cáo),", "Lưu.") if receiver else ("Lưu.",)
+    return Letterhead(
+        superior=superior,
+        body=body,
+        place=PLACE,
+        on_behalf=on_behalf,
+        position="BÍ THƯ",
+        recipients=recipients,
+    )
+
+
+def secretariat_letterhead() -> Letterhead:
+    return Letterhead(
+        superior=SECRETARIAT_SUPERIOR,
+        body=SECRETARIAT_BODY,
+        place=PLACE,
+        number=SECRETARIAT_NUMBER,
+        position="TRƯỞNG BAN",
+        recipients=("Ban Thường vụ Tỉnh ủy (báo cáo),", "Lưu."),
+    )
+
+
+def campaign_outline(campaign: Campaign, form: Form) -> Outline:
+    spec = campaign_spec(campaign)
+    if not spec.outline:
+        raise StorageError(
+            f"đợt báo cáo {campaign.code} chưa có đề cương báo cáo: thêm dòng "
+            f"«outline: ct37_decuong.yaml» vào tệp đợt báo cáo rồi chạy: baocao campaign load TỆP"
+        )
+    return load_outline(resolve_outline_path(spec.outline), form)
+
+
+def load_for_report(
+    session: Session, campaign_code: str | None, unit_code: str | None
+) -> LoadedReport:
+    campaign = current_campaign(session, campaign_code)
+    info, form, units = load_reports(session, campaign, unit_code)
+    outline = campaign_outline(campaign, form)
+    parent = units[0].parent_code if unit_code else None
+    parent_name = unit_by_code(session, parent).name if parent else None
+    return LoadedReport(info, outline, form, units, parent_name)
+
+
+# INTEGRATOR: replace with the module that decides what counts in a total (another helper).
+# Until then: submitted units only, not a unit whose parent also takes part (its figures are in
+# the parent's report), counts summed, typed percentages averaged; KAD and blanks left out.
+def simple_totals(form: Form, units: list[UnitReport]) -> tuple[dict[str, dict | None], int]:
+    """({question key: consolidated value}, how many units it is built from)."""
+    codes = {unit.code for unit in units}
+    counted = [unit for unit in units if unit.status in SUBMITTED and unit.parent_code not in codes]
+    totals: dict[str, dict | None] = {}
+    for question in form.questions:
+        values = [
+            answer.value
+            for unit in counted
+            if question.applies_to(unit.level)
+            and (answer := unit.answer(question.key)) is not None
+            and not answer.not_applicable
+            and isinstance(answer.value, dict)
+        ]
+        totals[question.key] = _combine(question, values)
+    return totals, len(counted)
+
+
+def _combine(question: Question, values: list[dict]) -> dict | None:
+    if question.kind == QuestionKind.DOCUMENTS:
+        counts = [len(documents_of(value)) for value in values if "items" in value]
+        return {"count": sum(counts)} if counts else None
+    parts = {
+        QuestionKind.INTEGER: ("value",),
+        QuestionKind.PERCENT: ("value",),
+        QuestionKind.PAIR: ("times", "people"),
+        QuestionKind.RATIO: ("done", "total"),
+    }.get(question.kind)
+    if parts is None:
+        return None
+    numbers = [
+        [value[part] for part in parts]
+        for value in values
+        if all(_is_number(value.get(part)) for part in parts)
+    ]
+    if not numbers:
+        return None
+    sums = [sum(column) for column in zip(*numbers, strict=True)]
+    if question.kind == QuestionKind.PERCENT:
+        return {"value": sums[0] / len(numbers), "average": True}
+    return dict(zip(parts, sums, strict=True))
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def report_filename(info: CampaignInfo, unit_code: str | None, now: datetime) -> str:
+    """An ASCII file name: CT37-2022_bao-cao_HU-NP_20220704-0830.docx."""
+    stamp = now.astimezone(info.zone).strftime("%Y%m%d-%H%M")
+    what = _ascii(unit_code) if unit_code else "tong-hop"
+    return f"{_ascii(info.code).upper()}_bao-cao_{what}_{stamp}.docx"
+
+
+def _ascii(text: str) -> str:
+    bare = unicodedata.normalize("NFD", text.replace("đ", "d").replace("Đ", "D"))
+    bare = "".join(ch for ch in bare if unicodedata.category(ch) != "Mn")
+    bare = re.sub(r"[^A-Za-z0-9._-]+", "-", bare).strip("-.")
+    return bare[:60] or "x"
+
+
+def build_report(loaded: LoadedReport, unit_code: str | None, now: datetime) -> bytes:
+    if unit_code:
+        unit = loaded.units[0]
+        letterhead = unit_letterhead(unit, loaded.parent_name, loaded.campaign.receiver)
+        # The officer's texts per point come with the chat part of issue #14; none yet.
+        return build_unit_report(
+            loaded.campaign, loaded.outline, loaded.form, unit, letterhead=letterhead, now=now
+        )
+    totals, counted = simple_totals(loaded.form, loaded.units)
+    return build_consolidated_report(
+        loaded.campaign,
+        loaded.outline,
+        loaded.form,
+        totals=totals,
+        units=loaded.units,
+        counted=counted,
+        letterhead=secretariat_letterhead(),
+        now=now,
+    )
+
+
+def report_bytes(
+    database: Database,
+    *,
+    unit_code: str | None = None,
+    campaign_code: str | None = None,
+    now: datetime,
+) -> tuple[str, bytes]:
+    """(file name, .docx bytes): `unit_code`'s draft report, or the consolidated draft."""
+    with database.transaction() as session:
+        loaded = load_for_report(session, campaign_code, unit_code)
+    data = build_report(loaded, unit_code, now)
+    name = report_filename(loaded.campaign, loaded.units[0].code if unit_code else None, now)
+    return name, data
+
+
+def check_report_path(output: str | os.PathLike) -> str | None:
+    """A Vietnamese reason why `output` cannot receive the report, or None when it can."""
+    path = Path(output)
+    if path.suffix.lower() != ".docx":
+        return f"tệp báo cáo phải có đuôi .docx: {path}"
+    if path.is_dir():
+        return f"{path} là một thư mục, cần tên tệp .docx"
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        return f"không có thư mục {parent} để ghi {path.name}"
+    if not os.access(parent, os.W_OK):
+        return f"không có quyền ghi vào thư mục {parent}"
+    return None
+
+
+def report_to_file(
+    app, output: str | os.PathLike, *, unit_code: str | None, campaign_code: str | None = None
+) -> int:
+    """The `baocao report` command; returns the exit code."""
+    problem = check_report_path(output)
+    if problem:
+        print(f"baocao: {problem}", file=sys.stderr)
+        return 1
+    path = Path(output)
+    now = app.clock()
+    with app.database.transaction() as session:  # StorageError → one clear line, exit 1
+        loaded = load_for_report(session, campaign_code, unit_code)
+    data = build_report(loaded, unit_code, now)
+    folder = path.parent if str(path.parent) else Path(".")
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".docx.tmp", dir=folder)
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(data)
+        mask = os.umask(0o022)
+        os.umask(mask)
+        os.chmod(temporary, 0o666 & ~mask)
+        os.replace(temporary, path)
+    except OSError as error:
+        with contextlib.suppress(OSError):
+            os.remove(temporary)
+        print(f"baocao: không ghi được {path}: {error.strerror or error}", file=sys.stderr)
+        return 1
+    if unit_code:
+        unit = loaded.units[0]
+        what = "báo cáo" if unit.status in SUBMITTED else "dự thảo báo cáo"
+        print(f"Đã tạo {what} của {unit.name} vào {path}")
+    else:
+        reported = sum(unit.status in SUBMITTED for unit in loaded.units)
+        print(
+            f"Đã tạo dự thảo báo cáo tổng hợp ({reported}/{len(loaded.units)} đơn vị đã báo cáo)"
+            f" vào {path}"
+        )
+    return 0
