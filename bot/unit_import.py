@@ -174,7 +174,8 @@ def _control_problem(line: int, column: str, value: str) -> str | None:
     found = control_characters(value) + (["xuống dòng"] if "\n" in value else [])
     if not found:
         return None
-    return f"dòng {line}: cột {column} có ký tự điều khiển ({', '.join(found)}); đề nghị gõ lại ô này"
+    named = ", ".join(found)
+    return f"dòng {line}: cột {column} có ký tự điều khiển ({named}); đề nghị gõ lại ô này"
 
 
 def _row_problems(row: UnitRow) -> list[str]:
