@@ -598,3 +598,18 @@ def test_a_unit_in_no_campaign_is_told_so_and_nothing_is_stored(service, databas
     chat = link(service, database, clock, "np", "HU-NP")
     assert "không có đợt báo cáo nào cần điền" in chat.say("5")
     assert count(database, Answer) == 0
+
+
+def test_control_characters_from_a_chat_never_reach_the_database(service, database, clock):
+    """A NUL in a Telegram name made PostgreSQL refuse the update; a form feed split one typed
+    line in two. Both are cleaned where messages enter, on every database."""
+    chat = Chat(service, "nul-user", name="Nguyễn\x00 Văn\x0bA")
+    code = new_invite(database, clock)
+    chat.send(f"/start\x00 {code}")
+    assert "Đã liên kết" in chat.say("có")
+    chat.say("Công văn 245-CV/HU\x0cngày 30/6/2021 về dân vận\x00")
+    with database.transaction() as session:
+        contact = session.exec(select(Contact).where(Contact.external_id == "nul-user")).one()
+        assert contact.display_name == "Nguyễn Văn A"
+        (raw,) = session.exec(select(Answer.raw_text)).all()
+    assert raw == "Công văn 245-CV/HU ngày 30/6/2021 về dân vận"
