@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 
 from conversations.engine import Choice, Reply
+from conversations.text import clean_text
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,13 @@ class Inbound:
     choice: str | None = None
     context: str = ""
     display_name: str = ""
+
+    def __post_init__(self) -> None:
+        # Every channel builds its messages here: the one place text from outside is cleaned
+        # (a NUL in a name or a form feed in an answer never reaches the database or the parser).
+        if self.text is not None:
+            object.__setattr__(self, "text", clean_text(self.text))
+        object.__setattr__(self, "display_name", clean_text(self.display_name))
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,10 @@ the unit's printed Phụ lục: `superior,heading_name,place,signer_for,signer_t
 with or without BOM. Every bad row is reported with its line number and nothing is imported
 unless the whole file is good.
 
+Files come from outside, so they are read within limits before anything is loaded: the file's
+size, an XLSX's declared unpacked size (a few KB of zip can unpack to gigabytes), and the number of
+rows, counted while streaming. Control characters are refused with the line and field named.
+
 `existing_codes` are the units already stored; given as a mapping code -> parent code, their
 parents are also followed when looking for a cycle (A under B, B under A).
 """
@@ -14,9 +18,14 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Collection, Mapping
+import zipfile
+from collections.abc import Collection, Iterable, Iterator, Mapping
+from itertools import islice
 from pathlib import Path
 
+from openpyxl import load_workbook
+
+from conversations.text import control_characters
 from storage.repository import UNIT_DOCUMENT_FIELDS, UnitRow
 
 BASE_COLUMNS = ("code", "name", "level", "parent_code", "group")
@@ -33,6 +42,10 @@ DOCUMENT_LIMITS = {
     "signer_for": 100,
     "signer_title": 100,
 }
+MAX_FILE_BYTES = 20 * 1024 * 1024
+MAX_UNPACKED_BYTES = 60 * 1024 * 1024  # all parts of an XLSX together, as the zip declares them
+MAX_SHARED_STRINGS_BYTES = 20 * 1024 * 1024  # openpyxl keeps this part wholly in memory
+MAX_COLUMNS = 20
 
 
 class UnitFileError(ValueError):
@@ -50,13 +63,18 @@ def read_unit_file(path: str | Path, existing_codes: Existing = frozenset()) -> 
     path = Path(path)
     if not path.is_file():
         raise UnitFileError([f"không tìm thấy tệp {path}"])
+    size = path.stat().st_size
+    if size > MAX_FILE_BYTES:
+        raise UnitFileError([f"{path.name}: tệp lớn quá {_megabytes(MAX_FILE_BYTES)}"])
     if path.suffix.lower() in (".xlsx", ".xlsm"):
-        records = _xlsx_records(path)
-    elif path.suffix.lower() in (".csv", ".txt"):
-        records = _csv_records(path)
-    else:
-        raise UnitFileError([f"{path.name}: chỉ nhận tệp .csv hoặc .xlsx"])
-    return check_rows(records, existing_codes)
+        return _check_xlsx(path, existing_codes)
+    if path.suffix.lower() in (".csv", ".txt"):
+        return check_rows(_csv_records(path), existing_codes)
+    raise UnitFileError([f"{path.name}: chỉ nhận tệp .csv hoặc .xlsx"])
+
+
+def _megabytes(size: int) -> str:
+    return f"{size // (1024 * 1024)} MB"
 
 
 def _csv_records(path: Path) -> list[list[str]]:
@@ -65,14 +83,14 @@ def _csv_records(path: Path) -> list[list[str]]:
     except UnicodeDecodeError:
         raise UnitFileError([f"{path.name}: tệp CSV phải mã hóa UTF-8"]) from None
     try:
-        return list(csv.reader(io.StringIO(text)))
+        # One more than the limit is enough to know the file is too long.
+        return list(islice(csv.reader(io.StringIO(text)), MAX_ROWS + 2))
     except csv.Error as error:
         raise UnitFileError([f"{path.name}: CSV hỏng ({error})"]) from None
 
 
-def _xlsx_records(path: Path) -> list[list[str]]:
-    from openpyxl import load_workbook
-
+def _check_xlsx(path: Path, existing_codes: Existing) -> list[UnitRow]:
+    _check_unpacked_size(path)
     try:
         workbook = load_workbook(path, read_only=True, data_only=True)
     except Exception as error:  # openpyxl raises many kinds for a broken file
@@ -80,19 +98,47 @@ def _xlsx_records(path: Path) -> list[list[str]]:
             [f"{path.name}: không mở được tệp Excel ({type(error).__name__})"]
         ) from None
     try:
-        sheet = workbook.worksheets[0]
-        return [
-            ["" if cell is None else str(cell).strip() for cell in row]
-            for row in sheet.iter_rows(values_only=True)
-        ]
+        return check_rows(_xlsx_records(workbook.worksheets[0]), existing_codes)
     finally:
         workbook.close()
 
 
-def check_rows(records: list[list[str]], existing_codes: Existing = frozenset()) -> list[UnitRow]:
-    if not records:
+def _check_unpacked_size(path: Path) -> None:
+    """Refuse an XLSX whose parts would unpack past the limits (the zip's declared sizes bound
+    what Python's zipfile will ever inflate, so checking them is enough)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            parts = archive.infolist()
+    except (zipfile.BadZipFile, OSError):
+        raise UnitFileError(
+            [f"{path.name}: không mở được tệp Excel (không phải tệp .xlsx)"]
+        ) from None
+    unpacked = sum(part.file_size for part in parts)
+    strings = sum(p.file_size for p in parts if p.filename.lower().endswith("sharedstrings.xml"))
+    if unpacked > MAX_UNPACKED_BYTES or strings > MAX_SHARED_STRINGS_BYTES:
+        raise UnitFileError(
+            [
+                f"{path.name}: nội dung tệp Excel khi giải nén lớn quá "
+                f"{_megabytes(MAX_UNPACKED_BYTES)}; danh sách đơn vị chỉ cần vài trăm KB — "
+                "lưu lại chỉ trang tính danh sách rồi thử lại"
+            ]
+        )
+
+
+def _xlsx_records(sheet) -> Iterator[list[str]]:
+    for row in sheet.iter_rows(values_only=True, max_col=MAX_COLUMNS):
+        yield ["" if cell is None else str(cell).strip() for cell in row]
+
+
+def check_rows(
+    records: Iterable[list[str]], existing_codes: Existing = frozenset()
+) -> list[UnitRow]:
+    """Check every row (streamed: reading stops as soon as the file has too many)."""
+    records = iter(records)
+    first = next(records, None)
+    if first is None:
         raise UnitFileError(["tệp trống: cần dòng tiêu đề " + ",".join(BASE_COLUMNS)])
-    header = [cell.strip().lower() for cell in records[0]]
+    header = [cell.strip().lower() for cell in first]
     missing = [c for c in REQUIRED if c not in header]
     unknown = [c for c in header if c and c not in COLUMNS]
     if missing or unknown:
@@ -102,18 +148,22 @@ def check_rows(records: list[list[str]], existing_codes: Existing = frozenset())
             missing,
             unknown,
         )
-    if len(records) - 1 > MAX_ROWS:
-        raise UnitFileError([f"tệp có quá {MAX_ROWS} dòng"])
     problems: list[str] = []
     rows: list[tuple[int, UnitRow]] = []
     seen: dict[str, int] = {}
-    for line, record in enumerate(records[1:], start=2):
+    for line, record in enumerate(records, start=2):
+        if line - 1 > MAX_ROWS:
+            raise UnitFileError([f"tệp có quá {MAX_ROWS} dòng"])
         if not any(cell.strip() for cell in record):
             continue
         values = {name: "" for name in COLUMNS}
         for name, cell in zip(header, record, strict=False):
             if name:
                 values[name] = cell.strip()
+        controls = [_control_problem(line, name, value) for name, value in values.items()]
+        if any(controls):
+            problems += [problem for problem in controls if problem]
+            continue
         row = UnitRow(**values)
         problems += [f"dòng {line}: {p}" for p in _row_problems(row)]
         if row.code.upper() in seen:
@@ -132,6 +182,15 @@ def check_rows(records: list[list[str]], existing_codes: Existing = frozenset())
     if problems:
         raise UnitFileError(problems)
     return [row for _, row in rows]
+
+
+def _control_problem(line: int, column: str, value: str) -> str | None:
+    """A unit list is an official record: a stray control character is fixed at its source."""
+    found = control_characters(value) + (["xuống dòng"] if "\n" in value else [])
+    if not found:
+        return None
+    named = ", ".join(found)
+    return f"dòng {line}: cột {column} có ký tự điều khiển ({named}); đề nghị gõ lại ô này"
 
 
 def _row_problems(row: UnitRow) -> list[str]:

@@ -25,6 +25,7 @@ from conversations.campaigns import (
     BUNDLED_UNITS,
     CampaignSpec,
     LoadedCampaign,
+    Participants,
     load_campaign,
 )
 from conversations.forms import Form, parse_form
@@ -109,8 +110,15 @@ def _cached_campaign(db: Session | Tx, version) -> Campaign:
 
 
 def save_campaign(session: Session, loaded: LoadedCampaign, now: datetime) -> Campaign:
-    """Create or update a campaign from its file; refuse a form that would orphan answers."""
+    """Create or update a campaign from its file; refuse a form that would orphan answers and
+    participants (groups, units) that no stored unit matches: such a campaign would reach nobody."""
     spec = loaded.spec
+    unknown = unknown_participants(session, spec.participants)
+    if unknown:
+        raise StorageError(
+            "đợt báo cáo nêu " + "; ".join(unknown) + " — chưa có trong danh sách đơn vị "
+            "(nhập danh sách trước: baocao units import TỆP, hoặc sửa tệp đợt báo cáo)"
+        )
     campaign = session.exec(select(Campaign).where(Campaign.code == spec.code)).first()
     if campaign is not None:
         keys = {q.key for q in loaded.form.questions}
@@ -144,6 +152,20 @@ def save_campaign(session: Session, loaded: LoadedCampaign, now: datetime) -> Ca
     return campaign
 
 
+def unknown_participants(session: Session, participants: Participants) -> list[str]:
+    """The groups and unit codes a campaign names that no stored unit has, as phrases."""
+    codes = set(session.exec(select(Unit.code)).all())
+    groups = set(session.exec(select(Unit.group).where(Unit.group.is_not(None))).all())
+    problems = []
+    missing_groups = [g for g in participants.groups if g not in groups]
+    missing_units = [c for c in participants.units if c not in codes]
+    if missing_groups:
+        problems.append("nhóm " + ", ".join(missing_groups))
+    if missing_units:
+        problems.append("đơn vị " + ", ".join(missing_units))
+    return problems
+
+
 def campaign_spec(campaign: Campaign) -> CampaignSpec:
     return _parsed_spec(campaign.spec_yaml)
 
@@ -157,10 +179,10 @@ def seed_if_empty(session: Session, now: datetime) -> bool:
     """On a fresh database, load the bundled CT37 campaign and the units the plan names."""
     if session.exec(select(func.count()).select_from(Campaign)).one():
         return False
-    save_campaign(session, load_campaign(BUNDLED_CAMPAIGN), now)
     if not session.exec(select(func.count()).select_from(Unit)).one():
         with BUNDLED_UNITS.open(encoding="utf-8") as handle:
             replace_units(session, [UnitRow(**row) for row in csv.DictReader(handle)])
+    save_campaign(session, load_campaign(BUNDLED_CAMPAIGN), now)
     return True
 
 

@@ -391,6 +391,29 @@ def test_campaign_load_refuses_to_orphan_answers(run, db, tmp_path, clock):
         assert "supervisions" in current_campaign(session).form_yaml
 
 
+def test_campaign_load_refuses_groups_and_units_that_do_not_exist(run, db, tmp_path):
+    participants = {"groups": ["tu_kiem_tra", "nhom_go_nham"], "units": ["HU-NP", "HU-KHONGCO"]}
+    path = campaign_file(tmp_path, code="ct37-2023", participants=participants)
+    code, out, err = run("campaign", "load", path)
+    assert (code, out) == (1, "")
+    assert err.strip().splitlines() == [
+        "baocao: đợt báo cáo nêu nhóm nhom_go_nham; đơn vị HU-KHONGCO — chưa có trong danh sách "
+        "đơn vị (nhập danh sách trước: baocao units import TỆP, hoặc sửa tệp đợt báo cáo)"
+    ]
+    _, out, _ = run("campaign", "list", "--json")
+    assert [c["code"] for c in json.loads(out)] == ["ct37-2022"]
+
+
+@pytest.mark.parametrize("character", ["\x00", "\x0b"])
+def test_campaign_file_with_a_control_character(run, db, tmp_path, character):
+    path = Path(campaign_file(tmp_path, title="Kiểm tra"))
+    path.write_text(path.read_text(encoding="utf-8").replace("Kiểm tra", "Kiểm" + character))
+    code, out, err = run("campaign", "load", str(path))
+    assert (code, out) == (1, "")
+    assert err.startswith("baocao: ") and "không đọc được YAML" in err
+    assert len(err.strip().splitlines()) == 1
+
+
 @pytest.mark.parametrize("problem", ["missing", "naive deadline"])
 def test_campaign_load_of_a_bad_file(run, db, tmp_path, problem):
     if problem == "missing":

@@ -636,3 +636,18 @@ def test_a_link_is_reported_as_a_role_change_once_committed(service, database, c
     assert changes == [RoleChange("telegram", "sec", "chat-sec", "secretariat")]
     link(service, database, clock, "anh")
     assert changes[-1] == RoleChange("telegram", "anh", "chat-anh", "officer")
+
+
+def test_control_characters_from_a_chat_never_reach_the_database(service, database, clock):
+    """A NUL in a Telegram name made PostgreSQL refuse the update; a form feed split one typed
+    line in two. Both are cleaned where messages enter, on every database."""
+    chat = Chat(service, "nul-user", name="Nguyễn\x00 Văn\x0bA")
+    code = new_invite(database, clock)
+    chat.send(f"/start\x00 {code}")
+    assert "Đã liên kết" in chat.say("có")
+    chat.say("Công văn 245-CV/HU\x0cngày 30/6/2021 về dân vận\x00")
+    with database.transaction() as session:
+        contact = session.exec(select(Contact).where(Contact.external_id == "nul-user")).one()
+        assert contact.display_name == "Nguyễn Văn A"
+        (raw,) = session.exec(select(Answer.raw_text)).all()
+    assert raw == "Công văn 245-CV/HU ngày 30/6/2021 về dân vận"

@@ -4,10 +4,15 @@ files. Every problem names its line; one bad line means nothing is imported.
 
 from __future__ import annotations
 
+import io
+import tracemalloc
+import zipfile
+
 import pytest
 from openpyxl import Workbook
 
-from bot.unit_import import MAX_ROWS, UnitFileError, check_rows, read_unit_file
+from bot import unit_import
+from bot.unit_import import MAX_FILE_BYTES, MAX_ROWS, UnitFileError, check_rows, read_unit_file
 from storage.repository import UnitRow
 
 HEADER = ["code", "name", "level", "parent_code", "group"]
@@ -208,3 +213,99 @@ def test_unreadable_files(tmp_path, name, content, problem):
 def test_missing_file(tmp_path):
     with pytest.raises(UnitFileError, match="không tìm thấy"):
         read_unit_file(tmp_path / "absent.csv")
+
+
+# --- files from outside: size limits and control characters ---------------------------------
+
+
+def _zip_bomb(path, unpacked: int) -> None:
+    """A real XLSX whose sheet unpacks to `unpacked` bytes of rows, from a few MB of zip."""
+    workbook = Workbook()
+    workbook.active.append(HEADER)
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    source = zipfile.ZipFile(buffer)
+    row = b'<row><c t="inlineStr"><is><t>' + b"x" * 1000 + b"</t></is></c></row>"
+    chunk = row * 1024
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as bomb:
+        for info in source.infolist():
+            if not info.filename.endswith("sheet1.xml"):
+                bomb.writestr(info, source.read(info.filename))
+                continue
+            with bomb.open(info.filename, "w", force_zip64=True) as sheet:
+                for _ in range(unpacked // len(chunk)):
+                    sheet.write(chunk)
+
+
+def test_an_xlsx_that_unpacks_to_a_gigabyte_is_refused_without_loading_it(tmp_path):
+    path = tmp_path / "don-vi.xlsx"
+    _zip_bomb(path, 1024**3)
+    assert path.stat().st_size < 10 * 1024**2
+    tracemalloc.start()
+    try:
+        with pytest.raises(UnitFileError) as refused:
+            read_unit_file(path)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 200 * 1024**2
+    assert "khi giải nén lớn quá" in str(refused.value)
+
+
+def test_too_many_xlsx_rows_are_refused_while_streaming(tmp_path, monkeypatch):
+    limit = 2_000
+    monkeypatch.setattr(unit_import, "MAX_ROWS", limit)
+    read = []
+    stream = unit_import._xlsx_records
+    monkeypatch.setattr(
+        unit_import, "_xlsx_records", lambda sheet: (read.append(r) or r for r in stream(sheet))
+    )
+    path = tmp_path / "dai.xlsx"
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet()
+    sheet.append(HEADER)
+    for number in range(limit * 10):
+        sheet.append([f"U{number}", f"Đơn vị {number}", "xa", "", ""])
+    workbook.save(path)
+    with pytest.raises(UnitFileError, match=f"quá {limit} dòng"):
+        read_unit_file(path)
+    assert len(read) == limit + 2  # the header, the allowed rows, and the one too many
+
+
+def test_a_file_over_the_size_limit_is_refused_before_reading(tmp_path):
+    path = tmp_path / "lon.csv"
+    with path.open("wb") as handle:
+        handle.truncate(MAX_FILE_BYTES + 1)
+    with pytest.raises(UnitFileError, match="tệp lớn quá"):
+        read_unit_file(path)
+
+
+def test_a_renamed_file_that_is_not_a_zip(tmp_path):
+    path = tmp_path / "gia.xlsx"
+    path.write_text("code,name,level\n", encoding="utf-8")
+    with pytest.raises(UnitFileError, match="không mở được tệp Excel"):
+        read_unit_file(path)
+
+
+@pytest.mark.parametrize(
+    ("cell", "named"),
+    [("Huyện\x00 ủy", "U+0000"), ("Huyện\x0bủy", "U+000B"), ("Huyện\x0củy", "U+000C")],
+)
+def test_control_characters_are_refused_with_line_and_column(tmp_path, cell, named):
+    path = tmp_path / "don-vi.csv"
+    path.write_text(
+        f"code,name,level,parent_code,group\nHU-A,Huyện ủy A,huyen,,\nHU-B,{cell},huyen,,\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(UnitFileError) as refused:
+        read_unit_file(path)
+    assert refused.value.problems == [
+        f"dòng 3: cột name có ký tự điều khiển ({named}); đề nghị gõ lại ô này"
+    ]
+
+
+def test_a_line_break_inside_a_quoted_cell_is_refused(tmp_path):
+    path = tmp_path / "don-vi.csv"
+    path.write_text('code,name,level\nHU-A,"Huyện ủy\nA",huyen\n', encoding="utf-8")
+    with pytest.raises(UnitFileError, match="dòng 2: cột name có ký tự điều khiển"):
+        read_unit_file(path)
