@@ -32,7 +32,7 @@ NINH_PHUOC = {
     "docs_party": {"items": [DOCUMENT]},
     "inspection_teams": {"value": 12},
     "inspected_units": {"value": 1234},
-    "one_stop_district_pct": "N/A",
+    "online_services_l34": "N/A",
     "satisfaction_pct": {"value": 85.5},
     "reception_local_regular": {"times": 24, "people": 1350},
     "complaints": {"done": 45, "total": 50},
@@ -110,10 +110,11 @@ def test_sections_in_order_with_figures_as_sentences(database, store):
     point = texts.index("3. Công tác kiểm tra, giám sát việc thực hiện Chỉ thị 37-CT/TU.")
     assert texts[point + 1].startswith("Tổng số đoàn kiểm tra: 12 đoàn")
     assert (
-        "Tỷ lệ địa phương cấp huyện thực hiện cơ chế “một cửa”, “một cửa liên thông”: Không áp"
-        " dụng; tỷ lệ cơ quan sở, ngành thực hiện cơ chế “một cửa”, “một cửa liên thông”: (chưa"
+        "Tổng số dịch vụ công trực tuyến mức độ 3, 4: Không áp dụng; trong đó mức độ 4: (chưa"
         " trả lời)." in texts
     )
+    # the one-stop rates are the province's figures: a district's draft has no such sentence
+    assert not any(text.startswith("Tỷ lệ địa phương cấp huyện") for text in texts)
     assert "Chỉ số hài lòng của người dân về dịch vụ hành chính công: 85,5%." in texts
     assert (
         "Kết quả giải quyết đơn thư khiếu nại: 45/50 đơn, đạt 90%; kết quả giải quyết đơn thư"
@@ -146,9 +147,7 @@ def test_phu_luc_table_at_the_end(database, store):
         "1 văn bản:\n- 12-KH/HU, ngày 05/06/2017, Kế hoạch triển khai Chỉ thị 37-CT/TU"
     )
     assert rows["Văn bản của cơ quan nhà nước, chính quyền"] == "(chưa trả lời)"
-    assert rows["Tỷ lệ địa phương cấp huyện thực hiện cơ chế “một cửa”, “một cửa liên thông”"] == (
-        "Không áp dụng"
-    )
+    assert rows["Tổng số dịch vụ công trực tuyến mức độ 3, 4"] == "Không áp dụng"
     assert rows["Chỉ số hài lòng của người dân về dịch vụ hành chính công"] == "85,5%"
     # only the questions of the unit's level
     assert not any("Chủ tịch UBND tỉnh" in label for label in rows)
