@@ -109,17 +109,17 @@ def build_world(
 ) -> World:
     now = vn(3, 1)
     with database.transaction() as session:
-        campaign = save_campaign(
-            session, load_campaign(campaign_file(tmp_path, deadline, schedule)), now
-        )
-        keys = [q.key for q in campaign_form(campaign).questions_for(LEVEL)]
-        assert len(keys) == 18
         units = {}
         for code in UNITS:
             unit = Unit(code=code, name=f"Đơn vị {code[-1]}", level=LEVEL, group="tu_kiem_tra")
             session.add(unit)
             units[code] = unit
         session.flush()
+        campaign = save_campaign(
+            session, load_campaign(campaign_file(tmp_path, deadline, schedule)), now
+        )
+        keys = [q.key for q in campaign_form(campaign).questions_for(LEVEL)]
+        assert len(keys) == 18
         ids = {}
         for name, code, channel, role, active in PEOPLE:
             contact = Contact(
