@@ -122,9 +122,11 @@ class ChannelHost:
         try:
             raw = payload()
             if self.on_loop_thread:
-                self.service.set_aside(inbound, raw, error, attempts)
+                queued = self.service.set_aside(inbound, raw, error, attempts)
             else:
-                await asyncio.to_thread(self.service.set_aside, inbound, raw, error, attempts)
+                queued = await asyncio.to_thread(
+                    self.service.set_aside, inbound, raw, error, attempts
+                )
         except Exception as failure:
             kind, message = describe(failure)
             log.warning(
@@ -144,7 +146,7 @@ class ChannelHost:
             kind,
             message[:300],
         )
-        self.outbox.wake()
+        self.outbox.submit(queued)  # the apology in turn with the chat's other replies
         return True
 
     def _take_batch(self) -> None:

@@ -192,17 +192,20 @@ class Service:
 
     # --- updates that keep failing ------------------------------------------------------
 
-    def set_aside(self, inbound: Inbound, payload: dict, error: Exception, attempts: int) -> list:
+    def set_aside(
+        self, inbound: Inbound, payload: dict, error: Exception, attempts: int
+    ) -> list[QueuedMessage]:
         """Keep an update the service keeps failing on, apologise to its sender and (at most once
         an hour, whichever process gets there first) tell the secretariat, all in one
-        transaction. Returns nothing to deliver now: the messages are queued unclaimed and the
-        outbox's sweep takes them."""
+        transaction. Returns the outbox rows to deliver (none if it was set aside before)."""
         if self._sqlite_lock is None:
             return self._set_aside(inbound, payload, error, attempts)
         with self._sqlite_lock:
             return self._set_aside(inbound, payload, error, attempts)
 
-    def _set_aside(self, inbound: Inbound, payload: dict, error: Exception, attempts: int) -> list:
+    def _set_aside(
+        self, inbound: Inbound, payload: dict, error: Exception, attempts: int
+    ) -> list[QueuedMessage]:
         now = self.clock()
         with self.database.unit_of_work() as tx:
             session = tx.session
@@ -226,7 +229,7 @@ class Service:
                     set_aside_alert_text(inbound.channel, len(list_set_aside(session)))
                 )
                 queue += [(ch, chat, who, alert) for ch, chat, who in secretariat_chats(session)]
-            for channel, chat_id, contact_id, outbound in queue:
+            return [
                 enqueue(
                     tx,
                     channel=channel,
@@ -235,9 +238,9 @@ class Service:
                     now=now,
                     contact_id=contact_id,
                     kind="notice",
-                    claimed=False,
                 )
-        return []
+                for channel, chat_id, contact_id, outbound in queue
+            ]
 
     def replay(self, row_id: int) -> list[QueuedMessage]:
         """Apply a set-aside update again through the same path; it is removed once applied.
