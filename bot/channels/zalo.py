@@ -123,6 +123,7 @@ class ZaloChannel:
         self._poller: asyncio.Task | None = None
         self._webhook_secret: str | None = None
         self._stopping = False
+        self._stop_requested = asyncio.Event()
         self._pending: dict[tuple[str, Outbound], _Progress] = {}
         self._waiters: set[asyncio.Future[None]] = set()
 
@@ -147,6 +148,7 @@ class ZaloChannel:
         self.host = host
         self.meter = host.meter(CHANNEL, self.account)
         self._stopping = False
+        self._stop_requested = asyncio.Event()
         try:
             me = await self._call_at_start("getMe", self.client.get_me())
             if self.webhook_mode:
@@ -173,6 +175,7 @@ class ZaloChannel:
     async def stop(self) -> None:
         """Stop receiving; sending keeps working until the outbox has drained."""
         self._stopping = True
+        self._stop_requested.set()
         if self._poller is not None:
             self._poller.cancel()
             await asyncio.gather(self._poller, return_exceptions=True)
@@ -300,9 +303,15 @@ class ZaloChannel:
             self._handled()
 
     async def _pause(self, seconds: float) -> bool:
+        """Wait before trying a message again; a stop ends the wait at once. False when
+        stopping (the message is then lost with the process: Zalo does not resend it)."""
         if self._stopping:
             return False
-        await self._sleep(seconds)
+        sleeping = asyncio.ensure_future(self._sleep(seconds))
+        stopping = asyncio.ensure_future(self._stop_requested.wait())
+        await asyncio.wait({sleeping, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        sleeping.cancel()
+        stopping.cancel()
         return not self._stopping
 
     def _ignored(self) -> None:
