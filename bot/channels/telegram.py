@@ -580,7 +580,7 @@ class TelegramChannel:
 
 def _update_json(update: Update) -> dict:
     """The update as Telegram sent it (near enough to replay): what is set aside."""
-    return update.model_dump(mode="json", exclude_none=True)
+    return update.model_dump(mode="json", exclude_none=True, by_alias=True)
 
 
 def _start_error(message: str) -> ChannelStartError:

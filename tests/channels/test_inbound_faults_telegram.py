@@ -16,6 +16,7 @@ import logging
 
 import aiohttp
 import pytest
+from aiogram.types import Update
 from sqlmodel import select
 
 from bot import cli
@@ -157,6 +158,8 @@ async def test_a_poison_update_is_set_aside_and_the_150_behind_it_are_answered(
         )
         assert row.payload["update_id"] == poison_id
         assert row.payload["message"]["text"] == "xem"
+        assert row.payload["message"]["from"]["id"] == first.user_id  # Telegram's own names
+        assert Update.model_validate(row.payload).update_id == poison_id
         assert (row.error_type, row.error) == ("PoisonError", "dữ liệu hỏng trong tin nhắn")
         assert row.attempts == PERSISTENT_ATTEMPTS
         assert tg._deliverable() == []
