@@ -23,7 +23,7 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.channels.base import Attachments, Channel, Meter, Pause, Receipt, backoff
+from bot.channels.base import Attachments, Channel, Meter, Pause, Receipt, backoff, redact
 from bot.messaging import Inbound, RoleChange
 from bot.outbox import Outbox
 from bot.service import Service
@@ -96,15 +96,16 @@ class ChannelHost:
                     inbound.inbound_id,
                     failures,
                     kind,
-                    message[:300],
+                    redact(message)[:300],
                 )
                 if is_transient(error):
                     waited += 1
                 else:
                     persistent += 1
                     if persistent >= self.persistent_attempts:
-                        if await self._set_aside(inbound, payload, error, failures):
-                            return Receipt.SET_ASIDE
+                        receipt = await self._set_aside(inbound, payload, error, failures)
+                        if receipt is not None:
+                            return receipt
                         waited += 1
                 if transient_attempts is not None and waited >= transient_attempts:
                     return Receipt.NOT_APPLIED
@@ -117,8 +118,11 @@ class ChannelHost:
 
     async def _set_aside(
         self, inbound: Inbound, payload: Callable[[], dict], error: Exception, attempts: int
-    ) -> bool:
-        """Keep the update for a replay; False when even that failed (the database is away)."""
+    ) -> Receipt | None:
+        """Keep the update for a replay; None when the database is away (wait and try again).
+
+        If keeping it fails for good too, it is let go with an error in the log: one update must
+        never make the channel deaf."""
         try:
             raw = payload()
             if self.on_loop_thread:
@@ -129,14 +133,17 @@ class ChannelHost:
                 )
         except Exception as failure:
             kind, message = describe(failure)
-            log.warning(
-                "%s: chưa để riêng được cập nhật %s: %s: %s",
+            transient = is_transient(failure)
+            log.log(
+                logging.WARNING if transient else logging.ERROR,
+                "%s: %s cập nhật %s: %s: %s",
                 inbound.channel,
+                "chưa để riêng được" if transient else "không để riêng được, bỏ qua",
                 inbound.inbound_id,
                 kind,
-                message[:300],
+                redact(message)[:300],
             )
-            return False
+            return None if transient else Receipt.DROPPED
         kind, message = describe(error)
         log.error(
             "%s: đã để riêng cập nhật %s sau %d lần lỗi (%s: %s); xem: baocao inbound list",
@@ -144,10 +151,10 @@ class ChannelHost:
             inbound.inbound_id,
             attempts,
             kind,
-            message[:300],
+            redact(message)[:300],
         )
         self.outbox.submit(queued)  # the apology in turn with the chat's other replies
-        return True
+        return Receipt.SET_ASIDE
 
     def _take_batch(self) -> None:
         batch, self._waiting = self._waiting[: self.batch_limit], self._waiting[self.batch_limit :]

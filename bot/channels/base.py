@@ -72,6 +72,7 @@ class Receipt(Enum):
 
     APPLIED = "applied"
     SET_ASIDE = "set aside"  # it kept failing: kept for `baocao inbound retry`, sender told
+    DROPPED = "dropped"  # it kept failing and could not even be set aside: logged, let go
     NOT_APPLIED = "not applied"  # still failing transiently (database away) or stopping: the
     # platform must deliver it again (polling: offset not moved; webhook: 5xx)
 

@@ -328,3 +328,32 @@ async def test_webhook_sets_a_persistent_failure_aside_with_200_and_a_transient_
         assert len(set_aside_rows(deployment)) == 1
     finally:
         await deployment.stop()
+
+
+async def test_an_update_that_cannot_even_be_set_aside_is_let_go_and_the_rest_go_on(
+    sqlite_url,
+    clock,
+    tg,  # noqa: F811
+    caplog,
+):
+    poisoned: set[str] = set()
+    deployment = Deployment(
+        tg,
+        sqlite_url,
+        clock,
+        prepare=install(lambda i: PoisonError("hỏng") if i.inbound_id in poisoned else None),
+    )
+    try:
+        await start(deployment)
+        deployment.app.service.set_aside_error = PoisonError("không ghi được")
+        stranger = Person(tg, STRANGER)
+        poisoned.add(str(tg.inject_message(STRANGER, "tin hỏng")))
+        tg.inject_message(STRANGER, "tin sau")
+        [reply] = await stranger._expect(0, 1)
+        assert reply.text == STRANGER_TEXT
+        await deployment.settle()
+        assert set_aside_rows(deployment) == []
+        assert tg._deliverable() == []
+        assert "không để riêng được, bỏ qua cập nhật" in caplog.text
+    finally:
+        await deployment.stop()

@@ -30,6 +30,12 @@ class FaultyService(Service):
         super().__init__(app.database, app.clock, CHANNEL_TRAITS, app.desk)
         self.poison = poison
         self.failures: list[tuple[str, str]] = []  # (inbound id, error type), as they happened
+        self.set_aside_error: Exception | None = None  # setting aside fails with this, if set
+
+    def set_aside(self, inbound, payload, error, attempts):
+        if self.set_aside_error is not None:
+            raise self.set_aside_error
+        return super().set_aside(inbound, payload, error, attempts)
 
     def _handle(self, tx, inbound, role_changes, **options):
         error = self.poison(inbound)
