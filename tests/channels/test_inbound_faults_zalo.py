@@ -10,13 +10,16 @@ database gets 500 so that it is delivered again. Retry pauses are injected and r
 from __future__ import annotations
 
 import json
+import logging
 
 import aiohttp
 from sqlmodel import select
 
 from bot.dispatch import PERSISTENT_ATTEMPTS
-from bot.service import APOLOGY_TEXT, STRANGER_TEXT
+from bot.service import APOLOGY_TEXT, BAD_CODE_TEXT, STRANGER_TEXT
+from storage.invite_guesses import MISSES_ALLOWED
 from storage.models import SetAsideInbound
+from tests.channels.test_inbound_faults_telegram import baocao  # noqa: F401
 from tests.channels.test_telegram_e2e import HUYEN_UNITS, TYPED
 from tests.channels.test_zalo_e2e import (  # noqa: F401
     SECRET,
@@ -51,6 +54,7 @@ async def link_officers(run) -> list[str]:
 async def test_a_poison_message_is_set_aside_and_the_150_behind_it_are_answered(
     fake,  # noqa: F811
     tmp_path,
+    baocao,  # noqa: F811
 ) -> None:
     poisoned: set[str] = set()
 
@@ -97,6 +101,17 @@ async def test_a_poison_message_is_set_aside_and_the_150_behind_it_are_answered(
         assert row.attempts == PERSISTENT_ATTEMPTS
         assert run.channel.stats["set_aside"] == 1 and run.channel.stats["failed"] == 0
 
+        # Replayed by the operator (the CLI's service has no fault): the running bot answers.
+        before_replay = len(fake.sent_texts(officers[0]))
+        code, out, err = baocao("inbound", "retry", str(row.id))
+        assert (code, err) == (0, ""), err
+        run.channel.host.wake_outbox()
+        await fake.wait_for(before_replay + 1, chat_id=officers[0])
+        await run.settle()
+        [review] = fake.sent_texts(officers[0])[before_replay:]
+        assert "XEM LẠI" in review
+        assert set_aside_rows(run) == []
+
 
 async def test_a_database_outage_sets_nothing_aside_on_zalo(fake, tmp_path) -> None:  # noqa: F811
     outage = {"tries": 0}
@@ -142,3 +157,20 @@ async def test_zalo_webhook_sets_aside_with_200_and_waits_with_500(fake, tmp_pat
             await run.settle()
         assert fake.sent_texts(STRANGER) == [APOLOGY_TEXT, STRANGER_TEXT]
         assert len(set_aside_rows(run)) == 1
+
+
+async def test_wrong_invite_codes_over_zalo_start_a_cool_down(fake, tmp_path, caplog) -> None:  # noqa: F811
+    caplog.set_level(logging.WARNING, logger="bot.service")
+    async with running(fake, tmp_path) as run:
+        code = run.invite("HU-NP")
+        for n in range(MISSES_ALLOWED - 1):
+            assert await run.say(STRANGER, f"SAIMA{n:03d}") == [BAD_CODE_TEXT]
+        [refused] = await run.say(STRANGER, "SAIMA999")
+        assert refused.endswith("Đề nghị thử lại sau 08:15 ngày 20/6/2022.")
+        [still] = await run.say(STRANGER, code)  # the right code, during the cool-down
+        assert still == refused
+        run.clock.advance(minutes=15)
+        [offer] = await run.say(STRANGER, code)
+        assert "1. Xác nhận" in offer
+    assert f"kênh zalo, chat {STRANGER}" in caplog.text
+    assert "SAIMA" not in caplog.text and code not in caplog.text
