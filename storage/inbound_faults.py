@@ -74,21 +74,24 @@ def set_aside(
         row.attempts += attempts
         session.add(row)
         return False
-    session.add(
-        SetAsideInbound(
-            channel=channel,
-            inbound_id=inbound_id,
-            chat_id=chat_id,
-            payload=payload,
-            inbound=inbound,
-            error_type=error_type,
-            error=message,
-            attempts=attempts,
-            set_aside_at=now,
-            last_failed_at=now,
-        )
-    )
-    session.flush()
+    try:
+        with session.begin_nested():  # another process may be setting the same one aside
+            session.add(
+                SetAsideInbound(
+                    channel=channel,
+                    inbound_id=inbound_id,
+                    chat_id=chat_id,
+                    payload=payload,
+                    inbound=inbound,
+                    error_type=error_type,
+                    error=message,
+                    attempts=attempts,
+                    set_aside_at=now,
+                    last_failed_at=now,
+                )
+            )
+    except sa_exc.IntegrityError:
+        return False
     return True
 
 
