@@ -224,11 +224,13 @@ class Service:
                 return []
             session.flush()
             queue = [(inbound.channel, inbound.chat_id, None, Outbound(APOLOGY_TEXT))]
-            if claim_alert(session, SET_ASIDE_ALERT, now, ALERT_EVERY):
+            secretariat = secretariat_chats(session)
+            # With no secretariat member linked yet, the hour is not used up.
+            if secretariat and claim_alert(session, SET_ASIDE_ALERT, now, ALERT_EVERY):
                 alert = Outbound(
                     set_aside_alert_text(inbound.channel, len(list_set_aside(session)))
                 )
-                queue += [(ch, chat, who, alert) for ch, chat, who in secretariat_chats(session)]
+                queue += [(ch, chat, who, alert) for ch, chat, who in secretariat]
             return [
                 enqueue(
                     tx,

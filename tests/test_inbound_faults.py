@@ -92,6 +92,14 @@ def test_set_aside_keeps_the_update_apologises_and_alerts_once_an_hour(service, 
     assert len(notices(database)) == 5
 
 
+def test_with_no_secretariat_yet_the_hour_is_not_used_up(service, database, clock):
+    assert [q.chat_id for q in service.set_aside(stranger(1), {}, ValueError("x"), 3)] == ["chat-1"]
+    link_secretary(service, database, clock)
+    queued = service.set_aside(stranger(2), {}, ValueError("x"), 3)
+    assert [q.chat_id for q in queued] == ["chat-2", "chat-sec"]
+    assert "(2 tin đang chờ)" in queued[1].payload["text"]
+
+
 def test_a_replay_applies_the_update_once_and_removes_it(service, database, clock):
     service.set_aside(stranger(1, "/start SAIMA234"), {}, ValueError("hỏng"), 3)
     with database.transaction() as session:
