@@ -20,6 +20,8 @@ from bot.app import App, build_app
 from bot.channels.console import run_console
 from bot.cli_text import UsageError, VietnameseParser
 from bot.exporting import export_per_unit, export_to_file
+from bot.inbound_cli import add_parser as add_inbound_parser
+from bot.inbound_cli import cmd_inbound
 from bot.runner import run
 from bot.settings import SettingsError, load_settings
 from bot.status import status_text
@@ -121,6 +123,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     approve = commands.add_parser("approve", help="duyệt báo cáo đã nộp (khóa lại)")
     approve.add_argument("unit", metavar="MÃ_ĐƠN_VỊ", help="đơn vị có báo cáo cần duyệt")
+
+    add_inbound_parser(commands, VietnameseParser)
     return parser
 
 
@@ -366,6 +370,7 @@ COMMANDS: dict[str, Callable[[App, argparse.Namespace], int]] = {
     "remind": cmd_remind,
     "return": cmd_return,
     "approve": cmd_approve,
+    "inbound": cmd_inbound,
 }
 
 if __name__ == "__main__":

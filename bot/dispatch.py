@@ -1,5 +1,10 @@
 """What channels are handed (`ChannelHost`): the way in to the service and out to the outbox.
 
+`receive` is the way in for one platform update: it is applied, tried again with back-off, or
+(failing for good, as `storage.inbound_faults.is_transient` tells) set aside after a few tries so
+that the updates behind it go on. A database that is away is waited for, never a reason to set
+anything aside.
+
 Messages dispatched together (a batch of polled updates, webhook calls arriving at once) are
 applied in one transaction (`Service.handle_batch`): one commit instead of one per message, each
 message still all-or-nothing in its own savepoint. The host also answers the few questions a
@@ -11,18 +16,25 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
 
-from bot.channels.base import Attachments, Channel, Meter
+from bot.channels.base import Attachments, Channel, Meter, Pause, Receipt, backoff, redact
 from bot.messaging import Inbound, RoleChange
 from bot.outbox import Outbox
 from bot.service import Service
+from storage.inbound_faults import describe, is_transient
+
+log = logging.getLogger(__name__)
 
 BATCH_LIMIT = 100  # messages per transaction; getUpdates returns at most 100 at a time
+PERSISTENT_ATTEMPTS = 3  # tries of an update failing for good before it is set aside
+RETRY_FIRST = 0.5  # seconds before the second try; doubling up to RETRY_CAP
+RETRY_CAP = 30.0
 
 
 @dataclass
@@ -37,6 +49,8 @@ class ChannelHost:
     on_loop_thread: bool = True  # SQLite: batches run on the loop (see `_take_batch`)
     in_flight: set[asyncio.Task] = field(default_factory=set)
     batch_limit: int = BATCH_LIMIT
+    persistent_attempts: int = PERSISTENT_ATTEMPTS
+    retry_first: float = RETRY_FIRST
     channels: dict[str, Channel] = field(default_factory=dict)
     loop: asyncio.AbstractEventLoop | None = None
     _waiting: list[tuple[Inbound, asyncio.Future]] = field(default_factory=list)
@@ -50,6 +64,97 @@ class ChannelHost:
         if len(self._waiting) == 1:
             asyncio.get_running_loop().call_soon(self._take_batch)
         await future
+
+    async def receive(
+        self,
+        inbound: Inbound,
+        payload: Callable[[], dict],
+        *,
+        pause: Pause,
+        transient_attempts: int | None = None,
+        tried: Callable[[bool], None] | None = None,
+    ) -> Receipt:
+        """Apply one update; see `bot.channels.base.Host.receive`.
+
+        Failures that will recur count towards `persistent_attempts`, then the update is set
+        aside. Transient ones (and a set-aside that could not be written) wait, for ever or for
+        `transient_attempts` tries (a webhook call, which the platform will repeat). `pause`
+        waits between tries and says whether to go on; `tried` hears of every attempt.
+        """
+        failures = persistent = waited = 0
+        while True:
+            try:
+                await self.dispatch(inbound)
+            except Exception as error:
+                failures += 1
+                if tried is not None:
+                    tried(False)
+                kind, message = describe(error)
+                log.warning(
+                    "%s: cập nhật %s chưa xử lý được (lần %d): %s: %s",
+                    inbound.channel,
+                    inbound.inbound_id,
+                    failures,
+                    kind,
+                    redact(message)[:300],
+                )
+                if is_transient(error):
+                    waited += 1
+                else:
+                    persistent += 1
+                    if persistent >= self.persistent_attempts:
+                        receipt = await self._set_aside(inbound, payload, error, failures)
+                        if receipt is not None:
+                            return receipt
+                        waited += 1
+                if transient_attempts is not None and waited >= transient_attempts:
+                    return Receipt.NOT_APPLIED
+            else:
+                if tried is not None:
+                    tried(True)
+                return Receipt.APPLIED
+            if not await pause(backoff(failures, first=self.retry_first, cap=RETRY_CAP)):
+                return Receipt.NOT_APPLIED
+
+    async def _set_aside(
+        self, inbound: Inbound, payload: Callable[[], dict], error: Exception, attempts: int
+    ) -> Receipt | None:
+        """Keep the update for a replay; None when the database is away (wait and try again).
+
+        If keeping it fails for good too, it is let go with an error in the log: one update must
+        never make the channel deaf."""
+        try:
+            raw = payload()
+            if self.on_loop_thread:
+                queued = self.service.set_aside(inbound, raw, error, attempts)
+            else:
+                queued = await asyncio.to_thread(
+                    self.service.set_aside, inbound, raw, error, attempts
+                )
+        except Exception as failure:
+            kind, message = describe(failure)
+            transient = is_transient(failure)
+            log.log(
+                logging.WARNING if transient else logging.ERROR,
+                "%s: %s cập nhật %s: %s: %s",
+                inbound.channel,
+                "chưa để riêng được" if transient else "không để riêng được, bỏ qua",
+                inbound.inbound_id,
+                kind,
+                redact(message)[:300],
+            )
+            return None if transient else Receipt.DROPPED
+        kind, message = describe(error)
+        log.error(
+            "%s: đã để riêng cập nhật %s sau %d lần lỗi (%s: %s); xem: baocao inbound list",
+            inbound.channel,
+            inbound.inbound_id,
+            attempts,
+            kind,
+            redact(message)[:300],
+        )
+        self.outbox.submit(queued)  # the apology in turn with the chat's other replies
+        return Receipt.SET_ASIDE
 
     def _take_batch(self) -> None:
         batch, self._waiting = self._waiting[: self.batch_limit], self._waiting[self.batch_limit :]

@@ -7,13 +7,18 @@ the same transaction. `handle_batch` does the same for messages that arrived tog
 transaction with a savepoint per message. It is synchronous; `bot.runner.Hub.dispatch` gathers
 the batches and decides where they run. The officer's path is plain SQL (`storage.hot_path`);
 rarer paths use the ORM session of the same transaction (`Context.session`).
+
+An update that keeps failing is set aside (`set_aside`: kept with its payload, its sender told,
+the secretariat alerted at most once an hour) and can be replayed later (`replay`). Wrong invite
+codes are counted per chat; after a few misses the chat is refused for a while, right code or not.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import asdict, replace
 from datetime import datetime, timedelta
 
 from bot import secretariat
@@ -37,6 +42,7 @@ from conversations.linking import (
     offer_text,
     read_confirmation,
 )
+from conversations.messages import format_moment
 from conversations.statuses import ContactRole
 from storage.database import Database
 from storage.hot_path import (
@@ -61,14 +67,57 @@ from storage.hot_path import (
     use_invite,
     write_answer,
 )
+from storage.inbound_faults import (
+    SET_ASIDE_ALERT,
+    claim_alert,
+    failed_again,
+    find_set_aside,
+    list_set_aside,
+    remove_set_aside,
+    secretariat_chats,
+)
+from storage.inbound_faults import set_aside as keep_set_aside
+from storage.invite_guesses import forget_misses, record_miss, refused_until
 from storage.repository import campaign_for_unit, campaign_form, campaign_spec
+
+log = logging.getLogger(__name__)
 
 SEEN_RESOLUTION = timedelta(minutes=5)
 TEXT_ONLY_TEXT = (
     "Trợ lý chỉ đọc được tin nhắn chữ. Đề nghị đồng chí gõ câu trả lời bằng chữ hoặc số "
     "(trợ lý chưa nhận được ảnh, tệp, nhãn dán hay tin nhắn thoại)."
 )
-__all__ = ["BAD_CODE_TEXT", "STRANGER_TEXT", "TEXT_ONLY_TEXT", "Service"]
+APOLOGY_TEXT = "Hệ thống chưa xử lý được tin nhắn này; Ban Dân vận đã được báo."
+ALERT_EVERY = timedelta(hours=1)
+__all__ = [
+    "APOLOGY_TEXT",
+    "BAD_CODE_TEXT",
+    "STRANGER_TEXT",
+    "TEXT_ONLY_TEXT",
+    "NotSetAside",
+    "Service",
+    "cool_down_text",
+    "set_aside_alert_text",
+]
+
+
+class NotSetAside(LookupError):
+    """No set-aside update has this id."""
+
+
+def cool_down_text(until: datetime) -> str:
+    return (
+        "Đồng chí đã nhập sai mã mời nhiều lần nên tạm thời chưa nhập được mã. "
+        f"Đề nghị thử lại sau {format_moment(until)}."
+    )
+
+
+def set_aside_alert_text(channel: str, waiting: int) -> str:
+    return (
+        f"Hệ thống chưa xử lý được một tin nhắn đến qua {channel.capitalize()} và đã để riêng "
+        f"({waiting} tin đang chờ). Xem: baocao inbound list; khi đã khắc phục, chạy lại: "
+        "baocao inbound retry <số>."
+    )
 
 
 class Service:
@@ -141,7 +190,91 @@ class Service:
             for change in changes:
                 self.on_role_change(change)
 
-    def _handle(self, tx: Tx, inbound: Inbound, role_changes: list) -> list[QueuedMessage]:
+    # --- updates that keep failing ------------------------------------------------------
+
+    def set_aside(
+        self, inbound: Inbound, payload: dict, error: Exception, attempts: int
+    ) -> list[QueuedMessage]:
+        """Keep an update the service keeps failing on, apologise to its sender and (at most once
+        an hour, whichever process gets there first) tell the secretariat, all in one
+        transaction. Returns the outbox rows to deliver (none if it was set aside before)."""
+        if self._sqlite_lock is None:
+            return self._set_aside(inbound, payload, error, attempts)
+        with self._sqlite_lock:
+            return self._set_aside(inbound, payload, error, attempts)
+
+    def _set_aside(
+        self, inbound: Inbound, payload: dict, error: Exception, attempts: int
+    ) -> list[QueuedMessage]:
+        now = self.clock()
+        with self.database.unit_of_work() as tx:
+            session = tx.session
+            new = keep_set_aside(
+                session,
+                channel=inbound.channel,
+                inbound_id=inbound.inbound_id,
+                chat_id=inbound.chat_id,
+                payload=payload,
+                inbound=asdict(inbound),
+                error=error,
+                attempts=attempts,
+                now=now,
+            )
+            if not new:
+                return []
+            session.flush()
+            queue = [(inbound.channel, inbound.chat_id, None, Outbound(APOLOGY_TEXT))]
+            secretariat = secretariat_chats(session)
+            # With no secretariat member linked yet, the hour is not used up.
+            if secretariat and claim_alert(session, SET_ASIDE_ALERT, now, ALERT_EVERY):
+                alert = Outbound(
+                    set_aside_alert_text(inbound.channel, len(list_set_aside(session)))
+                )
+                queue += [(ch, chat, who, alert) for ch, chat, who in secretariat]
+            return [
+                enqueue(
+                    tx,
+                    channel=channel,
+                    chat_id=chat_id,
+                    payload=outbound.to_payload(),
+                    now=now,
+                    contact_id=contact_id,
+                    kind="notice",
+                )
+                for channel, chat_id, contact_id, outbound in queue
+            ]
+
+    def replay(self, row_id: int) -> list[QueuedMessage]:
+        """Apply a set-aside update again through the same path; it is removed once applied.
+        A failure keeps it with the new error and is raised. Replies are queued for the
+        running bot's outbox (unclaimed)."""
+        if self._sqlite_lock is None:
+            return self._replay(row_id)
+        with self._sqlite_lock:
+            return self._replay(row_id)
+
+    def _replay(self, row_id: int) -> list[QueuedMessage]:
+        changes: list[RoleChange] = []
+        try:
+            with self.database.unit_of_work() as tx:
+                row = find_set_aside(tx.session, row_id)
+                if row is None:
+                    raise NotSetAside(row_id)
+                inbound = Inbound(**row.inbound)
+                outcome = self._handle(tx, inbound, changes, claim_replies=False)
+                remove_set_aside(tx.session, row_id)
+        except NotSetAside:
+            raise
+        except Exception as error:
+            with self.database.transaction() as session:
+                failed_again(session, row_id, error, self.clock())
+            raise
+        self._announce(changes)
+        return outcome
+
+    def _handle(
+        self, tx: Tx, inbound: Inbound, role_changes: list, *, claim_replies: bool = True
+    ) -> list[QueuedMessage]:
         now = self.clock()
         traits = self.traits.get(inbound.channel) or ChannelTraits(inbound.channel)
         if not claim_inbound(tx, inbound.channel, inbound.inbound_id, now):
@@ -161,6 +294,7 @@ class Service:
                 payload=reply.to_payload(),
                 now=now,
                 contact_id=contact_id,
+                claimed=claim_replies,
             )
             for reply in replies
         ]
@@ -198,9 +332,14 @@ class Service:
 
     def _offer_link(self, ctx: Context, code: str) -> list[Outbound]:
         tx, inbound, contact = ctx.tx, ctx.inbound, ctx.contact
+        # A chat in its cool-down is refused even a right code: otherwise guessing goes on.
+        until = refused_until(tx.session, inbound.channel, inbound.chat_id, ctx.now)
+        if until is not None:
+            return [Outbound(cool_down_text(until))]
         invite = usable_invite(tx, code, ctx.now)
         if invite is None:
-            return [Outbound(BAD_CODE_TEXT)]
+            return self._missed_code(ctx)
+        forget_misses(tx.session, inbound.channel, inbound.chat_id)
         if contact is None:
             name = inbound.display_name[:120]
             contact_id = add_contact(
@@ -220,6 +359,21 @@ class Service:
             ctx.contact = contact._replace(pending_invite_id=invite.id)
         text = offer_text(invite.role, invite.unit_name)
         return [Outbound(text, (LINK_YES, LINK_NO), context=LINK_CONTEXT, numbered=True)]
+
+    def _missed_code(self, ctx: Context) -> list[Outbound]:
+        """Count a wrong code (logged with the chat, never the code itself)."""
+        inbound = ctx.inbound
+        until = record_miss(ctx.tx.session, inbound.channel, inbound.chat_id, ctx.now)
+        if until is None:
+            log.warning("Mã mời sai: kênh %s, chat %s", inbound.channel, inbound.chat_id)
+            return [Outbound(BAD_CODE_TEXT)]
+        log.warning(
+            "Mã mời sai nhiều lần: kênh %s, chat %s bị tạm khóa nhập mã đến %s",
+            inbound.channel,
+            inbound.chat_id,
+            until.isoformat(timespec="minutes"),
+        )
+        return [Outbound(cool_down_text(until))]
 
     def _confirm_link(self, ctx: Context, text: str) -> list[Outbound] | None:
         """Answer a pending invite confirmation; None lets other input through."""

@@ -1,5 +1,6 @@
 """The tables: campaigns, units, contacts, invites, submissions, answers and their history,
-conversation state, processed inbound ids, the outbox, the reminder log and download tokens.
+conversation state, processed inbound ids, inbound updates set aside, wrong invite guesses, the
+outbox, the reminder log and download tokens.
 
 Every timestamp is stored as UTC and comes back timezone-aware, on SQLite and PostgreSQL alike.
 """
@@ -212,3 +213,41 @@ class DownloadToken(SQLModel, table=True):
     contact_id: int | None = Field(default=None, foreign_key="contact.id")
     created_at: datetime = utc_field(nullable=False)
     expires_at: datetime = utc_field(nullable=False)
+
+
+class SetAsideInbound(SQLModel, table=True):
+    """An inbound update the service kept failing on, kept so that it can be replayed."""
+
+    __tablename__ = "set_aside_inbound"
+    __table_args__ = (UniqueConstraint("channel", "inbound_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    channel: str = Field(max_length=20)
+    inbound_id: str = Field(max_length=80)
+    chat_id: str = Field(max_length=80)
+    payload: dict | None = json_field(nullable=False)  # the platform's JSON, as received
+    inbound: dict | None = json_field(nullable=False)  # the `Inbound` the service was given
+    error_type: str = Field(max_length=120)
+    error: str = text_field(nullable=False)
+    attempts: int = 0
+    set_aside_at: datetime = utc_field(nullable=False)
+    last_failed_at: datetime = utc_field(nullable=False)
+
+
+class AlertLog(SQLModel, table=True):
+    """When the secretariat was last told about something (one row per kind of alert), so
+    that several processes agree on «at most once an hour»."""
+
+    __tablename__ = "alert_log"
+    kind: str = Field(primary_key=True, max_length=40)
+    notified_at: datetime = utc_field(nullable=False)
+
+
+class InviteGuesses(SQLModel, table=True):
+    """Wrong invite codes typed in one chat: counted in a window, then a cool-down."""
+
+    __tablename__ = "invite_guesses"
+    channel: str = Field(primary_key=True, max_length=20)
+    chat_id: str = Field(primary_key=True, max_length=80)
+    misses: int = 0
+    window_started_at: datetime = utc_field(nullable=False)
+    refused_until: datetime | None = utc_field()

@@ -1,6 +1,6 @@
-"""What every channel does alike, written once: the host a channel is handed, start errors,
-polling back-off, webhook paths and their constant-time secret check, text splitting at a limit
-and keeping tokens out of logs.
+"""What every channel does alike, written once: the host a channel is handed (and what became
+of an update it was handed, `Receipt`), start errors, polling back-off, webhook paths and their
+constant-time secret check, text splitting at a limit and keeping tokens out of logs.
 
 A channel is a courier: it turns platform updates into `Inbound`, hands them to its host, and
 delivers the outbox's `Outbound` messages. It reads and writes nothing in storage; what it needs
@@ -18,6 +18,7 @@ import secrets
 import unicodedata
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
+from enum import Enum
 from typing import Any, Protocol
 
 from aiohttp import web
@@ -66,6 +67,24 @@ class Attachments(Protocol):
     async def as_link(self, attachment: Attachment, channel: str, chat_id: str) -> str: ...
 
 
+class Receipt(Enum):
+    """What became of one inbound update handed to `Host.receive`."""
+
+    APPLIED = "applied"
+    SET_ASIDE = "set aside"  # it kept failing: kept for `baocao inbound retry`, sender told
+    DROPPED = "dropped"  # it kept failing and could not even be set aside: logged, let go
+    NOT_APPLIED = "not applied"  # still failing transiently (database away) or stopping: the
+    # platform must deliver it again (polling: offset not moved; webhook: 5xx)
+
+    @property
+    def settled(self) -> bool:
+        """Nothing more to do with it here: the platform may forget it."""
+        return self is not Receipt.NOT_APPLIED
+
+
+Pause = Callable[[float], Awaitable[bool]]  # wait; False when the channel is stopping
+
+
 class Host(Protocol):
     """What a channel is handed when it starts (`bot.dispatch.ChannelHost`)."""
 
@@ -73,6 +92,19 @@ class Host(Protocol):
     attachments: Attachments
 
     async def dispatch(self, inbound: Inbound) -> None: ...
+
+    async def receive(
+        self,
+        inbound: Inbound,
+        payload: Callable[[], dict],
+        *,
+        pause: Pause,
+        transient_attempts: int | None = None,
+        tried: Callable[[bool], None] | None = None,
+    ) -> Receipt:
+        """Apply one update, trying again with back-off; one that keeps failing is set aside
+        (with `payload()`, the platform's JSON) so that the updates behind it go on."""
+        ...
 
     def track(self, coroutine: Coroutine[Any, Any, Any]) -> asyncio.Task: ...
 

@@ -8,9 +8,9 @@ sends and calls `send` here once per message; `send` renders and translates aiog
 
     polling (default)   deleteWebhook, then our own getUpdates long-poll loop (no aiogram
                         Dispatcher: no routers, filters or FSM are used); each update is one task,
-                        tried until the service has applied it, and the offset confirms no update
-                        before that (`UpdateLedger`). Errors back off 1, 2, 4 … 30 s (a 401 waits
-                        30 s, a 429 its retry_after)
+                        tried until the service has applied it or set it aside, and the offset
+                        confirms no update before that (`UpdateLedger`). getUpdates errors back
+                        off 1, 2, 4 … 30 s (a 401 waits 30 s, a 429 its retry_after)
     webhook             BAOCAO_WEBHOOK_URL set: setWebhook(<url>/telegram/webhook, secret) and
                         POST /telegram/webhook on the project's web server; a request without the
                         right X-Telegram-Bot-Api-Secret-Token header gets 403 and is never read
@@ -33,6 +33,7 @@ import contextlib
 import functools
 import logging
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -132,8 +133,7 @@ START_TIMEOUT = 15.0
 POLL_TIMEOUT = 10  # seconds one getUpdates long poll may wait (aiogram's default)
 BACKOFF_CAP = 30.0
 KEYBOARDS_CACHED = 1024
-WEBHOOK_ATTEMPTS = 3  # then 500: Telegram delivers the update again later
-DISPATCH_RETRY_FIRST = 0.5  # seconds; doubling up to BACKOFF_CAP
+WEBHOOK_ATTEMPTS = 3  # database away: then 503, Telegram delivers the update again later
 HELD_BACK_PAUSE = 1.0  # seconds between polls while only unapplied updates come back
 FIRST_ATTEMPT_WAIT = 5.0  # seconds a poll waits for the previous batch to be tried
 EXPORT_FAILED_TEXT = "Chưa tạo được tệp Excel lúc này. Đề nghị thử lại sau ít phút."
@@ -374,27 +374,37 @@ class TelegramChannel:
         if self._stopping:
             return web.Response(status=503, text="Stopping")  # Telegram tries again later
         try:
-            update = Update.model_validate(await request.json(), context={"bot": self.bot})
+            body = await request.json()
+            update = Update.model_validate(body, context={"bot": self.bot})
         except (ValueError, ValidationError):
             return web.Response(status=400, text="Bad Request")
-        handled = await asyncio.shield(self.host.track(self._handle(update)))
-        return web.Response(status=200 if handled else 500)
+        handled = await asyncio.shield(self.host.track(self._handle(update, lambda: body)))
+        # Set aside counts as handled: Telegram must stop delivering it. A database away: 503,
+        # and Telegram delivers it again later.
+        return web.Response(status=200 if handled else 503)
 
-    async def _handle(self, update: Update, patient: bool = False) -> bool:
-        """Dispatch one update; True once the service has taken it (or it needs nothing)."""
+    async def _handle(
+        self, update: Update, payload: Callable[[], dict] | None = None, patient: bool = False
+    ) -> bool:
+        """Dispatch one update; True once the service has taken it, set it aside, or it needs
+        nothing."""
         inbound = to_inbound(update, self.codec)
         if inbound is None:
             return True
+        if payload is None:
+            payload = functools.partial(_update_json, update)
         query = update.callback_query
         answering = None if query is None else asyncio.create_task(self._acknowledge(query))
         try:
-            handled = await self._dispatch_in_turn(inbound, patient)
+            handled = await self._dispatch_in_turn(inbound, payload, patient)
         finally:
             if answering is not None:
                 await answering
         return handled
 
-    async def _dispatch_in_turn(self, inbound: Inbound, patient: bool) -> bool:
+    async def _dispatch_in_turn(
+        self, inbound: Inbound, payload: Callable[[], dict], patient: bool
+    ) -> bool:
         """Updates of one chat are applied one after another, in the order they came (two
         quick answers must not swap questions); different chats run concurrently."""
         lock, users = self._chat_turns.get(inbound.chat_id, (None, 0))
@@ -402,7 +412,7 @@ class TelegramChannel:
         self._chat_turns[inbound.chat_id] = (lock, users + 1)
         try:
             async with lock:
-                return await self._dispatch(inbound, patient)
+                return await self._dispatch(inbound, payload, patient)
         finally:
             lock, users = self._chat_turns[inbound.chat_id]
             if users == 1:
@@ -410,42 +420,33 @@ class TelegramChannel:
             else:
                 self._chat_turns[inbound.chat_id] = (lock, users - 1)
 
-    async def _dispatch(self, inbound: Inbound, patient: bool) -> bool:
-        """Hand the message to the service, trying again while that fails (the service applies
-        an update once however often it comes). A webhook call gives up after a few tries and
-        answers 500 so that Telegram delivers it again; polling keeps trying until the message
-        is applied or the bot stops, its update unconfirmed meanwhile (see `_poll`)."""
-        attempt = 0
-        while True:
-            try:
-                await self.host.dispatch(inbound)
-            except Exception as error:  # the service is idempotent per update: try again
-                attempt += 1
-                log.warning(
-                    "Telegram: cập nhật %s chưa xử lý được (lần %d): %s",
-                    inbound.inbound_id,
-                    attempt,
-                    self._clean(f"{type(error).__name__}: {error}")[:300],
-                )
-                self._tried(inbound, applied=False)
-            else:
-                self._tried(inbound, applied=True)
-                return True
-            if self._stopping or (not patient and attempt >= WEBHOOK_ATTEMPTS):
-                return False
-            await self._pause(min(BACKOFF_CAP, DISPATCH_RETRY_FIRST * 2 ** (attempt - 1)))
+    async def _dispatch(self, inbound: Inbound, payload: Callable[[], dict], patient: bool) -> bool:
+        """Hand the message to the host, which tries again while it fails and sets aside one that
+        keeps failing (the offset then moves past it). While the database is away, polling
+        waits (its update unconfirmed meanwhile, see `_poll`); a webhook call gives up after a
+        few tries and answers 503 so that Telegram delivers it again."""
+        receipt = await self.host.receive(
+            inbound,
+            payload,
+            pause=self._pause,
+            transient_attempts=None if patient else WEBHOOK_ATTEMPTS,
+            tried=functools.partial(self._tried, inbound),
+        )
+        return receipt.settled
 
     def _tried(self, inbound: Inbound, applied: bool) -> None:
         if self._ledger is not None and inbound.inbound_id.isdigit():
             self._ledger.tried(int(inbound.inbound_id), applied)
 
-    async def _pause(self, seconds: float) -> None:
-        """Wait before trying again (with the injected sleep); a stop ends the wait at once."""
+    async def _pause(self, seconds: float) -> bool:
+        """Wait before trying again (with the injected sleep); a stop ends the wait at once.
+        False when stopping."""
         sleeping = asyncio.ensure_future(self.sleep(seconds))
         stopping = asyncio.ensure_future(self._stop_requested.wait())
         await asyncio.wait({sleeping, stopping}, return_when=asyncio.FIRST_COMPLETED)
         sleeping.cancel()
         stopping.cancel()
+        return not self._stopping
 
     async def _acknowledge(self, query: CallbackQuery) -> None:
         """Answer the press at once, and remove the keyboard it came from."""
@@ -575,6 +576,11 @@ class TelegramChannel:
 
     def _clean(self, text: object) -> str:
         return redact(text, self._token)
+
+
+def _update_json(update: Update) -> dict:
+    """The update as Telegram sent it (near enough to replay): what is set aside."""
+    return update.model_dump(mode="json", exclude_none=True, by_alias=True)
 
 
 def _start_error(message: str) -> ChannelStartError:

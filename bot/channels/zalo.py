@@ -3,7 +3,8 @@
 Receiving: long polling by default (``deleteWebhook``, then ``getUpdates`` in a loop; an empty
 poll is not an error, any other failure backs off), or a webhook on ``POST /zalo/webhook`` when
 ``BAOCAO_WEBHOOK_URL`` is set (secret header checked in constant time, 403 otherwise; an
-unreadable body gets 400). Zalo updates carry no update id, so the message id is the
+unreadable body gets 400; a message that keeps failing is set aside and answered 200, one that
+waits for the database 500). Zalo updates carry no update id, so the message id is the
 de-duplication key. A non-text event reaches the service with no text, which answers that only
 text is read.
 
@@ -17,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import itertools
 import json
 import logging
 import time
@@ -28,7 +28,15 @@ from functools import partial
 from aiohttp import web
 
 from bot.channels import base
-from bot.channels.base import ChannelStartError, Host, Meter, Sleep, secret_matches, split_text
+from bot.channels.base import (
+    ChannelStartError,
+    Host,
+    Meter,
+    Receipt,
+    Sleep,
+    secret_matches,
+    split_text,
+)
 from bot.channels.zalo_client import (
     NETWORK_ERROR_CODE,
     TEXT_LIMIT,
@@ -101,7 +109,13 @@ class ZaloChannel:
         self.host: Host | None = None
         self.meter: Meter | None = None
         self.handled = 0
-        self.stats = {"received": 0, "ignored": 0, "failed": 0, "refused_quota": 0}
+        self.stats = {
+            "received": 0,
+            "ignored": 0,
+            "failed": 0,
+            "set_aside": 0,
+            "refused_quota": 0,
+        }
         self._secrets = sorted({token, token.partition(":")[2]} - {""}, key=len, reverse=True)
         self._sleep = sleep
         self._monotonic = monotonic
@@ -109,6 +123,7 @@ class ZaloChannel:
         self._poller: asyncio.Task | None = None
         self._webhook_secret: str | None = None
         self._stopping = False
+        self._stop_requested = asyncio.Event()
         self._pending: dict[tuple[str, Outbound], _Progress] = {}
         self._waiters: set[asyncio.Future[None]] = set()
 
@@ -133,6 +148,7 @@ class ZaloChannel:
         self.host = host
         self.meter = host.meter(CHANNEL, self.account)
         self._stopping = False
+        self._stop_requested = asyncio.Event()
         try:
             me = await self._call_at_start("getMe", self.client.get_me())
             if self.webhook_mode:
@@ -159,6 +175,7 @@ class ZaloChannel:
     async def stop(self) -> None:
         """Stop receiving; sending keeps working until the outbox has drained."""
         self._stopping = True
+        self._stop_requested.set()
         if self._poller is not None:
             self._poller.cancel()
             await asyncio.gather(self._poller, return_exceptions=True)
@@ -217,7 +234,7 @@ class ZaloChannel:
         if incoming is None:
             self._ignored()
             return
-        await self._receive(incoming, attempts=None)
+        await self._receive(incoming, update, attempts=None)
 
     def _poll_failed(self, error: Exception, failures: int) -> float:
         delay = backoff(failures)
@@ -243,60 +260,59 @@ class ZaloChannel:
         incoming = parse_update(body)
         if incoming is None:
             return web.Response(status=400, text="Bad Request")
-        if not await self._receive(incoming, attempts=1):
+        if not await self._receive(incoming, body, attempts=1):
             return web.Response(status=500, text="Internal Server Error")
         return web.json_response({"ok": True})
 
-    async def _receive(self, incoming: ZaloIncoming, *, attempts: int | None) -> bool:
-        """Process one message, retrying a failing database; True when done.
+    async def _receive(self, incoming: ZaloIncoming, update: dict, *, attempts: int | None) -> bool:
+        """Process one message; True when applied or set aside.
 
-        Polling (`attempts` None) tries until the message is stored or the channel stops: Zalo
-        hands an update out once, so giving up would lose what the officer typed (a database
-        restart during an upgrade takes longer than a few tries). A webhook call tries once
-        and answers 500.
+        The host tries again while it fails and sets aside one that keeps failing (so the
+        messages behind it go on). While the database is away, polling (`attempts` None) waits
+        until the message is stored or the channel stops: Zalo hands an update out once, so
+        giving up would lose what the officer typed. A webhook call tries `attempts` times and
+        answers 500.
         """
         self.stats["received"] += 1
-        host = self.host
+        inbound = Inbound(
+            channel=CHANNEL,
+            chat_id=incoming.chat_id,
+            user_id=incoming.user_id,
+            inbound_id=_inbound_id(incoming.message_id),
+            text=incoming.text,  # None for an image, sticker or voice: the service answers
+            display_name=incoming.display_name,
+        )
         try:
-            for attempt in itertools.count(1) if attempts is None else range(1, attempts + 1):
-                try:
-                    await asyncio.shield(host.track(self._process(incoming)))
-                    return True
-                except asyncio.CancelledError:
-                    raise
-                except Exception as error:
-                    log.warning(
-                        "Zalo: xử lý tin nhắn lỗi (%s: %s), lần %d",
-                        type(error).__name__,
-                        self._redact(str(error))[:300],
-                        attempt,
-                    )
-                    if self._stopping or (attempts is not None and attempt >= attempts):
-                        break
-                    try:
-                        await self._sleep(backoff(attempt))
-                    except asyncio.CancelledError:  # a stop: Zalo will not hand it out again
-                        log.error("Zalo: dừng khi chưa ghi được tin nhắn %s", incoming.message_id)
-                        raise
-            self.stats["failed"] += 1
-            log.error("Zalo: bỏ tin nhắn %s sau %d lần xử lý lỗi", incoming.message_id, attempt)
-            return False
+            task = self.host.track(
+                self.host.receive(
+                    inbound, lambda: update, pause=self._pause, transient_attempts=attempts
+                )
+            )
+            try:
+                receipt = await asyncio.shield(task)
+            except asyncio.CancelledError:  # a stop: Zalo will not hand it out again
+                log.error("Zalo: dừng khi chưa ghi được tin nhắn %s", incoming.message_id)
+                raise
+            if receipt is Receipt.SET_ASIDE:
+                self.stats["set_aside"] += 1
+            if not receipt.settled:
+                self.stats["failed"] += 1
+                log.error("Zalo: chưa ghi được tin nhắn %s", incoming.message_id)
+            return receipt.settled
         finally:
             self._handled()
 
-    async def _process(self, incoming: ZaloIncoming) -> None:
-        # A non-text event (image, sticker, voice) arrives with text None: the service answers
-        # that only text is read.
-        await self.host.dispatch(
-            Inbound(
-                channel=CHANNEL,
-                chat_id=incoming.chat_id,
-                user_id=incoming.user_id,
-                inbound_id=_inbound_id(incoming.message_id),
-                text=incoming.text,
-                display_name=incoming.display_name,
-            )
-        )
+    async def _pause(self, seconds: float) -> bool:
+        """Wait before trying a message again; a stop ends the wait at once. False when
+        stopping (the message is then lost with the process: Zalo does not resend it)."""
+        if self._stopping:
+            return False
+        sleeping = asyncio.ensure_future(self._sleep(seconds))
+        stopping = asyncio.ensure_future(self._stop_requested.wait())
+        await asyncio.wait({sleeping, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        sleeping.cancel()
+        stopping.cancel()
+        return not self._stopping
 
     def _ignored(self) -> None:
         self.stats["ignored"] += 1

@@ -59,6 +59,7 @@ class Deployment:
     database_url: str
     clock: object
     overrides: dict = field(default_factory=dict)
+    prepare: object = None  # called with the App before it is assembled (e.g. a faulty service)
     app: App | None = None
     channel: TelegramChannel | None = None
     task: asyncio.Task | None = None
@@ -86,6 +87,8 @@ class Deployment:
     async def start(self, **overrides) -> TelegramChannel:
         settings = self.settings(**overrides)
         self.app = build_app(settings, clock=self.clock)
+        if self.prepare is not None:
+            self.prepare(self.app)
         self.channel = TelegramChannel(settings)
         self.stop_event = asyncio.Event()
         started = asyncio.Event()

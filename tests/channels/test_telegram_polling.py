@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from sqlalchemy.exc import OperationalError
+
 from bot.channels.telegram import BACKOFF_CAP, HELD_BACK_PAUSE, TelegramChannel, backoff
 from bot.service import STRANGER_TEXT
 from tests.channels.test_telegram_e2e import (  # noqa: F401
@@ -121,7 +123,7 @@ def failing_dispatch(channel: TelegramChannel, failures: dict[str, int]):
         left = failures.get(inbound.inbound_id, 0)
         if left:
             failures[inbound.inbound_id] = left - 1
-            raise RuntimeError("máy chủ cơ sở dữ liệu không trả lời")
+            raise OperationalError("SELECT 1", {}, ConnectionError("không kết nối được"))
         return await dispatch(inbound)
 
     channel.host.dispatch = flaky

@@ -9,9 +9,11 @@ from __future__ import annotations
 import logging
 
 import pytest
+from sqlalchemy.exc import OperationalError
 
 from bot.channels.zalo import BACKOFF_CAP, ZaloChannel, backoff, webhook_url
 from bot.channels.zalo_client import ZaloApiError, ZaloBotClient
+from bot.dispatch import RETRY_CAP
 from bot.messaging import Outbound
 from bot.outbox import RetryLater, Undeliverable
 from bot.service import STRANGER_TEXT
@@ -77,7 +79,7 @@ async def test_a_database_outage_loses_no_polled_message(fake, tmp_path, caplog)
     """Zalo hands a polled update out once: it is tried until stored, however long that takes."""
     async with running(fake, tmp_path) as run:
         dispatch = run.channel.host.dispatch
-        failures = [RuntimeError("máy chủ cơ sở dữ liệu không trả lời")] * 8
+        failures = [OperationalError("SELECT 1", {}, ConnectionError("không kết nối được"))] * 8
 
         async def flaky(inbound):
             if failures:
@@ -86,8 +88,9 @@ async def test_a_database_outage_loses_no_polled_message(fake, tmp_path, caplog)
 
         run.channel.host.dispatch = flaky
         assert await run.say(STRANGER, "Tin lúc mất kết nối") == [STRANGER_TEXT]
-        assert run.sleeps.delays == [1, 2, 4, 8, 16, 32, BACKOFF_CAP, BACKOFF_CAP]
+        assert run.sleeps.delays == [0.5, 1, 2, 4, 8, 16, RETRY_CAP, RETRY_CAP]
         assert run.channel.stats["failed"] == 0
+        assert run.channel.stats["set_aside"] == 0
     assert "lần 8" in caplog.text
 
 

@@ -15,7 +15,7 @@ import json
 import re
 import secrets
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -140,12 +140,15 @@ async def running(
     tmp_path: Path,
     *,
     clock: FakeClock | None = None,
+    prepare: Callable[[App], None] | None = None,
     **overrides: object,
 ) -> AsyncIterator[Running]:
     """Start baocao (web server, outbox, Zalo channel); stop it cleanly afterwards."""
     clock = clock or FakeClock(CAMPAIGN_TIME)
     settings = make_settings(fake, tmp_path, **overrides)
     app = build_app(settings, clock=clock)
+    if prepare is not None:
+        prepare(app)  # e.g. a faulty service
     sleeps = Sleeps()
     channel = ZaloChannel(settings, sleep=sleeps)
     stop, started = asyncio.Event(), asyncio.Event()
