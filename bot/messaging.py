@@ -34,10 +34,12 @@ class Inbound:
 
 @dataclass(frozen=True)
 class Attachment:
-    """An Excel export, built when it is delivered (never stored as bytes in the outbox)."""
+    """A file built when it is delivered (never stored as bytes in the outbox): an Excel export
+    (`kind="export"`) or a unit's Word draft report (`kind="report"`)."""
 
     campaign_id: int
     unit_code: str | None = None
+    kind: str = "export"
 
 
 @dataclass(frozen=True)

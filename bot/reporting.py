@@ -24,7 +24,8 @@ from pathlib import Path
 
 from sqlmodel import Session
 
-from conversations.forms import Form, Question, QuestionKind
+from conversations.forms import Form, Question, QuestionKind, memo
+from conversations.narrative import narrative_texts
 from conversations.outline import Outline, load_outline, resolve_outline_path
 from exports.data import CampaignInfo, UnitReport, load_reports
 from exports.figures import documents_of
@@ -37,6 +38,9 @@ from exports.report_docx import (
 from storage.database import Database
 from storage.models import Campaign
 from storage.repository import StorageError, campaign_spec, current_campaign, unit_by_code
+
+REPORT_KIND = "report"  # an `Attachment`/download link that carries the unit's draft
+DOCX_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 
 # INTEGRATOR: the campaign's heading fields (added to conversations/campaigns.py by another
 # helper) replace these constants and the name rules in `unit_letterhead` below.
@@ -105,13 +109,21 @@ def secretariat_letterhead() -> Letterhead:
 
 
 def campaign_outline(campaign: Campaign, form: Form) -> Outline:
+    """The campaign's Đề cương, read once per form object and outline name (the chat asks often).
+
+    Raises `StorageError` when the campaign names none."""
     spec = campaign_spec(campaign)
     if not spec.outline:
         raise StorageError(
             f"đợt báo cáo {campaign.code} chưa có đề cương báo cáo: thêm dòng "
             f"«outline: ct37_decuong.yaml» vào tệp đợt báo cáo rồi chạy: baocao campaign load TỆP"
         )
-    return load_outline(resolve_outline_path(spec.outline), form)
+    cache = memo(form)
+    outline = cache.get((Outline, spec.outline))
+    if outline is None:
+        outline = load_outline(resolve_outline_path(spec.outline), form)
+        cache[(Outline, spec.outline)] = outline
+    return outline
 
 
 def load_for_report(
@@ -193,9 +205,15 @@ def build_report(loaded: LoadedReport, unit_code: str | None, now: datetime) -> 
     if unit_code:
         unit = loaded.units[0]
         letterhead = unit_letterhead(unit, loaded.parent_name, loaded.campaign.receiver)
-        # The officer's texts per point come with the chat part of issue #14; none yet.
+        texts = narrative_texts({key: answer.value for key, answer in unit.answers.items()})
         return build_unit_report(
-            loaded.campaign, loaded.outline, loaded.form, unit, letterhead=letterhead, now=now
+            loaded.campaign,
+            loaded.outline,
+            loaded.form,
+            unit,
+            letterhead=letterhead,
+            narratives=texts,
+            now=now,
         )
     totals, counted = simple_totals(loaded.form, loaded.units)
     return build_consolidated_report(

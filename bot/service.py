@@ -19,8 +19,10 @@ from datetime import datetime, timedelta
 from bot import secretariat
 from bot.clock import Clock
 from bot.message_context import Context
-from bot.messaging import ChannelTraits, Inbound, Outbound, RoleChange
+from bot.messaging import Attachment, ChannelTraits, Inbound, Outbound, RoleChange
+from bot.reporting import REPORT_KIND, campaign_outline
 from bot.use_cases import Desk
+from conversations import narrative
 from conversations.campaigns import CampaignSpec
 from conversations.commands import UNKNOWN_COMMAND_TEXT, is_officer_command, split_command
 from conversations.engine import CampaignBrief, Press, SaveAnswer, State, SubmitReport, Text, step
@@ -61,12 +63,16 @@ from storage.hot_path import (
     use_invite,
     write_answer,
 )
-from storage.repository import campaign_for_unit, campaign_form, campaign_spec
+from storage.repository import StorageError, campaign_for_unit, campaign_form, campaign_spec
 
 SEEN_RESOLUTION = timedelta(minutes=5)
 TEXT_ONLY_TEXT = (
     "Trợ lý chỉ đọc được tin nhắn chữ. Đề nghị đồng chí gõ câu trả lời bằng chữ hoặc số "
     "(trợ lý chưa nhận được ảnh, tệp, nhãn dán hay tin nhắn thoại)."
+)
+NO_OUTLINE_TEXT = (
+    "Đợt báo cáo này chưa có Đề cương báo cáo nên chưa viết được phần lời văn trong trò chuyện. "
+    "Đồng chí vẫn điền Phụ lục số liệu như thường."
 )
 __all__ = ["BAD_CODE_TEXT", "STRANGER_TEXT", "TEXT_ONLY_TEXT", "Service"]
 
@@ -278,8 +284,42 @@ class Service:
         )
         inbound = ctx.inbound
         event = Press(inbound.choice, inbound.context) if inbound.choice else Text(text)
-        new_state, effects = step(state, event, form, now)
         replies: list[Outbound] = []
+        effects: list = []
+        place = narrative.Place.from_json(dialogue.narrative)
+        pressed = inbound.choice or ""
+        wants_narrative = (
+            pressed.startswith("n-") if pressed else place.active or narrative.opens_narrative(text)
+        )
+        new_state = state
+        if wants_narrative:
+            try:
+                outline = campaign_outline(campaign, form)
+            except StorageError:
+                outline = None
+                replies.append(Outbound(NO_OUTLINE_TEXT))
+            if outline is not None:
+                told = narrative.NarrativeState(
+                    place,
+                    narrative.narrative_texts({key: row.value for key, row in rows.items()}),
+                    submission.status,
+                    unit.name,
+                    ctx.traits.buttons,
+                )
+                if narrative.opens_narrative(text) and not pressed:
+                    told, effects = narrative.open_narrative(told, outline)
+                else:
+                    told, effects = narrative.step(told, event, outline, now)
+                place = told.place
+                if any(isinstance(effect, narrative.Leave) for effect in effects):
+                    wants_narrative = False
+        elif place.active:
+            place.active = False  # a Phụ lục button under an older message
+        state.dialogue.narrative = place.to_json() if place.active or place.point else None
+        if not wants_narrative:
+            new_state, more = step(state, event, form, now)
+            effects += more
+        status = new_state.status
         submitted_by = None
         for effect in effects:
             if isinstance(effect, SaveAnswer):
@@ -296,13 +336,19 @@ class Service:
                     existing=rows.get(effect.key),
                     note=effect.note,
                 )
+                if status == "not_started":
+                    status = "in_progress"
             elif isinstance(effect, SubmitReport):
                 submitted_by = contact.id
+            elif isinstance(effect, narrative.SendDraft):
+                attachment = Attachment(campaign.id, unit.code, kind=REPORT_KIND)
+                caption = f"Dự thảo báo cáo của {unit.name} (tệp Word)."
+                replies.append(Outbound(caption, attachment=attachment))
+            elif isinstance(effect, narrative.Leave):
+                continue
             else:
                 replies.append(Outbound.from_reply(effect))
-        record_submission(
-            tx, submission, status=new_state.status, now=now, submitted_by=submitted_by
-        )
+        record_submission(tx, submission, status=status, now=now, submitted_by=submitted_by)
         save_dialogue(
             tx,
             state_id,

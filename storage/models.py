@@ -212,3 +212,4 @@ class DownloadToken(SQLModel, table=True):
     contact_id: int | None = Field(default=None, foreign_key="contact.id")
     created_at: datetime = utc_field(nullable=False)
     expires_at: datetime = utc_field(nullable=False)
+    kind: str = Field(default="export", max_length=20)  # export (.xlsx) | report (.docx draft)
