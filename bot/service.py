@@ -21,6 +21,7 @@ from bot.clock import Clock
 from bot.message_context import Context
 from bot.messaging import Attachment, ChannelTraits, Inbound, Outbound, RoleChange
 from bot.reporting import REPORT_KIND, campaign_outline
+from bot.signed_intake import Uploads, receive_in_chat, signed_lines, upload_link
 from bot.use_cases import Desk
 from conversations import narrative
 from conversations.campaigns import CampaignSpec
@@ -39,7 +40,9 @@ from conversations.linking import (
     offer_text,
     read_confirmation,
 )
+from conversations.parsing import normalize
 from conversations.statuses import ContactRole
+from conversations.uploads import ASK_FOR_SIGNED_TEXT
 from storage.database import Database
 from storage.hot_path import (
     Correspondent,
@@ -64,12 +67,17 @@ from storage.hot_path import (
     write_answer,
 )
 from storage.repository import StorageError, campaign_for_unit, campaign_form, campaign_spec
+from storage.signed_reports import signed_reports
 
 SEEN_RESOLUTION = timedelta(minutes=5)
 TEXT_ONLY_TEXT = (
     "Trợ lý chỉ đọc được tin nhắn chữ. Đề nghị đồng chí gõ câu trả lời bằng chữ hoặc số "
     "(trợ lý chưa nhận được ảnh, tệp, nhãn dán hay tin nhắn thoại)."
 )
+SECRETARIAT_FILE_TEXT = (
+    "Trợ lý chỉ nhận báo cáo có chữ ký từ cán bộ đầu mối của đơn vị; tệp này chưa được lưu."
+)
+UPLOAD_WORDS = frozenset({"/guibaocao", "gui bao cao", "gui tep", "tai len"})
 NO_OUTLINE_TEXT = (
     "Đợt báo cáo này chưa có Đề cương báo cáo nên chưa viết được phần lời văn trong trò chuyện. "
     "Đồng chí vẫn điền Phụ lục số liệu như thường."
@@ -86,8 +94,10 @@ class Service:
         desk: Desk | None = None,
         *,
         on_role_change: Callable[[RoleChange], None] | None = None,
+        uploads: Uploads | None = None,
     ) -> None:
         self.database = database
+        self.uploads = uploads or Uploads()
         self.clock = clock
         self.traits = traits
         self.desk = desk or Desk()
@@ -174,6 +184,8 @@ class Service:
     # --- routing ---------------------------------------------------------------------
 
     def _route(self, ctx: Context) -> list[Outbound]:
+        if ctx.inbound.file is not None:
+            return self._receive_file(ctx)
         if ctx.inbound.text is None and ctx.inbound.choice is None:
             return [Outbound(TEXT_ONLY_TEXT)]  # a photo, sticker or voice message
         text = (ctx.inbound.text or "").strip()
@@ -199,6 +211,14 @@ class Service:
         if command == "status":
             return [secretariat.unit_status(ctx)]
         return self._converse(ctx, text)
+
+    def _receive_file(self, ctx: Context) -> list[Outbound]:
+        contact = ctx.contact
+        if contact is None or contact.unit_id is None:
+            if contact is not None and contact.role == ContactRole.SECRETARIAT:
+                return [Outbound(SECRETARIAT_FILE_TEXT)]
+            return [Outbound(STRANGER_TEXT)]
+        return receive_in_chat(ctx, self.uploads)
 
     # --- invites ------------------------------------------------------------------------
 
@@ -270,6 +290,9 @@ class Service:
             return [Outbound(f"Hiện {unit.name} không có đợt báo cáo nào cần điền.")]
         form = campaign_form(campaign)
         submission = open_submission(tx, campaign.id, contact.unit_id)
+        if not ctx.inbound.choice and normalize(text) in UPLOAD_WORDS:
+            return [self._upload_prompt(ctx, campaign.id)]
+        signed = signed_reports(ctx.session, submission.id)
         rows = load_answers(tx, submission.id)
         state_id, dialogue = load_dialogue(tx, contact.id, campaign.id, submission.id)
         state = State(
@@ -281,6 +304,7 @@ class Service:
             submitted_at=submission.submitted_at,
             campaign=_brief(campaign_spec(campaign)),
             buttons=ctx.traits.buttons,
+            signed_reports=tuple(signed_lines(signed)),
         )
         inbound = ctx.inbound
         event = Press(inbound.choice, inbound.context) if inbound.choice else Text(text)
@@ -348,6 +372,8 @@ class Service:
                 continue
             else:
                 replies.append(Outbound.from_reply(effect))
+        if submitted_by is not None and not signed:
+            replies.append(self._upload_prompt(ctx, campaign.id, ASK_FOR_SIGNED_TEXT))
         record_submission(tx, submission, status=status, now=now, submitted_by=submitted_by)
         save_dialogue(
             tx,
@@ -359,6 +385,27 @@ class Service:
             now=now,
         )
         return replies
+
+    def _upload_prompt(self, ctx: Context, campaign_id: int, lead: str = "") -> Outbound:
+        """How to send the signed report: into the chat, or by a single-use link (Zalo)."""
+        if ctx.traits.receives_files:
+            how = "Đồng chí gửi tệp báo cáo có chữ ký (PDF, Word hoặc ảnh chụp) vào đây."
+        else:
+            link = upload_link(
+                ctx.session,
+                ctx.now,
+                self.desk.public_url,
+                campaign_id=campaign_id,
+                unit_id=ctx.contact.unit_id,
+                contact_id=ctx.contact.id,
+            )
+            how = (
+                f"Gửi tệp báo cáo có chữ ký tại: {link}\n"
+                "Đường liên kết dùng được một lần, trong 24 giờ; mở bằng trình duyệt trên điện "
+                "thoại hoặc máy tính. Cần đường liên kết mới: gõ «gửi báo cáo»."
+            )
+        limits = self.uploads.limits.describe()
+        return Outbound("\n".join(part for part in (lead, how, f"Nhận tệp {limits}.") if part))
 
 
 def _note_seen(tx: Tx, contact: Correspondent, inbound: Inbound, now: datetime) -> None:

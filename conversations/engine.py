@@ -134,6 +134,7 @@ class State:
     submitted_at: datetime | None = None
     campaign: CampaignBrief = CampaignBrief()
     buttons: bool = False  # the channel shows choices as buttons (Telegram)
+    signed_reports: tuple[str, ...] = ()  # the signed report files sent back, as the review lists
 
 
 @dataclass(frozen=True)
@@ -871,6 +872,7 @@ class _Step:
             open_count=open_count,
             parts=parts,
             editable=not locked,
+            signed_reports=self.state.signed_reports,
         )
         choices = () if locked else (CHOICES["submit"], CHOICES["continue"])
         self.effects.append(Reply(text, choices, context=context_of(self.dialogue)))
