@@ -27,6 +27,7 @@ from bot.reminder_runner import ReminderRunner, start_scheduler
 from bot.service import Service
 from bot.settings import Settings
 from bot.signed_intake import Uploads
+from bot.upload_page import UploadDeps, add_upload_page
 from bot.use_cases import Desk
 from bot.web import build_web_app
 from storage.database import Database, open_database
@@ -98,6 +99,7 @@ def assemble(app: App, channels: list[Channel]) -> Assembly:
     pacer = Pacer(settings.baocao_send_rate, settings.baocao_chat_interval)
     outbox = Outbox(database, {c.name: c.sender for c in channels}, pacer, clock)
     web_app = build_web_app(database, clock)
+    add_upload_page(web_app, UploadDeps(database, clock, app.service.uploads))
     host = ChannelHost(
         service=app.service,
         outbox=outbox,
