@@ -276,9 +276,11 @@ def consolidated(store):
 def test_consolidated_sheets_and_name(consolidated):
     name, _, workbook = consolidated
     assert name == "CT37-2022_tong-hop_20220704-0830.xlsx"
-    assert workbook.sheetnames[:4] == ["Tổng hợp", "Kiểm tra số liệu", "Văn bản", "Tiến độ"]
+    assert workbook.sheetnames[:5] == [
+        "Tổng hợp", "Kiểm tra số liệu", "Văn bản", "Tiến độ", "Báo cáo"
+    ]  # fmt: skip
     # a unit with nothing to show gets no sheet: only the five that answered something
-    assert sorted(workbook.sheetnames[4:]) == sorted(CONSOLIDATION)
+    assert sorted(workbook.sheetnames[5:]) == sorted(CONSOLIDATION)
 
 
 def test_consolidated_heading_title_and_signer(consolidated):
@@ -451,7 +453,9 @@ def test_progress_sheet(store):
     store.remind("HU-NP", 2)
     _, data = export_bytes(store.database, now=NOW, unit_sheets=False)
     workbook = open_workbook(data)
-    assert workbook.sheetnames == ["Tổng hợp", "Kiểm tra số liệu", "Văn bản", "Tiến độ"]
+    assert workbook.sheetnames == [
+        "Tổng hợp", "Kiểm tra số liệu", "Văn bản", "Tiến độ", "Báo cáo"
+    ]  # fmt: skip
     ws = workbook["Tiến độ"]
     header = [cell.value for cell in ws[find_row(ws, 1, "STT")]]
     row = find_row(ws, 2, "HU-NP")
