@@ -180,20 +180,26 @@ def _ascii(text: str) -> str:
     return bare[:60] or "x"
 
 
+def build_unit_draft(
+    loaded: LoadedReport, unit: UnitReport, parent_name: str | None, now: datetime
+) -> bytes:
+    """One unit's report (draft until submitted) with the texts it wrote in the chat."""
+    letterhead = unit_letterhead(unit, parent_name, loaded.campaign)
+    texts = narrative_texts({key: answer.value for key, answer in unit.answers.items()})
+    return build_unit_report(
+        loaded.campaign,
+        loaded.outline,
+        loaded.form,
+        unit,
+        letterhead=letterhead,
+        narratives=texts,
+        now=now,
+    )
+
+
 def build_report(loaded: LoadedReport, unit_code: str | None, now: datetime) -> bytes:
     if unit_code:
-        unit = loaded.units[0]
-        letterhead = unit_letterhead(unit, loaded.parent_name, loaded.campaign)
-        texts = narrative_texts({key: answer.value for key, answer in unit.answers.items()})
-        return build_unit_report(
-            loaded.campaign,
-            loaded.outline,
-            loaded.form,
-            unit,
-            letterhead=letterhead,
-            narratives=texts,
-            now=now,
-        )
+        return build_unit_draft(loaded, loaded.units[0], loaded.parent_name, now)
     totals, counted = consolidated_totals(loaded.form, loaded.units)
     return build_consolidated_report(
         loaded.campaign,
