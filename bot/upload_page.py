@@ -31,6 +31,7 @@ GONE_TEXT = (
     "Đề nghị đồng chí gõ «gửi báo cáo» trong Zalo để nhận đường liên kết mới."
 )
 CHUNK = 64 * 1024
+MAX_PARTS = 4
 
 
 @dataclass(frozen=True)
@@ -94,7 +95,10 @@ async def _file_part(request: web.Request) -> BodyPartReader:
     if not request.content_type.startswith("multipart/"):
         raise ValueError("not multipart")
     reader = await request.multipart()
-    async for part in reader:
+    for _ in range(MAX_PARTS):  # the form has one field; a few more are tolerated, not more
+        part = await reader.next()
+        if part is None:
+            break
         if isinstance(part, BodyPartReader) and part.name == FIELD and part.filename:
             return part
     raise ValueError("no file")

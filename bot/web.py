@@ -21,6 +21,8 @@ from storage.database import Database
 from storage.models import Campaign, Unit
 from storage.repository import find_download
 
+EXPORT_KIND = "export"
+
 
 @dataclass(frozen=True)
 class WebDeps:
@@ -74,8 +76,8 @@ def _export_for_token(deps: WebDeps, token: str) -> tuple[str, bytes] | None:
     now = deps.clock()
     with deps.database.transaction() as session:
         grant = find_download(session, token, now)
-        if grant is None:
-            return None
+        if grant is None or grant.kind not in (EXPORT_KIND, REPORT_KIND):
+            return None  # an upload link opens the upload page, never a download
         campaign = session.get(Campaign, grant.campaign_id)
         unit = session.get(Unit, grant.unit_id) if grant.unit_id else None
         campaign_code, unit_code = campaign.code, unit.code if unit else None

@@ -239,6 +239,7 @@ class _Step:
         return self.done()
 
     def run(self, event: Text | Press) -> tuple[NarrativeState, list]:
+        self.place.active = True  # a press under an older narrative message reopens it
         if self.place.point not in self.by_key:
             self.place.point = self._first_open() or self.slots[0].key
         if isinstance(event, Press):

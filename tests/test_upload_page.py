@@ -77,6 +77,7 @@ async def test_the_link_takes_one_file_once(zalo_service, database, clock, serve
     assert status == 200
     assert "Ban Thường vụ Huyện ủy Ninh Phước" in page.decode()
     assert "type='file' name='tep'" in page.decode()
+    assert (await get(server, path.replace("/gui-bao-cao/", "/tai-ve/")))[0] == 404  # no export
 
     # Refused (type, size, content): nothing stored, the link still works.
     status, text = await post_file(server, path, b"MZ..", "virus.exe", "application/x-msdownload")

@@ -504,6 +504,7 @@ async def test_secretariat_commands_are_set_at_start_for_known_members(deploymen
         "tiep",
         "xem",
         "nop",
+        "baocao",
         "status",
         "help",
     ]
