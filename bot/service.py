@@ -72,7 +72,7 @@ from storage.signed_reports import signed_reports
 SEEN_RESOLUTION = timedelta(minutes=5)
 TEXT_ONLY_TEXT = (
     "Trợ lý chỉ đọc được tin nhắn chữ. Đề nghị đồng chí gõ câu trả lời bằng chữ hoặc số "
-    "(trợ lý chưa nhận được ảnh, tệp, nhãn dán hay tin nhắn thoại)."
+    "(trợ lý chưa đọc được nhãn dán hay tin nhắn thoại). Gửi báo cáo có chữ ký: gõ «gửi báo cáo»."
 )
 SECRETARIAT_FILE_TEXT = (
     "Trợ lý chỉ nhận báo cáo có chữ ký từ cán bộ đầu mối của đơn vị; tệp này chưa được lưu."
@@ -372,8 +372,11 @@ class Service:
                 continue
             else:
                 replies.append(Outbound.from_reply(effect))
-        if submitted_by is not None and not signed:
-            replies.append(self._upload_prompt(ctx, campaign.id, ASK_FOR_SIGNED_TEXT))
+        if submitted_by is not None and not signed and replies:
+            # Said in the submission's own message: one message more costs Zalo quota.
+            prompt = self._upload_prompt(ctx, campaign.id, ASK_FOR_SIGNED_TEXT)
+            last = replies[-1]
+            replies[-1] = replace(last, text=f"{last.text}\n\n{prompt.text}")
         record_submission(tx, submission, status=status, now=now, submitted_by=submitted_by)
         save_dialogue(
             tx,

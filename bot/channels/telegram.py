@@ -465,7 +465,11 @@ class TelegramChannel:
             stream = await self.bot.download_file(found.file_path, timeout=DOWNLOAD_TIMEOUT)
         except TelegramBadRequest as error:  # "file is too big" or a file_id that is gone
             log.warning("Telegram: không tải được tệp: %s", self._clean(error)[:200])
-            return dataclasses.replace(file, size=file.size or TELEGRAM_DOWNLOAD_CAP + 1)
+            if "too big" in str(error).lower():
+                return dataclasses.replace(
+                    file, size=max(file.size or 0, TELEGRAM_DOWNLOAD_CAP + 1)
+                )
+            return file  # without data: the service asks for it again
         except (TelegramAPIError, AiogramError, ClientError, OSError, TimeoutError) as error:
             log.warning("Telegram: tải tệp lỗi, sẽ thử lại: %s", self._clean(error)[:200])
             return None
