@@ -61,13 +61,13 @@ from storage.hot_path import (
     record_submission,
     save_dialogue,
     set_pending_invite,
+    signed_briefs,
     unit_brief,
     usable_invite,
     use_invite,
     write_answer,
 )
 from storage.repository import StorageError, campaign_for_unit, campaign_form, campaign_spec
-from storage.signed_reports import signed_reports
 
 SEEN_RESOLUTION = timedelta(minutes=5)
 TEXT_ONLY_TEXT = (
@@ -292,7 +292,7 @@ class Service:
         submission = open_submission(tx, campaign.id, contact.unit_id)
         if not ctx.inbound.choice and normalize(text) in UPLOAD_WORDS:
             return [self._upload_prompt(ctx, campaign.id)]
-        signed = signed_reports(ctx.session, submission.id)
+        signed = signed_briefs(tx, submission.id)
         rows = load_answers(tx, submission.id)
         state_id, dialogue = load_dialogue(tx, contact.id, campaign.id, submission.id)
         state = State(

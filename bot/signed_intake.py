@@ -8,6 +8,7 @@ one line that /status, the review and the submission use: "báo cáo: chưa gử
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -25,7 +26,7 @@ from conversations.uploads import (
     refusal,
     safe_name,
 )
-from storage.hot_path import open_submission
+from storage.hot_path import SignedBrief, open_submission
 from storage.models import DownloadToken, SignedReport
 from storage.repository import campaign_for_unit, create_download_token, find_download
 from storage.signed_reports import Stored, signed_reports, store_signed_report
@@ -79,7 +80,7 @@ def confirmation(stored: Stored) -> str:
     return received_text(stored.report.file_name, stored.report.size, stored.count)
 
 
-def signed_summary(reports: list[SignedReport]) -> str:
+def signed_summary(reports: Sequence[SignedBrief | SignedReport]) -> str:
     """ "báo cáo: chưa gửi" or "báo cáo: đã gửi «Báo cáo.pdf» (1,2 MB)" (several: how many)."""
     if not reports:
         return "báo cáo: chưa gửi"
@@ -89,7 +90,7 @@ def signed_summary(reports: list[SignedReport]) -> str:
     return f"báo cáo: đã gửi {len(reports)} tệp"
 
 
-def signed_lines(reports: list[SignedReport]) -> list[str]:
+def signed_lines(reports: Sequence[SignedBrief | SignedReport]) -> list[str]:
     """One line per file, for the review."""
     return [f"«{report.file_name}» ({format_size(report.size)})" for report in reports]
 
