@@ -3,7 +3,8 @@ phone-sized page behind a single-use link (`bot.signed_intake.upload_link`).
 
 GET shows the form; POST reads the one file as a stream (never more than the cap plus one byte),
 applies the same checks as a file sent in Telegram (`conversations.uploads`), stores it with the
-unit's submission and spends the link in the same transaction. An expired, unknown or used link
+unit's submission, spends the link and queues a confirmation to the officer's chat in the same
+transaction. An expired, unknown or used link
 gets the same 404 page, which says how to ask for a new one and nothing about what exists.
 """
 
@@ -18,10 +19,11 @@ from urllib.parse import unquote
 from aiohttp import BodyPartReader, web
 
 from bot.clock import Clock
+from bot.messaging import Outbound
 from bot.signed_intake import UPLOAD_PATH, Uploads, confirmation, spend_upload, usable_upload
 from conversations.uploads import content_refusal, refusal, safe_name
 from storage.database import Database
-from storage.hot_path import open_submission
+from storage.hot_path import enqueue, open_submission
 from storage.models import Contact, Unit
 from storage.signed_reports import store_signed_report
 
@@ -131,7 +133,19 @@ def _store(
             channel=contact.channel if contact else "web",
             now=now,
         )
-        return confirmation(stored)
+        message = confirmation(stored)
+        if contact is not None and contact.active:
+            # The officer also finds it in the chat (the outbox's sweep delivers it).
+            enqueue(
+                session,
+                channel=contact.channel,
+                chat_id=contact.chat_id,
+                payload=Outbound(f"{message} (gửi qua trang tải tệp)").to_payload(),
+                now=now,
+                contact_id=contact.id,
+                claimed=False,
+            )
+        return message
 
 
 def _page(

@@ -23,7 +23,7 @@ from bot.upload_page import GONE_TEXT, UploadDeps, add_upload_page
 from bot.use_cases import Desk
 from bot.web import build_web_app
 from conversations.uploads import UploadLimits
-from storage.models import SignedReport
+from storage.models import OutboxMessage, SignedReport
 from tests.test_service import link
 
 PDF = b"%PDF-1.7\n" + b"x" * 3000 + b"\n%%EOF\n"
@@ -93,6 +93,10 @@ async def test_the_link_takes_one_file_once(zalo_service, database, clock, serve
     assert "Đã nhận báo cáo có chữ ký: «Báo cáo ký.pdf» (3 KB)." in text
     (row,) = rows(database)
     assert (row.channel, row.size) == ("zalo", len(PDF))
+    with database.transaction() as session:
+        queued = session.exec(select(OutboxMessage).where(OutboxMessage.status == "pending")).all()
+    assert [(m.channel, m.chat_id) for m in queued] == [("zalo", "chat-zu")]
+    assert queued[0].payload["text"].startswith("Đã nhận báo cáo có chữ ký: «Báo cáo ký.pdf»")
     assert (tmp_path / "data" / row.path).read_bytes() == PDF
 
     # Used: refused, whatever is sent.
