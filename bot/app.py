@@ -26,13 +26,17 @@ from bot.quota_gate import MonthlyQuotaGate
 from bot.reminder_runner import ReminderRunner, start_scheduler
 from bot.service import Service
 from bot.settings import Settings
+from bot.signed_intake import Uploads
+from bot.upload_page import UploadDeps, add_upload_page
 from bot.use_cases import Desk
 from bot.web import build_web_app
 from storage.database import Database, open_database
 from storage.repository import question_contexts, secretariat_chat_ids, seed_if_empty
 
 CHANNEL_TRAITS = {
-    "telegram": ChannelTraits("telegram", sends_files=True, text_limit=4096, buttons=True),
+    "telegram": ChannelTraits(
+        "telegram", sends_files=True, text_limit=4096, buttons=True, receives_files=True
+    ),
     "zalo": ChannelTraits("zalo", sends_files=False, text_limit=2000),
     "console": ChannelTraits("console", sends_files=False, text_limit=100_000),
 }
@@ -63,7 +67,8 @@ def build_app(settings: Settings, *, clock: Clock = utc_now) -> App:
         bot_usernames={"telegram": usernames} if usernames else {},
         public_url=settings.public_url,
     )
-    service = Service(database, clock, CHANNEL_TRAITS, desk)
+    uploads = Uploads(settings.baocao_data_dir, settings.upload_limits)
+    service = Service(database, clock, CHANNEL_TRAITS, desk, uploads=uploads)
     return App(settings, database, service, clock, desk)
 
 
@@ -94,6 +99,7 @@ def assemble(app: App, channels: list[Channel]) -> Assembly:
     pacer = Pacer(settings.baocao_send_rate, settings.baocao_chat_interval)
     outbox = Outbox(database, {c.name: c.sender for c in channels}, pacer, clock)
     web_app = build_web_app(database, clock)
+    add_upload_page(web_app, UploadDeps(database, clock, app.service.uploads))
     host = ChannelHost(
         service=app.service,
         outbox=outbox,

@@ -1,6 +1,6 @@
-"""The one resolver from "send this export" to what a channel can carry: the workbook's bytes
-(channels that send files) or a 24-hour download link (channels that cannot). Exports are
-built when delivered, never stored in the outbox.
+"""The one resolver from "send this file" to what a channel can carry: the file's bytes
+(channels that send files) or a 24-hour download link (channels that cannot). Excel exports and
+Word draft reports are built when delivered, never stored in the outbox.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from bot.channels.base import ExportFile
 from bot.clock import Clock
 from bot.exporting import export_bytes
 from bot.messaging import Attachment, Undeliverable
+from bot.reporting import REPORT_KIND, report_bytes
 from bot.use_cases import Desk
 from storage.database import Database
 from storage.models import Campaign, Contact
@@ -40,7 +41,8 @@ class ExportResolver:
             if campaign is None:
                 raise LookupError(f"không có đợt báo cáo {attachment.campaign_id}")
             code = campaign.code
-        filename, data = export_bytes(
+        build = report_bytes if attachment.kind == REPORT_KIND else export_bytes
+        filename, data = build(
             self.database, campaign_code=code, unit_code=attachment.unit_code, now=self.clock()
         )
         return ExportFile(filename, data)
@@ -65,4 +67,5 @@ class ExportResolver:
                 campaign_id=campaign.id,
                 unit_id=unit.id if unit else None,
                 contact_id=contact.id if contact else None,
+                kind=attachment.kind,
             )

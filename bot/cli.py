@@ -22,6 +22,7 @@ from bot.cli_text import UsageError, VietnameseParser
 from bot.exporting import export_per_unit, export_to_file
 from bot.inbound_cli import add_parser as add_inbound_parser
 from bot.inbound_cli import cmd_inbound
+from bot.report_files import export_signed_reports
 from bot.runner import run
 from bot.settings import SettingsError, load_settings
 from bot.status import status_text
@@ -99,6 +100,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--per-unit",
         metavar="THƯ_MỤC|TỆP.zip",
         help="mỗi đơn vị có số liệu một tệp Phụ lục, vào một thư mục hoặc một tệp .zip",
+    )
+    target.add_argument(
+        "--reports",
+        metavar="THƯ_MỤC|TỆP.zip",
+        help="báo cáo có chữ ký của mọi đơn vị (đơn vị chưa gửi: dự thảo), vào thư mục hoặc .zip",
     )
     export.add_argument("--unit", metavar="MÃ", help="chỉ Phụ lục của một đơn vị")
     export.add_argument("--campaign", metavar="MÃ_ĐỢT", help="đợt báo cáo (mặc định: đợt mới nhất)")
@@ -299,6 +305,8 @@ def cmd_status(app: App, args: argparse.Namespace) -> int:
 
 
 def cmd_export(app: App, args: argparse.Namespace) -> int:
+    if args.reports:
+        return export_signed_reports(app, args.reports, campaign_code=args.campaign)
     if args.per_unit:
         return export_per_unit(app, args.per_unit, campaign_code=args.campaign)
     return export_to_file(

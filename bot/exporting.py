@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TextIO
 
 from exports.cells import grouped
-from exports.data import CampaignInfo, load_reports
+from exports.data import CampaignInfo, load_reports, load_signed
 from exports.excel import (
     UNIT_SHEET_LIMIT,
     ExportResult,
@@ -75,8 +75,17 @@ def _write(
     if unit_code:
         result = write_unit_workbook(output, info, form, reports[0], now=now)
     else:
+        with database.transaction() as session:
+            signed = load_signed(session, current_campaign(session, info.code))
         result = write_consolidated_workbook(
-            output, info, form, reports, now=now, unit_sheets=unit_sheets, progress=progress
+            output,
+            info,
+            form,
+            reports,
+            now=now,
+            unit_sheets=unit_sheets,
+            progress=progress,
+            signed=signed,
         )
     return name, result
 

@@ -14,6 +14,20 @@ from conversations.text import clean_text
 
 
 @dataclass(frozen=True)
+class InboundFile:
+    """A file someone sent (a signed report): what the platform says of it and, once the
+    channel has downloaded it, its bytes (None when it was not downloaded: too big, or a type
+    that is refused anyway)."""
+
+    name: str
+    content_type: str
+    size: int | None
+    source_id: str = ""  # the platform's stable id of the file
+    fetch_id: str = ""  # what the channel downloads it by (Telegram's file_id)
+    data: bytes | None = None
+
+
+@dataclass(frozen=True)
 class Inbound:
     channel: str
     chat_id: str
@@ -23,6 +37,7 @@ class Inbound:
     choice: str | None = None
     context: str = ""
     display_name: str = ""
+    file: InboundFile | None = None
 
     def __post_init__(self) -> None:
         # Every channel builds its messages here: the one place text from outside is cleaned
@@ -34,10 +49,12 @@ class Inbound:
 
 @dataclass(frozen=True)
 class Attachment:
-    """An Excel export, built when it is delivered (never stored as bytes in the outbox)."""
+    """A file built when it is delivered (never stored as bytes in the outbox): an Excel export
+    (`kind="export"`) or a unit's Word draft report (`kind="report"`)."""
 
     campaign_id: int
     unit_code: str | None = None
+    kind: str = "export"
 
 
 @dataclass(frozen=True)
@@ -113,4 +130,5 @@ class ChannelTraits:
     sends_files: bool = True
     text_limit: int = 4096
     buttons: bool = False  # choices show as buttons, so texts need not spell the keywords
+    receives_files: bool = False  # people can send the bot files (a signed report)
     extra: dict = field(default_factory=dict)

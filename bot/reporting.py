@@ -24,10 +24,12 @@ from pathlib import Path
 
 from sqlmodel import Session
 
-from conversations.forms import Form, Question, QuestionKind
+from conversations.forms import Form, QuestionKind, memo
+from conversations.narrative import narrative_texts
 from conversations.outline import Outline, load_outline, resolve_outline_path
+from exports.consolidation import UnitTree, add_counted
 from exports.data import CampaignInfo, UnitReport, load_reports
-from exports.figures import documents_of
+from exports.figures import Totals, question_columns
 from exports.report_docx import (
     SUBMITTED,
     Letterhead,
@@ -38,13 +40,10 @@ from storage.database import Database
 from storage.models import Campaign
 from storage.repository import StorageError, campaign_spec, current_campaign, unit_by_code
 
-# INTEGRATOR: the campaign's heading fields (added to conversations/campaigns.py by another
-# helper) replace these constants and the name rules in `unit_letterhead` below.
-PLACE = "Ninh Thuận"
-PROVINCE_PARTY = "Đảng bộ tỉnh Ninh Thuận"
-SECRETARIAT_SUPERIOR = "Tỉnh ủy Ninh Thuận"
-SECRETARIAT_BODY = "Ban Dân vận"
-SECRETARIAT_NUMBER = "Số …-BC/BDVTU"
+REPORT_KIND = "report"  # an `Attachment`/download link that carries the unit's draft
+DOCX_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+
+# When the unit list has no heading columns for a unit, its heading is derived from its name.
 _ON_BEHALF = (
     ("ban thường vụ", "T/M BAN THƯỜNG VỤ"),
     ("ban cán sự đảng", "T/M BAN CÁN SỰ ĐẢNG"),
@@ -70,48 +69,66 @@ def issuing_body(name: str) -> str:
     return name[len(prefix) :] if name.casefold().startswith(prefix.casefold()) else name
 
 
-def unit_letterhead(unit: UnitReport, parent_name: str | None, receiver: str) -> Letterhead:
-    body = issuing_body(unit.name)
-    superior = PROVINCE_PARTY
-    if parent_name:
+def unit_letterhead(unit: UnitReport, parent_name: str | None, info: CampaignInfo) -> Letterhead:
+    """A unit's heading and signer: the unit list's columns, else derived from its name and its
+    parent's, with the campaign file's `document` defaults (place, signer, recipients)."""
+    doc, own = info.document, unit.heading
+    body = own.heading_name or issuing_body(unit.name)
+    superior = own.superior or (f"Đảng bộ tỉnh {doc.place}" if doc.place else "")
+    if not own.superior and parent_name:
         superior = issuing_body(parent_name)
         for head, party in _PARTY_OF:
             if superior.startswith(head):
                 superior = party + superior[len(head) :]
-    on_behalf = next(
+    on_behalf = own.signer_for or next(
         (words for start, words in _ON_BEHALF if unit.name.casefold().startswith(start)),
-        f"T/M {body.upper()}",
+        doc.unit_signer_for or f"T/M {body.upper()}",
     )
-    recipients = (f"{receiver} (báo cáo),", "Lưu.") if receiver else ("Lưu.",)
+    receiver = info.receiver
+    recipients = tuple(doc.unit_recipients) or (
+        (f"{receiver} (báo cáo),", "Lưu.") if receiver else ("Lưu.",)
+    )
     return Letterhead(
         superior=superior,
         body=body,
-        place=PLACE,
+        place=own.place or doc.place,
         on_behalf=on_behalf,
-        position="BÍ THƯ",
+        position=own.signer_title or "BÍ THƯ",
         recipients=recipients,
     )
 
 
-def secretariat_letterhead() -> Letterhead:
+def secretariat_letterhead(info: CampaignInfo) -> Letterhead:
+    """The Ban Dân vận's heading and signer, from the campaign file's `document`."""
+    doc = info.document
     return Letterhead(
-        superior=SECRETARIAT_SUPERIOR,
-        body=SECRETARIAT_BODY,
-        place=PLACE,
-        number=SECRETARIAT_NUMBER,
-        position="TRƯỞNG BAN",
-        recipients=("Ban Thường vụ Tỉnh ủy (báo cáo),", "Lưu."),
+        superior=doc.superior,
+        body=doc.body,
+        place=doc.place,
+        number=doc.number or "Số …-BC/…",
+        on_behalf=doc.signer_for,
+        position=doc.signer_title,
+        signer=doc.signer_name,
+        recipients=tuple(doc.recipients) or ("Lưu.",),
     )
 
 
 def campaign_outline(campaign: Campaign, form: Form) -> Outline:
+    """The campaign's Đề cương, read once per form object and outline name (the chat asks often).
+
+    Raises `StorageError` when the campaign names none."""
     spec = campaign_spec(campaign)
     if not spec.outline:
         raise StorageError(
             f"đợt báo cáo {campaign.code} chưa có đề cương báo cáo: thêm dòng "
             f"«outline: ct37_decuong.yaml» vào tệp đợt báo cáo rồi chạy: baocao campaign load TỆP"
         )
-    return load_outline(resolve_outline_path(spec.outline), form)
+    cache = memo(form)
+    outline = cache.get((Outline, spec.outline))
+    if outline is None:
+        outline = load_outline(resolve_outline_path(spec.outline), form)
+        cache[(Outline, spec.outline)] = outline
+    return outline
 
 
 def load_for_report(
@@ -125,54 +142,28 @@ def load_for_report(
     return LoadedReport(info, outline, form, units, parent_name)
 
 
-# INTEGRATOR: replace with the module that decides what counts in a total (another helper).
-# Until then: submitted units only, not a unit whose parent also takes part (its figures are in
-# the parent's report), counts summed, typed percentages averaged; KAD and blanks left out.
-def simple_totals(form: Form, units: list[UnitReport]) -> tuple[dict[str, dict | None], int]:
-    """({question key: consolidated value}, how many units it is built from)."""
-    codes = {unit.code for unit in units}
-    counted = [unit for unit in units if unit.status in SUBMITTED and unit.parent_code not in codes]
-    totals: dict[str, dict | None] = {}
+def consolidated_totals(form: Form, units: list[UnitReport]) -> tuple[dict[str, dict | None], int]:
+    """({question key: province total in an answer's shape}, how many units it is built from),
+    by `exports.consolidation`'s rules, as the "Tổng hợp" sheet adds them up."""
+    tree = UnitTree(units)
+    totals = Totals(form)
+    add_counted(tree, [(unit, 0) for unit in units], totals)
+    result: dict[str, dict | None] = {}
     for question in form.questions:
-        values = [
-            answer.value
-            for unit in counted
-            if question.applies_to(unit.level)
-            and (answer := unit.answer(question.key)) is not None
-            and not answer.not_applicable
-            and isinstance(answer.value, dict)
-        ]
-        totals[question.key] = _combine(question, values)
-    return totals, len(counted)
-
-
-def _combine(question: Question, values: list[dict]) -> dict | None:
-    if question.kind == QuestionKind.DOCUMENTS:
-        counts = [len(documents_of(value)) for value in values if "items" in value]
-        return {"count": sum(counts)} if counts else None
-    parts = {
-        QuestionKind.INTEGER: ("value",),
-        QuestionKind.PERCENT: ("value",),
-        QuestionKind.PAIR: ("times", "people"),
-        QuestionKind.RATIO: ("done", "total"),
-    }.get(question.kind)
-    if parts is None:
-        return None
-    numbers = [
-        [value[part] for part in parts]
-        for value in values
-        if all(_is_number(value.get(part)) for part in parts)
-    ]
-    if not numbers:
-        return None
-    sums = [sum(column) for column in zip(*numbers, strict=True)]
-    if question.kind == QuestionKind.PERCENT:
-        return {"value": sums[0] / len(numbers), "average": True}
-    return dict(zip(parts, sums, strict=True))
-
-
-def _is_number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
+        if question.kind == QuestionKind.TEXT or not totals.contributors(question):
+            result[question.key] = None
+            continue
+        columns = question_columns(question)
+        figures = totals.figures(question)
+        value = {
+            column.part: figure.value
+            for column, figure in zip(columns, figures, strict=True)
+            if column.part != "rate"
+        }
+        if question.kind == QuestionKind.PERCENT:
+            value["average"] = True
+        result[question.key] = value
+    return result, sum(tree.counted(unit) for unit in units)
 
 
 def report_filename(info: CampaignInfo, unit_code: str | None, now: datetime) -> str:
@@ -189,15 +180,27 @@ def _ascii(text: str) -> str:
     return bare[:60] or "x"
 
 
+def build_unit_draft(
+    loaded: LoadedReport, unit: UnitReport, parent_name: str | None, now: datetime
+) -> bytes:
+    """One unit's report (draft until submitted) with the texts it wrote in the chat."""
+    letterhead = unit_letterhead(unit, parent_name, loaded.campaign)
+    texts = narrative_texts({key: answer.value for key, answer in unit.answers.items()})
+    return build_unit_report(
+        loaded.campaign,
+        loaded.outline,
+        loaded.form,
+        unit,
+        letterhead=letterhead,
+        narratives=texts,
+        now=now,
+    )
+
+
 def build_report(loaded: LoadedReport, unit_code: str | None, now: datetime) -> bytes:
     if unit_code:
-        unit = loaded.units[0]
-        letterhead = unit_letterhead(unit, loaded.parent_name, loaded.campaign.receiver)
-        # The officer's texts per point come with the chat part of issue #14; none yet.
-        return build_unit_report(
-            loaded.campaign, loaded.outline, loaded.form, unit, letterhead=letterhead, now=now
-        )
-    totals, counted = simple_totals(loaded.form, loaded.units)
+        return build_unit_draft(loaded, loaded.units[0], loaded.parent_name, now)
+    totals, counted = consolidated_totals(loaded.form, loaded.units)
     return build_consolidated_report(
         loaded.campaign,
         loaded.outline,
@@ -205,7 +208,7 @@ def build_report(loaded: LoadedReport, unit_code: str | None, now: datetime) -> 
         totals=totals,
         units=loaded.units,
         counted=counted,
-        letterhead=secretariat_letterhead(),
+        letterhead=secretariat_letterhead(loaded.campaign),
         now=now,
     )
 

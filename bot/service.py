@@ -24,8 +24,11 @@ from datetime import datetime, timedelta
 from bot import secretariat
 from bot.clock import Clock
 from bot.message_context import Context
-from bot.messaging import ChannelTraits, Inbound, Outbound, RoleChange
+from bot.messaging import Attachment, ChannelTraits, Inbound, Outbound, RoleChange
+from bot.reporting import REPORT_KIND, campaign_outline
+from bot.signed_intake import Uploads, receive_in_chat, signed_lines, upload_link
 from bot.use_cases import Desk
+from conversations import narrative
 from conversations.campaigns import CampaignSpec
 from conversations.commands import UNKNOWN_COMMAND_TEXT, is_officer_command, split_command
 from conversations.engine import CampaignBrief, Press, SaveAnswer, State, SubmitReport, Text, step
@@ -43,7 +46,9 @@ from conversations.linking import (
     read_confirmation,
 )
 from conversations.messages import format_moment
+from conversations.parsing import normalize
 from conversations.statuses import ContactRole
+from conversations.uploads import ASK_FOR_SIGNED_TEXT
 from storage.database import Database
 from storage.hot_path import (
     Correspondent,
@@ -62,6 +67,7 @@ from storage.hot_path import (
     record_submission,
     save_dialogue,
     set_pending_invite,
+    signed_briefs,
     unit_brief,
     usable_invite,
     use_invite,
@@ -78,14 +84,22 @@ from storage.inbound_faults import (
 )
 from storage.inbound_faults import set_aside as keep_set_aside
 from storage.invite_guesses import forget_misses, record_miss, refused_until
-from storage.repository import campaign_for_unit, campaign_form, campaign_spec
+from storage.repository import StorageError, campaign_for_unit, campaign_form, campaign_spec
 
 log = logging.getLogger(__name__)
 
 SEEN_RESOLUTION = timedelta(minutes=5)
 TEXT_ONLY_TEXT = (
     "Trợ lý chỉ đọc được tin nhắn chữ. Đề nghị đồng chí gõ câu trả lời bằng chữ hoặc số "
-    "(trợ lý chưa nhận được ảnh, tệp, nhãn dán hay tin nhắn thoại)."
+    "(trợ lý chưa đọc được nhãn dán hay tin nhắn thoại). Gửi báo cáo có chữ ký: gõ «gửi báo cáo»."
+)
+SECRETARIAT_FILE_TEXT = (
+    "Trợ lý chỉ nhận báo cáo có chữ ký từ cán bộ đầu mối của đơn vị; tệp này chưa được lưu."
+)
+UPLOAD_WORDS = frozenset({"/guibaocao", "gui bao cao", "gui tep", "tai len"})
+NO_OUTLINE_TEXT = (
+    "Đợt báo cáo này chưa có Đề cương báo cáo nên chưa viết được phần lời văn trong trò chuyện. "
+    "Đồng chí vẫn điền Phụ lục số liệu như thường."
 )
 APOLOGY_TEXT = "Hệ thống chưa xử lý được tin nhắn này; Ban Dân vận đã được báo."
 ALERT_EVERY = timedelta(hours=1)
@@ -129,8 +143,10 @@ class Service:
         desk: Desk | None = None,
         *,
         on_role_change: Callable[[RoleChange], None] | None = None,
+        uploads: Uploads | None = None,
     ) -> None:
         self.database = database
+        self.uploads = uploads or Uploads()
         self.clock = clock
         self.traits = traits
         self.desk = desk or Desk()
@@ -302,6 +318,8 @@ class Service:
     # --- routing ---------------------------------------------------------------------
 
     def _route(self, ctx: Context) -> list[Outbound]:
+        if ctx.inbound.file is not None:
+            return self._receive_file(ctx)
         if ctx.inbound.text is None and ctx.inbound.choice is None:
             return [Outbound(TEXT_ONLY_TEXT)]  # a photo, sticker or voice message
         text = (ctx.inbound.text or "").strip()
@@ -327,6 +345,14 @@ class Service:
         if command == "status":
             return [secretariat.unit_status(ctx)]
         return self._converse(ctx, text)
+
+    def _receive_file(self, ctx: Context) -> list[Outbound]:
+        contact = ctx.contact
+        if contact is None or contact.unit_id is None:
+            if contact is not None and contact.role == ContactRole.SECRETARIAT:
+                return [Outbound(SECRETARIAT_FILE_TEXT)]
+            return [Outbound(STRANGER_TEXT)]
+        return receive_in_chat(ctx, self.uploads)
 
     # --- invites ------------------------------------------------------------------------
 
@@ -418,6 +444,9 @@ class Service:
             return [Outbound(f"Hiện {unit.name} không có đợt báo cáo nào cần điền.")]
         form = campaign_form(campaign)
         submission = open_submission(tx, campaign.id, contact.unit_id)
+        if not ctx.inbound.choice and normalize(text) in UPLOAD_WORDS:
+            return [self._upload_prompt(ctx, campaign.id)]
+        signed = signed_briefs(tx, submission.id)
         rows = load_answers(tx, submission.id)
         state_id, dialogue = load_dialogue(tx, contact.id, campaign.id, submission.id)
         state = State(
@@ -429,11 +458,46 @@ class Service:
             submitted_at=submission.submitted_at,
             campaign=_brief(campaign_spec(campaign)),
             buttons=ctx.traits.buttons,
+            signed_reports=tuple(signed_lines(signed)),
         )
         inbound = ctx.inbound
         event = Press(inbound.choice, inbound.context) if inbound.choice else Text(text)
-        new_state, effects = step(state, event, form, now)
         replies: list[Outbound] = []
+        effects: list = []
+        place = narrative.Place.from_json(dialogue.narrative)
+        pressed = inbound.choice or ""
+        wants_narrative = (
+            pressed.startswith("n-") if pressed else place.active or narrative.opens_narrative(text)
+        )
+        new_state = state
+        if wants_narrative:
+            try:
+                outline = campaign_outline(campaign, form)
+            except StorageError:
+                outline = None
+                replies.append(Outbound(NO_OUTLINE_TEXT))
+            if outline is not None:
+                told = narrative.NarrativeState(
+                    place,
+                    narrative.narrative_texts({key: row.value for key, row in rows.items()}),
+                    submission.status,
+                    unit.name,
+                    ctx.traits.buttons,
+                )
+                if narrative.opens_narrative(text) and not pressed:
+                    told, effects = narrative.open_narrative(told, outline)
+                else:
+                    told, effects = narrative.step(told, event, outline, now)
+                place = told.place
+                if any(isinstance(effect, narrative.Leave) for effect in effects):
+                    wants_narrative = False
+        elif place.active:
+            place.active = False  # a Phụ lục button under an older message
+        state.dialogue.narrative = place.to_json() if place.active or place.point else None
+        if not wants_narrative:
+            new_state, more = step(state, event, form, now)
+            effects += more
+        status = new_state.status
         submitted_by = None
         for effect in effects:
             if isinstance(effect, SaveAnswer):
@@ -450,13 +514,24 @@ class Service:
                     existing=rows.get(effect.key),
                     note=effect.note,
                 )
+                if status == "not_started":
+                    status = "in_progress"
             elif isinstance(effect, SubmitReport):
                 submitted_by = contact.id
+            elif isinstance(effect, narrative.SendDraft):
+                attachment = Attachment(campaign.id, unit.code, kind=REPORT_KIND)
+                caption = f"Dự thảo báo cáo của {unit.name} (tệp Word)."
+                replies.append(Outbound(caption, attachment=attachment))
+            elif isinstance(effect, narrative.Leave):
+                continue
             else:
                 replies.append(Outbound.from_reply(effect))
-        record_submission(
-            tx, submission, status=new_state.status, now=now, submitted_by=submitted_by
-        )
+        if submitted_by is not None and not signed and replies:
+            # Said in the submission's own message: one message more costs Zalo quota.
+            prompt = self._upload_prompt(ctx, campaign.id, ASK_FOR_SIGNED_TEXT)
+            last = replies[-1]
+            replies[-1] = replace(last, text=f"{last.text}\n\n{prompt.text}")
+        record_submission(tx, submission, status=status, now=now, submitted_by=submitted_by)
         save_dialogue(
             tx,
             state_id,
@@ -467,6 +542,27 @@ class Service:
             now=now,
         )
         return replies
+
+    def _upload_prompt(self, ctx: Context, campaign_id: int, lead: str = "") -> Outbound:
+        """How to send the signed report: into the chat, or by a single-use link (Zalo)."""
+        if ctx.traits.receives_files:
+            how = "Đồng chí gửi tệp báo cáo có chữ ký (PDF, Word hoặc ảnh chụp) vào đây."
+        else:
+            link = upload_link(
+                ctx.session,
+                ctx.now,
+                self.desk.public_url,
+                campaign_id=campaign_id,
+                unit_id=ctx.contact.unit_id,
+                contact_id=ctx.contact.id,
+            )
+            how = (
+                f"Gửi tệp báo cáo có chữ ký tại: {link}\n"
+                "Đường liên kết dùng được một lần, trong 24 giờ; mở bằng trình duyệt trên điện "
+                "thoại hoặc máy tính. Cần đường liên kết mới: gõ «gửi báo cáo»."
+            )
+        limits = self.uploads.limits.describe()
+        return Outbound("\n".join(part for part in (lead, how, f"Nhận tệp {limits}.") if part))
 
 
 def _note_seen(tx: Tx, contact: Correspondent, inbound: Inbound, now: datetime) -> None:

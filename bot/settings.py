@@ -12,6 +12,8 @@ from urllib.parse import urlparse
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from conversations.uploads import KNOWN_TYPES, TELEGRAM_DOWNLOAD_CAP, UploadLimits
+
 TELEGRAM_TOKEN = re.compile(r"^\d{3,20}:[A-Za-z0-9_-]{20,100}$")
 ZALO_TOKEN = re.compile(r"^[A-Za-z0-9_-]{1,64}:[A-Za-z0-9_-]{6,200}$")
 
@@ -46,6 +48,28 @@ class Settings(BaseSettings):
     baocao_chat_interval: float = Field(default=1.0, ge=0)
     baocao_zalo_monthly_cap: int = Field(default=3000, ge=1)
     baocao_scheduler: bool = True
+    # Signed reports sent back: stored as files under this folder, their types and size cap.
+    baocao_data_dir: str = "data"
+    baocao_upload_max_mb: float = Field(default=20, gt=0, le=TELEGRAM_DOWNLOAD_CAP / 1024 / 1024)
+    baocao_upload_types: str = "pdf,doc,docx,jpg,jpeg,png"
+
+    @field_validator("baocao_upload_types")
+    @classmethod
+    def _upload_types(cls, value: str) -> str:
+        kinds = [kind.strip().lower().lstrip(".") for kind in value.split(",") if kind.strip()]
+        unknown = [kind for kind in kinds if kind not in KNOWN_TYPES]
+        if not kinds or unknown:
+            raise ValueError(
+                f"chỉ dùng các loại {', '.join(KNOWN_TYPES)} (không biết: {', '.join(unknown)})"
+            )
+        return ",".join(kinds)
+
+    @property
+    def upload_limits(self) -> UploadLimits:
+        return UploadLimits(
+            max_bytes=int(self.baocao_upload_max_mb * 1024 * 1024),
+            extensions=tuple(self.baocao_upload_types.split(",")),
+        )
 
     @field_validator("telegram_bot_token", "zalo_bot_token", mode="before")
     @classmethod

@@ -9,6 +9,7 @@ from datetime import datetime
 
 from sqlmodel import Session
 
+from bot.signed_intake import signed_summary
 from conversations.campaigns import days_left
 from conversations.labels import STATUS_TITLES, group_title
 from conversations.messages import format_deadline, late_phrase
@@ -16,6 +17,7 @@ from exports.consolidation import UnitTree, counts, status_counts
 from storage.models import Campaign, Unit
 from storage.progress import UnitProgress, campaign_progress
 from storage.repository import campaign_spec
+from storage.signed_reports import signed_reports
 
 
 def status_text(campaign: Campaign, progress: list[UnitProgress], now: datetime) -> str:
@@ -85,8 +87,10 @@ def unit_status_text(session: Session, campaign: Campaign, unit_id: int, now: da
         return f"{unit.name} không thuộc đợt báo cáo {campaign.title}."
     done_at = progress.submitted_at if progress.done else None
     late = late_phrase(campaign.deadline, done_at) if done_at else ""
+    files = signed_reports(session, progress.submission_id) if progress.submission_id else []
     return (
         f"{unit.name}: {STATUS_TITLES[progress.status]}{f' ({late})' if late else ''}, "
         f"đã trả lời {progress.answered}/{progress.total} câu.\n"
+        f"Số liệu: {STATUS_TITLES[progress.status]} · {signed_summary(files)}.\n"
         f"Hạn nộp: {deadline}" + (f" (còn {left} ngày)." if left > 0 else ".")
     )

@@ -210,8 +210,10 @@ def download_link(
     campaign_id: int,
     unit_id: int | None,
     contact_id: int | None,
+    kind: str = "export",
 ) -> str:
-    """A link to the web server serving one export for 24 hours (for channels without files)."""
+    """A link to the web server serving one export or draft for 24 hours (for channels without
+    files)."""
     token = create_download_token(
         session,
         campaign_id=campaign_id,
@@ -219,6 +221,7 @@ def download_link(
         contact_id=contact_id,
         now=now,
         valid_for=DOWNLOAD_VALID_FOR,
+        kind=kind,
     )
     return f"{desk.public_url}/tai-ve/{token}"
 

@@ -1,5 +1,5 @@
-"""The project's one web server (aiohttp): health check, Excel downloads by link, and the
-webhook endpoints that channels add to it.
+"""The project's one web server (aiohttp): health check, downloads by link (Excel exports and
+Word draft reports), and the webhook endpoints that channels add to it.
 
 A download link carries a random single-purpose token that expires; a wrong or expired token
 gets a plain 404 that says nothing about what exists.
@@ -16,9 +16,12 @@ from sqlalchemy import text
 
 from bot.clock import Clock
 from bot.exporting import export_bytes
+from bot.reporting import DOCX_TYPE, REPORT_KIND, report_bytes
 from storage.database import Database
 from storage.models import Campaign, Unit
 from storage.repository import find_download
+
+EXPORT_KIND = "export"
 
 
 @dataclass(frozen=True)
@@ -58,9 +61,10 @@ async def download(request: web.Request) -> web.Response:
     if result is None:
         raise web.HTTPNotFound(text="Không tìm thấy.")
     filename, data = result
+    xlsx = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     return web.Response(
         body=data,
-        content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        content_type=DOCX_TYPE if filename.endswith(".docx") else xlsx,
         headers={
             "Content-Disposition": f"attachment; filename*=UTF-8''{quote(filename)}",
             "Cache-Control": "no-store",
@@ -72,9 +76,10 @@ def _export_for_token(deps: WebDeps, token: str) -> tuple[str, bytes] | None:
     now = deps.clock()
     with deps.database.transaction() as session:
         grant = find_download(session, token, now)
-        if grant is None:
-            return None
+        if grant is None or grant.kind not in (EXPORT_KIND, REPORT_KIND):
+            return None  # an upload link opens the upload page, never a download
         campaign = session.get(Campaign, grant.campaign_id)
         unit = session.get(Unit, grant.unit_id) if grant.unit_id else None
         campaign_code, unit_code = campaign.code, unit.code if unit else None
-    return export_bytes(deps.database, campaign_code=campaign_code, unit_code=unit_code, now=now)
+        build = report_bytes if grant.kind == REPORT_KIND and unit_code else export_bytes
+    return build(deps.database, campaign_code=campaign_code, unit_code=unit_code, now=now)

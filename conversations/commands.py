@@ -12,7 +12,7 @@ import re
 from conversations.parsing import normalize
 
 _COMMAND = re.compile(r"^/([A-Za-z0-9_]{1,32})(?:@\w+)?(?:\s+(.*))?$", re.DOTALL)
-_GOTO_COMMAND = re.compile(r"^(?:cau|sua)\d{1,3}$")  # «/cau7» as well as «/cau 7»
+_GOTO_COMMAND = re.compile(r"^(?:cau|sua|diem)\d{1,3}$")  # «/cau7» as well as «/cau 7»
 
 YES_WORDS = frozenset({"co", "dong y", "xac nhan", "yes", "ok", "1"})
 NO_WORDS = frozenset({"khong", "huy", "no", "2", "khong phai toi"})
@@ -21,6 +21,7 @@ NO_WORDS = frozenset({"khong", "huy", "no", "2", "khong phai toi"})
 OFFICER_COMMANDS = frozenset({
     "start", "tiep", "continue", "xem", "review", "nop", "submit", "help", "huongdan", "status",
     "cau", "sua", "lai", "quaylai", "dung", "tamdung", "kad", "boqua", "xong",
+    "baocao", "vietbaocao", "duthao", "phuluc", "diem", "xoa", "guibaocao",
 })  # fmt: skip
 
 # What a platform menu shows (command, description), in order.
@@ -29,6 +30,7 @@ OFFICER_MENU = (
     ("tiep", "Tiếp tục điền Phụ lục"),
     ("xem", "Xem lại các câu trả lời"),
     ("nop", "Nộp báo cáo"),
+    ("baocao", "Viết báo cáo theo Đề cương, tải dự thảo"),
     ("status", "Tiến độ của đơn vị"),
     ("help", "Hướng dẫn sử dụng"),
 )

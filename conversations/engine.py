@@ -85,6 +85,7 @@ class Dialogue:
     skipped: list[str] = field(default_factory=list)
     return_to_review: bool = False
     pending: dict | None = None  # a question the engine asked back; JSON-safe
+    narrative: dict | None = None  # the place in the report's narrative (conversations.narrative)
 
     def to_json(self) -> dict:
         data = {
@@ -95,6 +96,8 @@ class Dialogue:
         }
         if self.pending:
             data["pending"] = self.pending
+        if self.narrative:
+            data["narrative"] = self.narrative
         return data
 
     @classmethod
@@ -106,6 +109,7 @@ class Dialogue:
             skipped=list(data.get("skipped", [])),
             return_to_review=bool(data.get("return_to_review", False)),
             pending=data.get("pending") or None,
+            narrative=data.get("narrative") or None,
         )
 
 
@@ -130,6 +134,7 @@ class State:
     submitted_at: datetime | None = None
     campaign: CampaignBrief = CampaignBrief()
     buttons: bool = False  # the channel shows choices as buttons (Telegram)
+    signed_reports: tuple[str, ...] = ()  # the signed report files sent back, as the review lists
 
 
 @dataclass(frozen=True)
@@ -867,6 +872,7 @@ class _Step:
             open_count=open_count,
             parts=parts,
             editable=not locked,
+            signed_reports=self.state.signed_reports,
         )
         choices = () if locked else (CHOICES["submit"], CHOICES["continue"])
         self.effects.append(Reply(text, choices, context=context_of(self.dialogue)))

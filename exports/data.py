@@ -22,6 +22,7 @@ from exports.figures import AnswerData
 from storage.models import Answer, Campaign, Submission
 from storage.progress import campaign_progress
 from storage.repository import StorageError, campaign_form, campaign_spec, unit_by_code
+from storage.signed_reports import campaign_signed_reports
 
 
 @dataclass(frozen=True)
@@ -87,6 +88,28 @@ class UnitReport:
         """The unit's answer to a question, or None when it has not been answered."""
         found = self.answers.get(key)
         return found if found is not None and found.answered else None
+
+
+@dataclass(frozen=True)
+class SignedFile:
+    """A signed report file a unit sent back, as the exports list it."""
+
+    file_name: str
+    size: int
+    received_at: datetime
+    sender: str = ""
+    path: str = ""  # relative to the data folder
+
+
+def load_signed(session: Session, campaign: Campaign) -> dict[str, list[SignedFile]]:
+    """{unit code: its signed report files, oldest first}."""
+    found: dict[str, list[SignedFile]] = defaultdict(list)
+    for item in campaign_signed_reports(session, campaign):
+        report = item.report
+        found[item.unit_code].append(
+            SignedFile(report.file_name, report.size, report.received_at, item.sender, report.path)
+        )
+    return dict(found)
 
 
 def campaign_info(campaign: Campaign) -> CampaignInfo:

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import io
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -39,9 +39,15 @@ from conversations.forms import Form
 from exports.cells import FONT_NAME, SheetNames, StyleBook, grouped
 from exports.consolidated import Progress, SummarySheet, unit_tree
 from exports.consolidation import mismatches
-from exports.data import CampaignInfo, UnitReport
+from exports.data import CampaignInfo, SignedFile, UnitReport
 from exports.figures import documents_of
-from exports.lists import write_check_sheet, write_documents_sheet, write_progress_sheet
+from exports.lists import (
+    SIGNED_TITLE,
+    write_check_sheet,
+    write_documents_sheet,
+    write_progress_sheet,
+    write_signed_sheet,
+)
 from exports.unit_sheet import UnitSheet
 
 UNIT_SHEET_LIMIT = 500
@@ -94,8 +100,10 @@ def write_consolidated_workbook(
     unit_sheets: bool = True,
     unit_sheet_limit: int | None = UNIT_SHEET_LIMIT,
     progress: Progress | None = None,
+    signed: Mapping[str, list[SignedFile]] | None = None,
 ) -> ExportResult:
-    """Sheets "Tổng hợp", "Văn bản", "Tiến độ", then one per unit (unless too many or unwanted)."""
+    """Sheets "Tổng hợp", "Kiểm tra số liệu", "Văn bản", "Tiến độ", "Báo cáo" (signed reports,
+    when `signed` is given), then one per unit (unless too many or unwanted)."""
     skipped = unit_sheets and unit_sheet_limit is not None and len(reports) > unit_sheet_limit
     notes = []
     if skipped:
@@ -120,6 +128,8 @@ def write_consolidated_workbook(
     write_check_sheet(workbook, names.unique(CHECK_TITLE), info, found, reports, now)
     write_documents_sheet(workbook, names.unique(DOCUMENTS_TITLE), form, info, reports, now)
     write_progress_sheet(workbook, names.unique(PROGRESS_TITLE), form, info, reports, now)
+    if signed is not None:
+        write_signed_sheet(workbook, names.unique(SIGNED_TITLE), form, info, reports, signed, now)
     written = 0
     if unit_sheets and not skipped:
         layout = UnitSheet(form, info, now)

@@ -1,6 +1,7 @@
 """The secretariat's list sheets: "Kiểm tra số liệu" (children adding up to more than their
-parent), "Văn bản" (every document of every unit, one per row) and "Tiến độ" (every unit's
-status, answers, submission and reminders).
+parent), "Văn bản" (every document of every unit, one per row), "Tiến độ" (every unit's
+status, answers, submission and reminders) and "Báo cáo" (who sent their signed report back,
+when, the file names; several files of a unit on one row, a name per line).
 
 Each opens with the Ban Dân vận's Party heading and a title (they are printed as annexes of the
 consolidated table), then a flat table with a filter on its header row, repeated on every
@@ -11,6 +12,7 @@ openpyxl's write-only mode. Dates and times are real date cells, in the campaign
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 
 from openpyxl.utils import get_column_letter
@@ -18,6 +20,7 @@ from openpyxl.utils import get_column_letter
 from conversations.forms import Form, QuestionKind
 from conversations.labels import group_title, level_title, status_title
 from conversations.messages import late_days
+from conversations.uploads import format_size
 from exports.cells import (
     DATE_FORMAT,
     DATETIME_FORMAT,
@@ -36,7 +39,7 @@ from exports.cells import (
 )
 from exports.consolidated import BASE_STYLE, HEAD_STYLE, code_width, ordered_reports
 from exports.consolidation import Mismatch, counts
-from exports.data import CampaignInfo, UnitReport
+from exports.data import CampaignInfo, SignedFile, UnitReport
 from exports.figures import documents_of
 from exports.heading import DocumentFrame, consolidated_letterhead
 
@@ -266,6 +269,70 @@ def write_check_sheet(
     out.append([out.cell(note, NOTE)])
     last = get_column_letter(len(CHECK_HEADERS))
     ws.auto_filter.ref = f"A{header_row}:{last}{max(out.row - 2, header_row)}"
+    ws.close()
+    release(ws)
+    return ws
+
+
+# --- Báo cáo ----------------------------------------------------------------------------------
+
+SIGNED_TITLE = "Báo cáo"
+SIGNED_HEADERS = (
+    ("STT", 6),
+    ("Mã đơn vị", 14),
+    ("Tên đơn vị", 40),
+    ("Số liệu", 13),
+    ("Báo cáo có chữ ký", 14),
+    ("Số tệp", 8),
+    ("Gửi lúc", 17),
+    ("Tên tệp", 50),
+    ("Người gửi", 22),
+)
+
+
+def write_signed_sheet(
+    workbook,
+    title: str,
+    form: Form,
+    info: CampaignInfo,
+    reports: list[UnitReport],
+    signed: Mapping[str, list[SignedFile]],
+    now: datetime,
+):
+    ws = workbook.create_sheet(title)
+    out = RowWriter(ws, StyleBook(ws))
+    headers = _with_code_width(SIGNED_HEADERS, reports, (1,))
+    header_row = _start(
+        ws, out, headers, info, now, "BÁO CÁO CÓ CHỮ KÝ CỦA CÁC ĐƠN VỊ",
+        f"Báo cáo có chữ ký — đợt {info.code}",
+    )  # fmt: skip
+    styles = out.styles
+    plain = styles.array(BASE_STYLE)
+    wrapped = styles.array(BASE_STYLE.but(wrap=True))
+    center = styles.array(BASE_STYLE.but(horizontal="center"))
+    count = styles.array(BASE_STYLE.but(number_format=INTEGER_FORMAT))
+    moment = styles.array(BASE_STYLE.but(horizontal="center", number_format=DATETIME_FORMAT))
+    for number, report in enumerate(ordered_reports(form, reports), start=1):
+        files = signed.get(report.code, [])
+        last = max((f.received_at for f in files), default=None)
+        names = "\n".join(f"{f.file_name} ({format_size(f.size)})" for f in files)
+        senders = ", ".join(dict.fromkeys(f.sender for f in files if f.sender))
+        out.append(
+            [
+                make_cell(ws, number, center),
+                make_cell(ws, report.code, plain),
+                make_cell(ws, report.name, plain),
+                make_cell(ws, status_title(report.status), plain),
+                make_cell(ws, "Đã gửi" if files else "Chưa gửi", plain),
+                make_cell(ws, len(files), count),
+                make_cell(ws, to_local_naive(last, info.zone), moment),
+                make_cell(ws, names or None, wrapped),
+                make_cell(ws, senders or None, plain),
+            ]
+        )
+    ws.auto_filter.ref = (
+        f"A{header_row}:{get_column_letter(len(headers))}{max(out.row, header_row)}"
+    )
     ws.close()
     release(ws)
     return ws

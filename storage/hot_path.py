@@ -327,6 +327,17 @@ def load_answers(db: Session | Tx, submission_id: int) -> dict[str, StoredAnswer
     }
 
 
+class SignedBrief(NamedTuple):
+    file_name: str
+    size: int
+
+
+def signed_briefs(db: Session | Tx, submission_id: int) -> list[SignedBrief]:
+    """The signed report files the unit sent back for this submission, oldest first."""
+    rows = Tx.of(db).run("signed_reports", {"submission_id": submission_id}).fetchall()
+    return [SignedBrief(name, size) for name, size in rows]
+
+
 def engine_answers(rows: dict[str, StoredAnswer]) -> dict[str, EngineAnswer]:
     return {key: EngineAnswer(row.value, row.not_applicable, row.note) for key, row in rows.items()}
 

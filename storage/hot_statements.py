@@ -26,6 +26,7 @@ from storage.models import (
     OutboxMessage,
     OutboxStatus,
     ProcessedInbound,
+    SignedReport,
     Submission,
     Unit,
 )
@@ -52,6 +53,7 @@ def build_statements(insert: Callable, *, lock: bool) -> dict[str, Executable]:
     history = AnswerHistory.__table__
     state = ConversationState.__table__
     outbox = OutboxMessage.__table__
+    signed = SignedReport.__table__
     officer = literal_column("'officer'")
     submission_row = select(
         submission.c.id, submission.c.status, submission.c.started_at, submission.c.submitted_at
@@ -136,6 +138,9 @@ def build_statements(insert: Callable, *, lock: bool) -> dict[str, Executable]:
             answer.c.raw_text,
             answer.c.note,
         ).where(answer.c.submission_id == bindparam("submission_id")),
+        "signed_reports": select(signed.c.file_name, signed.c.size)
+        .where(signed.c.submission_id == bindparam("submission_id"))
+        .order_by(signed.c.received_at, signed.c.id),
         "history": insert(history).values(
             _same(
                 "submission_id",

@@ -1,6 +1,6 @@
 """The tables: campaigns, units, contacts, invites, submissions, answers and their history,
 conversation state, processed inbound ids, inbound updates set aside, wrong invite guesses, the
-outbox, the reminder log and download tokens.
+outbox, the reminder log, download tokens and the signed reports units send back.
 
 Every timestamp is stored as UTC and comes back timezone-aware, on SQLite and PostgreSQL alike.
 """
@@ -213,6 +213,8 @@ class DownloadToken(SQLModel, table=True):
     contact_id: int | None = Field(default=None, foreign_key="contact.id")
     created_at: datetime = utc_field(nullable=False)
     expires_at: datetime = utc_field(nullable=False)
+    kind: str = Field(default="export", max_length=20)  # export | report (draft) | upload
+    used_at: datetime | None = utc_field()  # an upload link works once
 
 
 class SetAsideInbound(SQLModel, table=True):
@@ -251,3 +253,21 @@ class InviteGuesses(SQLModel, table=True):
     misses: int = 0
     window_started_at: datetime = utc_field(nullable=False)
     refused_until: datetime | None = utc_field()
+
+
+class SignedReport(SQLModel, table=True):
+    """A signed report a unit sent back: the file is on disk (named by its checksum under the
+    data folder), the row says what it is, who sent it and when."""
+
+    __tablename__ = "signed_report"
+    __table_args__ = (UniqueConstraint("submission_id", "sha256"),)
+    id: int | None = Field(default=None, primary_key=True)
+    submission_id: int = Field(foreign_key="submission.id", index=True)
+    file_name: str = Field(max_length=200)
+    content_type: str = Field(max_length=100)
+    size: int
+    sha256: str = Field(max_length=64)
+    path: str = Field(max_length=300)  # relative to the data folder
+    contact_id: int | None = Field(default=None, foreign_key="contact.id")
+    channel: str = Field(max_length=20)
+    received_at: datetime = utc_field(nullable=False)

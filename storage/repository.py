@@ -351,8 +351,9 @@ def create_download_token(
     contact_id: int | None,
     now: datetime,
     valid_for: timedelta,
+    kind: str = "export",
 ) -> str:
-    """A random single-purpose token for one export; only its hash is stored."""
+    """A random single-purpose token for one export or draft; only its hash is stored."""
     token = secrets.token_urlsafe(24)
     session.add(
         DownloadToken(
@@ -362,6 +363,7 @@ def create_download_token(
             contact_id=contact_id,
             created_at=now,
             expires_at=now + valid_for,
+            kind=kind,
         )
     )
     session.flush()

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import functools
 import logging
 import weakref
@@ -77,7 +78,7 @@ from aiogram.types import (
     Message,
     Update,
 )
-from aiohttp import web
+from aiohttp import ClientError, web
 from pydantic import ValidationError
 
 from bot.channels import base
@@ -103,12 +104,21 @@ from bot.channels.telegram_wire import (
     to_inbound,
     webhook_url,
 )
-from bot.messaging import Attachment, Inbound, Outbound, RetryLater, RoleChange, Undeliverable
+from bot.messaging import (
+    Attachment,
+    Inbound,
+    InboundFile,
+    Outbound,
+    RetryLater,
+    RoleChange,
+    Undeliverable,
+)
 from bot.settings import Settings
 from conversations.commands import OFFICER_MENU, SECRETARIAT_MENU
 from conversations.engine import CHOICES
 from conversations.linking import LINK_CHOICE_IDS
 from conversations.statuses import ContactRole
+from conversations.uploads import TELEGRAM_DOWNLOAD_CAP, refusal
 
 __all__ = [
     "CALLBACK_LIMIT",
@@ -130,6 +140,7 @@ SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 ALLOWED_UPDATES = ["message", "callback_query"]
 CAPTION_LIMIT = 1024
 START_TIMEOUT = 15.0
+DOWNLOAD_TIMEOUT = 60  # seconds for one signed report's download (20 MB on a slow link)
 POLL_TIMEOUT = 10  # seconds one getUpdates long poll may wait (aiogram's default)
 BACKOFF_CAP = 30.0
 KEYBOARDS_CACHED = 1024
@@ -393,6 +404,11 @@ class TelegramChannel:
             return True
         if payload is None:
             payload = functools.partial(_update_json, update)
+        if inbound.file is not None:
+            fetched = await self._fetch_file(inbound.file)
+            if fetched is None:
+                return False  # a network failure: the update is tried again
+            inbound = dataclasses.replace(inbound, file=fetched)
         query = update.callback_query
         answering = None if query is None else asyncio.create_task(self._acknowledge(query))
         try:
@@ -433,6 +449,31 @@ class TelegramChannel:
             tried=functools.partial(self._tried, inbound),
         )
         return receipt.settled
+
+    async def _fetch_file(self, file: InboundFile) -> InboundFile | None:
+        """getFile and download a file someone sent, unless the service will refuse it anyway
+        (type or declared size): then it comes without data. None on a transient failure."""
+        if refusal(file.name, file.content_type, file.size, self.settings.upload_limits):
+            return file
+        try:
+            found = await self.bot.get_file(file.fetch_id)
+            if not found.file_path:
+                return file
+            if (found.file_size or 0) > self.settings.upload_limits.max_bytes:
+                return dataclasses.replace(file, size=found.file_size)
+            stream = await self.bot.download_file(found.file_path, timeout=DOWNLOAD_TIMEOUT)
+        except TelegramBadRequest as error:  # "file is too big" or a file_id that is gone
+            log.warning("Telegram: không tải được tệp: %s", self._clean(error)[:200])
+            if "too big" in str(error).lower():
+                return dataclasses.replace(
+                    file, size=max(file.size or 0, TELEGRAM_DOWNLOAD_CAP + 1)
+                )
+            return file  # without data: the service asks for it again
+        except (TelegramAPIError, AiogramError, ClientError, OSError, TimeoutError) as error:
+            log.warning("Telegram: tải tệp lỗi, sẽ thử lại: %s", self._clean(error)[:200])
+            return None
+        data = stream.getvalue() if stream is not None else b""
+        return dataclasses.replace(file, data=data, size=len(data))
 
     def _tried(self, inbound: Inbound, applied: bool) -> None:
         if self._ledger is not None and inbound.inbound_id.isdigit():

@@ -16,7 +16,7 @@ from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
 from bot.channels import base
 from bot.channels.base import utf16_len
-from bot.messaging import Inbound
+from bot.messaging import Inbound, InboundFile
 from conversations.engine import Choice
 
 log = logging.getLogger("bot.channels.telegram")
@@ -110,6 +110,7 @@ def to_inbound(update: Update, codec: CallbackCodec) -> Inbound | None:
             inbound_id=update_id,
             text=message.text or message.caption,  # None: a photo, sticker, voice…
             display_name=user.full_name,
+            file=sent_file(message),
         )
     query = update.callback_query
     if query is not None:
@@ -125,6 +126,29 @@ def to_inbound(update: Update, codec: CallbackCodec) -> Inbound | None:
             choice=choice_id,
             context=context,
             display_name=query.from_user.full_name,
+        )
+    return None
+
+
+def sent_file(message) -> InboundFile | None:
+    """A document, or the largest size of a photo, as an `InboundFile` not yet downloaded."""
+    if message.document is not None:
+        document = message.document
+        return InboundFile(
+            name=document.file_name or f"tep-{document.file_unique_id}",
+            content_type=document.mime_type or "",
+            size=document.file_size,
+            source_id=document.file_unique_id,
+            fetch_id=document.file_id,
+        )
+    if message.photo:
+        photo = max(message.photo, key=lambda size: (size.file_size or 0, size.width))
+        return InboundFile(
+            name=f"anh-{photo.file_unique_id}.jpg",
+            content_type="image/jpeg",
+            size=photo.file_size,
+            source_id=photo.file_unique_id,
+            fetch_id=photo.file_id,
         )
     return None
 

@@ -507,6 +507,7 @@ async def test_secretariat_commands_are_set_at_start_for_known_members(deploymen
         "tiep",
         "xem",
         "nop",
+        "baocao",
         "status",
         "help",
     ]
@@ -720,13 +721,13 @@ async def test_a_keyword_slip_and_an_unread_line_are_settled_with_buttons(deploy
     assert (item["number"], item["date"]) == ("245-CV/HU", None)
 
 
-async def test_a_photo_gets_one_text_only_notice_and_changes_nothing(deployment, tg):
+async def test_a_sticker_gets_one_text_only_notice_and_changes_nothing(deployment, tg):
     await deployment.start()
     officer = Person(tg, OFFICER)
     await link_officer(officer, deployment)
-    update = officer_update(
-        60_000, 9_100, photo=[{"file_id": "p1", "file_unique_id": "u1", "width": 90, "height": 90}]
-    )
+    sticker = {"file_id": "s1", "file_unique_id": "u1", "type": "regular", "width": 90}
+    sticker |= {"height": 90, "is_animated": False, "is_video": False}
+    update = officer_update(60_000, 9_100, sticker=sticker)
     before = len(officer.messages())
     tg.inject_raw(update)
     tg.inject_raw(update)

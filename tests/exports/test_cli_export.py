@@ -34,7 +34,9 @@ def test_export_consolidated(cli, store, tmp_path, capsys):
     out = capsys.readouterr().out
     assert f"Đã xuất bảng tổng hợp 13 đơn vị vào {output}" in out
     workbook = load_workbook(output)
-    assert workbook.sheetnames == ["Tổng hợp", "Kiểm tra số liệu", "Văn bản", "Tiến độ", "HU-NP"]
+    assert workbook.sheetnames == [
+        "Tổng hợp", "Kiểm tra số liệu", "Văn bản", "Tiến độ", "Báo cáo", "HU-NP"
+    ]  # fmt: skip
     assert _leftovers(tmp_path) == []
 
 
@@ -54,6 +56,7 @@ def test_export_without_unit_sheets(cli, tmp_path):
         "Kiểm tra số liệu",
         "Văn bản",
         "Tiến độ",
+        "Báo cáo",
     ]
 
 

@@ -276,9 +276,11 @@ def consolidated(store):
 def test_consolidated_sheets_and_name(consolidated):
     name, _, workbook = consolidated
     assert name == "CT37-2022_tong-hop_20220704-0830.xlsx"
-    assert workbook.sheetnames[:4] == ["Tổng hợp", "Kiểm tra số liệu", "Văn bản", "Tiến độ"]
+    assert workbook.sheetnames[:5] == [
+        "Tổng hợp", "Kiểm tra số liệu", "Văn bản", "Tiến độ", "Báo cáo"
+    ]  # fmt: skip
     # a unit with nothing to show gets no sheet: only the five that answered something
-    assert sorted(workbook.sheetnames[4:]) == sorted(CONSOLIDATION)
+    assert sorted(workbook.sheetnames[5:]) == sorted(CONSOLIDATION)
 
 
 def test_consolidated_heading_title_and_signer(consolidated):
@@ -454,7 +456,9 @@ def test_progress_sheet(store):
     store.submit("DU-STNMT", at=late)
     _, data = export_bytes(store.database, now=late, unit_sheets=False)
     workbook = open_workbook(data)
-    assert workbook.sheetnames == ["Tổng hợp", "Kiểm tra số liệu", "Văn bản", "Tiến độ"]
+    assert workbook.sheetnames == [
+        "Tổng hợp", "Kiểm tra số liệu", "Văn bản", "Tiến độ", "Báo cáo"
+    ]  # fmt: skip
     summary = workbook["Tổng hợp"]
     assert summary.cell(unit_row(summary, "Đảng ủy Sở Tài nguyên và Môi trường"), 3).value == (
         "đã nộp, nộp muộn 4 ngày"

@@ -87,9 +87,9 @@ def test_consolidated_workbook_prints_as_the_ban_dan_van_would_file_it(store, tm
     _, data = export_bytes(store.database, now=NOW)
     pdf = to_pdf(data, tmp_path)
     sizes = page_sizes(pdf)
-    # Tổng hợp, Kiểm tra số liệu, Văn bản, Tiến độ, and the two units that answered something:
-    # one page each, none blank
-    assert len(sizes) == 6
+    # Tổng hợp, Kiểm tra số liệu, Văn bản, Tiến độ, Báo cáo, and the two units that answered
+    # something: one page each, none blank
+    assert len(sizes) == 7
     texts = [page_text(pdf, page) for page in range(1, len(sizes) + 1)]
     assert all(text.strip() for text in texts)
     assert is_size(sizes[0], A3_LANDSCAPE)  # the consolidated table: A3 landscape
@@ -114,8 +114,9 @@ def test_consolidated_workbook_prints_as_the_ban_dan_van_would_file_it(store, tm
         " ".join(first.split())
     )
     # the units' Phụ lục: A4 portrait, their own heading
-    assert is_size(sizes[4], A4_PORTRAIT) and is_size(sizes[5], A4_PORTRAIT)
-    unit_pages = " ".join(" ".join(text.split()) for text in texts[4:])
+    assert "BÁO CÁO CÓ CHỮ KÝ CỦA CÁC ĐƠN VỊ" in " ".join(texts[4].split())
+    assert is_size(sizes[5], A4_PORTRAIT) and is_size(sizes[6], A4_PORTRAIT)
+    unit_pages = " ".join(" ".join(text.split()) for text in texts[5:])
     assert "HUYỆN ỦY NINH PHƯỚC" in unit_pages and "T/M BAN THƯỜNG VỤ" in unit_pages
 
 

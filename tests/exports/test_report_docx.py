@@ -12,7 +12,7 @@ import pytest
 from docx import Document
 from docx.shared import Pt
 
-from bot.reporting import report_bytes, simple_totals, unit_letterhead
+from bot.reporting import consolidated_totals, report_bytes, unit_letterhead
 from conversations.forms import load_form
 from conversations.outline import load_outline
 from exports.data import AnswerData, CampaignInfo, UnitReport
@@ -82,7 +82,7 @@ def test_heading_in_the_partys_format(database, store):
     assert left[1].runs[0].bold
     assert right[0].text == "ĐẢNG CỘNG SẢN VIỆT NAM"
     assert right[0].runs[0].bold and right[0].runs[0].underline
-    assert right[1].text == "Ninh Thuận, ngày    tháng    năm 2022"
+    assert right[1].text == "Ninh Phước, ngày    tháng    năm 2022"  # the unit list's place
     assert right[1].runs[0].italic
 
     texts = body_texts(document)
@@ -169,7 +169,7 @@ def test_draft_mark_until_submitted_and_the_date_of_submission(database, store):
     assert "DỰ THẢO" not in header
     assert "DỰ THẢO" not in "\n".join(body_texts(final))
     date_line = final.tables[0].rows[0].cells[1].paragraphs[1].text
-    assert date_line == "Ninh Thuận, ngày 04 tháng 7 năm 2022"
+    assert date_line == "Ninh Phước, ngày 04 tháng 7 năm 2022"
 
 
 def test_recipients_and_signer(database):
@@ -181,7 +181,11 @@ def test_recipients_and_signer(database):
         "*",
     ]
     signature = cell_texts(document.tables[1])[0]
-    assert signature[0].splitlines() == ["Nơi nhận:", "- Ban Dân vận Tỉnh ủy (báo cáo),", "- Lưu."]
+    assert signature[0].splitlines() == [
+        "Nơi nhận:",
+        "- Ban Dân vận Tỉnh ủy (b/c),",
+        "- Lưu.",
+    ]  # the campaign file's unit_recipients
     assert signature[1].splitlines()[:2] == ["T/M ĐẢNG ỦY", "BÍ THƯ"]
 
 
@@ -214,7 +218,7 @@ def test_consolidated_draft(database, store):
     document = open_docx(data)
     assert document.sections[0].header.paragraphs[0].text == "DỰ THẢO"
     left = [p.text for p in document.tables[0].rows[0].cells[0].paragraphs]
-    assert left == ["TỈNH ỦY NINH THUẬN", "BAN DÂN VẬN", "*", "Số …-BC/BDVTU"]
+    assert left == ["TỈNH ỦY NINH THUẬN", "BAN DÂN VẬN", "*", "Số      -BC/BDVTU"]  # campaign file
     texts = body_texts(document)
     assert [text for text in texts if text in PLAN_SECTIONS] == PLAN_SECTIONS
     assert (
@@ -261,7 +265,7 @@ def _unit(code, level, status, answers, parent=None) -> UnitReport:
     )
 
 
-def test_simple_totals_follow_the_consolidation_rules():
+def test_consolidated_totals_follow_the_consolidation_rules():
     form = load_form("ct37_phuluc.yaml")
     units = [
         _unit(
@@ -291,7 +295,7 @@ def test_simple_totals_follow_the_consolidation_rules():
             "D", "huyen", "submitted", {"reception_province_regular": ({"times": 1, "people": 1},)}
         ),
     ]
-    totals, counted = simple_totals(form, units)
+    totals, counted = consolidated_totals(form, units)
     assert counted == 3  # A, B, D: not the commune under A, not the unit still filling in
     assert totals["complaints"] == {"done": 3, "total": 6}
     assert totals["satisfaction_pct"] == {"value": 85, "average": True}
@@ -337,7 +341,7 @@ def test_the_units_own_texts_go_under_their_points():
         outline,
         form,
         unit,
-        letterhead=unit_letterhead(unit, None, ""),
+        letterhead=unit_letterhead(unit, None, info),
         narratives=narratives,
         now=NOW,
     )

@@ -115,13 +115,13 @@ def test_sheet_names_valid_and_unique_whatever_the_codes(store):
     _, data = export_bytes(store.database, now=NOW)
     workbook = open_workbook(data)
     names = workbook.sheetnames
-    assert len(names) == 4 + len(NASTY_CODES)
+    assert len(names) == 5 + len(NASTY_CODES)
     assert len({name.casefold() for name in names}) == len(names)
     for name in names:
         _assert_valid_sheet_name(name)
     assert "history" not in [name.casefold() for name in names]
-    assert names[:4] == ["Tổng hợp", "Kiểm tra số liệu", "Văn bản", "Tiến độ"]
-    units = names[4:]
+    assert names[:5] == ["Tổng hợp", "Kiểm tra số liệu", "Văn bản", "Tiến độ", "Báo cáo"]
+    units = names[5:]
     assert units[0] == "A-B" and units[1] == "A-B (2)" and units[2] == "A-B (3)"
     ws = workbook[units[-1]]
     assert ws["A2"].value == long_name.upper()  # the full name is in the sheet, the tab is short

@@ -10,7 +10,9 @@ Behaviour follows the public Bot API reference (core.telegram.org/bots/api): req
 ``<base>/bot<token>/<method>`` as a query string, JSON, urlencoded or multipart form; answers are
 ``{"ok": true, "result": ...}`` or ``{"ok": false, "error_code": N, "description": ...}`` with the
 matching HTTP status. Tests drive the "user side" with plain methods (``inject_message``,
-``inject_callback``, ``inject_raw``) and inspect what the bot sent with ``sent`` / ``wait_for``.
+``inject_callback``, ``inject_document``, ``inject_photo``, ``inject_raw``) and inspect what the
+bot sent with ``sent`` / ``wait_for``. A file a user sent is served by ``getFile`` and
+``<base>/file/bot<token>/<file_path>`` (counted in ``downloads``); over 20 MB, getFile refuses.
 Waiting is event-driven: every change wakes the waiters, nothing polls with sleep.
 """
 
@@ -35,6 +37,7 @@ from aiohttp import BodyPartReader, web
 MAX_TEXT_LENGTH = 4096
 MAX_CAPTION_LENGTH = 1024
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
+MAX_DOWNLOAD_BYTES = 20 * 1024 * 1024  # getFile: "files of up to 20MB in size"
 DEFAULT_FIRST_NAME = "Cán bộ"
 
 CONFLICT_WEBHOOK = (
@@ -350,6 +353,22 @@ async def _read_params(request: web.Request) -> _Params:
 Handler = Callable[[_Params], Awaitable[Any]]
 
 
+@dataclass
+class _StoredFile:
+    file_id: str
+    file_unique_id: str
+    file_path: str
+    data: bytes
+    size: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "file_id": self.file_id,
+            "file_unique_id": self.file_unique_id,
+            "file_size": self.size,
+        }
+
+
 class FakeTelegramServer:
     """In-process Telegram Bot API for one bot token; use as ``async with``."""
 
@@ -387,7 +406,11 @@ class FakeTelegramServer:
         self._records_changed = _Signal()
         self._calls_changed = _Signal()
         self._runner: web.AppRunner | None = None
+        self._files: dict[str, _StoredFile] = {}  # by file_id
+        self._file_numbers = itertools.count(1)
+        self.downloads: Counter[str] = Counter()  # file_path -> times downloaded
         handlers: dict[str, Handler] = {
+            "getFile": self._get_file,
             "getMe": self._get_me,
             "getUpdates": self._get_updates,
             "sendMessage": self._send_message,
@@ -410,6 +433,7 @@ class FakeTelegramServer:
     async def __aenter__(self) -> FakeTelegramServer:
         app = web.Application(client_max_size=MAX_UPLOAD_BYTES + 1024 * 1024)
         app.router.add_route("*", "/bot{token}/{method}", self._handle)
+        app.router.add_get("/file/bot{token}/{path:.+}", self._download)
         self._runner = web.AppRunner(
             app, access_log=None, handler_cancellation=True, shutdown_timeout=1.0
         )
@@ -451,6 +475,64 @@ class FakeTelegramServer:
                 {"type": "bot_command", "offset": 0, "length": _utf16_len(command.group())}
             ]
         return self._enqueue({"message": message})
+
+    def inject_document(
+        self,
+        user_id: int,
+        data: bytes,
+        file_name: str,
+        mime_type: str,
+        *,
+        caption: str | None = None,
+        declared_size: int | None = None,
+        update_id: int | None = None,
+    ) -> int:
+        """Queue a document message (the file is then served by getFile and its download);
+        `declared_size` lets a test claim a size without sending that many bytes."""
+        stored = self._keep_file(data, "documents", file_name, declared_size)
+        document = stored.as_dict() | {"file_name": file_name, "mime_type": mime_type}
+        return self._inject_content(user_id, {"document": document}, caption, update_id)
+
+    def inject_photo(self, user_id: int, data: bytes, *, caption: str | None = None) -> int:
+        """Queue a photo message: Telegram sends several sizes, the largest last."""
+        thumb = self._keep_file(data[:64], "photos", "thumb.jpg", None)
+        full = self._keep_file(data, "photos", "photo.jpg", None)
+        sizes = [thumb.as_dict() | {"width": 90, "height": 120}]
+        sizes.append(full.as_dict() | {"width": 1280, "height": 1706})
+        return self._inject_content(user_id, {"photo": sizes}, caption, None)
+
+    def _keep_file(
+        self, data: bytes, folder: str, file_name: str, declared_size: int | None
+    ) -> _StoredFile:
+        number = next(self._file_numbers)
+        extension = file_name.rsplit(".", 1)[1] if "." in file_name else "bin"
+        stored = _StoredFile(
+            file_id=f"FAKE-FILE-{number}",
+            file_unique_id=f"fake-unique-{number}",
+            file_path=f"{folder}/file_{number}.{extension}",
+            data=data,
+            size=declared_size if declared_size is not None else len(data),
+        )
+        self._files[stored.file_id] = stored
+        return stored
+
+    def _inject_content(
+        self, user_id: int, content: dict[str, Any], caption: str | None, update_id: int | None
+    ) -> int:
+        known = self._users.get(user_id) or self.user(user_id)
+        message: dict[str, Any] = {
+            "message_id": self._new_message_id(user_id),
+            "date": int(time.time()),
+            "chat": self._chat(user_id),
+            "from": known.as_dict(),
+            **content,
+        }
+        if caption:
+            message["caption"] = caption
+        update: dict[str, Any] = {"message": message}
+        if update_id is not None:
+            update["update_id"] = update_id
+        return self._enqueue(update)
 
     def inject_callback(self, user_id: int, message_id: int, data: str) -> str:
         """Press the inline button carrying ``data`` on a bot message; returns the query id."""
@@ -563,6 +645,26 @@ class FakeTelegramServer:
         except ApiError as error:
             return web.json_response(error.payload(), status=error.status)
         return web.json_response({"ok": True, "result": result})
+
+    async def _download(self, request: web.Request) -> web.Response:
+        """``<base>/file/bot<token>/<file_path>``, as the Bot API serves a file after getFile."""
+        if request.match_info["token"] != self.token:
+            return web.json_response(ApiError(401, "Unauthorized").payload(), status=401)
+        path = request.match_info["path"]
+        stored = next((f for f in self._files.values() if f.file_path == path), None)
+        if stored is None:
+            return web.json_response(ApiError(404, "Not Found").payload(), status=404)
+        self.downloads[path] += 1
+        self._calls_changed.notify()
+        return web.Response(body=stored.data, content_type="application/octet-stream")
+
+    async def _get_file(self, params: _Params) -> dict[str, Any]:
+        stored = self._files.get(params.text("file_id") or "")
+        if stored is None:
+            raise _bad("invalid file_id")
+        if stored.size > MAX_DOWNLOAD_BYTES:
+            raise _bad("file is too big")
+        return stored.as_dict() | {"file_path": stored.file_path}
 
     def _enqueue(self, update: dict[str, Any]) -> int:
         update.setdefault("update_id", self._next_update_id)

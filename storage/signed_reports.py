@@ -1,0 +1,137 @@
+"""The signed reports units send back: files on disk, their rows in the database.
+
+A file is written under the data folder as `signed/<campaign id>/<unit code>/<sha256>.<ext>`,
+atomically (a temporary file renamed), before its row is added in the caller's transaction. The
+name is its checksum, so a delivery retried after a failed commit writes the same file again and
+a file sent twice is stored once (the row is unique per submission and checksum). Files rather
+than database blobs: a 20 MB scan would swell every database backup and the SQLite file, while
+the folder is copied and served as it is.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import re
+import tempfile
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from sqlmodel import Session, select
+
+from storage.models import Campaign, Contact, SignedReport, Submission, Unit
+
+SIGNED_FOLDER = "signed"
+
+
+@dataclass(frozen=True)
+class Stored:
+    report: SignedReport
+    duplicate: bool  # the same content was already stored for this submission
+    count: int  # how many files the submission now has
+
+
+def store_signed_report(
+    session: Session,
+    data_dir: str | os.PathLike,
+    *,
+    submission_id: int,
+    file_name: str,
+    content_type: str,
+    data: bytes,
+    contact_id: int | None,
+    channel: str,
+    now: datetime,
+) -> Stored:
+    checksum = hashlib.sha256(data).hexdigest()
+    existing = session.exec(
+        select(SignedReport).where(
+            SignedReport.submission_id == submission_id, SignedReport.sha256 == checksum
+        )
+    ).first()
+    if existing is not None:
+        return Stored(existing, True, _count(session, submission_id))
+    submission = session.get(Submission, submission_id)
+    unit = session.get(Unit, submission.unit_id)
+    extension = file_name.rsplit(".", 1)[1].lower() if "." in file_name else "bin"
+    folder = Path(SIGNED_FOLDER) / str(submission.campaign_id) / _folder_name(unit.code)
+    relative = folder / f"{checksum}.{extension}"
+    _write(Path(data_dir) / relative, data)
+    report = SignedReport(
+        submission_id=submission_id,
+        file_name=file_name,
+        content_type=content_type,
+        size=len(data),
+        sha256=checksum,
+        path=relative.as_posix(),
+        contact_id=contact_id,
+        channel=channel,
+        received_at=now,
+    )
+    session.add(report)
+    session.flush()
+    return Stored(report, False, _count(session, submission_id))
+
+
+def signed_reports(session: Session, submission_id: int) -> list[SignedReport]:
+    return list(
+        session.exec(
+            select(SignedReport)
+            .where(SignedReport.submission_id == submission_id)
+            .order_by(SignedReport.received_at, SignedReport.id)
+        )
+    )
+
+
+@dataclass(frozen=True)
+class UnitSignedReport:
+    unit_code: str
+    unit_name: str
+    report: SignedReport
+    sender: str  # the contact's display name, "" when unknown
+
+
+def campaign_signed_reports(session: Session, campaign: Campaign) -> list[UnitSignedReport]:
+    """Every signed report of the campaign, by unit (in import order), oldest first."""
+    rows = session.exec(
+        select(Unit.code, Unit.name, SignedReport, Contact.display_name)
+        .join(Submission, Submission.id == SignedReport.submission_id)
+        .join(Unit, Unit.id == Submission.unit_id)
+        .outerjoin(Contact, Contact.id == SignedReport.contact_id)
+        .where(Submission.campaign_id == campaign.id)
+        .order_by(Unit.id, SignedReport.received_at, SignedReport.id)
+    ).all()
+    return [
+        UnitSignedReport(code, name, report, sender or "") for code, name, report, sender in rows
+    ]
+
+
+def signed_report_path(data_dir: str | os.PathLike, report: SignedReport) -> Path:
+    return Path(data_dir) / report.path
+
+
+def _count(session: Session, submission_id: int) -> int:
+    return len(signed_reports(session, submission_id))
+
+
+def _folder_name(code: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", code).strip("-.") or "unit"
+
+
+def _write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.exists() and path.stat().st_size == len(data):
+        return  # the same checksum: written by an earlier attempt
+    handle, temporary = tempfile.mkstemp(prefix=".", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(data)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.remove(temporary)
+        raise
