@@ -333,6 +333,26 @@ def web_sign_in_link(
     return f"{desk.public_url}/web/vao/{token}"
 
 
+def secretariat_contact(session: Session, contact_id: int | None) -> Contact:
+    """The active secretariat member with this id, or the only one when no id is given."""
+    members = session.exec(
+        select(Contact).where(Contact.role == ContactRole.SECRETARIAT, Contact.active)
+    ).all()
+    if contact_id is not None:
+        chosen = [c for c in members if c.id == contact_id]
+        if not chosen:
+            raise StorageError(f"không có cán bộ tổng hợp mã số {contact_id}")
+        return chosen[0]
+    if not members:
+        raise StorageError(
+            "chưa có cán bộ tổng hợp nào; tạo mã mời: baocao invite --role secretariat"
+        )
+    if len(members) > 1:
+        listed = ", ".join(f"{c.id} ({c.display_name or c.channel})" for c in members)
+        raise StorageError(f"có nhiều cán bộ tổng hợp, chọn một bằng --contact: {listed}")
+    return members[0]
+
+
 # --- export ----------------------------------------------------------------------------------
 
 
