@@ -26,6 +26,7 @@ from bot.quota_gate import MonthlyQuotaGate
 from bot.reminder_runner import ReminderRunner, start_scheduler
 from bot.service import Service
 from bot.settings import Settings
+from bot.staff_web import StaffWeb
 from bot.use_cases import Desk
 from bot.web import build_web_app
 from storage.database import Database, open_database
@@ -93,7 +94,14 @@ def assemble(app: App, channels: list[Channel]) -> Assembly:
     settings, database, clock = app.settings, app.database, app.clock
     pacer = Pacer(settings.baocao_send_rate, settings.baocao_chat_interval)
     outbox = Outbox(database, {c.name: c.sender for c in channels}, pacer, clock)
-    web_app = build_web_app(database, clock)
+    staff = StaffWeb(
+        database,
+        clock,
+        app.desk,
+        session_valid_for=timedelta(hours=settings.baocao_web_session_hours),
+        secure_cookie=settings.public_url.startswith("https://"),
+    )
+    web_app = build_web_app(database, clock, staff)
     host = ChannelHost(
         service=app.service,
         outbox=outbox,

@@ -46,6 +46,7 @@ class Settings(BaseSettings):
     baocao_chat_interval: float = Field(default=1.0, ge=0)
     baocao_zalo_monthly_cap: int = Field(default=3000, ge=1)
     baocao_scheduler: bool = True
+    baocao_web_session_hours: int = Field(default=12, ge=1, le=720)
 
     @field_validator("telegram_bot_token", "zalo_bot_token", mode="before")
     @classmethod

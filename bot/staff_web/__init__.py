@@ -1,0 +1,9 @@
+"""The Ban Dân vận's web page, on the server `baocao run` already starts: sign-in by a
+single-use link, the overview, the unit list, one unit with its actions, downloads and the
+staff action log. Pages are server-rendered Jinja2 with plain forms; every action goes through
+`bot.use_cases`, the same functions the chat commands and the command line call.
+"""
+
+from bot.staff_web.routes import STAFF_KEY, StaffWeb, add_staff_pages
+
+__all__ = ["STAFF_KEY", "StaffWeb", "add_staff_pages"]
