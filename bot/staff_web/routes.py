@@ -83,7 +83,7 @@ def add_staff_pages(web_app: web.Application, staff: StaffWeb) -> None:
     web_app[STAFF_KEY] = staff
     web_app.middlewares.append(security_headers)
     add = web_app.router
-    add.add_get("/web", lambda _r: _redirect("/web/"))
+    add.add_get("/web", to_overview)
     add.add_get("/web/", overview)
     add.add_get("/web/tinh/web.css", stylesheet)
     add.add_get("/web/vao/{token}", sign_in_page)
@@ -107,8 +107,8 @@ def add_staff_pages(web_app: web.Application, staff: StaffWeb) -> None:
 # --- plumbing ------------------------------------------------------------------------------------
 
 
-def _redirect(location: str) -> web.Response:
-    raise web.HTTPSeeOther(location)
+async def to_overview(_request: web.Request) -> web.Response:
+    raise web.HTTPSeeOther("/web/")
 
 
 def _render(
