@@ -29,31 +29,31 @@ class GroupBar:
 
 def group_bars(bars: list[GroupBar]) -> Markup:
     """One horizontal stacked bar per group, with its numbers written beside it."""
-    label_width, row_height, chart_width = 170, 34, WIDTH - 170 - 90
+    label_width, row_height, chart_width = 190, 40, WIDTH - 190 - 80
     height = max(1, len(bars)) * row_height + 10
     parts = [_open(height, "Số đơn vị theo nhóm: đã nộp, đang điền, chưa bắt đầu")]
     for index, bar in enumerate(bars):
         y = 8 + index * row_height
-        parts.append(_text(0, y + 16, bar.title, anchor="start"))
+        parts.append(_text(0, y + 18, bar.title, anchor="start"))
         x = float(label_width)
         for field, colour in BAR_COLOURS:
             count = getattr(bar, field)
             width = chart_width * count / bar.total if bar.total else 0
             if width:
                 parts.append(
-                    f'<rect x="{x:.1f}" y="{y}" width="{width:.1f}" height="22" fill="{colour}">'
+                    f'<rect x="{x:.1f}" y="{y}" width="{width:.1f}" height="26" fill="{colour}">'
                     f"<title>{escape(bar.title)}: {count}</title></rect>"
                 )
             x += width
         summary = f"{bar.submitted}/{bar.total}"
-        parts.append(_text(label_width + chart_width + 8, y + 16, summary, anchor="start"))
+        parts.append(_text(label_width + chart_width + 8, y + 18, summary, anchor="start"))
     parts.append("</svg>")
     return Markup("".join(parts))
 
 
 def submissions_line(days: list[date], cumulative: list[int], total: int, deadline: date) -> Markup:
     """The running count of submitted units, one point per day, with the deadline marked."""
-    height, left, right, top, bottom = 220, 44, 16, 12, 36
+    height, left, right, top, bottom = 240, 48, 16, 12, 30
     plot_w, plot_h = WIDTH - left - right, height - top - bottom
     parts = [_open(height, "Số đơn vị đã nộp cộng dồn theo ngày đến hạn nộp")]
     ceiling = max(total, 1)
@@ -89,7 +89,7 @@ def submissions_line(days: list[date], cumulative: list[int], total: int, deadli
                 f'<line x1="{x:.1f}" y1="{top}" x2="{x:.1f}" y2="{top + plot_h}" '
                 'stroke="#c62828" stroke-dasharray="4 3"/>'
             )
-            parts.append(_text(x, top + plot_h + 30, "hạn nộp", fill="#c62828"))
+            parts.append(_text(x - 4, top + 12, "hạn nộp", anchor="end", fill="#c62828"))
     parts.append("</svg>")
     return Markup("".join(parts))
 
@@ -103,6 +103,6 @@ def _open(height: int, label: str) -> str:
 
 def _text(x: float, y: float, text: str, *, anchor: str = "middle", fill: str = "#222") -> str:
     return (
-        f'<text x="{x:.1f}" y="{y:.1f}" text-anchor="{anchor}" font-size="12" fill="{fill}">'
+        f'<text x="{x:.1f}" y="{y:.1f}" text-anchor="{anchor}" font-size="15" fill="{fill}">'
         f"{escape(text)}</text>"
     )

@@ -322,7 +322,7 @@ def unit_page(session: Session, actor: Actor, now: datetime, code: str) -> dict 
             }
             for invite in invites[:10]
         ],
-        "deadline_text": format_moment(row.deadline, state.zone),
+        "deadline_text": format_deadline(row.deadline, state.zone),
         "extended": row.deadline != campaign.deadline,
         "last_activity": format_moment(row.progress.last_activity_at, state.zone)
         if row.progress.last_activity_at
