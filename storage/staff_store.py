@@ -10,9 +10,19 @@ import hashlib
 import secrets
 from datetime import datetime, timedelta
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
-from storage.models import Contact, StaffAction, Unit, UnitDeadline, WebSession, WebSignIn
+from storage.models import (
+    Answer,
+    Contact,
+    ReminderLog,
+    StaffAction,
+    Submission,
+    Unit,
+    UnitDeadline,
+    WebSession,
+    WebSignIn,
+)
 
 MAX_TOKEN_LENGTH = 100
 
@@ -154,3 +164,45 @@ def unit_deadlines(session: Session, campaign_id: int) -> dict[int, datetime]:
         )
     )
     return dict(rows.all())
+
+
+def progress_fingerprint(session: Session, campaign_id: int) -> tuple:
+    """A cheap summary that changes whenever a campaign's progress can have changed: answers,
+    submissions (submit, return, approve), reminders, units' own deadlines, the unit list."""
+    answers = session.exec(
+        select(func.count(), func.max(Answer.updated_at))
+        .select_from(Answer)
+        .join(Submission, col(Submission.id) == Answer.submission_id)
+        .where(Submission.campaign_id == campaign_id)
+    ).one()
+    submissions = session.exec(
+        select(
+            func.count(),
+            func.max(Submission.last_activity_at),
+            func.max(Submission.returned_at),
+            func.max(Submission.submitted_at),
+        ).where(Submission.campaign_id == campaign_id)
+    ).one()
+    statuses = session.exec(
+        select(Submission.status, func.count())
+        .where(Submission.campaign_id == campaign_id)
+        .group_by(Submission.status)
+        .order_by(Submission.status)
+    ).all()
+    reminders = session.exec(
+        select(func.count()).select_from(ReminderLog).where(ReminderLog.campaign_id == campaign_id)
+    ).one()
+    deadlines = session.exec(
+        select(func.count(), func.max(UnitDeadline.set_at)).where(
+            UnitDeadline.campaign_id == campaign_id
+        )
+    ).one()
+    units = session.exec(select(func.count(), func.max(Unit.id))).one()
+    return (
+        tuple(answers),
+        tuple(submissions),
+        tuple(map(tuple, statuses)),
+        reminders,
+        tuple(deadlines),
+        tuple(units),
+    )

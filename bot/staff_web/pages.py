@@ -2,10 +2,17 @@
 list, one unit and the action log. Counts, the unit tree and what counts come from
 `exports.consolidation` and `storage.progress`, as in `/status` and the workbook; the only thing
 added here is the unit's own deadline (Gia hạn) when deciding who is late.
+
+Reading the progress of 10,000 units takes about a second, so the province-wide tree is kept in
+a `ProgressCache` shared by every session and rebuilt when the data's fingerprint changes (any
+answer, submission, return, approval, reminder or deadline; see
+`storage.staff_store.progress_fingerprint`) or after `MAX_AGE` at the latest.
 """
 
 from __future__ import annotations
 
+import threading
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -23,7 +30,7 @@ from exports.consolidation import UnitTree, counts, level_order
 from storage.models import Answer, AnswerHistory, Campaign, Contact, Invite, Submission, Unit
 from storage.progress import UnitProgress, campaign_progress
 from storage.repository import campaign_form, campaign_spec, current_campaign
-from storage.staff_store import list_actions, unit_deadlines
+from storage.staff_store import list_actions, progress_fingerprint, unit_deadlines
 
 STATUSES = ("not_started", "in_progress", "submitted", "returned", "approved")
 ACTION_TITLES = {
@@ -36,6 +43,41 @@ ACTION_TITLES = {
 }
 SURFACE_TITLES = {"chat": "Trò chuyện", "cli": "Dòng lệnh", "web": "Trang web"}
 NEEDS_ACTION_LIMIT = 30
+PAGE_SIZE = 200
+MAX_AGE = 30.0  # seconds; bounds staleness for changes the fingerprint cannot see (renames)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    key: tuple
+    taken: float
+    ordered: list[tuple[UnitProgress, int]]
+    own_deadlines: dict[int, datetime]
+
+
+class ProgressCache:
+    """The province-wide unit tree of the current campaign, rebuilt only when it changed."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._snapshot: Snapshot | None = None
+
+    def get(self, session: Session, campaign: Campaign) -> Snapshot:
+        key = (campaign.id, campaign.updated_at, progress_fingerprint(session, campaign.id))
+        with self._lock:
+            snapshot = self._snapshot
+            fresh = time.monotonic() - snapshot.taken < MAX_AGE if snapshot else False
+            if snapshot is None or snapshot.key != key or not fresh:
+                snapshot = self._snapshot = _take(session, campaign, key)
+            return snapshot
+
+
+def _take(session: Session, campaign: Campaign, key: tuple) -> Snapshot:
+    form = campaign_form(campaign)
+    progress = campaign_progress(session, campaign)
+    tree = UnitTree(progress, level_order(form, progress))
+    ordered = [(item, depth) for _group, members in tree.groups() for item, depth in members]
+    return Snapshot(key, time.monotonic(), ordered, unit_deadlines(session, campaign.id))
 
 
 @dataclass
@@ -65,22 +107,19 @@ class Standing:
     tally: dict[str, int] = field(default_factory=dict)
 
 
-def standing(session: Session, actor: Actor, now: datetime) -> Standing:
+def standing(session: Session, actor: Actor, now: datetime, cache: ProgressCache) -> Standing:
     """Every unit of the actor's scope in the current campaign, in the export's tree order."""
     campaign = current_campaign(session)
-    form = campaign_form(campaign)
+    snapshot = cache.get(session, campaign)
     allowed = scope_unit_ids(session, actor)
-    progress = campaign_progress(session, campaign)
-    if allowed is not None:
-        progress = [p for p in progress if p.unit.id in allowed]
-    own = unit_deadlines(session, campaign.id)
-    tree = UnitTree(progress, level_order(form, progress))
+    own = snapshot.own_deadlines
     rows = []
-    for _group, members in tree.groups():
-        for item, depth in members:
-            deadline = own.get(item.unit.id, campaign.deadline)
-            late = not counts(item.status) and now >= deadline
-            rows.append(Row(item, depth, deadline, late))
+    for item, depth in snapshot.ordered:
+        if allowed is not None and item.unit.id not in allowed:
+            continue
+        deadline = own.get(item.unit.id, campaign.deadline)
+        late = not counts(item.status) and now >= deadline
+        rows.append(Row(item, depth, deadline, late))
     tally = {"submitted": 0, "in_progress": 0, "not_started": 0, "late": 0}
     for row in rows:
         status = row.progress.status
@@ -94,8 +133,8 @@ def standing(session: Session, actor: Actor, now: datetime) -> Standing:
     return Standing(campaign, rows, campaign_spec(campaign).zone, now, tally)
 
 
-def overview(session: Session, actor: Actor, now: datetime) -> dict:
-    state = standing(session, actor, now)
+def overview(session: Session, actor: Actor, now: datetime, cache: ProgressCache) -> dict:
+    state = standing(session, actor, now, cache)
     campaign, zone = state.campaign, state.zone
     left = days_left(campaign.deadline, now, zone)
     bars = []
@@ -176,6 +215,7 @@ class ListFilter:
     level: str = ""
     status: str = ""
     query: str = ""
+    page: int = 1
 
     def keeps(self, row: Row) -> bool:
         item = row.progress
@@ -194,14 +234,23 @@ class ListFilter:
         return True
 
 
-def unit_list(session: Session, actor: Actor, now: datetime, wanted: ListFilter) -> dict:
-    state = standing(session, actor, now)
-    rows = [row for row in state.rows if wanted.keeps(row)]
+def unit_list(
+    session: Session, actor: Actor, now: datetime, wanted: ListFilter, cache: ProgressCache
+) -> dict:
+    """The filtered tree, `PAGE_SIZE` rows a page (a phone cannot show 10,000 rows at once)."""
+    state = standing(session, actor, now, cache)
+    matching = [row for row in state.rows if wanted.keeps(row)]
+    pages = max(1, -(-len(matching) // PAGE_SIZE))
+    page = min(max(wanted.page, 1), pages)
+    rows = matching[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
     groups = sorted({row.progress.group or "" for row in state.rows}, key=_group_rank)
     levels = sorted({row.progress.level for row in state.rows}, key=_level_rank)
     return {
         "standing": state,
         "rows": rows,
+        "matching": len(matching),
+        "page": page,
+        "pages": pages,
         "filter": wanted,
         "groups": [(g, group_title(g or None)) for g in groups],
         "levels": [(lv, level_title(lv)) for lv in levels],
@@ -227,9 +276,11 @@ class AnswerView:
     history: list[dict]
 
 
-def unit_page(session: Session, actor: Actor, now: datetime, code: str) -> dict | None:
+def unit_page(
+    session: Session, actor: Actor, now: datetime, code: str, cache: ProgressCache
+) -> dict | None:
     """Everything about one unit of the actor's scope; None when it is outside (or unknown)."""
-    state = standing(session, actor, now)
+    state = standing(session, actor, now, cache)
     row = next((r for r in state.rows if r.unit.code.upper() == code.strip().upper()), None)
     if row is None:
         return None

@@ -66,6 +66,7 @@ class StaffWeb:
     session_valid_for: timedelta = timedelta(hours=12)
     secure_cookie: bool = False
     templates: Environment = field(init=False)
+    progress: pages.ProgressCache = field(init=False, default_factory=pages.ProgressCache)
 
     def __post_init__(self) -> None:
         self.templates = Environment(
@@ -234,7 +235,9 @@ async def stylesheet(_request: web.Request) -> web.Response:
 
 
 async def overview(request: web.Request) -> web.Response:
-    return await _page(request, "overview.j2", lambda s, v, now: pages.overview(s, v.actor, now))
+    return await _page(
+        request, "overview.j2", lambda s, v, now: pages.overview(s, v.actor, now, _cache(request))
+    )
 
 
 async def unit_list(request: web.Request) -> web.Response:
@@ -244,9 +247,12 @@ async def unit_list(request: web.Request) -> web.Response:
         level=query.get("cap", "")[:20],
         status=query.get("trang-thai", "")[:20],
         query=query.get("tim", "").strip()[:100],
+        page=int(query["trang"]) if query.get("trang", "").isdigit() else 1,
     )
     return await _page(
-        request, "units.j2", lambda s, v, now: pages.unit_list(s, v.actor, now, wanted)
+        request,
+        "units.j2",
+        lambda s, v, now: pages.unit_list(s, v.actor, now, wanted, _cache(request)),
     )
 
 
@@ -259,7 +265,7 @@ async def unit_page(request: web.Request, *, error: str | None = None, status: i
             notice = f"Đã xếp {count} tin nhắc; sẽ gửi lúc {at}."
 
     def work(session, viewer, now):
-        context = pages.unit_page(session, viewer.actor, now, code)
+        context = pages.unit_page(session, viewer.actor, now, code, _cache(request))
         if context is not None:
             context.update(notice=notice, error=error)
         return context
@@ -284,7 +290,7 @@ async def action_log(request: web.Request) -> web.Response:
 
 async def downloads(request: web.Request) -> web.Response:
     def work(session, viewer, now):
-        state = pages.standing(session, viewer.actor, now)
+        state = pages.standing(session, viewer.actor, now, _cache(request))
         return {"standing": state, "province": viewer.actor.scope_unit_id is None}
 
     return await _page(request, "downloads.j2", work)
@@ -411,6 +417,10 @@ async def invite(request: web.Request) -> web.Response:
     if context is None:
         return _refuse(request, 404, "Không tìm thấy.")
     return _render(request, "invite.j2", context, viewer=viewer)
+
+
+def _cache(request: web.Request) -> pages.ProgressCache:
+    return request.app[STAFF_KEY].progress
 
 
 def _desk(request: web.Request) -> Desk:
