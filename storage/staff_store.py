@@ -13,7 +13,6 @@ from datetime import datetime, timedelta
 from sqlmodel import Session, col, func, select
 
 from storage.models import (
-    Answer,
     Contact,
     ReminderLog,
     StaffAction,
@@ -167,14 +166,9 @@ def unit_deadlines(session: Session, campaign_id: int) -> dict[int, datetime]:
 
 
 def progress_fingerprint(session: Session, campaign_id: int) -> tuple:
-    """A cheap summary that changes whenever a campaign's progress can have changed: answers,
-    submissions (submit, return, approve), reminders, units' own deadlines, the unit list."""
-    answers = session.exec(
-        select(func.count(), func.max(Answer.updated_at))
-        .select_from(Answer)
-        .join(Submission, col(Submission.id) == Answer.submission_id)
-        .where(Submission.campaign_id == campaign_id)
-    ).one()
+    """A cheap summary that changes whenever a campaign's progress can have changed: submissions
+    (every officer message stamps its submission's last activity; submit, return, approve),
+    reminders, units' own deadlines, the unit list."""
     submissions = session.exec(
         select(
             func.count(),
@@ -199,7 +193,6 @@ def progress_fingerprint(session: Session, campaign_id: int) -> tuple:
     ).one()
     units = session.exec(select(func.count(), func.max(Unit.id))).one()
     return (
-        tuple(answers),
         tuple(submissions),
         tuple(map(tuple, statuses)),
         reminders,

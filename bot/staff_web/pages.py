@@ -61,6 +61,7 @@ class ProgressCache:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._snapshot: Snapshot | None = None
+        self._derived: dict[tuple, object] = {}
 
     def get(self, session: Session, campaign: Campaign) -> Snapshot:
         key = (campaign.id, campaign.updated_at, progress_fingerprint(session, campaign.id))
@@ -69,7 +70,21 @@ class ProgressCache:
             fresh = time.monotonic() - snapshot.taken < MAX_AGE if snapshot else False
             if snapshot is None or snapshot.key != key or not fresh:
                 snapshot = self._snapshot = _take(session, campaign, key)
+                self._derived = {}
             return snapshot
+
+    def derived(self, snapshot: Snapshot, key: tuple, compute):
+        """What a page computes from a snapshot (per scope and minute), kept as long as it."""
+        full_key = (id(snapshot), *key)
+        found = self._derived.get(full_key)
+        if found is None:
+            found = compute()
+            with self._lock:
+                if self._snapshot is snapshot:
+                    if len(self._derived) > 256:
+                        self._derived.clear()
+                    self._derived[full_key] = found
+        return found
 
 
 def _take(session: Session, campaign: Campaign, key: tuple) -> Snapshot:
@@ -105,12 +120,24 @@ class Standing:
     zone: object
     now: datetime
     tally: dict[str, int] = field(default_factory=dict)
+    snapshot: Snapshot | None = None
 
 
 def standing(session: Session, actor: Actor, now: datetime, cache: ProgressCache) -> Standing:
     """Every unit of the actor's scope in the current campaign, in the export's tree order."""
     campaign = current_campaign(session)
     snapshot = cache.get(session, campaign)
+    minute = now.replace(second=0, microsecond=0)
+    return cache.derived(
+        snapshot,
+        ("standing", actor.scope_unit_id, minute),
+        lambda: _standing(session, actor, minute, campaign, snapshot),
+    )
+
+
+def _standing(
+    session: Session, actor: Actor, now: datetime, campaign: Campaign, snapshot: Snapshot
+) -> Standing:
     allowed = scope_unit_ids(session, actor)
     own = snapshot.own_deadlines
     rows = []
@@ -130,11 +157,18 @@ def standing(session: Session, actor: Actor, now: datetime, cache: ProgressCache
         else:
             tally["in_progress"] += 1
         tally["late"] += row.late
-    return Standing(campaign, rows, campaign_spec(campaign).zone, now, tally)
+    return Standing(campaign, rows, campaign_spec(campaign).zone, now, tally, snapshot)
 
 
 def overview(session: Session, actor: Actor, now: datetime, cache: ProgressCache) -> dict:
     state = standing(session, actor, now, cache)
+    return cache.derived(
+        state.snapshot, ("overview", actor.scope_unit_id, state.now), lambda: _overview(state)
+    )
+
+
+def _overview(state: Standing) -> dict:
+    now = state.now
     campaign, zone = state.campaign, state.zone
     left = days_left(campaign.deadline, now, zone)
     bars = []
