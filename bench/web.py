@@ -34,8 +34,8 @@ from aiohttp import web  # noqa: E402
 from sqlalchemy import insert  # noqa: E402
 
 from bot.clock import FakeClock  # noqa: E402
-from bot.staff_web import StaffWeb  # noqa: E402
 from bot.staff_web.guard import COOKIE  # noqa: E402
+from bot.staff_web.routes import StaffWeb  # noqa: E402
 from bot.use_cases import Desk  # noqa: E402
 from bot.web import build_web_app  # noqa: E402
 from storage.database import open_database  # noqa: E402

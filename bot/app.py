@@ -26,7 +26,7 @@ from bot.quota_gate import MonthlyQuotaGate
 from bot.reminder_runner import ReminderRunner, start_scheduler
 from bot.service import Service
 from bot.settings import Settings
-from bot.staff_web import StaffWeb
+from bot.staff_web.routes import StaffWeb
 from bot.use_cases import Desk
 from bot.web import build_web_app
 from storage.database import Database, open_database

@@ -16,7 +16,7 @@ from sqlalchemy import text
 
 from bot.clock import Clock
 from bot.exporting import export_bytes
-from bot.staff_web import StaffWeb, add_staff_pages
+from bot.staff_web.routes import StaffWeb, add_staff_pages
 from storage.database import Database
 from storage.models import Campaign, Unit
 from storage.repository import find_download

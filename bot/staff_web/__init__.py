@@ -2,8 +2,7 @@
 single-use link, the overview, the unit list, one unit with its actions, downloads and the
 staff action log. Pages are server-rendered Jinja2 with plain forms; every action goes through
 `bot.use_cases`, the same functions the chat commands and the command line call.
+
+`routes` (the handlers and `add_staff_pages`), `guard` (sessions, CSRF, headers), `pages` (what
+each page shows) and `charts` (the overview's SVG).
 """
-
-from bot.staff_web.routes import STAFF_KEY, StaffWeb, add_staff_pages
-
-__all__ = ["STAFF_KEY", "StaffWeb", "add_staff_pages"]

@@ -12,7 +12,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from sqlmodel import select
 
 from bot import use_cases
-from bot.staff_web import StaffWeb
+from bot.staff_web.routes import StaffWeb
 from bot.use_cases import Desk
 from bot.web import build_web_app
 from storage.models import Contact, Submission

@@ -90,7 +90,7 @@ async def test_a_link_expires_after_ten_minutes_and_a_session_after_its_hours(we
 async def test_the_cookie_is_secure_behind_https(database, clock, seeded):
     from aiohttp.test_utils import TestClient, TestServer
 
-    from bot.staff_web import StaffWeb
+    from bot.staff_web.routes import StaffWeb
     from bot.use_cases import Desk
     from bot.web import build_web_app
     from tests.web.conftest import Browser
