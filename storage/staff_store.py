@@ -199,3 +199,13 @@ def progress_fingerprint(session: Session, campaign_id: int) -> tuple:
         tuple(deadlines),
         tuple(units),
     )
+
+
+def unit_deadlines_by_code(session: Session, campaign_id: int) -> dict[str, datetime]:
+    """Unit code → its own deadline, for the reminders (which know units by code)."""
+    rows = session.exec(
+        select(Unit.code, UnitDeadline.deadline)
+        .join(UnitDeadline, col(UnitDeadline.unit_id) == Unit.id)
+        .where(UnitDeadline.campaign_id == campaign_id)
+    )
+    return dict(rows.all())

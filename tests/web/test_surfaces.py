@@ -113,3 +113,47 @@ def test_a_district_secretariat_acts_only_within_its_district_in_the_chat(servic
     with database.transaction() as session:
         surfaces = {(a.action, a.surface) for a in session.exec(select(StaffAction))}
         assert surfaces == {("approve", "chat"), ("invite", "chat")}
+
+
+def test_reminders_name_a_unit_its_own_deadline_and_spare_it_until_then(database, clock):
+    from datetime import datetime, timedelta
+
+    from bot import use_cases
+    from bot.reminders import Spread, _act, load_audience, remind_now
+    from conversations.reminder_plan import Decision, Slot
+    from storage.models import OutboxMessage
+    from storage.repository import current_campaign
+
+    add_contact(database, clock, "Chi", role="officer", unit="DU-PHUOCDAN")
+    add_contact(database, clock, "Dũng", role="officer", unit="HU-NH")
+    with database.transaction() as session:
+        campaign = current_campaign(session)
+        zone = use_cases.campaign_spec(campaign).zone
+        use_cases.extend_deadline(
+            session,
+            clock(),
+            unit_code="DU-PHUOCDAN",
+            deadline=datetime(2022, 7, 21, tzinfo=zone),
+        )
+        assert remind_now(session, campaign, clock(), unit_code="DU-PHUOCDAN") == 1
+    with database.transaction() as session:
+        (reminder,) = session.exec(
+            select(OutboxMessage).where(OutboxMessage.chat_id == "chat-Chi")
+        ).all()
+        assert "21/7/2022" in reminder.payload["text"]
+    # Past the campaign's deadline a scheduled «overdue» round spares the extended unit only.
+    with database.transaction() as session:
+        campaign = current_campaign(session)
+        now = campaign.deadline + timedelta(days=1)
+        slot = Slot("overdue", 1, now)
+        audience = load_audience(session, campaign)
+        assert {"DU-PHUOCDAN", "HU-NH"} <= {p.unit.code for p in audience.officers}
+        queued = _act(
+            session, campaign, Decision(slot, "send"), slot.key, audience, now, Spread(now)
+        )
+        reminded = session.exec(
+            select(OutboxMessage.chat_id).where(OutboxMessage.kind == "reminder")
+        ).all()
+        assert queued == len(audience.officers) - 1
+        assert sorted(reminded).count("chat-Chi") == 1  # the manual reminder only
+        assert "chat-Dũng" in reminded
