@@ -23,7 +23,7 @@ HELP_TEXT = SECRETARIAT_HELP
 def handle_command(desk: Desk, ctx: Context, command: str | None, argument: str) -> list[Outbound]:
     try:
         if command == "status":
-            return [Outbound(use_cases.status(ctx.session, ctx.now))]
+            return [Outbound(use_cases.status(ctx.session, ctx.now, actor=_actor(ctx)))]
         if command == "export":
             return [export_reply(desk, ctx, argument)]
         if command == "invite":
@@ -68,7 +68,13 @@ def unit_status(ctx: Context) -> Outbound:
 def export_reply(desk: Desk, ctx: Context, argument: str) -> Outbound:
     session = ctx.session
     campaign = current_campaign(session)
-    unit = use_cases.scoped_unit(session, _actor(ctx), argument) if argument else None
+    actor = _actor(ctx)
+    if not argument and actor.scope_unit_id is not None:
+        raise StorageError(
+            "bảng tổng hợp là của cả tỉnh; cán bộ tổng hợp cấp huyện tải Phụ lục từng đơn vị: "
+            "/export MÃ_ĐƠN_VỊ"
+        )
+    unit = use_cases.scoped_unit(session, actor, argument) if argument else None
     what = f"Phụ lục của {unit.name}" if unit else "Bảng tổng hợp"
     if ctx.traits.sends_files:
         return Outbound(what, attachment=Attachment(campaign.id, unit.code if unit else None))

@@ -132,10 +132,17 @@ def _log(
 # --- status ------------------------------------------------------------------------------------
 
 
-def status(session: Session, now: datetime, campaign_code: str | None = None) -> str:
-    """The phone-readable progress summary of one campaign (the current one by default)."""
+def status(
+    session: Session, now: datetime, campaign_code: str | None = None, *, actor: Actor | None = None
+) -> str:
+    """The phone-readable progress summary of one campaign (the current one by default), of the
+    actor's units only for a district secretariat."""
     campaign = current_campaign(session, campaign_code)
-    return status_text(campaign, campaign_progress(session, campaign), now)
+    progress = campaign_progress(session, campaign)
+    allowed = scope_unit_ids(session, actor) if actor is not None else None
+    if allowed is not None:
+        progress = [item for item in progress if item.unit.id in allowed]
+    return status_text(campaign, progress, now)
 
 
 # --- invites -----------------------------------------------------------------------------------

@@ -109,6 +109,10 @@ def test_a_district_secretariat_acts_only_within_its_district_in_the_chat(servic
     assert chat.say("/duyet DU-PHUOCDAN").startswith("Đã duyệt báo cáo")
     assert status_of(database, "DU-PHUOCDAN") == "approved"
     assert chat.say("/invite HU-NH").startswith("Không thực hiện được")
+    status = chat.say("/status")
+    assert "Đã nộp 2/2" in status and "Ninh Hải" not in status  # its two units only
+    assert chat.say("/export").startswith("Không thực hiện được: bảng tổng hợp là của cả tỉnh")
+    assert chat.say("/export HU-NH") == "Không thực hiện được: không có đơn vị mã 'HU-NH'."
     assert "Mã mời cho Ban Thường vụ Huyện ủy Ninh Phước" in chat.say("/invite HU-NP")
     with database.transaction() as session:
         surfaces = {(a.action, a.surface) for a in session.exec(select(StaffAction))}
