@@ -40,7 +40,14 @@ from storage.repository import (
     submission_for,
     unit_by_code,
 )
-from storage.staff_store import create_sign_in, log_action, set_unit_deadline, unit_deadlines
+from storage.staff_store import (
+    create_session,
+    create_sign_in,
+    log_action,
+    redeem_sign_in,
+    set_unit_deadline,
+    unit_deadlines,
+)
 
 DOWNLOAD_VALID_FOR = timedelta(hours=24)
 SIGN_IN_VALID_FOR = timedelta(minutes=10)
@@ -338,6 +345,20 @@ def web_sign_in_link(
     token = create_sign_in(session, contact.id, now, SIGN_IN_VALID_FOR)
     _log(session, now, actor, "web_link", None, contact.display_name or f"#{contact.id}")
     return f"{desk.public_url}/web/vao/{token}"
+
+
+def open_web_session(
+    session: Session, now: datetime, link_token: str, valid_for: timedelta
+) -> str | None:
+    """Use a sign-in link once: a new session token for its secretariat member, or None when the
+    link is unknown, used, expired, or its member is no longer an active secretariat member."""
+    contact_id = redeem_sign_in(session, link_token, now)
+    contact = session.get(Contact, contact_id) if contact_id is not None else None
+    if contact is None or not contact.active or contact.role != ContactRole.SECRETARIAT:
+        return None
+    token = create_session(session, contact.id, now, valid_for)
+    _log(session, now, contact_actor(contact, "web"), "sign_in", None)
+    return token
 
 
 def secretariat_contact(session: Session, contact_id: int | None) -> Contact:

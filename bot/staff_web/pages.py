@@ -40,6 +40,7 @@ ACTION_TITLES = {
     "remind": "Nhắc",
     "invite": "Mời",
     "web_link": "Liên kết đăng nhập web",
+    "sign_in": "Đăng nhập web",
 }
 SURFACE_TITLES = {"chat": "Trò chuyện", "cli": "Dòng lệnh", "web": "Trang web"}
 NEEDS_ACTION_LIMIT = 30

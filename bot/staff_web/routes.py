@@ -42,7 +42,7 @@ from conversations.messages import format_moment
 from conversations.reminder_plan import after_quiet
 from storage.database import Database
 from storage.repository import StorageError, campaign_spec, current_campaign
-from storage.staff_store import create_session, end_session, redeem_sign_in
+from storage.staff_store import end_session
 
 PACKAGE = Path(__file__).resolve().parent.parent
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -179,13 +179,7 @@ async def sign_in(request: web.Request) -> web.Response:
     def run() -> str | None:
         now = staff.clock()
         with staff.database.transaction() as session:
-            contact_id = redeem_sign_in(session, link_token, now)
-            if contact_id is None:
-                return None
-            token = create_session(session, contact_id, now, staff.session_valid_for)
-            if viewer_for(session, token, now) is None:
-                return None
-            return token
+            return use_cases.open_web_session(session, now, link_token, staff.session_valid_for)
 
     token = await asyncio.to_thread(run)
     if token is None:

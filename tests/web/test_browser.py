@@ -139,6 +139,10 @@ async def test_the_secretariat_at_work_in_a_real_browser(tg, sqlite_url, clock, 
         assert await step(text_of, chrome, "#so-chua-bat-dau") == "10"
         SCREENSHOTS.mkdir(exist_ok=True)
         await step(chrome.save_screenshot, str(SCREENSHOTS / "tong-quan.png"))
+        await step(chrome.set_window_size, 390, 1600)  # a phone's width
+        await step(chrome.refresh)
+        await step(chrome.save_screenshot, str(SCREENSHOTS / "tong-quan-dien-thoai.png"))
+        await step(chrome.set_window_size, 1280, 1100)
 
         # Return HU-NP with a reason: its officer gets it on Telegram.
         await step(chrome.get, f"http://127.0.0.1:{port}/web/don-vi/HU-NP")
@@ -176,7 +180,7 @@ async def test_the_secretariat_at_work_in_a_real_browser(tg, sqlite_url, clock, 
         # The log shows what was done here.
         await step(chrome.get, f"http://127.0.0.1:{port}/web/nhat-ky?kenh=web")
         log = await step(text_of, chrome, "table.log")
-        assert "Trả lại" in log and "Duyệt" in log and "Gia hạn" in log
+        assert "Trả lại" in log and "Duyệt" in log and "Gia hạn" in log and "Đăng nhập" in log
 
         # Another district's secretariat: HU-NH does not exist for them.
         district = add_contact(database, clock, "Huyện Ninh Phước", unit="HU-NP")
