@@ -6,7 +6,9 @@ added here is the unit's own deadline (Gia hạn) when deciding who is late.
 Reading the progress of 10,000 units takes about a second, so the province-wide tree is kept in
 a `ProgressCache` shared by every session and rebuilt when the data's fingerprint changes (any
 answer, submission, return, approval, reminder or deadline; see
-`storage.staff_store.progress_fingerprint`) or after `MAX_AGE` at the latest.
+`storage.staff_store.progress_fingerprint`) or after `MAX_AGE` at the latest. The fingerprint
+itself is read at most once a second, and at once after an action on this page, so a change
+made elsewhere (an officer's answer, a chat command) shows within a second.
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ SURFACE_TITLES = {"chat": "Trò chuyện", "cli": "Dòng lệnh", "web": "Trang 
 NEEDS_ACTION_LIMIT = 30
 PAGE_SIZE = 200
 MAX_AGE = 30.0  # seconds; bounds staleness for changes the fingerprint cannot see (renames)
+RECHECK_AFTER = 1.0  # seconds between two fingerprint checks; an action here checks at once
 
 
 @dataclass(frozen=True)
@@ -63,9 +66,22 @@ class ProgressCache:
         self._lock = threading.Lock()
         self._snapshot: Snapshot | None = None
         self._derived: dict[tuple, object] = {}
+        self._checked = 0.0
+
+    def invalidate(self) -> None:
+        """Check the fingerprint at the next read (after an action from this server)."""
+        self._checked = 0.0
 
     def get(self, session: Session, campaign: Campaign) -> Snapshot:
+        snapshot = self._snapshot
+        if (
+            snapshot is not None
+            and snapshot.key[0] == campaign.id
+            and time.monotonic() - self._checked < RECHECK_AFTER
+        ):
+            return snapshot
         key = (campaign.id, campaign.updated_at, progress_fingerprint(session, campaign.id))
+        self._checked = time.monotonic()
         with self._lock:
             snapshot = self._snapshot
             fresh = time.monotonic() - snapshot.taken < MAX_AGE if snapshot else False
@@ -274,7 +290,19 @@ def unit_list(
 ) -> dict:
     """The filtered tree, `PAGE_SIZE` rows a page (a phone cannot show 10,000 rows at once)."""
     state = standing(session, actor, now, cache)
-    matching = [row for row in state.rows if wanted.keeps(row)]
+    matching = cache.derived(
+        state.snapshot,
+        (
+            "list",
+            actor.scope_unit_id,
+            state.now,
+            wanted.group,
+            wanted.level,
+            wanted.status,
+            wanted.query,
+        ),
+        lambda: [row for row in state.rows if wanted.keeps(row)],
+    )
     pages = max(1, -(-len(matching) // PAGE_SIZE))
     page = min(max(wanted.page, 1), pages)
     rows = matching[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]

@@ -313,6 +313,7 @@ async def _act(request: web.Request, action: Callable[[Session, Viewer, datetime
             return "refused", str(refused)
 
     viewer, outcome = await asyncio.to_thread(run)
+    _cache(request).invalidate()
     if viewer is None:
         return _refuse(request, 403, NOT_SIGNED_IN)
     if viewer == "refused":
