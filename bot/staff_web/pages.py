@@ -16,6 +16,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
@@ -62,7 +63,8 @@ class Snapshot:
 class ProgressCache:
     """The province-wide unit tree of the current campaign, rebuilt only when it changed."""
 
-    def __init__(self) -> None:
+    def __init__(self, monotonic: Callable[[], float] = time.monotonic) -> None:
+        self._monotonic = monotonic
         self._lock = threading.Lock()
         self._snapshot: Snapshot | None = None
         self._derived: dict[tuple, object] = {}
@@ -77,16 +79,16 @@ class ProgressCache:
         if (
             snapshot is not None
             and snapshot.key[0] == campaign.id
-            and time.monotonic() - self._checked < RECHECK_AFTER
+            and self._monotonic() - self._checked < RECHECK_AFTER
         ):
             return snapshot
         key = (campaign.id, campaign.updated_at, progress_fingerprint(session, campaign.id))
-        self._checked = time.monotonic()
+        self._checked = self._monotonic()
         with self._lock:
             snapshot = self._snapshot
-            fresh = time.monotonic() - snapshot.taken < MAX_AGE if snapshot else False
+            fresh = self._monotonic() - snapshot.taken < MAX_AGE if snapshot else False
             if snapshot is None or snapshot.key != key or not fresh:
-                snapshot = self._snapshot = _take(session, campaign, key)
+                snapshot = self._snapshot = _take(session, campaign, key, self._monotonic())
                 self._derived = {}
             return snapshot
 
@@ -104,12 +106,12 @@ class ProgressCache:
         return found
 
 
-def _take(session: Session, campaign: Campaign, key: tuple) -> Snapshot:
+def _take(session: Session, campaign: Campaign, key: tuple, taken: float) -> Snapshot:
     form = campaign_form(campaign)
     progress = campaign_progress(session, campaign)
     tree = UnitTree(progress, level_order(form, progress))
     ordered = [(item, depth) for _group, members in tree.groups() for item, depth in members]
-    return Snapshot(key, time.monotonic(), ordered, unit_deadlines(session, campaign.id))
+    return Snapshot(key, taken, ordered, unit_deadlines(session, campaign.id))
 
 
 @dataclass

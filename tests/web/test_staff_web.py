@@ -12,7 +12,7 @@ from openpyxl import load_workbook
 from sqlmodel import select
 
 from bot.staff_web.guard import COOKIE
-from storage.models import OutboxMessage, StaffAction, UnitDeadline
+from storage.models import OutboxMessage, StaffAction, Unit, UnitDeadline
 from tests.web.conftest import STATUSES, status_of
 
 PAGES = [
@@ -371,3 +371,37 @@ def _unit_id(session, code):
     from storage.repository import unit_by_code
 
     return unit_by_code(session, code).id
+
+
+def test_the_shared_progress_cache_sees_a_change_made_elsewhere_within_a_second(
+    database, clock, seeded
+):
+    from bot.staff_web.pages import MAX_AGE, ProgressCache, standing
+    from bot.use_cases import OPERATOR
+    from tests.web.conftest import set_status
+
+    moment = [100.0]
+    cache = ProgressCache(monotonic=lambda: moment[0])
+
+    def submitted() -> int:
+        with database.transaction() as session:
+            return standing(session, OPERATOR, clock(), cache).tally["submitted"]
+
+    assert submitted() == 3
+    set_status(database, clock, "HU-BACAI", "submitted")  # an officer submits, in the chat
+    moment[0] += 0.5
+    assert submitted() == 3  # the fingerprint is not read again within a second
+    moment[0] += 0.6
+    assert submitted() == 4
+    with database.transaction() as session:
+        unit = session.exec(select(Unit).where(Unit.code == "HU-BACAI")).one()
+        unit.name = "Huyện ủy Bác Ái"  # a rename the fingerprint cannot see
+        session.add(unit)
+    moment[0] += 2
+    with database.transaction() as session:
+        rows = standing(session, OPERATOR, clock(), cache).rows
+        assert "Huyện ủy Bác Ái" not in {row.unit.name for row in rows}
+    moment[0] += MAX_AGE
+    with database.transaction() as session:
+        rows = standing(session, OPERATOR, clock(), cache).rows
+        assert "Huyện ủy Bác Ái" in {row.unit.name for row in rows}
