@@ -405,6 +405,17 @@ def download_link(
     return f"{desk.public_url}/tai-ve/{token}"
 
 
+def record_export(
+    session: Session, now: datetime, actor: Actor, *, what: str, unit_code: str | None
+) -> None:
+    """Check that the actor may take this file and log it: a unit's Phụ lục within the scope;
+    the province's files (consolidated workbook, per-unit zip, draft) for the province only."""
+    unit = scoped_unit(session, actor, unit_code) if unit_code else None
+    if unit is None and actor.scope_unit_id is not None:
+        raise StorageError("bảng tổng hợp và dự thảo báo cáo là của cả tỉnh")
+    _log(session, now, actor, "export", unit, what)
+
+
 # --- the operator at the terminal (`baocao chat`) -------------------------------------------
 
 

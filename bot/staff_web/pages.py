@@ -44,6 +44,7 @@ ACTION_TITLES = {
     "invite": "Mời",
     "web_link": "Liên kết đăng nhập web",
     "sign_in": "Đăng nhập web",
+    "export": "Tải về",
 }
 SURFACE_TITLES = {"chat": "Trò chuyện", "cli": "Dòng lệnh", "web": "Trang web"}
 NEEDS_ACTION_LIMIT = 30

@@ -425,10 +425,17 @@ def _desk(request: web.Request) -> Desk:
 # --- downloads -----------------------------------------------------------------------------------
 
 
-async def _file(request, *, province_only: bool, code: str | None, make):
-    viewer, allowed = await _read(
-        request, lambda s, v, now: _may_download(s, v, code, province_only)
-    )
+async def _file(request, *, what: str, code: str | None, make):
+    """Check the scope and log the download in one transaction, then build the file."""
+
+    def allow(session, viewer, now) -> bool:
+        try:
+            use_cases.record_export(session, now, viewer.actor, what=what, unit_code=code)
+        except StorageError:
+            return False
+        return True
+
+    viewer, allowed = await _read(request, allow)
     if viewer is None:
         return _refuse(request, 403, NOT_SIGNED_IN)
     if not allowed:
@@ -445,22 +452,11 @@ async def _file(request, *, province_only: bool, code: str | None, make):
     )
 
 
-def _may_download(session, viewer: Viewer, code: str | None, province_only: bool) -> bool:
-    if province_only and viewer.actor.scope_unit_id is not None:
-        return False
-    if code is not None:
-        try:
-            use_cases.scoped_unit(session, viewer.actor, code)
-        except StorageError:
-            return False
-    return True
-
-
 async def download_consolidated(request: web.Request) -> web.Response:
     def make(database, now):
         return (*export_bytes(database, now=now), XLSX)
 
-    return await _file(request, province_only=True, code=None, make=make)
+    return await _file(request, what="bảng tổng hợp", code=None, make=make)
 
 
 async def download_unit(request: web.Request) -> web.Response:
@@ -469,18 +465,18 @@ async def download_unit(request: web.Request) -> web.Response:
     def make(database, now):
         return (*export_bytes(database, unit_code=code, now=now), XLSX)
 
-    return await _file(request, province_only=False, code=code, make=make)
+    return await _file(request, what="Phụ lục", code=code, make=make)
 
 
 async def download_per_unit(request: web.Request) -> web.Response:
     def make(database, now):
         return (*per_unit_zip_bytes(database, now=now), "application/zip")
 
-    return await _file(request, province_only=True, code=None, make=make)
+    return await _file(request, what="Phụ lục từng đơn vị (.zip)", code=None, make=make)
 
 
 async def download_report(request: web.Request) -> web.Response:
     def make(database, now):
         return (*report_bytes(database, now=now), DOCX)
 
-    return await _file(request, province_only=True, code=None, make=make)
+    return await _file(request, what="dự thảo báo cáo tổng hợp", code=None, make=make)

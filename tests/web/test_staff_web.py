@@ -305,6 +305,8 @@ async def test_downloads_open_and_a_workbook_is_a_workbook(web, seeded):
     report = await browser.get("/web/tai-ve/bao-cao.docx")
     assert report.status == 200 and (await report.read())[:2] == b"PK"
     assert (await browser.get("/web/tai-ve/don-vi/KHONG-CO.xlsx")).status == 404
+    log = await (await browser.get("/web/nhat-ky?viec=export")).text()
+    assert log.count("<td>Tải về</td>") == 4 and "dự thảo báo cáo tổng hợp" in log
 
 
 async def test_a_district_secretariat_sees_and_acts_only_within_its_district(web, seeded, database):
