@@ -400,9 +400,8 @@ async def invite(request: web.Request) -> web.Response:
             "unit": unit,
             "code": created.code,
             "link": link,
-            "qr": Markup(segno.make(link or created.code).svg_inline(scale=4))
-            if link or created.code
-            else None,
+            # segno writes the SVG itself (no user text in it): safe to insert as markup.
+            "qr": Markup(segno.make(link or created.code).svg_inline(scale=4)),
             "expires": format_moment(created.expires_at),
         }
 
