@@ -27,6 +27,7 @@ from bot.reminder_runner import ReminderRunner, start_scheduler
 from bot.service import Service
 from bot.settings import Settings
 from bot.signed_intake import Uploads
+from bot.staff_web.routes import StaffWeb
 from bot.upload_page import UploadDeps, add_upload_page
 from bot.use_cases import Desk
 from bot.web import build_web_app
@@ -98,7 +99,14 @@ def assemble(app: App, channels: list[Channel]) -> Assembly:
     settings, database, clock = app.settings, app.database, app.clock
     pacer = Pacer(settings.baocao_send_rate, settings.baocao_chat_interval)
     outbox = Outbox(database, {c.name: c.sender for c in channels}, pacer, clock)
-    web_app = build_web_app(database, clock)
+    staff = StaffWeb(
+        database,
+        clock,
+        app.desk,
+        session_valid_for=timedelta(hours=settings.baocao_web_session_hours),
+        secure_cookie=settings.public_url.startswith("https://"),
+    )
+    web_app = build_web_app(database, clock, staff)
     add_upload_page(web_app, UploadDeps(database, clock, app.service.uploads))
     host = ChannelHost(
         service=app.service,

@@ -78,7 +78,19 @@ def build_parser() -> argparse.ArgumentParser:
         default="officer",
         help="officer: cán bộ đầu mối của đơn vị (mặc định); secretariat: cán bộ tổng hợp",
     )
+    invite.add_argument(
+        "--scope",
+        metavar="MÃ_ĐƠN_VỊ",
+        help="với --role secretariat: cán bộ tổng hợp cấp huyện, chỉ xem đơn vị này và cấp dưới",
+    )
     invite.add_argument("--json", action="store_true", help="in JSON")
+
+    web_link = commands.add_parser(
+        "web-link", help="in liên kết đăng nhập trang web (dùng một lần, trong 10 phút)"
+    )
+    web_link.add_argument(
+        "--contact", type=int, metavar="SỐ", help="mã số cán bộ tổng hợp (bỏ trống nếu chỉ có một)"
+    )
 
     campaign = commands.add_parser("campaign", help="quản lý đợt báo cáo")
     campaign_commands = campaign.add_subparsers(
@@ -217,9 +229,12 @@ def cmd_units(app: App, args: argparse.Namespace) -> int:
 def cmd_invite(app: App, args: argparse.Namespace) -> int:
     if args.role == "officer" and not args.unit:
         raise UsageError("cần mã đơn vị, ví dụ: baocao invite HU-NP (hoặc --role secretariat)")
+    if args.scope and args.role != "secretariat":
+        raise UsageError("--scope chỉ dùng với --role secretariat")
+    unit_code = args.unit if args.role == "officer" else args.scope
     with app.database.transaction() as session:
         invite, unit = use_cases.invite(
-            session, app.clock(), app.desk, role=args.role, unit_code=args.unit
+            session, app.clock(), app.desk, role=args.role, unit_code=unit_code
         )
         record = {
             "code": invite.code,
@@ -235,6 +250,20 @@ def cmd_invite(app: App, args: argparse.Namespace) -> int:
         _print_json(record)
     else:
         print(card)
+    return 0
+
+
+def cmd_web_link(app: App, args: argparse.Namespace) -> int:
+    """`baocao web-link [--contact ID]`: the first sign-in to the web page, from the server."""
+    now = app.clock()
+    with app.database.transaction() as session:
+        contact = use_cases.secretariat_contact(session, args.contact)
+        link = use_cases.web_sign_in_link(
+            session, now, app.desk, contact=contact, actor=use_cases.OPERATOR
+        )
+        who = contact.display_name or f"#{contact.id}"
+    print(f"Liên kết đăng nhập cho {who} (dùng một lần, hết hạn sau 10 phút):")
+    print(link)
     return 0
 
 
@@ -371,6 +400,7 @@ COMMANDS: dict[str, Callable[[App, argparse.Namespace], int]] = {
     "run": cmd_run,
     "units": cmd_units,
     "invite": cmd_invite,
+    "web-link": cmd_web_link,
     "campaign": cmd_campaign,
     "status": cmd_status,
     "export": cmd_export,

@@ -115,6 +115,17 @@ def export_bytes(
     return name, buffer.getvalue()
 
 
+def per_unit_zip_bytes(database: Database, *, now: datetime) -> tuple[str, bytes]:
+    """(file name, zip bytes): every unit's Phụ lục, as `baocao export --per-unit TỆP.zip`."""
+    info, form, reports = _load(database, None, None)
+    buffer = io.BytesIO()
+    write_unit_workbooks(
+        buffer, info, form, reports, now=now, name=lambda r: export_filename(info, r.code, now)
+    )
+    stamp = now.astimezone(info.zone).strftime("%Y%m%d-%H%M")
+    return f"{_ascii(info.code).upper()}_phu-luc-tung-don-vi_{stamp}.zip", buffer.getvalue()
+
+
 def check_output_path(output: str | os.PathLike) -> str | None:
     """A Vietnamese reason why `output` cannot receive the export, or None when it can."""
     path = Path(output)

@@ -62,6 +62,7 @@ from storage.reminder_store import (
     unit_standings,
 )
 from storage.repository import campaign_spec, list_campaigns
+from storage.staff_store import unit_deadlines_by_code
 
 __all__ = [
     "SPREAD_RATE",
@@ -251,11 +252,14 @@ def _act(
             kind=KIND_DIGEST,
             now=now,
         )
+    own = unit_deadlines_by_code(session, campaign.id)
+    if now >= campaign.deadline:  # an extended unit is not overdue before its own deadline
+        people = [p for p in people if own.get(p.unit.code, campaign.deadline) <= now]
     return queue_messages(
         session,
         campaign_id=campaign.id,
         slot=key,
-        messages=_officer_messages(campaign, people, now, zone),
+        messages=_officer_messages(campaign, people, now, zone, own),
         kind=KIND_REMINDER,
         now=now,
         due=spread.take(len(people)),
@@ -263,24 +267,28 @@ def _act(
 
 
 def _officer_messages(
-    campaign: Campaign, people: list[Recipient], now: datetime, zone
+    campaign: Campaign, people: list[Recipient], now: datetime, zone, own: dict[str, datetime]
 ) -> list[tuple[Recipient, dict]]:
-    """One payload per unit, shared by its contacts (the text is about the unit)."""
+    """One payload per unit, shared by its contacts (the text is about the unit and names its
+    own deadline when it was extended)."""
     payloads: dict[UnitStanding, dict] = {}
     messages = []
     for person in people:
         payload = payloads.get(person.unit)  # type: ignore[arg-type]
         if payload is None:
-            payload = reminder_payload(_officer_text(campaign, person, now, zone))
+            deadline = own.get(person.unit.code, campaign.deadline)
+            payload = reminder_payload(_officer_text(campaign, person, now, zone, deadline))
             payloads[person.unit] = payload  # type: ignore[index]
         messages.append((person, payload))
     return messages
 
 
-def _officer_text(campaign: Campaign, person: Recipient, now: datetime, zone) -> str:
+def _officer_text(
+    campaign: Campaign, person: Recipient, now: datetime, zone, deadline: datetime
+) -> str:
     assert person.unit is not None
     return officer_text(
-        title=campaign.title, deadline=campaign.deadline, now=now, zone=zone, unit=person.unit
+        title=campaign.title, deadline=deadline, now=now, zone=zone, unit=person.unit
     )
 
 
@@ -321,7 +329,8 @@ def remind_now(
     spec = campaign_spec(campaign)
     audience = load_audience(session, campaign, unit_code)
     not_before = after_quiet(now, spec.reminders, spec.zone)
-    messages = _officer_messages(campaign, audience.officers, not_before, spec.zone)
+    own = unit_deadlines_by_code(session, campaign.id)
+    messages = _officer_messages(campaign, audience.officers, not_before, spec.zone, own)
     count = queue_messages(
         session,
         campaign_id=campaign.id,

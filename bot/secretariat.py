@@ -1,5 +1,5 @@
 """The secretariat's chat commands (`/status`, `/export`, `/remind`, `/invite`, `/tralai`,
-`/duyet`): read the argument, call the use case, word the answer.
+`/duyet`, `/web`): read the argument, call the use case, word the answer.
 
 Only contacts linked with a secretariat invite reach `handle_command`; an officer typing one of
 these gets the same answer as for any unknown command.
@@ -11,9 +11,10 @@ from bot import use_cases
 from bot.message_context import Context
 from bot.messaging import Attachment, Outbound
 from bot.status import unit_status_text
-from bot.use_cases import Desk
+from bot.use_cases import Actor, Desk, contact_actor
 from conversations.commands import SECRETARIAT_HELP, UNKNOWN_COMMAND_TEXT
-from storage.repository import StorageError, current_campaign, unit_by_code
+from storage.models import Contact
+from storage.repository import StorageError, current_campaign
 
 HELP_TEXT = SECRETARIAT_HELP
 
@@ -21,23 +22,40 @@ HELP_TEXT = SECRETARIAT_HELP
 def handle_command(desk: Desk, ctx: Context, command: str | None, argument: str) -> list[Outbound]:
     try:
         if command == "status":
-            return [Outbound(use_cases.status(ctx.session, ctx.now))]
+            return [Outbound(use_cases.status(ctx.session, ctx.now, actor=_actor(ctx)))]
         if command == "export":
             return [export_reply(desk, ctx, argument)]
         if command == "invite":
             return [invite_reply(desk, ctx, argument)]
         if command == "remind":
-            count = use_cases.remind(ctx.session, ctx.now, desk)
+            count = use_cases.remind(ctx.session, ctx.now, desk, actor=_actor(ctx))
             return [Outbound(f"Đã xếp lịch gửi {count} tin nhắc tới các đơn vị chưa nộp.")]
         if command == "tralai":
             return [return_reply(desk, ctx, argument)]
         if command == "duyet":
             return [approve_reply(desk, ctx, argument)]
+        if command == "web":
+            return [web_reply(desk, ctx)]
         if command in ("help", "start", None):
             return [Outbound(HELP_TEXT)]
     except StorageError as error:
         return [Outbound(f"Không thực hiện được: {error}.")]
     return [Outbound(UNKNOWN_COMMAND_TEXT)]
+
+
+def _actor(ctx: Context) -> Actor:
+    return contact_actor(ctx.contact, "chat")
+
+
+def web_reply(desk: Desk, ctx: Context) -> Outbound:
+    contact = ctx.session.get(Contact, ctx.contact.id)
+    link = use_cases.web_sign_in_link(
+        ctx.session, ctx.now, desk, contact=contact, actor=_actor(ctx)
+    )
+    return Outbound(
+        f"Mở trang web của Ban Dân vận: {link}\n"
+        "Đường liên kết dùng được một lần, trong 10 phút. Không chuyển cho người khác."
+    )
 
 
 def unit_status(ctx: Context) -> Outbound:
@@ -49,7 +67,13 @@ def unit_status(ctx: Context) -> Outbound:
 def export_reply(desk: Desk, ctx: Context, argument: str) -> Outbound:
     session = ctx.session
     campaign = current_campaign(session)
-    unit = unit_by_code(session, argument) if argument else None
+    actor = _actor(ctx)
+    if not argument and actor.scope_unit_id is not None:
+        raise StorageError(
+            "bảng tổng hợp là của cả tỉnh; cán bộ tổng hợp cấp huyện tải Phụ lục từng đơn vị: "
+            "/export MÃ_ĐƠN_VỊ"
+        )
+    unit = use_cases.scoped_unit(session, actor, argument) if argument else None
     what = f"Phụ lục của {unit.name}" if unit else "Bảng tổng hợp"
     if ctx.traits.sends_files:
         return Outbound(what, attachment=Attachment(campaign.id, unit.code if unit else None))
@@ -68,7 +92,7 @@ def invite_reply(desk: Desk, ctx: Context, argument: str) -> Outbound:
     if not argument:
         return Outbound("Cần mã đơn vị, ví dụ: /invite HU-NP")
     invite, unit = use_cases.invite(
-        ctx.session, ctx.now, desk, role="officer", unit_code=argument.split()[0]
+        ctx.session, ctx.now, desk, role="officer", unit_code=argument.split()[0], actor=_actor(ctx)
     )
     return Outbound(use_cases.invite_card(ctx.session, desk, invite, unit))
 
@@ -77,7 +101,9 @@ def return_reply(desk: Desk, ctx: Context, argument: str) -> Outbound:
     code, _, reason = argument.partition(" ")
     if not code:
         return Outbound("Cần mã đơn vị, ví dụ: /tralai HU-NP Thiếu số liệu mục 4")
-    unit = use_cases.return_report(ctx.session, ctx.now, desk, unit_code=code, reason=reason)
+    unit = use_cases.return_report(
+        ctx.session, ctx.now, desk, unit_code=code, reason=reason, actor=_actor(ctx)
+    )
     return Outbound(f"Đã trả lại báo cáo của {unit.name}; các cán bộ đầu mối đã được báo.")
 
 
@@ -85,5 +111,5 @@ def approve_reply(desk: Desk, ctx: Context, argument: str) -> Outbound:
     code = argument.split()[0] if argument.split() else ""
     if not code:
         return Outbound("Cần mã đơn vị, ví dụ: /duyet HU-NP")
-    unit = use_cases.approve_report(ctx.session, ctx.now, desk, unit_code=code)
+    unit = use_cases.approve_report(ctx.session, ctx.now, desk, unit_code=code, actor=_actor(ctx))
     return Outbound(f"Đã duyệt báo cáo của {unit.name}; các cán bộ đầu mối đã được báo.")

@@ -52,6 +52,7 @@ class Settings(BaseSettings):
     baocao_data_dir: str = "data"
     baocao_upload_max_mb: float = Field(default=20, gt=0, le=TELEGRAM_DOWNLOAD_CAP / 1024 / 1024)
     baocao_upload_types: str = "pdf,doc,docx,jpg,jpeg,png"
+    baocao_web_session_hours: int = Field(default=12, ge=1, le=720)
 
     @field_validator("baocao_upload_types")
     @classmethod

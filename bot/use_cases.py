@@ -1,7 +1,12 @@
 """The secretariat's and the operator's actions, written once: status, invite, return, approve,
-remind and export. Chat commands (`bot.secretariat`), the command line (`bot.cli`) and, later,
-the web page call these; each takes the session of the caller's transaction, the moment, and
-what else it needs, and raises `StorageError` with a Vietnamese reason for a refused action.
+extend, remind, export and the web sign-in link. Chat commands (`bot.secretariat`), the command
+line (`bot.cli`) and the web page (`bot.staff_web`) call these; each takes the session of the
+caller's transaction, the moment, and what else it needs, and raises `StorageError` with a
+Vietnamese reason for a refused action.
+
+Who acts is an `Actor`: its surface (chat, cli, web) goes into the staff action log, and its scope
+is checked here, once: a district secretariat acts only on its unit and the units beneath it,
+and a unit outside that scope is refused with the same words as a unit that does not exist.
 """
 
 from __future__ import annotations
@@ -35,8 +40,17 @@ from storage.repository import (
     submission_for,
     unit_by_code,
 )
+from storage.staff_store import (
+    create_session,
+    create_sign_in,
+    log_action,
+    redeem_sign_in,
+    set_unit_deadline,
+    unit_deadlines,
+)
 
 DOWNLOAD_VALID_FOR = timedelta(hours=24)
+SIGN_IN_VALID_FOR = timedelta(minutes=10)
 CONSOLE = "console"
 APPROVED_TEXT = "Báo cáo của {unit} đã được Ban Dân vận Tỉnh ủy duyệt. Cảm ơn đồng chí."
 
@@ -55,28 +69,112 @@ class Desk:
     wake_outbox: Callable[[], None] = lambda: None
 
 
+@dataclass(frozen=True)
+class Actor:
+    """Who acts, from which surface, over which units (`scope_unit_id` None: the province)."""
+
+    surface: str  # chat | cli | web
+    name: str
+    contact_id: int | None = None
+    scope_unit_id: int | None = None
+
+
+OPERATOR = Actor("cli", "dòng lệnh")
+
+
+def contact_actor(contact: Contact, surface: str) -> Actor:
+    """A secretariat member; a district secretariat's unit is its scope."""
+    name = contact.display_name or f"#{contact.id}"
+    return Actor(surface, name, contact.id, contact.unit_id)
+
+
+# --- scope ------------------------------------------------------------------------------------
+
+
+def scope_unit_ids(session: Session, actor: Actor) -> set[int] | None:
+    """The ids of the units the actor may see and act on; None for the whole province."""
+    if actor.scope_unit_id is None:
+        return None
+    children: dict[int | None, list[int]] = {}
+    for unit_id, parent_id in session.exec(select(Unit.id, Unit.parent_id)).all():
+        children.setdefault(parent_id, []).append(unit_id)
+    seen: set[int] = set()
+    stack = [actor.scope_unit_id]
+    while stack:
+        unit_id = stack.pop()
+        if unit_id in seen:
+            continue
+        seen.add(unit_id)
+        stack.extend(children.get(unit_id, []))
+    return seen
+
+
+def scoped_unit(session: Session, actor: Actor, code: str) -> Unit:
+    """The unit with `code` if the actor may act on it; outside the scope it does not exist."""
+    try:
+        unit = unit_by_code(session, code)
+    except StorageError:
+        unit = None
+    allowed = scope_unit_ids(session, actor)
+    if unit is None or (allowed is not None and unit.id not in allowed):
+        raise StorageError(f"không có đơn vị mã '{code.strip()}'")
+    return unit
+
+
+def _log(
+    session: Session, now: datetime, actor: Actor, action: str, unit: Unit | None, detail=None
+) -> None:
+    log_action(
+        session,
+        now,
+        surface=actor.surface,
+        action=action,
+        contact_id=actor.contact_id,
+        actor=actor.name,
+        unit_id=unit.id if unit else None,
+        detail=detail,
+    )
+
+
 # --- status ------------------------------------------------------------------------------------
 
 
-def status(session: Session, now: datetime, campaign_code: str | None = None) -> str:
-    """The phone-readable progress summary of one campaign (the current one by default)."""
+def status(
+    session: Session, now: datetime, campaign_code: str | None = None, *, actor: Actor | None = None
+) -> str:
+    """The phone-readable progress summary of one campaign (the current one by default), of the
+    actor's units only for a district secretariat."""
     campaign = current_campaign(session, campaign_code)
-    return status_text(campaign, campaign_progress(session, campaign), now)
+    progress = campaign_progress(session, campaign)
+    allowed = scope_unit_ids(session, actor) if actor is not None else None
+    if allowed is not None:
+        progress = [item for item in progress if item.unit.id in allowed]
+    return status_text(campaign, progress, now)
 
 
 # --- invites -----------------------------------------------------------------------------------
 
 
 def invite(
-    session: Session, now: datetime, desk: Desk, *, role: str, unit_code: str | None
+    session: Session,
+    now: datetime,
+    desk: Desk,
+    *,
+    role: str,
+    unit_code: str | None,
+    actor: Actor = OPERATOR,
 ) -> tuple[Invite, Unit | None]:
-    """A single-use invite for a unit's officer or a secretariat member."""
+    """A single-use invite for a unit's officer or a secretariat member.
+
+    A secretariat invite with a unit makes a district secretariat over that unit and the units
+    beneath it; a district secretariat may invite only within its own scope."""
     if role == ContactRole.OFFICER and not unit_code:
         raise StorageError("mã mời cho cán bộ cần mã đơn vị")
-    unit = unit_by_code(session, unit_code) if unit_code else None
-    if role != ContactRole.OFFICER:
-        unit = None
+    if role != ContactRole.OFFICER and not unit_code and actor.scope_unit_id is not None:
+        raise StorageError("cán bộ tổng hợp cấp huyện chỉ mời được trong phạm vi của mình")
+    unit = scoped_unit(session, actor, unit_code) if unit_code else None
     created = create_invite(session, role=role, unit=unit, now=now, valid_for=desk.invite_valid_for)
+    _log(session, now, actor, "invite", unit, role)
     return created, unit
 
 
@@ -86,20 +184,26 @@ def telegram_link(desk: Desk, code: str) -> str | None:
 
 
 def invite_card(session: Session, desk: Desk, invite: Invite, unit: Unit | None) -> str:
-    """What the secretariat forwards to the new officer (chat and command line alike): the code,
-    the Telegram link, and a two-line instruction."""
+    """What the secretariat forwards to the invited person (chat and command line alike): the
+    code, the Telegram link, and a two-line instruction."""
     link = telegram_link(desk, invite.code) or ""
-    deadline = format_deadline(current_campaign(session).deadline) if unit else ""
+    officer = invite.role == ContactRole.OFFICER
+    if officer:
+        who = unit.name
+    elif unit is not None:
+        who = f"cán bộ tổng hợp phụ trách {unit.name} và các đơn vị cấp dưới"
+    else:
+        who = "cán bộ tổng hợp của Ban Dân vận Tỉnh ủy"
     instruction = render(
         "invite_instruction",
         code=invite.code,
         link=link,
-        unit_name=unit.name if unit else "",
-        deadline=deadline,
+        unit_name=unit.name if officer else "",
+        deadline=format_deadline(current_campaign(session).deadline) if officer else "",
     )
     return render(
         "invite_card",
-        who=unit.name if unit else "cán bộ tổng hợp của Ban Dân vận Tỉnh ủy",
+        who=who,
         code=invite.code,
         expires=format_moment(invite.expires_at),
         link=link,
@@ -111,22 +215,35 @@ def invite_card(session: Session, desk: Desk, invite: Invite, unit: Unit | None)
 
 
 def return_report(
-    session: Session, now: datetime, desk: Desk, *, unit_code: str, reason: str
+    session: Session,
+    now: datetime,
+    desk: Desk,
+    *,
+    unit_code: str,
+    reason: str,
+    actor: Actor = OPERATOR,
+    reason_required: bool = False,
 ) -> Unit:
     """Open a submitted (or approved) report again for correction, and tell its officers."""
-    unit = unit_by_code(session, unit_code)
+    unit = scoped_unit(session, actor, unit_code)
+    if reason_required and not reason.strip():
+        raise StorageError("cần ghi lý do trả lại để đơn vị biết cần sửa gì")
     submission = submission_for(session, current_campaign(session), unit, lock=True)
     return_submission(session, submission, reason.strip(), now)
+    _log(session, now, actor, "return", unit, reason.strip() or None)
     text = render("returned", unit_name=unit.name, reason=reason.strip())
     notify_officers(session, unit, text + "\nGõ «xem» để sửa và nộp lại.", now, desk)
     return unit
 
 
-def approve_report(session: Session, now: datetime, desk: Desk, *, unit_code: str) -> Unit:
+def approve_report(
+    session: Session, now: datetime, desk: Desk, *, unit_code: str, actor: Actor = OPERATOR
+) -> Unit:
     """Accept a submitted report: it is locked for good (only a return opens it again)."""
-    unit = unit_by_code(session, unit_code)
+    unit = scoped_unit(session, actor, unit_code)
     submission = submission_for(session, current_campaign(session), unit, lock=True)
     approve_submission(session, submission, now)
+    _log(session, now, actor, "approve", unit)
     notify_officers(session, unit, APPROVED_TEXT.format(unit=unit.name), now, desk)
     return unit
 
@@ -157,12 +274,28 @@ def notify_officers(session: Session, unit: Unit, text: str, now: datetime, desk
 # --- remind ----------------------------------------------------------------------------------
 
 
-def remind(session: Session, now: datetime, desk: Desk, *, unit_code: str | None = None) -> int:
-    """Queue a reminder now to the reachable officers of units that have not submitted."""
+def remind(
+    session: Session,
+    now: datetime,
+    desk: Desk,
+    *,
+    unit_code: str | None = None,
+    actor: Actor = OPERATOR,
+) -> int:
+    """Queue a reminder now to the reachable officers of units that have not submitted.
+
+    A district secretariat without a unit reminds the units of its scope."""
     campaign = current_campaign(session)
+    allowed = scope_unit_ids(session, actor)
+    unit = scoped_unit(session, actor, unit_code) if unit_code is not None else None
     if unit_code is not None and not _participates(session, campaign, unit_code):
         raise StorageError(f"đơn vị '{unit_code}' không có trong đợt báo cáo {campaign.code}")
-    count = remind_now(session, campaign, now, unit_code=unit_code)
+    if unit is None and allowed is not None:
+        codes = [u.code for u in participating_units(session, campaign) if u.id in allowed]
+        count = sum(remind_now(session, campaign, now, unit_code=code) for code in codes)
+    else:
+        count = remind_now(session, campaign, now, unit_code=unit_code)
+    _log(session, now, actor, "remind", unit, f"{count} tin")
     if count:
         _wake_after_commit(session, desk)
     return count
@@ -199,6 +332,83 @@ def _wake_after_commit(session: Session, desk: Desk) -> None:
     event.listen(session.connection(), "commit", lambda _connection: desk.wake_outbox(), once=True)
 
 
+# --- a unit's own deadline -------------------------------------------------------------------
+
+
+def extend_deadline(
+    session: Session,
+    now: datetime,
+    *,
+    unit_code: str,
+    deadline: datetime,
+    actor: Actor = OPERATOR,
+) -> Unit:
+    """Give a unit its own, later deadline in the current campaign (Gia hạn)."""
+    unit = scoped_unit(session, actor, unit_code)
+    campaign = current_campaign(session)
+    if not _participates(session, campaign, unit.code):
+        raise StorageError(f"đơn vị '{unit.code}' không có trong đợt báo cáo {campaign.code}")
+    if deadline <= campaign.deadline or deadline <= now:
+        raise StorageError("hạn mới phải sau hạn chung của đợt báo cáo và sau lúc này")
+    set_unit_deadline(session, campaign.id, unit.id, deadline, now)
+    zone = campaign_spec(campaign).zone
+    _log(session, now, actor, "extend", unit, f"{deadline.astimezone(zone):%d/%m/%Y %H:%M}")
+    return unit
+
+
+def unit_deadline(session: Session, campaign: Campaign, unit: Unit) -> datetime:
+    """The deadline that applies to a unit: its own when extended, else the campaign's."""
+    return unit_deadlines(session, campaign.id).get(unit.id, campaign.deadline)
+
+
+# --- the web page's sign-in link ----------------------------------------------------------
+
+
+def web_sign_in_link(
+    session: Session, now: datetime, desk: Desk, *, contact: Contact, actor: Actor
+) -> str:
+    """A single-use link, valid 10 minutes, that opens a web session for a secretariat member."""
+    if contact.role != ContactRole.SECRETARIAT or not contact.active:
+        raise StorageError("chỉ cán bộ tổng hợp mới dùng được trang web")
+    token = create_sign_in(session, contact.id, now, SIGN_IN_VALID_FOR)
+    _log(session, now, actor, "web_link", None, contact.display_name or f"#{contact.id}")
+    return f"{desk.public_url}/web/vao/{token}"
+
+
+def open_web_session(
+    session: Session, now: datetime, link_token: str, valid_for: timedelta
+) -> str | None:
+    """Use a sign-in link once: a new session token for its secretariat member, or None when the
+    link is unknown, used, expired, or its member is no longer an active secretariat member."""
+    contact_id = redeem_sign_in(session, link_token, now)
+    contact = session.get(Contact, contact_id) if contact_id is not None else None
+    if contact is None or not contact.active or contact.role != ContactRole.SECRETARIAT:
+        return None
+    token = create_session(session, contact.id, now, valid_for)
+    _log(session, now, contact_actor(contact, "web"), "sign_in", None)
+    return token
+
+
+def secretariat_contact(session: Session, contact_id: int | None) -> Contact:
+    """The active secretariat member with this id, or the only one when no id is given."""
+    members = session.exec(
+        select(Contact).where(Contact.role == ContactRole.SECRETARIAT, Contact.active)
+    ).all()
+    if contact_id is not None:
+        chosen = [c for c in members if c.id == contact_id]
+        if not chosen:
+            raise StorageError(f"không có cán bộ tổng hợp mã số {contact_id}")
+        return chosen[0]
+    if not members:
+        raise StorageError(
+            "chưa có cán bộ tổng hợp nào; tạo mã mời: baocao invite --role secretariat"
+        )
+    if len(members) > 1:
+        listed = ", ".join(f"{c.id} ({c.display_name or c.channel})" for c in members)
+        raise StorageError(f"có nhiều cán bộ tổng hợp, chọn một bằng --contact: {listed}")
+    return members[0]
+
+
 # --- export ----------------------------------------------------------------------------------
 
 
@@ -224,6 +434,17 @@ def download_link(
         kind=kind,
     )
     return f"{desk.public_url}/tai-ve/{token}"
+
+
+def record_export(
+    session: Session, now: datetime, actor: Actor, *, what: str, unit_code: str | None
+) -> None:
+    """Check that the actor may take this file and log it: a unit's Phụ lục within the scope;
+    the province's files (consolidated workbook, per-unit zip, draft) for the province only."""
+    unit = scoped_unit(session, actor, unit_code) if unit_code else None
+    if unit is None and actor.scope_unit_id is not None:
+        raise StorageError("bảng tổng hợp và dự thảo báo cáo là của cả tỉnh")
+    _log(session, now, actor, "export", unit, what)
 
 
 # --- the operator at the terminal (`baocao chat`) -------------------------------------------

@@ -1,5 +1,6 @@
 """The project's one web server (aiohttp): health check, downloads by link (Excel exports and
-Word draft reports), and the webhook endpoints that channels add to it.
+Word draft reports), the Ban Dân vận's web page (`bot.staff_web`, under /web) and the webhook
+endpoints that channels add to it.
 
 A download link carries a random single-purpose token that expires; a wrong or expired token
 gets a plain 404 that says nothing about what exists.
@@ -17,6 +18,7 @@ from sqlalchemy import text
 from bot.clock import Clock
 from bot.exporting import export_bytes
 from bot.reporting import DOCX_TYPE, REPORT_KIND, report_bytes
+from bot.staff_web.routes import StaffWeb, add_staff_pages
 from storage.database import Database
 from storage.models import Campaign, Unit
 from storage.repository import find_download
@@ -33,11 +35,15 @@ class WebDeps:
 DEPS_KEY = web.AppKey("baocao_web", WebDeps)
 
 
-def build_web_app(database: Database, clock: Clock) -> web.Application:
+def build_web_app(
+    database: Database, clock: Clock, staff: StaffWeb | None = None
+) -> web.Application:
     web_app = web.Application(client_max_size=2 * 1024 * 1024)
     web_app[DEPS_KEY] = WebDeps(database, clock)
     web_app.router.add_get("/healthz", healthz)
     web_app.router.add_get("/tai-ve/{token}", download)
+    if staff is not None:
+        add_staff_pages(web_app, staff)
     return web_app
 
 

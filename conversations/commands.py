@@ -41,6 +41,7 @@ SECRETARIAT_MENU = (
     ("invite", "Tạo mã mời: /invite MÃ_ĐƠN_VỊ"),
     ("tralai", "Trả lại báo cáo: /tralai MÃ_ĐƠN_VỊ lý do"),
     ("duyet", "Duyệt báo cáo đã nộp: /duyet MÃ_ĐƠN_VỊ"),
+    ("web", "Mở trang web của Ban Dân vận (liên kết dùng một lần)"),
     ("help", "Danh sách lệnh"),
 )
 SECRETARIAT_HELP = (
@@ -50,7 +51,8 @@ SECRETARIAT_HELP = (
     "/remind — nhắc ngay các đơn vị chưa nộp\n"
     "/invite MÃ_ĐƠN_VỊ — tạo mã mời cho cán bộ đầu mối\n"
     "/tralai MÃ_ĐƠN_VỊ lý do — trả lại báo cáo để đơn vị sửa\n"
-    "/duyet MÃ_ĐƠN_VỊ — duyệt báo cáo đã nộp (khóa lại, không sửa được nữa)"
+    "/duyet MÃ_ĐƠN_VỊ — duyệt báo cáo đã nộp (khóa lại, không sửa được nữa)\n"
+    "/web — mở trang web của Ban Dân vận (liên kết dùng một lần, trong 10 phút)"
 )
 UNKNOWN_COMMAND_TEXT = "Lệnh không rõ. Gõ /help để xem hướng dẫn."
 

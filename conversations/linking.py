@@ -49,7 +49,9 @@ def read_confirmation(choice: str | None, text: str) -> Confirmation:
 
 def offer_text(role: str, unit_name: str | None) -> str:
     """The question asked before linking: whose invite this is."""
-    if role == "secretariat":
+    if role == "secretariat" and unit_name:
+        target = f"cán bộ tổng hợp phụ trách {unit_name} và các đơn vị cấp dưới"
+    elif role == "secretariat":
         target = "cán bộ tổng hợp của Ban Dân vận Tỉnh ủy"
     else:
         target = f"cán bộ đầu mối của {unit_name}"

@@ -271,3 +271,53 @@ class SignedReport(SQLModel, table=True):
     contact_id: int | None = Field(default=None, foreign_key="contact.id")
     channel: str = Field(max_length=20)
     received_at: datetime = utc_field(nullable=False)
+
+
+class WebSignIn(SQLModel, table=True):
+    """A single-use sign-in link for the web page (only the token's hash is kept)."""
+
+    __tablename__ = "web_sign_in"
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(index=True, unique=True, max_length=64)
+    contact_id: int = Field(foreign_key="contact.id")
+    created_at: datetime = utc_field(nullable=False)
+    expires_at: datetime = utc_field(nullable=False)
+    used_at: datetime | None = utc_field()
+
+
+class WebSession(SQLModel, table=True):
+    """A signed-in browser: the cookie holds the token, the table only its hash."""
+
+    __tablename__ = "web_session"
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(index=True, unique=True, max_length=64)
+    contact_id: int = Field(foreign_key="contact.id")
+    created_at: datetime = utc_field(nullable=False)
+    expires_at: datetime = utc_field(nullable=False)
+    ended_at: datetime | None = utc_field()
+
+
+class StaffAction(SQLModel, table=True):
+    """One staff action (approve, return, extend, remind, invite, sign-in link) and its surface."""
+
+    __tablename__ = "staff_action"
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = utc_field(nullable=False, index=True)
+    contact_id: int | None = Field(default=None, foreign_key="contact.id")
+    actor: str = Field(default="", max_length=120)
+    surface: str = Field(max_length=10)  # chat | cli | web
+    action: str = Field(max_length=20)
+    unit_id: int | None = Field(default=None, foreign_key="unit.id")
+    detail: str | None = text_field()
+
+
+class UnitDeadline(SQLModel, table=True):
+    """A unit's own deadline in a campaign (Gia hạn), later than the campaign's."""
+
+    __tablename__ = "unit_deadline"
+    __table_args__ = (UniqueConstraint("campaign_id", "unit_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    campaign_id: int = Field(foreign_key="campaign.id")
+    unit_id: int = Field(foreign_key="unit.id")
+    deadline: datetime = utc_field(nullable=False)
+    set_at: datetime = utc_field(nullable=False)

@@ -518,6 +518,7 @@ async def test_secretariat_commands_are_set_at_start_for_known_members(deploymen
         "invite",
         "tralai",
         "duyet",
+        "web",
         "help",
     ]
     assert set(tg.commands) == {"default", f"chat:{SECRETARY}"}

@@ -2,7 +2,7 @@
 the signed reports units send back
 
 Revision ID: 0008
-Revises: 0005
+Revises: 0007
 Create Date: 2026-11-29 20:30:00.000000
 """
 
@@ -13,7 +13,7 @@ from storage.models import UTCDateTime
 
 
 revision = '0008'
-down_revision = '0005'
+down_revision = '0007'
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,8 @@
+"""The Ban Dân vận's web page, on the server `baocao run` already starts: sign-in by a
+single-use link, the overview, the unit list, one unit with its actions, downloads and the
+staff action log. Pages are server-rendered Jinja2 with plain forms; every action goes through
+`bot.use_cases`, the same functions the chat commands and the command line call.
+
+`routes` (the handlers and `add_staff_pages`), `guard` (sessions, CSRF, headers), `pages` (what
+each page shows) and `charts` (the overview's SVG).
+"""

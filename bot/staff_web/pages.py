@@ -1,0 +1,531 @@
+"""What each page shows, read from storage in the request's transaction: the overview, the unit
+list, one unit and the action log. Counts, the unit tree and what counts come from
+`exports.consolidation` and `storage.progress`, as in `/status` and the workbook; the only thing
+added here is the unit's own deadline (Gia hạn) when deciding who is late.
+
+Reading the progress of 10,000 units takes about a second, so the province-wide tree is kept in
+a `ProgressCache` shared by every session and rebuilt when the data's fingerprint changes (any
+answer, submission, return, approval, reminder or deadline; see
+`storage.staff_store.progress_fingerprint`) or after `MAX_AGE` at the latest. The fingerprint
+itself is read at most once a second, and at once after an action on this page, so a change
+made elsewhere (an officer's answer, a chat command) shows within a second.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+from sqlmodel import Session, col, select
+
+from bot.staff_web.charts import GroupBar, group_bars, submissions_line
+from bot.use_cases import Actor, scope_unit_ids
+from conversations.campaigns import days_left
+from conversations.forms import Form, Question
+from conversations.labels import GROUP_ORDER, LEVEL_TITLES, group_title, level_title, status_title
+from conversations.messages import format_deadline, format_moment
+from conversations.parsing import format_value
+from exports.consolidation import UnitTree, counts, level_order
+from storage.models import Answer, AnswerHistory, Campaign, Contact, Invite, Submission, Unit
+from storage.progress import UnitProgress, campaign_progress
+from storage.repository import campaign_form, campaign_spec, current_campaign
+from storage.staff_store import list_actions, progress_fingerprint, unit_deadlines
+
+STATUSES = ("not_started", "in_progress", "submitted", "returned", "approved")
+ACTION_TITLES = {
+    "approve": "Duyệt",
+    "return": "Trả lại",
+    "extend": "Gia hạn",
+    "remind": "Nhắc",
+    "invite": "Mời",
+    "web_link": "Liên kết đăng nhập web",
+    "sign_in": "Đăng nhập web",
+    "export": "Tải về",
+}
+SURFACE_TITLES = {"chat": "Trò chuyện", "cli": "Dòng lệnh", "web": "Trang web"}
+NEEDS_ACTION_LIMIT = 30
+PAGE_SIZE = 200
+MAX_AGE = 30.0  # seconds; bounds staleness for changes the fingerprint cannot see (renames)
+RECHECK_AFTER = 1.0  # seconds between two fingerprint checks; an action here checks at once
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    key: tuple
+    taken: float
+    ordered: list[tuple[UnitProgress, int]]
+    own_deadlines: dict[int, datetime]
+
+
+class ProgressCache:
+    """The province-wide unit tree of the current campaign, rebuilt only when it changed."""
+
+    def __init__(self, monotonic: Callable[[], float] = time.monotonic) -> None:
+        self._monotonic = monotonic
+        self._lock = threading.Lock()
+        self._snapshot: Snapshot | None = None
+        self._derived: dict[tuple, object] = {}
+        self._checked = 0.0
+
+    def invalidate(self) -> None:
+        """Check the fingerprint at the next read (after an action from this server)."""
+        self._checked = 0.0
+
+    def get(self, session: Session, campaign: Campaign) -> Snapshot:
+        snapshot = self._snapshot
+        if (
+            snapshot is not None
+            and snapshot.key[0] == campaign.id
+            and self._monotonic() - self._checked < RECHECK_AFTER
+        ):
+            return snapshot
+        key = (campaign.id, campaign.updated_at, progress_fingerprint(session, campaign.id))
+        self._checked = self._monotonic()
+        with self._lock:
+            snapshot = self._snapshot
+            fresh = self._monotonic() - snapshot.taken < MAX_AGE if snapshot else False
+            if snapshot is None or snapshot.key != key or not fresh:
+                snapshot = self._snapshot = _take(session, campaign, key, self._monotonic())
+                self._derived = {}
+            return snapshot
+
+    def derived(self, snapshot: Snapshot, key: tuple, compute):
+        """What a page computes from a snapshot (per scope and minute), kept as long as it."""
+        full_key = (id(snapshot), *key)
+        found = self._derived.get(full_key)
+        if found is None:
+            found = compute()
+            with self._lock:
+                if self._snapshot is snapshot:
+                    if len(self._derived) > 256:
+                        self._derived.clear()
+                    self._derived[full_key] = found
+        return found
+
+
+def _take(session: Session, campaign: Campaign, key: tuple, taken: float) -> Snapshot:
+    form = campaign_form(campaign)
+    progress = campaign_progress(session, campaign)
+    tree = UnitTree(progress, level_order(form, progress))
+    ordered = [(item, depth) for _group, members in tree.groups() for item, depth in members]
+    return Snapshot(key, taken, ordered, unit_deadlines(session, campaign.id))
+
+
+@dataclass
+class Row:
+    """One unit in the overview and the list."""
+
+    progress: UnitProgress
+    depth: int
+    deadline: datetime
+    late: bool
+
+    @property
+    def unit(self) -> Unit:
+        return self.progress.unit
+
+    @property
+    def status_title(self) -> str:
+        return status_title(self.progress.status)
+
+
+@dataclass
+class Standing:
+    campaign: Campaign
+    rows: list[Row]
+    zone: object
+    now: datetime
+    tally: dict[str, int] = field(default_factory=dict)
+    snapshot: Snapshot | None = None
+
+
+def standing(session: Session, actor: Actor, now: datetime, cache: ProgressCache) -> Standing:
+    """Every unit of the actor's scope in the current campaign, in the export's tree order."""
+    campaign = current_campaign(session)
+    snapshot = cache.get(session, campaign)
+    minute = now.replace(second=0, microsecond=0)
+    return cache.derived(
+        snapshot,
+        ("standing", actor.scope_unit_id, minute),
+        lambda: _standing(session, actor, minute, campaign, snapshot),
+    )
+
+
+def _standing(
+    session: Session, actor: Actor, now: datetime, campaign: Campaign, snapshot: Snapshot
+) -> Standing:
+    allowed = scope_unit_ids(session, actor)
+    own = snapshot.own_deadlines
+    rows = []
+    for item, depth in snapshot.ordered:
+        if allowed is not None and item.unit.id not in allowed:
+            continue
+        deadline = own.get(item.unit.id, campaign.deadline)
+        late = not counts(item.status) and now >= deadline
+        rows.append(Row(item, depth, deadline, late))
+    tally = {"submitted": 0, "in_progress": 0, "not_started": 0, "late": 0}
+    for row in rows:
+        status = row.progress.status
+        if counts(status):
+            tally["submitted"] += 1
+        elif status == "not_started":
+            tally["not_started"] += 1
+        else:
+            tally["in_progress"] += 1
+        tally["late"] += row.late
+    return Standing(campaign, rows, campaign_spec(campaign).zone, now, tally, snapshot)
+
+
+def overview(session: Session, actor: Actor, now: datetime, cache: ProgressCache) -> dict:
+    state = standing(session, actor, now, cache)
+    return cache.derived(
+        state.snapshot, ("overview", actor.scope_unit_id, state.now), lambda: _overview(state)
+    )
+
+
+def _overview(state: Standing) -> dict:
+    now = state.now
+    campaign, zone = state.campaign, state.zone
+    left = days_left(campaign.deadline, now, zone)
+    bars = []
+    by_group: dict[str | None, Counter] = {}
+    for row in state.rows:
+        status = row.progress.status
+        key = "submitted" if counts(status) else status
+        key = "in_progress" if key == "returned" else key
+        by_group.setdefault(row.progress.group, Counter())[key] += 1
+    for group in sorted(by_group, key=_group_rank):
+        tally = by_group[group]
+        bars.append(
+            GroupBar(
+                group_title(group), tally["submitted"], tally["in_progress"], tally["not_started"]
+            )
+        )
+    days, cumulative = _submissions_per_day(state, campaign, zone)
+    needing = sorted(
+        (row for row in state.rows if _needs_action(row)), key=lambda row: _urgency(row)
+    )
+    return {
+        "standing": state,
+        "deadline_text": format_deadline(campaign.deadline, zone),
+        "days_left": left,
+        "bars": group_bars(bars),
+        "line": submissions_line(
+            days, cumulative, len(state.rows), campaign.deadline.astimezone(zone).date()
+        ),
+        "needing": needing[:NEEDS_ACTION_LIMIT],
+        "needing_total": len(needing),
+    }
+
+
+def _group_rank(group: str | None) -> tuple:
+    return (GROUP_ORDER.index(group) if group in GROUP_ORDER else len(GROUP_ORDER), group or "")
+
+
+def _needs_action(row: Row) -> bool:
+    return row.progress.status in ("submitted", "returned") or row.late
+
+
+def _urgency(row: Row) -> tuple:
+    """Submitted reports waiting for approval first, then late units, then returned ones."""
+    status = row.progress.status
+    rank = 0 if status == "submitted" else 1 if row.late else 2
+    return (rank, row.unit.code)
+
+
+def _submissions_per_day(state: Standing, campaign: Campaign, zone) -> tuple[list[date], list[int]]:
+    """From the campaign's creation (at most 60 days back) to the deadline, or today if later."""
+    submitted = [
+        row.progress.submitted_at.astimezone(zone).date()
+        for row in state.rows
+        if counts(row.progress.status) and row.progress.submitted_at
+    ]
+    deadline = campaign.deadline.astimezone(zone).date()
+    today = state.now.astimezone(zone).date()
+    end = max(deadline, today)
+    start = min([campaign.created_at.astimezone(zone).date(), *submitted])
+    start = max(start, end - timedelta(days=60))
+    per_day = Counter(max(day, start) for day in submitted)
+    days, cumulative, running = [], [], 0
+    day = start
+    while day <= end:
+        running += per_day.get(day, 0)
+        days.append(day)
+        cumulative.append(running)
+        day += timedelta(days=1)
+    return days, cumulative
+
+
+# --- the unit list -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ListFilter:
+    group: str = ""
+    level: str = ""
+    status: str = ""
+    query: str = ""
+    page: int = 1
+
+    def keeps(self, row: Row) -> bool:
+        item = row.progress
+        if self.group and (item.group or "") != self.group:
+            return False
+        if self.level and item.level != self.level:
+            return False
+        if self.status == "late":
+            if not row.late:
+                return False
+        elif self.status and item.status != self.status:
+            return False
+        if self.query:
+            needle = self.query.casefold()
+            return needle in item.unit.name.casefold() or needle in item.unit.code.casefold()
+        return True
+
+
+def unit_list(
+    session: Session, actor: Actor, now: datetime, wanted: ListFilter, cache: ProgressCache
+) -> dict:
+    """The filtered tree, `PAGE_SIZE` rows a page (a phone cannot show 10,000 rows at once)."""
+    state = standing(session, actor, now, cache)
+    matching = cache.derived(
+        state.snapshot,
+        (
+            "list",
+            actor.scope_unit_id,
+            state.now,
+            wanted.group,
+            wanted.level,
+            wanted.status,
+            wanted.query,
+        ),
+        lambda: [row for row in state.rows if wanted.keeps(row)],
+    )
+    pages = max(1, -(-len(matching) // PAGE_SIZE))
+    page = min(max(wanted.page, 1), pages)
+    rows = matching[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
+    groups = sorted({row.progress.group or "" for row in state.rows}, key=_group_rank)
+    levels = sorted({row.progress.level for row in state.rows}, key=_level_rank)
+    return {
+        "standing": state,
+        "rows": rows,
+        "matching": len(matching),
+        "page": page,
+        "pages": pages,
+        "filter": wanted,
+        "groups": [(g, group_title(g or None)) for g in groups],
+        "levels": [(lv, level_title(lv)) for lv in levels],
+        "statuses": [(s, status_title(s)) for s in STATUSES] + [("late", "quá hạn")],
+    }
+
+
+def _level_rank(level: str) -> int:
+    order = list(LEVEL_TITLES)
+    return order.index(level) if level in order else len(order)
+
+
+# --- one unit ----------------------------------------------------------------------------------
+
+
+@dataclass
+class AnswerView:
+    question: Question
+    section: str | None
+    shown: str
+    state: str  # answered | na | missing
+    note: str | None
+    history: list[dict]
+
+
+def unit_page(
+    session: Session, actor: Actor, now: datetime, code: str, cache: ProgressCache
+) -> dict | None:
+    """Everything about one unit of the actor's scope; None when it is outside (or unknown)."""
+    state = standing(session, actor, now, cache)
+    row = next((r for r in state.rows if r.unit.code.upper() == code.strip().upper()), None)
+    if row is None:
+        return None
+    campaign, unit = state.campaign, row.unit
+    form = campaign_form(campaign)
+    submission = session.exec(
+        select(Submission).where(
+            Submission.campaign_id == campaign.id, Submission.unit_id == unit.id
+        )
+    ).first()
+    answers: dict[str, Answer] = {}
+    history: dict[str, list[AnswerHistory]] = {}
+    if submission is not None:
+        answers = {
+            a.question_key: a
+            for a in session.exec(select(Answer).where(Answer.submission_id == submission.id))
+        }
+        for change in session.exec(
+            select(AnswerHistory)
+            .where(AnswerHistory.submission_id == submission.id)
+            .order_by(col(AnswerHistory.at), col(AnswerHistory.id))
+        ):
+            history.setdefault(change.question_key, []).append(change)
+    people = _contact_names(session, history)
+    views, last_section = [], None
+    for question in form.questions_for(unit.level):
+        section = _section_title(form, question)
+        answer = answers.get(question.key)
+        views.append(
+            AnswerView(
+                question=question,
+                section=section if section != last_section else None,
+                shown=_shown(
+                    question,
+                    answer.value if answer else None,
+                    bool(answer and answer.not_applicable),
+                ),
+                state=_state(answer),
+                note=answer.note if answer else None,
+                history=[
+                    {
+                        "old": _shown(
+                            question,
+                            h.old_value,
+                            bool(h.old_not_applicable),
+                            first=h.old_not_applicable is None and h.old_value is None,
+                        ),
+                        "new": _shown(question, h.new_value, h.new_not_applicable),
+                        "who": people.get(h.contact_id, "—"),
+                        "when": format_moment(h.at, state.zone),
+                        "channel": h.channel or "—",
+                    }
+                    for h in history.get(question.key, [])
+                ],
+            )
+        )
+        last_section = section
+    officers = session.exec(
+        select(Contact)
+        .where(Contact.unit_id == unit.id, Contact.role == "officer")
+        .order_by(Contact.id)
+    ).all()
+    invites = session.exec(
+        select(Invite)
+        .where(Invite.unit_id == unit.id, Invite.role == "officer")
+        .order_by(col(Invite.created_at).desc())
+    ).all()
+    return {
+        "standing": state,
+        "row": row,
+        "unit": unit,
+        "submission": submission,
+        "answers": views,
+        "officers": [
+            {
+                "name": c.display_name or f"#{c.id}",
+                "channel": c.channel,
+                "active": c.active,
+                "last_seen": format_moment(c.last_seen_at, state.zone)
+                if c.last_seen_at
+                else "chưa",
+            }
+            for c in officers
+        ],
+        "invites": [
+            {
+                "code": invite.code[:3] + "…",
+                "created": format_moment(invite.created_at, state.zone),
+                "state": _invite_state(invite, now, state.zone),
+            }
+            for invite in invites[:10]
+        ],
+        "deadline_text": format_deadline(row.deadline, state.zone),
+        "extended": row.deadline != campaign.deadline,
+        "last_activity": format_moment(row.progress.last_activity_at, state.zone)
+        if row.progress.last_activity_at
+        else "chưa có",
+        "submitted_at": format_moment(row.progress.submitted_at, state.zone)
+        if row.progress.submitted_at
+        else None,
+        "log": [
+            _log_entry(action, u, state.zone)
+            for action, u in list_actions(session, unit_ids={unit.id}, limit=20)
+        ],
+    }
+
+
+def _section_title(form: Form, question: Question) -> str | None:
+    try:
+        return form.section(question.section).title
+    except (KeyError, ValueError, StopIteration):
+        return None
+
+
+def _state(answer: Answer | None) -> str:
+    if answer is None or (answer.value is None and not answer.not_applicable):
+        return "missing"
+    return "na" if answer.not_applicable else "answered"
+
+
+def _shown(
+    question: Question, value: dict | None, not_applicable: bool, *, first: bool = False
+) -> str:
+    if first:
+        return "(chưa có)"
+    if not_applicable:
+        return "Không áp dụng"
+    if value is None:
+        return "Chưa trả lời"
+    try:
+        return format_value(question.kind, value, unit=question.unit)
+    except ValueError:
+        return str(value)
+
+
+def _contact_names(session: Session, history: dict[str, list[AnswerHistory]]) -> dict[int, str]:
+    ids = {h.contact_id for changes in history.values() for h in changes if h.contact_id}
+    if not ids:
+        return {}
+    rows = session.exec(select(Contact.id, Contact.display_name).where(col(Contact.id).in_(ids)))
+    return {contact_id: name or f"#{contact_id}" for contact_id, name in rows}
+
+
+def _invite_state(invite: Invite, now: datetime, zone) -> str:
+    if invite.used_at is not None:
+        return f"đã dùng lúc {format_moment(invite.used_at, zone)}"
+    if invite.expires_at <= now:
+        return "hết hạn"
+    return f"còn hiệu lực đến {format_moment(invite.expires_at, zone)}"
+
+
+# --- the action log ------------------------------------------------------------------------------
+
+
+def action_log(session: Session, actor: Actor, now: datetime, *, surface: str, action: str) -> dict:
+    campaign = current_campaign(session)
+    zone = campaign_spec(campaign).zone
+    allowed = scope_unit_ids(session, actor)
+    entries = list_actions(
+        session,
+        unit_ids=allowed,
+        surface=surface if surface in SURFACE_TITLES else None,
+        action=action if action in ACTION_TITLES else None,
+    )
+    return {
+        "entries": [_log_entry(a, u, zone) for a, u in entries],
+        "surfaces": list(SURFACE_TITLES.items()),
+        "actions": list(ACTION_TITLES.items()),
+        "surface": surface,
+        "action": action,
+    }
+
+
+def _log_entry(action, unit: Unit | None, zone) -> dict:
+    return {
+        "when": format_moment(action.at, zone),
+        "who": action.actor,
+        "surface": SURFACE_TITLES.get(action.surface, action.surface),
+        "what": ACTION_TITLES.get(action.action, action.action),
+        "unit": unit,
+        "detail": action.detail or "",
+    }

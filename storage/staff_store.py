@@ -1,0 +1,211 @@
+"""The web page's sign-in links and sessions, the staff action log, and units' own deadlines.
+
+Tokens are random and shown once; only their SHA-256 is stored, so a copy of the database signs
+no one in. A sign-in link is used once; a session ends at its expiry or on sign-out.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import datetime, timedelta
+
+from sqlmodel import Session, col, func, select
+
+from storage.models import (
+    Contact,
+    ReminderLog,
+    StaffAction,
+    Submission,
+    Unit,
+    UnitDeadline,
+    WebSession,
+    WebSignIn,
+)
+
+MAX_TOKEN_LENGTH = 100
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_sign_in(session: Session, contact_id: int, now: datetime, valid_for: timedelta) -> str:
+    token = secrets.token_urlsafe(32)
+    session.add(
+        WebSignIn(
+            token_hash=token_hash(token),
+            contact_id=contact_id,
+            created_at=now,
+            expires_at=now + valid_for,
+        )
+    )
+    session.flush()
+    return token
+
+
+def redeem_sign_in(session: Session, token: str, now: datetime) -> int | None:
+    """The contact id of a valid, unused link, marking it used; None otherwise."""
+    if not token or len(token) > MAX_TOKEN_LENGTH:
+        return None
+    row = session.exec(
+        select(WebSignIn).where(WebSignIn.token_hash == token_hash(token)).with_for_update()
+    ).first()
+    if row is None or row.used_at is not None or row.expires_at <= now:
+        return None
+    row.used_at = now
+    session.add(row)
+    return row.contact_id
+
+
+def create_session(session: Session, contact_id: int, now: datetime, valid_for: timedelta) -> str:
+    token = secrets.token_urlsafe(32)
+    session.add(
+        WebSession(
+            token_hash=token_hash(token),
+            contact_id=contact_id,
+            created_at=now,
+            expires_at=now + valid_for,
+        )
+    )
+    session.flush()
+    return token
+
+
+def session_contact(session: Session, token: str, now: datetime) -> Contact | None:
+    """The active secretariat contact behind a live session token, or None."""
+    if not token or len(token) > MAX_TOKEN_LENGTH:
+        return None
+    row = session.exec(select(WebSession).where(WebSession.token_hash == token_hash(token))).first()
+    if row is None or row.ended_at is not None or row.expires_at <= now:
+        return None
+    contact = session.get(Contact, row.contact_id)
+    if contact is None or not contact.active or contact.role != "secretariat":
+        return None
+    return contact
+
+
+def end_session(session: Session, token: str, now: datetime) -> None:
+    row = session.exec(select(WebSession).where(WebSession.token_hash == token_hash(token))).first()
+    if row is not None and row.ended_at is None:
+        row.ended_at = now
+        session.add(row)
+
+
+def log_action(
+    session: Session,
+    now: datetime,
+    *,
+    surface: str,
+    action: str,
+    contact_id: int | None,
+    actor: str,
+    unit_id: int | None = None,
+    detail: str | None = None,
+) -> None:
+    session.add(
+        StaffAction(
+            at=now,
+            contact_id=contact_id,
+            actor=actor[:120],
+            surface=surface,
+            action=action,
+            unit_id=unit_id,
+            detail=detail,
+        )
+    )
+
+
+def list_actions(
+    session: Session,
+    *,
+    unit_ids: set[int] | None = None,
+    surface: str | None = None,
+    action: str | None = None,
+    limit: int = 500,
+) -> list[tuple[StaffAction, Unit | None]]:
+    """Newest first; `unit_ids` limits the log to actions on those units (a district's view)."""
+    query = (
+        select(StaffAction, Unit)
+        .join(Unit, col(Unit.id) == StaffAction.unit_id, isouter=True)
+        .order_by(col(StaffAction.at).desc(), col(StaffAction.id).desc())
+        .limit(limit)
+    )
+    if unit_ids is not None:
+        query = query.where(col(StaffAction.unit_id).in_(unit_ids))
+    if surface:
+        query = query.where(StaffAction.surface == surface)
+    if action:
+        query = query.where(StaffAction.action == action)
+    return list(session.exec(query).all())
+
+
+def set_unit_deadline(
+    session: Session, campaign_id: int, unit_id: int, deadline: datetime, now: datetime
+) -> None:
+    row = session.exec(
+        select(UnitDeadline).where(
+            UnitDeadline.campaign_id == campaign_id, UnitDeadline.unit_id == unit_id
+        )
+    ).first()
+    if row is None:
+        row = UnitDeadline(campaign_id=campaign_id, unit_id=unit_id, deadline=deadline, set_at=now)
+    row.deadline, row.set_at = deadline, now
+    session.add(row)
+    session.flush()
+
+
+def unit_deadlines(session: Session, campaign_id: int) -> dict[int, datetime]:
+    """Unit id → its own deadline, for the units that have one in this campaign."""
+    rows = session.exec(
+        select(UnitDeadline.unit_id, UnitDeadline.deadline).where(
+            UnitDeadline.campaign_id == campaign_id
+        )
+    )
+    return dict(rows.all())
+
+
+def progress_fingerprint(session: Session, campaign_id: int) -> tuple:
+    """A cheap summary that changes whenever a campaign's progress can have changed: submissions
+    (every officer message stamps its submission's last activity; submit, return, approve),
+    reminders, units' own deadlines, the unit list."""
+    submissions = session.exec(
+        select(
+            func.count(),
+            func.max(Submission.last_activity_at),
+            func.max(Submission.returned_at),
+            func.max(Submission.submitted_at),
+        ).where(Submission.campaign_id == campaign_id)
+    ).one()
+    statuses = session.exec(
+        select(Submission.status, func.count())
+        .where(Submission.campaign_id == campaign_id)
+        .group_by(Submission.status)
+        .order_by(Submission.status)
+    ).all()
+    reminders = session.exec(
+        select(func.count()).select_from(ReminderLog).where(ReminderLog.campaign_id == campaign_id)
+    ).one()
+    deadlines = session.exec(
+        select(func.count(), func.max(UnitDeadline.set_at)).where(
+            UnitDeadline.campaign_id == campaign_id
+        )
+    ).one()
+    units = session.exec(select(func.count(), func.max(Unit.id))).one()
+    return (
+        tuple(submissions),
+        tuple(map(tuple, statuses)),
+        reminders,
+        tuple(deadlines),
+        tuple(units),
+    )
+
+
+def unit_deadlines_by_code(session: Session, campaign_id: int) -> dict[str, datetime]:
+    """Unit code → its own deadline, for the reminders (which know units by code)."""
+    rows = session.exec(
+        select(Unit.code, UnitDeadline.deadline)
+        .join(UnitDeadline, col(UnitDeadline.unit_id) == Unit.id)
+        .where(UnitDeadline.campaign_id == campaign_id)
+    )
+    return dict(rows.all())

@@ -1,0 +1,224 @@
+"""The web page in a real browser (system Chromium driven by Selenium) against the real
+application: `runner.serve` with the fake Telegram server, as `baocao run` runs.
+
+A secretariat member gets a sign-in link by sending /web on Telegram, opens it, sees the
+overview match the seeded campaign, returns one report with a reason (the officer receives it on
+the fake Telegram server), approves another, extends a deadline, downloads the workbook and
+opens it, and is refused as another district's secretariat and as a stranger. Screenshots go to
+the temporary directory (never the repository) for a person to look at.
+
+Selenium blocks, so each browser step runs in a worker thread while the application keeps
+serving on the test's event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+from openpyxl import load_workbook
+
+from tests.channels.test_telegram_e2e import (
+    BOT_USERNAME,
+    SECRETARY,
+    TOKEN,
+    Deployment,
+    Person,
+    free_port,
+    link,
+    link_officer,
+)
+from tests.fakes.telegram_server import FakeTelegramServer
+from tests.web.conftest import add_contact, set_status
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+SCREENSHOTS = Path(tempfile.gettempdir()) / "baocao-web-screenshots"
+
+webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed")
+if not (os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)):
+    pytest.skip(
+        "chromium and chromium-driver are not installed (apt-get install chromium chromium-driver)",
+        allow_module_level=True,
+    )
+
+from selenium.webdriver.chrome.options import Options  # noqa: E402
+from selenium.webdriver.chrome.service import Service  # noqa: E402
+from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.support import expected_conditions  # noqa: E402
+from selenium.webdriver.support.wait import WebDriverWait  # noqa: E402
+
+
+@pytest.fixture
+async def tg():
+    async with FakeTelegramServer(token=TOKEN, bot_username=BOT_USERNAME) as server:
+        yield server
+
+
+@pytest.fixture
+def chrome(tmp_path):
+    options = Options()
+    options.binary_location = CHROMIUM
+    for argument in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-dev-shm-usage",
+        "--disable-gpu",
+        "--window-size=1280,1100",
+        "--lang=vi-VN",
+    ):
+        options.add_argument(argument)
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver.implicitly_wait(5)
+    driver.execute_cdp_cmd(
+        "Page.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(tmp_path)}
+    )
+    yield driver
+    driver.quit()
+
+
+async def step(fn, *args):
+    return await asyncio.to_thread(fn, *args)
+
+
+def submit(driver, by: str, value: str) -> None:
+    """Press a form's button and wait until the next page has replaced this one."""
+    button = driver.find_element(by, value)
+    button.click()
+    WebDriverWait(driver, 10).until(expected_conditions.staleness_of(button))
+
+
+def text_of(driver, css: str) -> str:
+    return driver.find_element(By.CSS_SELECTOR, css).text
+
+
+async def downloaded(folder: Path, suffix: str, timeout: float = 20.0) -> Path:
+    """The finished download in `folder` (Chromium writes a .crdownload file first)."""
+    async with asyncio.timeout(timeout):
+        while True:
+            files = [p for p in folder.iterdir() if p.suffix == suffix]
+            if files:
+                return files[0]
+            await asyncio.sleep(0.05)
+
+
+async def test_the_secretariat_at_work_in_a_real_browser(tg, sqlite_url, clock, chrome, tmp_path):
+    port = free_port()
+    deployment = Deployment(
+        tg,
+        sqlite_url,
+        clock,
+        overrides={"baocao_http_port": port, "baocao_public_url": f"http://127.0.0.1:{port}"},
+    )
+    await deployment.start()
+    try:
+        database = deployment.app.database
+        officer = Person(tg, 700_101, "Trần Thị Hoa")
+        await link_officer(officer, deployment)
+        secretary = Person(tg, SECRETARY, "Lê Văn Tổng")
+        await link(secretary, deployment.invite("secretariat", None), deployment)
+        for code, status in {
+            "HU-NP": "submitted",
+            "HU-NH": "submitted",
+            "DU-PHUOCDAN": "in_progress",
+        }.items():
+            set_status(database, clock, code, status)
+
+        # Sign in with the link /web gives on Telegram.
+        (reply,) = await secretary.say("/web")
+        url = re.search(r"http://\S+/web/vao/\S+", reply.text).group(0)
+        await step(chrome.get, url)
+        await step(submit, chrome, By.CSS_SELECTOR, "button.primary")
+        assert await step(text_of, chrome, "#so-da-nop") == "2"
+        assert await step(text_of, chrome, "#so-dang-dien") == "1"
+        assert await step(text_of, chrome, "#so-chua-bat-dau") == "10"
+        SCREENSHOTS.mkdir(exist_ok=True)
+        await step(chrome.save_screenshot, str(SCREENSHOTS / "tong-quan.png"))
+        await step(chrome.set_window_size, 390, 1600)  # a phone's width
+        await step(chrome.refresh)
+        await step(chrome.save_screenshot, str(SCREENSHOTS / "tong-quan-dien-thoai.png"))
+        await step(chrome.set_window_size, 1280, 1100)
+
+        # Return HU-NP with a reason: its officer gets it on Telegram.
+        await step(chrome.get, f"http://127.0.0.1:{port}/web/don-vi/HU-NP")
+        await step(lambda: chrome.find_element(By.ID, "ly-do").send_keys("Thiếu số liệu mục 4"))
+        before = len(officer.messages())
+        await step(submit, chrome, By.ID, "nut-tra-lai")
+        assert "Đã trả lại" in await step(text_of, chrome, ".notice")
+        assert await step(text_of, chrome, "#tinh-trang") == "bị trả lại"
+        await officer._expect(before, 1)
+        assert "Thiếu số liệu mục 4" in officer.last.text
+        await step(chrome.save_screenshot, str(SCREENSHOTS / "don-vi.png"))
+
+        # Approve HU-NH.
+        await step(chrome.get, f"http://127.0.0.1:{port}/web/don-vi/HU-NH")
+        await step(submit, chrome, By.ID, "nut-duyet")
+        assert await step(text_of, chrome, "#tinh-trang") == "đã duyệt"
+        assert deployment.submission_status("HU-NH") == "approved"
+
+        # Extend DU-PHUOCDAN's deadline.
+        await step(chrome.get, f"http://127.0.0.1:{port}/web/don-vi/DU-PHUOCDAN")
+        await step(
+            lambda: chrome.execute_script(
+                "document.getElementById('ngay-gia-han').value = '2022-07-20'"
+            )
+        )
+        await step(submit, chrome, By.ID, "nut-gia-han")
+        assert "21/7/2022" in await step(text_of, chrome, "#han-nop")
+
+        # Download the consolidated workbook and open it.
+        await step(chrome.get, f"http://127.0.0.1:{port}/web/tai-ve")
+        await step(lambda: chrome.find_element(By.ID, "tai-tong-hop").click())
+        workbook = load_workbook(await downloaded(tmp_path, ".xlsx"))
+        assert "Tổng hợp" in workbook.sheetnames
+
+        # The log shows what was done here.
+        await step(chrome.get, f"http://127.0.0.1:{port}/web/nhat-ky?kenh=web")
+        log = await step(text_of, chrome, "table.log")
+        assert "Trả lại" in log and "Duyệt" in log and "Gia hạn" in log and "Đăng nhập" in log
+
+        # Another district's secretariat: HU-NH does not exist for them.
+        district = add_contact(database, clock, "Huyện Ninh Phước", unit="HU-NP")
+        await step(submit, chrome, By.CSS_SELECTOR, ".signout button")
+        token_url = Browserless(deployment).link(district, port)
+        await step(chrome.get, token_url)
+        await step(submit, chrome, By.CSS_SELECTOR, "button.primary")
+        assert await step(text_of, chrome, "#so-da-nop") == "0"
+        await step(chrome.get, f"http://127.0.0.1:{port}/web/don-vi/HU-NH")
+        assert await step(text_of, chrome, "p.message") == "Không tìm thấy."
+
+        # A stranger (no cookie) learns nothing.
+        await step(chrome.delete_all_cookies)
+        await step(chrome.get, f"http://127.0.0.1:{port}/web/don-vi/HU-NP")
+        assert "Cần đăng nhập" in await step(text_of, chrome, "p.message")
+        assert "Ninh Phước" not in await step(lambda: chrome.page_source)
+    finally:
+        await deployment.stop()
+
+
+class Browserless:
+    """A sign-in link made on the server, as `baocao web-link --contact ID` makes it."""
+
+    def __init__(self, deployment: Deployment) -> None:
+        self.deployment = deployment
+
+    def link(self, contact_id: int, port: int) -> str:
+        from bot import use_cases
+        from storage.models import Contact
+
+        def make(session):
+            contact = session.get(Contact, contact_id)
+            return use_cases.web_sign_in_link(
+                session,
+                self.deployment.clock(),
+                self.deployment.app.desk,
+                contact=contact,
+                actor=use_cases.OPERATOR,
+            )
+
+        return self.deployment.query(make)
