@@ -518,8 +518,8 @@ class TelegramChannel:
             raise RetryLater(2.0, reason=self._clean(error)) from None
         except TelegramUnauthorizedError:
             raise RetryLater(30.0, reason="Telegram từ chối token (401)") from None
-        except (TelegramAPIError, AiogramError) as error:
-            raise RetryLater(5.0, reason=self._clean(error)) from None
+        except (TelegramAPIError, AiogramError) as error:  # an answer we do not know
+            raise RetryLater(5.0, unknown=True, reason=self._clean(error)) from None
         self._progress.pop(key, None)
 
     async def _deliver(self, chat: int, outbound: Outbound, progress: _Progress) -> None:
