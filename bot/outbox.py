@@ -304,6 +304,10 @@ class Outbox:
         send) is honoured by waiting again."""
         while True:
             now = self.monotonic()
+            held = self.pacer.held_until(chat)
+            if held > now:  # booked only once the hold is over, so others keep their pace
+                await self.sleep(held - now)
+                continue
             slot = self.pacer.reserve(chat, now)
             if slot > now:
                 await self.sleep(slot - now)

@@ -142,9 +142,7 @@ def failed_rows(session: Session, limit: int = 500) -> list[OutboxMessage]:
 
 def count_failed(session: Session) -> int:
     table = OutboxMessage.__table__
-    statement = select(func.count()).select_from(table).where(
-        table.c.status == OutboxStatus.FAILED
-    )
+    statement = select(func.count()).select_from(table).where(table.c.status == OutboxStatus.FAILED)
     return session.execute(statement).scalar_one()
 
 
