@@ -15,12 +15,13 @@ from sqlmodel import Session, select
 
 from bot.messaging import Outbound
 from bot.reminders import load_audience, remind_now
-from bot.status import status_text
+from bot.status import status_text, undelivered_line
 from conversations.messages import render
 from conversations.reminder_plan import officer_summary
 from conversations.statuses import ContactRole
 from storage.hot_path import QueuedMessage, Tx, enqueue, mark_sent
 from storage.models import Campaign, Contact, Invite, Unit
+from storage.outbox_store import count_failed
 from storage.progress import campaign_progress, participating_units
 from storage.repository import (
     StorageError,
@@ -61,7 +62,9 @@ class Desk:
 def status(session: Session, now: datetime, campaign_code: str | None = None) -> str:
     """The phone-readable progress summary of one campaign (the current one by default)."""
     campaign = current_campaign(session, campaign_code)
-    return status_text(campaign, campaign_progress(session, campaign), now)
+    text = status_text(campaign, campaign_progress(session, campaign), now)
+    warning = undelivered_line(count_failed(session))
+    return f"{text}\n\n{warning}" if warning else text
 
 
 # --- invites -----------------------------------------------------------------------------------

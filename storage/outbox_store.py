@@ -129,11 +129,17 @@ def mark_blocked(session: Session, contact_id: int) -> None:
     session.execute(update(Contact).where(Contact.id == contact_id).values(active=False))
 
 
-def failed_rows(session: Session, limit: int = 500) -> list[OutboxMessage]:
-    """Rows given up on, newest first."""
+def undelivered_rows(
+    session: Session, *, failed_only: bool = False, limit: int = 500
+) -> list[OutboxMessage]:
+    """Rows not (yet) delivered, newest first: given up on, and unless `failed_only` also the
+    ones waiting or being sent."""
+    wanted = [OutboxStatus.FAILED]
+    if not failed_only:
+        wanted += [OutboxStatus.PENDING, OutboxStatus.SENDING]
     statement = (
         select(OutboxMessage)
-        .where(OutboxMessage.status == OutboxStatus.FAILED)
+        .where(OutboxMessage.status.in_(wanted))
         .order_by(OutboxMessage.id.desc())
         .limit(limit)
     )
