@@ -35,7 +35,7 @@ def _write(database, clock, texts: list[str], *, fail: bool) -> list[int]:
     return [row.id for row in rows]
 
 
-def test_failed_rows_are_listed_and_requeued(run, db, clock):
+def test_failed_rows_are_listed_and_requeued(run, db, clock):  # noqa: F811
     failed = _write(db, clock, ["Câu 3/18: số đoàn kiểm tra", "Đã lưu."], fail=True)
     waiting = _write(db, clock, ["đang chờ"], fail=False)
     code, out, err = run("outbox", "list", "--failed", "--json")
@@ -64,7 +64,7 @@ def test_failed_rows_are_listed_and_requeued(run, db, clock):
     assert "chưa gửi được" not in run("status")[1]
 
 
-def test_retrying_a_row_that_is_not_failed_changes_nothing(run, db, clock):
+def test_retrying_a_row_that_is_not_failed_changes_nothing(run, db, clock):  # noqa: F811
     failed = _write(db, clock, ["a"], fail=True)
     waiting = _write(db, clock, ["b"], fail=False)
     code, out, err = run("outbox", "retry", str(failed[0]), str(waiting[0]), "999")
@@ -77,7 +77,7 @@ def test_retrying_a_row_that_is_not_failed_changes_nothing(run, db, clock):
         assert code == 1 and "cần số tin nhắn, hoặc --all-failed" in err
 
 
-async def test_a_requeued_row_is_delivered_by_the_next_sweep(run, db, clock):
+async def test_a_requeued_row_is_delivered_by_the_next_sweep(run, db, clock):  # noqa: F811
     failed = _write(db, clock, ["gửi lại"], fail=True)
     assert run("outbox", "retry", "--all-failed")[0] == 0
     sender = ScriptedSender()
