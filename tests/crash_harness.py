@@ -1,0 +1,240 @@
+"""The real `baocao run` as a child process (`python -m bot.cli run`) against the fake Telegram
+server running in the caller's event loop: start it, kill it with SIGKILL, start it again, and
+read what officers received. Shared by the crash tests and bench/faults.py."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from aiohttp import web
+from sqlmodel import func, select
+
+from bot.app import build_app
+from bot.clock import utc_now
+from bot.settings import Settings
+from storage.models import Contact, OutboxMessage, ProcessedInbound, Unit
+from tests.fakes.telegram_server import FakeTelegramServer
+
+TOKEN = "123456789:AAH-fake-token-for-tests_0123456789"
+WEBHOOK_SECRET = "crash-test-secret_0123"
+ROOT = Path(__file__).resolve().parent.parent
+FIRST_OFFICER = 900_000
+
+
+class WatchedTelegram(FakeTelegramServer):
+    """The fake Bot API, noting when each getUpdates call arrived (a process's first poll)."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(token=TOKEN, **kwargs)
+        self.polls: list[float] = []
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        if request.match_info["method"].lower() == "getupdates":
+            self.polls.append(time.monotonic())
+        return await super()._handle(request)
+
+    def replies(self) -> list:
+        return [r for r in self.sent() if r.method == "sendMessage"]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def prepare(database_url: str, officers: int) -> list[int]:
+    """Create and seed the database; link `officers` Telegram officers to the bundled units.
+    Return their user ids."""
+    app = build_app(Settings(_env_file=None, baocao_database_url=database_url))
+    try:
+        with app.database.transaction() as session:
+            units = session.exec(select(Unit).order_by(Unit.id)).all()
+            ids = [FIRST_OFFICER + n for n in range(officers)]
+            for n, user_id in enumerate(ids):
+                session.add(
+                    Contact(
+                        channel="telegram",
+                        external_id=str(user_id),
+                        chat_id=str(user_id),
+                        display_name=f"Cán bộ {n}",
+                        unit_id=units[n % len(units)].id,
+                        created_at=utc_now(),
+                    )
+                )
+        return ids
+    finally:
+        app.close()
+
+
+@dataclass
+class BotProcess:
+    """One `baocao run` child process."""
+
+    database_url: str
+    api_url: str
+    workdir: Path
+    port: int = field(default_factory=free_port)
+    webhook: bool = False
+    scheduler: bool = False
+    process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        env = {
+            "PATH": os.environ.get("PATH", ""),
+            "PYTHONPATH": str(ROOT),
+            "BAOCAO_DATABASE_URL": self.database_url,
+            "TELEGRAM_BOT_TOKEN": TOKEN,
+            "TELEGRAM_API_BASE_URL": self.api_url,
+            "BAOCAO_HTTP_HOST": "127.0.0.1",
+            "BAOCAO_HTTP_PORT": str(self.port),
+            "BAOCAO_SEND_RATE": "1000",
+            "BAOCAO_CHAT_INTERVAL": "0",
+            "BAOCAO_SCHEDULER": "true" if self.scheduler else "false",
+        }
+        if self.webhook:
+            env["BAOCAO_WEBHOOK_URL"] = f"http://127.0.0.1:{self.port}"
+            env["BAOCAO_WEBHOOK_SECRET"] = WEBHOOK_SECRET
+        log = (self.workdir / f"baocao-{self.port}.log").open("ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "bot.cli", "run"],
+            cwd=self.workdir,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        log.close()
+
+    def kill(self) -> None:
+        """SIGKILL: no clean-up of any kind, as a crash or the OOM killer."""
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait()
+
+    async def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            await asyncio.to_thread(self.process.wait, 20)
+        except subprocess.TimeoutExpired:
+            self.kill()
+
+    def log(self) -> str:
+        path = self.workdir / f"baocao-{self.port}.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+
+def counts(database_url: str) -> tuple[int, dict[str, int]]:
+    """(updates applied, outbox rows by status)."""
+    app_settings = Settings(_env_file=None, baocao_database_url=database_url)
+    app = build_app(app_settings)
+    try:
+        with app.database.transaction() as session:
+            applied = session.exec(select(func.count()).select_from(ProcessedInbound)).one()
+            statuses = Counter(session.exec(select(OutboxMessage.status)).all())
+        return applied, dict(statuses)
+    finally:
+        app.close()
+
+
+def written_replies(database_url: str) -> list[OutboxMessage]:
+    app = build_app(Settings(_env_file=None, baocao_database_url=database_url))
+    try:
+        with app.database.transaction() as session:
+            return list(session.exec(select(OutboxMessage).order_by(OutboxMessage.id)))
+    finally:
+        app.close()
+
+
+async def wait_until(condition, *, timeout: float, what: str, every: float = 0.05) -> None:
+    """Check `condition` (a database state the child processes reach) until it holds."""
+    deadline = time.monotonic() + timeout
+    while not await asyncio.to_thread(condition):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        await asyncio.sleep(every)
+
+
+@dataclass
+class CrashOutcome:
+    updates: int
+    replies_written: int
+    replies_received: int
+    duplicates: int
+    in_flight_at_kill: int
+    duplicates_per_chat_max: int
+    silence_after_restart: float
+    all_delivered_after_restart: float
+    duplicate_rows_were_in_flight: bool
+
+
+async def crash_and_restart(
+    tg: WatchedTelegram, database_url: str, workdir: Path, *, officers: int, rounds: int = 4
+) -> CrashOutcome:
+    """Officers answer in waves; the bot is killed with SIGKILL once part of the first waves'
+    replies arrived, more answers come while it is down, then it is started again."""
+    users = await asyncio.to_thread(prepare, database_url, officers)
+    first = BotProcess(database_url, tg.base_url, workdir)
+    first.start()
+    await tg.wait_for_calls("getUpdates", 1, timeout=30)
+    for round_number in range(rounds - 1):
+        for user in users:
+            tg.inject_message(user, str(5 + round_number))
+    await tg.wait_for_calls("sendMessage", officers, timeout=30)
+    first.kill()
+    killed_at_records = len(tg.replies())
+    _, statuses = await asyncio.to_thread(counts, database_url)
+    in_flight = {
+        row.id: row
+        for row in await asyncio.to_thread(written_replies, database_url)
+        if row.status == "sending"
+    }
+    for user in users:  # officers keep answering while the bot is down
+        tg.inject_message(user, "9")
+    polls_before = len(tg.polls)
+    second = BotProcess(database_url, tg.base_url, workdir)
+    second.start()
+    try:
+        await tg.wait_for_calls("getUpdates", tg.calls["getUpdates"] + 1, timeout=30)
+        first_poll = tg.polls[polls_before]
+        await tg.wait_for(lambda records: len(records) > killed_at_records, timeout=30)
+        first_reply = next(r.time for r in tg.replies()[killed_at_records:] if r.time >= first_poll)
+        expected_updates = officers * rounds
+
+        def settled() -> bool:
+            applied, statuses = counts(database_url)
+            return applied == expected_updates and set(statuses) == {"sent"}
+
+        await wait_until(settled, timeout=60, what="every update applied and reply sent")
+        last_reply = max(r.time for r in tg.replies())
+    finally:
+        await second.stop()
+    rows = await asyncio.to_thread(written_replies, database_url)
+    applied, _ = await asyncio.to_thread(counts, database_url)
+    written = Counter((row.chat_id, row.payload["text"]) for row in rows)
+    received = Counter((str(r.chat_id), r.text) for r in tg.replies())
+    missing = written - received
+    assert not missing, f"replies never delivered: {missing}"
+    extra = received - written
+    per_chat = Counter(chat for (chat, _), n in extra.items() for _ in range(n))
+    in_flight_texts = {(row.chat_id, row.payload["text"]) for row in in_flight.values()}
+    return CrashOutcome(
+        updates=applied,
+        replies_written=len(rows),
+        replies_received=sum(received.values()),
+        duplicates=sum(extra.values()),
+        in_flight_at_kill=len(in_flight),
+        duplicates_per_chat_max=max(per_chat.values(), default=0),
+        silence_after_restart=first_reply - first_poll,
+        all_delivered_after_restart=last_reply - first_poll,
+        duplicate_rows_were_in_flight=set(extra) <= in_flight_texts,
+    )
