@@ -21,6 +21,7 @@ from sqlmodel import func, select
 from bot.app import build_app
 from bot.clock import utc_now
 from bot.settings import Settings
+from storage.database import Database, open_database
 from storage.models import Contact, OutboxMessage, ProcessedInbound, Unit
 from tests.fakes.telegram_server import FakeTelegramServer
 
@@ -28,6 +29,7 @@ TOKEN = "123456789:AAH-fake-token-for-tests_0123456789"
 WEBHOOK_SECRET = "crash-test-secret_0123"
 ROOT = Path(__file__).resolve().parent.parent
 FIRST_OFFICER = 900_000
+PUBLIC_WEBHOOK_ROOT = "https://baocao.example.org"
 
 
 class WatchedTelegram(FakeTelegramServer):
@@ -102,7 +104,8 @@ class BotProcess:
             "BAOCAO_SCHEDULER": "true" if self.scheduler else "false",
         }
         if self.webhook:
-            env["BAOCAO_WEBHOOK_URL"] = f"http://127.0.0.1:{self.port}"
+            # One public address (a reverse proxy in front of every process).
+            env["BAOCAO_WEBHOOK_URL"] = PUBLIC_WEBHOOK_ROOT
             env["BAOCAO_WEBHOOK_SECRET"] = WEBHOOK_SECRET
         log = (self.workdir / f"baocao-{self.port}.log").open("ab")
         self.process = subprocess.Popen(
@@ -133,26 +136,27 @@ class BotProcess:
         return path.read_text(errors="replace") if path.exists() else ""
 
 
-def counts(database_url: str) -> tuple[int, dict[str, int]]:
+def counts(database: Database) -> tuple[int, dict[str, int]]:
     """(updates applied, outbox rows by status)."""
-    app_settings = Settings(_env_file=None, baocao_database_url=database_url)
-    app = build_app(app_settings)
-    try:
-        with app.database.transaction() as session:
-            applied = session.exec(select(func.count()).select_from(ProcessedInbound)).one()
-            statuses = Counter(session.exec(select(OutboxMessage.status)).all())
-        return applied, dict(statuses)
-    finally:
-        app.close()
+    with database.transaction() as session:
+        applied = session.exec(select(func.count()).select_from(ProcessedInbound)).one()
+        statuses = Counter(session.exec(select(OutboxMessage.status)).all())
+    return applied, dict(statuses)
 
 
-def written_replies(database_url: str) -> list[OutboxMessage]:
-    app = build_app(Settings(_env_file=None, baocao_database_url=database_url))
-    try:
-        with app.database.transaction() as session:
-            return list(session.exec(select(OutboxMessage).order_by(OutboxMessage.id)))
-    finally:
-        app.close()
+def written_replies(database: Database) -> list[OutboxMessage]:
+    with database.transaction() as session:
+        return list(session.exec(select(OutboxMessage).order_by(OutboxMessage.id)))
+
+
+def check(database: Database, *, updates: int, replies: Counter) -> list[OutboxMessage]:
+    """Every update applied, every reply written was received (return the rows)."""
+    rows = written_replies(database)
+    written = Counter((row.chat_id, row.payload["text"]) for row in rows)
+    missing = written - replies
+    assert not missing, f"replies never delivered: {missing}"
+    assert counts(database)[0] == updates
+    return rows
 
 
 async def wait_until(condition, *, timeout: float, what: str, every: float = 0.05) -> None:
@@ -183,6 +187,22 @@ async def crash_and_restart(
     """Officers answer in waves; the bot is killed with SIGKILL once part of the first waves'
     replies arrived, more answers come while it is down, then it is started again."""
     users = await asyncio.to_thread(prepare, database_url, officers)
+    database = open_database(database_url, upgrade=False)
+    try:
+        return await _crash_and_restart(tg, database, database_url, workdir, users, rounds)
+    finally:
+        database.dispose()
+
+
+async def _crash_and_restart(
+    tg: WatchedTelegram,
+    database: Database,
+    database_url: str,
+    workdir: Path,
+    users: list[int],
+    rounds: int,
+) -> CrashOutcome:
+    officers = len(users)
     first = BotProcess(database_url, tg.base_url, workdir)
     first.start()
     await tg.wait_for_calls("getUpdates", 1, timeout=30)
@@ -211,20 +231,17 @@ async def crash_and_restart(
         expected_updates = officers * rounds
 
         def settled() -> bool:
-            applied, statuses = counts(database_url)
+            applied, statuses = counts(database)
             return applied == expected_updates and set(statuses) == {"sent"}
 
         await wait_until(settled, timeout=60, what="every update applied and reply sent")
         last_reply = max(r.time for r in tg.replies())
     finally:
         await second.stop()
-    rows = await asyncio.to_thread(written_replies, database_url)
-    applied, _ = await asyncio.to_thread(counts, database_url)
-    written = Counter((row.chat_id, row.payload["text"]) for row in rows)
     received = Counter((str(r.chat_id), r.text) for r in tg.replies())
-    missing = written - received
-    assert not missing, f"replies never delivered: {missing}"
-    extra = received - written
+    rows = await asyncio.to_thread(check, database, updates=expected_updates, replies=received)
+    applied, _ = await asyncio.to_thread(counts, database)
+    extra = received - Counter((row.chat_id, row.payload["text"]) for row in rows)
     per_chat = Counter(chat for (chat, _), n in extra.items() for _ in range(n))
     in_flight_texts = {(row.chat_id, row.payload["text"]) for row in in_flight.values()}
     return CrashOutcome(
