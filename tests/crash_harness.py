@@ -33,15 +33,22 @@ PUBLIC_WEBHOOK_ROOT = "https://baocao.example.org"
 
 
 class WatchedTelegram(FakeTelegramServer):
-    """The fake Bot API, noting when each getUpdates call arrived (a process's first poll)."""
+    """The fake Bot API, noting when each getUpdates call arrived (a process's first poll), and
+    able to fail every sendMessage for a while (`outage`, on the monotonic clock) with a
+    proxy's 502 page, as when the Bot API or the network in between is down."""
 
     def __init__(self, **kwargs) -> None:
         super().__init__(token=TOKEN, **kwargs)
         self.polls: list[float] = []
+        self.outage: tuple[float, float] = (0.0, 0.0)
 
     async def _handle(self, request: web.Request) -> web.Response:
-        if request.match_info["method"].lower() == "getupdates":
+        method = request.match_info["method"].lower()
+        if method == "getupdates":
             self.polls.append(time.monotonic())
+        start, end = self.outage
+        if method == "sendmessage" and start <= time.monotonic() < end:
+            return web.Response(status=502, text="<html>502 Bad Gateway</html>")
         return await super()._handle(request)
 
     def replies(self) -> list:
@@ -88,6 +95,8 @@ class BotProcess:
     port: int = field(default_factory=free_port)
     webhook: bool = False
     scheduler: bool = False
+    send_rate: float = 1000.0  # far above Telegram's limits unless told: a stress test
+    chat_interval: float = 0.0
     process: subprocess.Popen | None = None
 
     def start(self) -> None:
@@ -99,8 +108,8 @@ class BotProcess:
             "TELEGRAM_API_BASE_URL": self.api_url,
             "BAOCAO_HTTP_HOST": "127.0.0.1",
             "BAOCAO_HTTP_PORT": str(self.port),
-            "BAOCAO_SEND_RATE": "1000",
-            "BAOCAO_CHAT_INTERVAL": "0",
+            "BAOCAO_SEND_RATE": str(self.send_rate),
+            "BAOCAO_CHAT_INTERVAL": str(self.chat_interval),
             "BAOCAO_SCHEDULER": "true" if self.scheduler else "false",
         }
         if self.webhook:
@@ -182,14 +191,20 @@ class CrashOutcome:
 
 
 async def crash_and_restart(
-    tg: WatchedTelegram, database_url: str, workdir: Path, *, officers: int, rounds: int = 4
+    tg: WatchedTelegram,
+    database_url: str,
+    workdir: Path,
+    *,
+    officers: int,
+    rounds: int = 4,
+    pacing: tuple[float, float] = (1000.0, 0.0),
 ) -> CrashOutcome:
     """Officers answer in waves; the bot is killed with SIGKILL once part of the first waves'
     replies arrived, more answers come while it is down, then it is started again."""
     users = await asyncio.to_thread(prepare, database_url, officers)
     database = open_database(database_url, upgrade=False)
     try:
-        return await _crash_and_restart(tg, database, database_url, workdir, users, rounds)
+        return await _crash_and_restart(tg, database, database_url, workdir, users, rounds, pacing)
     finally:
         database.dispose()
 
@@ -201,9 +216,12 @@ async def _crash_and_restart(
     workdir: Path,
     users: list[int],
     rounds: int,
+    pacing: tuple[float, float],
 ) -> CrashOutcome:
     officers = len(users)
-    first = BotProcess(database_url, tg.base_url, workdir)
+    first = BotProcess(
+        database_url, tg.base_url, workdir, send_rate=pacing[0], chat_interval=pacing[1]
+    )
     first.start()
     await tg.wait_for_calls("getUpdates", 1, timeout=30)
     for round_number in range(rounds - 1):
@@ -211,23 +229,27 @@ async def _crash_and_restart(
             tg.inject_message(user, str(5 + round_number))
     await tg.wait_for_calls("sendMessage", officers, timeout=30)
     first.kill()
-    killed_at_records = len(tg.replies())
-    _, statuses = await asyncio.to_thread(counts, database_url)
     in_flight = {
         row.id: row
-        for row in await asyncio.to_thread(written_replies, database_url)
+        for row in await asyncio.to_thread(written_replies, database)
         if row.status == "sending"
     }
     for user in users:  # officers keep answering while the bot is down
         tg.inject_message(user, "9")
     polls_before = len(tg.polls)
-    second = BotProcess(database_url, tg.base_url, workdir)
+    second = BotProcess(
+        database_url, tg.base_url, workdir, send_rate=pacing[0], chat_interval=pacing[1]
+    )
     second.start()
     try:
         await tg.wait_for_calls("getUpdates", tg.calls["getUpdates"] + 1, timeout=30)
         first_poll = tg.polls[polls_before]
-        await tg.wait_for(lambda records: len(records) > killed_at_records, timeout=30)
-        first_reply = next(r.time for r in tg.replies()[killed_at_records:] if r.time >= first_poll)
+
+        def replied_since(records: list) -> bool:
+            return any(r.method == "sendMessage" and r.time >= first_poll for r in records)
+
+        await tg.wait_for(replied_since, timeout=30)
+        first_reply = min(r.time for r in tg.replies() if r.time >= first_poll)
         expected_updates = officers * rounds
 
         def settled() -> bool:
@@ -255,3 +277,31 @@ async def _crash_and_restart(
         all_delivered_after_restart=last_reply - first_poll,
         duplicate_rows_were_in_flight=set(extra) <= in_flight_texts,
     )
+
+
+async def outage(
+    tg: WatchedTelegram, database_url: str, workdir: Path, *, officers: int, seconds: float
+) -> float:
+    """Officers answer while every send fails for `seconds`; return how long after the end of
+    the outage the last reply arrived."""
+    users = await asyncio.to_thread(prepare, database_url, officers)
+    database = open_database(database_url, upgrade=False)
+    bot = BotProcess(database_url, tg.base_url, workdir)
+    bot.start()
+    try:
+        await tg.wait_for_calls("getUpdates", 1, timeout=30)
+        tg.outage = (time.monotonic(), time.monotonic() + seconds)
+        for user in users:
+            tg.inject_message(user, "5")
+
+        def settled() -> bool:
+            applied, statuses = counts(database)
+            return applied == officers and set(statuses) == {"sent"}
+
+        await wait_until(settled, timeout=seconds + 90, what="every reply after the outage")
+        received = Counter((str(r.chat_id), r.text) for r in tg.replies())
+        check(database, updates=officers, replies=received)
+        return max(r.time for r in tg.replies()) - tg.outage[1]
+    finally:
+        await bot.stop()
+        database.dispose()
