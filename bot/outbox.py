@@ -195,7 +195,7 @@ class Outbox:
         """Sweep (the first one at once) for unclaimed rows and expired claims until cancelled."""
         while True:
             try:
-                rows = await asyncio.to_thread(self.claim_due)
+                rows = await asyncio.to_thread(self.claim_due, list(self._known))
                 self.submit(rows)
             except Exception:  # a database hiccup must not stop delivery for good
                 log.exception("outbox sweep failed")
@@ -224,13 +224,15 @@ class Outbox:
             log.exception("outbox: could not hand back undelivered rows")
         self._known.clear()
 
-    def claim_due(self) -> list[OutboxMessage]:
-        """Renew the leases of rows held here; claim due rows no live process is delivering."""
+    def claim_due(self, held: list[int] | None = None) -> list[OutboxMessage]:
+        """Renew the leases of the rows held here (`held`, taken on the event loop); claim due
+        rows no live process is delivering."""
         now = self.clock()
         machine = self.claimant.split("/", 1)[0]
+        held = list(self._known) if held is None else held
         with self.database.transaction() as session:
-            renew_leases(session, claimant=self.claimant, held=list(self._known), now=now)
-            others = claimants_holding(session, exclude=self.claimant)
+            renew_leases(session, claimant=self.claimant, held=held, now=now)
+            others = claimants_holding(session, channels=list(self.senders), exclude=self.claimant)
             return claim_due(
                 session,
                 channels=list(self.senders),

@@ -77,12 +77,13 @@ def renew_leases(session: Session, *, claimant: str, held: list[int], now: datet
         )
 
 
-def claimants_holding(session: Session, *, exclude: str) -> list[str]:
-    """The processes that hold claims on rows being sent, other than `exclude`."""
+def claimants_holding(session: Session, *, channels: list[str], exclude: str) -> list[str]:
+    """The processes that hold claims on rows of `channels` being sent, other than `exclude`."""
     table = OutboxMessage.__table__
     statement = (
         select(table.c.claimed_by)
-        .where(table.c.status == OutboxStatus.SENDING, table.c.claimed_by.is_not(None))
+        .where(table.c.channel.in_(channels), table.c.status == OutboxStatus.SENDING)
+        .where(table.c.claimed_by.is_not(None))
         .where(table.c.claimed_by != exclude)
         .distinct()
     )
