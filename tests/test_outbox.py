@@ -379,3 +379,17 @@ async def test_rows_not_yet_due_wait(database, clock):
     assert await asyncio.to_thread(outbox.claim_due) == []
     clock.advance(hours=1)
     assert len(await asyncio.to_thread(outbox.claim_due)) == 1
+
+
+async def test_a_row_found_after_its_useful_life_is_not_sent_but_kept_visible(database, clock):
+    _queue(database, clock, ["hôm qua"])
+    clock.advance(hours=25)  # the bot was down for a day
+    sender = ScriptedSender()
+    outbox = _outbox(database, clock, sender)
+    outbox.submit(await asyncio.to_thread(outbox.claim_due))
+    await outbox.drain(timeout=5)
+    assert sender.sent == []
+    with database.transaction() as session:
+        (row,) = session.exec(select(OutboxMessage)).all()
+        assert (row.status, row.attempts) == ("failed", 0)
+        assert row.error == "failed: không còn hữu ích sau 0 lần thử"
