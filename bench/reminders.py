@@ -111,7 +111,7 @@ def build(db_path: Path, units: int):
                 "channel": "telegram",
                 "external_id": "999",
                 "chat_id": "999",
-                "display_name": "Ban thư ký",
+                "display_name": "Cán bộ tổng hợp",
                 "role": "secretariat",
                 "unit_id": None,
                 "active": True,

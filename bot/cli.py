@@ -27,7 +27,7 @@ from bot.unit_import import UnitFileError, read_unit_file
 from conversations.campaigns import load_campaign
 from conversations.forms import FormError
 from conversations.labels import group_title, level_title
-from conversations.messages import format_deadline, format_moment, render
+from conversations.messages import format_deadline, format_moment
 from conversations.reminder_plan import after_quiet
 from exports.consolidation import status_summary
 from storage.database import DatabaseUrlError
@@ -231,27 +231,14 @@ def cmd_invite(app: App, args: argparse.Namespace) -> int:
             "role": invite.role,
             "expires_at": invite.expires_at.isoformat(),
         }
-        deadline = format_deadline(current_campaign(session).deadline)
+        card = use_cases.invite_card(session, app.desk, invite, unit)
     link = use_cases.telegram_link(app.desk, invite.code)
     if link:
         record["telegram_link"] = link
     if args.json:
         _print_json(record)
     else:
-        who = unit.name if record["unit"] else "cán bộ tổng hợp của Ban Dân vận Tỉnh ủy"
-        print(f"Mã mời cho {who}: {record['code']} (hết hạn {format_moment(invite.expires_at)})")
-        if link:
-            print(f"Telegram: {link}")
-        print("Chuyển cho người nhận:")
-        instruction = render(
-            "invite_instruction",
-            code=record["code"],
-            link=link or "",
-            unit_name=unit.name if record["unit"] else "",
-            deadline=deadline if record["unit"] else "",
-        )
-        for line in instruction.splitlines():
-            print(f"  {line}")
+        print(card)
     return 0
 
 

@@ -13,7 +13,6 @@ from bot.messaging import Attachment, Outbound
 from bot.status import unit_status_text
 from bot.use_cases import Desk
 from conversations.commands import SECRETARIAT_HELP, UNKNOWN_COMMAND_TEXT
-from conversations.messages import format_moment
 from storage.repository import StorageError, current_campaign, unit_by_code
 
 HELP_TEXT = SECRETARIAT_HELP
@@ -71,12 +70,7 @@ def invite_reply(desk: Desk, ctx: Context, argument: str) -> Outbound:
     invite, unit = use_cases.invite(
         ctx.session, ctx.now, desk, role="officer", unit_code=argument.split()[0]
     )
-    lines = [f"Mã mời cho {unit.name}: {invite.code}"]
-    link = use_cases.telegram_link(desk, invite.code)
-    if link:
-        lines.append(f"Telegram: {link}")
-    lines.append("Trên Zalo: gửi mã mời cho trợ lý. Hạn dùng: " + format_moment(invite.expires_at))
-    return Outbound("\n".join(lines))
+    return Outbound(use_cases.invite_card(ctx.session, desk, invite, unit))
 
 
 def return_reply(desk: Desk, ctx: Context, argument: str) -> Outbound:

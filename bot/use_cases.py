@@ -16,7 +16,7 @@ from sqlmodel import Session, select
 from bot.messaging import Outbound
 from bot.reminders import load_audience, remind_now
 from bot.status import status_text, undelivered_line
-from conversations.messages import render
+from conversations.messages import format_deadline, format_moment, render
 from conversations.reminder_plan import officer_summary
 from conversations.statuses import ContactRole
 from storage.hot_path import QueuedMessage, Tx, enqueue, mark_sent
@@ -86,6 +86,28 @@ def invite(
 def telegram_link(desk: Desk, code: str) -> str | None:
     username = desk.bot_usernames.get("telegram")
     return f"https://t.me/{username}?start={code}" if username else None
+
+
+def invite_card(session: Session, desk: Desk, invite: Invite, unit: Unit | None) -> str:
+    """What the secretariat forwards to the new officer (chat and command line alike): the code,
+    the Telegram link, and a two-line instruction."""
+    link = telegram_link(desk, invite.code) or ""
+    deadline = format_deadline(current_campaign(session).deadline) if unit else ""
+    instruction = render(
+        "invite_instruction",
+        code=invite.code,
+        link=link,
+        unit_name=unit.name if unit else "",
+        deadline=deadline,
+    )
+    return render(
+        "invite_card",
+        who=unit.name if unit else "cán bộ tổng hợp của Ban Dân vận Tỉnh ủy",
+        code=invite.code,
+        expires=format_moment(invite.expires_at),
+        link=link,
+        instruction=instruction,
+    )
 
 
 # --- return and approve --------------------------------------------------------------------

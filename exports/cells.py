@@ -19,6 +19,7 @@ from datetime import date, datetime
 
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, Cell
+from openpyxl.comments import Comment
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.styles.cell_style import StyleArray
 from openpyxl.worksheet.cell_range import CellRange, MultiCellRange
@@ -154,6 +155,13 @@ def make_cell(worksheet, value: object, style: StyleArray | None = None) -> Cell
         cell._style = style  # shared, never mutated: cells are serialised as soon as appended
     set_value(cell, value)
     return cell
+
+
+def note_comment(note: str) -> Comment:
+    """An officer's note on an answer, as a cell comment (comments hold plain text: no formula)."""
+    comment = Comment(f"Ghi chú của đơn vị: {note}", "baocao")
+    comment.width, comment.height = 260, 90
+    return comment
 
 
 def set_value(cell: Cell, value: object) -> None:

@@ -27,7 +27,7 @@ from openpyxl.utils import get_column_letter
 
 from conversations.forms import Form
 from conversations.labels import group_title, status_title
-from conversations.messages import format_moment
+from conversations.messages import format_moment, late_phrase
 from exports.cells import (
     AVERAGE_FORMAT,
     GROUP_FILL,
@@ -43,6 +43,7 @@ from exports.cells import (
     StyleBook,
     line_height,
     make_cell,
+    note_comment,
     release,
     set_footer,
     text_lines,
@@ -88,11 +89,15 @@ def code_width(reports: list[UnitReport], minimum: float = 11) -> float:
     return max(minimum, min(longest * 1.2 + 2, 30))
 
 
-def progress_text(report: UnitReport) -> str:
-    """ "đã nộp", or the status with how far it got: "đang điền 5/22 câu"."""
+def progress_text(report: UnitReport, deadline: datetime) -> str:
+    """ "đã nộp" (", nộp muộn 3 ngày" when late), or the status with how far it got:
+    "đang điền 5/22 câu"."""
     text = status_title(report.status)
     if report.status in ("in_progress", "returned"):
         text += f" {report.answered}/{report.total} câu"
+    elif counts(report.status) and report.submitted_at:
+        late = late_phrase(deadline, report.submitted_at)
+        text += f", {late}" if late else ""
     return text
 
 
@@ -251,7 +256,7 @@ class SummarySheet:
                 indent = min(depth * 2, 15)
                 name = f"– {report.name}" if depth else report.name
                 lines = text_lines(name, (NAME_WIDTH - indent * 1.5) * FIT, 11)
-                state = progress_text(report)
+                state = progress_text(report, self.info.deadline)
                 lines = max(lines, text_lines(state, STATUS_WIDTH * FIT, 11))
                 key = (indent, kind)
                 if key not in name_styles:
@@ -267,14 +272,16 @@ class SummarySheet:
                     make_cell(ws, state, labels["left"]),
                 ]
                 for question in self.form.questions:
-                    figures = unit_figures(
-                        question, report.answer(question.key), question.applies_to(report.level)
-                    )
+                    answer = report.answer(question.key)
+                    figures = unit_figures(question, answer, question.applies_to(report.level))
                     for part, figure in enumerate(figures):
                         cell_kind = kind
                         if flags and (id(report), question.key, part) in flags:
                             cell_kind = "flag"
-                        cells.append(make_cell(ws, figure.value, arrays[(figure.role, cell_kind)]))
+                        cell = make_cell(ws, figure.value, arrays[(figure.role, cell_kind)])
+                        if part == 0 and answer is not None and answer.note:
+                            cell.comment = note_comment(answer.note)
+                        cells.append(cell)
                 out.append(cells, height=lines * line_height(11) if lines > 1 else None)
                 done += 1
                 if progress is not None:

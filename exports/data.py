@@ -17,6 +17,7 @@ from sqlmodel import Session, select
 
 from conversations.campaigns import DocumentHeading
 from conversations.forms import Form
+from conversations.messages import format_day, format_deadline
 from exports.figures import AnswerData
 from storage.models import Answer, Campaign, Submission
 from storage.progress import campaign_progress
@@ -42,23 +43,14 @@ class CampaignInfo:
     @property
     def deadline_text(self) -> str:
         """The deadline in the plan's words: "trước ngày 05/7/2022"."""
-        if self.document.deadline_text:
-            return self.document.deadline_text
-        local = self.deadline.astimezone(self.zone)
-        if local.hour or local.minute:
-            return f"trước {local:%H:%M} ngày {local.day:02d}/{local.month}/{local.year}"
-        return f"trước ngày {local.day:02d}/{local.month}/{local.year}"
+        return self.document.deadline_text or format_deadline(self.deadline, self.zone)
 
     @property
     def period_text(self) -> str | None:
         """The reporting period: "từ ngày 11/5/2017 đến ngày 30/5/2022", or None."""
         if not self.period_start or not self.period_end:
             return None
-        return f"từ ngày {_day(self.period_start)} đến ngày {_day(self.period_end)}"
-
-
-def _day(day: date) -> str:
-    return f"{day.day}/{day.month}/{day.year}"
+        return f"từ ngày {format_day(self.period_start)} đến ngày {format_day(self.period_end)}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,7 +125,13 @@ def load_reports(
     progress.sort(key=lambda item: item.unit.id or 0)
 
     query = (
-        select(Answer.submission_id, Answer.question_key, Answer.value, Answer.not_applicable)
+        select(
+            Answer.submission_id,
+            Answer.question_key,
+            Answer.value,
+            Answer.not_applicable,
+            Answer.note,
+        )
         .join(Submission, Submission.id == Answer.submission_id)
         .where(Submission.campaign_id == campaign.id)
         .execution_options(yield_per=2000)  # stream the rows instead of buffering them all
@@ -142,9 +140,9 @@ def load_reports(
         query = query.where(Submission.unit_id == wanted_id)
     keys = {question.key: question.key for question in form.questions}  # one string per key
     answers: dict[int, dict[str, AnswerData]] = defaultdict(dict)
-    for submission_id, key, value, not_applicable in session.exec(query):
+    for submission_id, key, value, not_applicable, note in session.exec(query):
         answers[submission_id][keys.get(key, key)] = AnswerData(
-            value if isinstance(value, dict) else None, bool(not_applicable)
+            value if isinstance(value, dict) else None, bool(not_applicable), note or None
         )
 
     reports = [

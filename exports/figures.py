@@ -43,6 +43,7 @@ class AnswerData:
 
     value: dict | None
     not_applicable: bool = False
+    note: str | None = None  # the officer's own remark ("ghi chú: số liệu ước tính")
 
     @property
     def answered(self) -> bool:

@@ -17,6 +17,7 @@ from openpyxl.utils import get_column_letter
 
 from conversations.forms import Form, QuestionKind
 from conversations.labels import group_title, level_title, status_title
+from conversations.messages import late_days
 from exports.cells import (
     DATE_FORMAT,
     DATETIME_FORMAT,
@@ -34,7 +35,7 @@ from exports.cells import (
     to_local_naive,
 )
 from exports.consolidated import BASE_STYLE, HEAD_STYLE, code_width, ordered_reports
-from exports.consolidation import Mismatch
+from exports.consolidation import Mismatch, counts
 from exports.data import CampaignInfo, UnitReport
 from exports.figures import documents_of
 from exports.heading import DocumentFrame, consolidated_letterhead
@@ -122,6 +123,7 @@ PROGRESS_HEADERS = (
     ("Số câu đã trả lời", 10),
     ("Tổng số câu", 9),
     ("Nộp lúc", 17),
+    ("Nộp muộn", 11),
     ("Người nộp", 22),
     ("Hoạt động gần nhất", 17),
     ("Số lần nhắc", 9),
@@ -158,6 +160,7 @@ def write_progress_sheet(
                 make_cell(ws, report.answered, count),
                 make_cell(ws, report.total, count),
                 make_cell(ws, to_local_naive(report.submitted_at, zone), moment),
+                make_cell(ws, _late_days(report, info), count),
                 make_cell(ws, report.submitted_by, plain),
                 make_cell(ws, to_local_naive(report.last_activity_at, zone), moment),
                 make_cell(ws, report.reminders_sent, count),
@@ -168,6 +171,13 @@ def write_progress_sheet(
     ws.close()
     release(ws)
     return ws
+
+
+def _late_days(report: UnitReport, info: CampaignInfo) -> int | None:
+    """Days a counted report came after the deadline; None when on time or not submitted."""
+    if not counts(report.status) or report.submitted_at is None:
+        return None
+    return late_days(info.deadline, report.submitted_at) or None
 
 
 def _with_code_width(headers, reports: list[UnitReport], indexes: tuple[int, ...]):

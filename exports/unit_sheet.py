@@ -32,7 +32,7 @@ from openpyxl.utils import get_column_letter
 
 from conversations.forms import Form, Question, QuestionKind, Section
 from conversations.labels import status_title
-from conversations.messages import format_moment
+from conversations.messages import format_moment, late_phrase
 from conversations.statuses import DONE
 from exports.cells import (
     DATE_FORMAT,
@@ -67,6 +67,7 @@ SECTION_TITLE = _PLAIN.but(bold=True, wrap=True)
 HEADING = _PLAIN.but(bold=True, italic=True, wrap=True)
 BULLET = _PLAIN.but(horizontal="right")
 LABEL = _PLAIN.but(wrap=True)
+NOTE = _PLAIN.but(italic=True, wrap=True, size=11)
 VALUE = _PLAIN.but(border="dotted", horizontal="left")
 VALUE_TEXT = VALUE.but(wrap=True)
 NOT_APPLICABLE = VALUE.but(italic=True)
@@ -171,6 +172,8 @@ class UnitSheet:
         state = status_title(report.status)
         if report.submitted_at and report.status in DONE:
             state += f" lúc {format_moment(report.submitted_at, zone)}"
+            late = late_phrase(self.info.deadline, report.submitted_at)
+            state += f" ({late})" if late else ""
         else:
             state += f", {report.answered}/{report.total} câu"
         internal = (
@@ -275,6 +278,17 @@ class UnitSheet:
             cells,
             height=lines * line_height(SIZE),
             merges=[(2, label_last), *merges],
+        )
+        if answer is not None and answer.note:
+            self._note(out, f"Ghi chú: {answer.note}")
+
+    def _note(self, out: RowWriter, text: str) -> None:
+        """The officer's note beneath its answer, across the sheet, so that it prints."""
+        lines = text_lines(text, sum(self.widths[1:]), 11)
+        out.append(
+            [None, out.cell(text, NOTE)] + [None] * (self.columns - 2),
+            height=lines * line_height(11),
+            merges=[(2, self.columns)],
         )
 
     def _value_cells(self, out: RowWriter, question: Question, answer: AnswerData | None):
@@ -389,6 +403,10 @@ class UnitSheet:
                     text_lines(number or "", self.widths[first - 1], SIZE),
                 )
             out.append(cells, height=lines * line_height(SIZE), merges=merges)
+        for question in questions:
+            answer = report.answer(question.key)
+            if answer is not None and answer.note:
+                self._note(out, f"Ghi chú ({question.label}): {answer.note}")
 
     def _group_spans(self, count: int) -> list[tuple[int, int]]:
         """Column spans of `count` document groups; the last one takes any spare columns."""

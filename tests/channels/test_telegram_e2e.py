@@ -525,9 +525,10 @@ async def test_invite_command_gives_a_telegram_deep_link(deployment, tg):
     await link(secretary, deployment.invite("secretariat", None), deployment)
     [reply] = await secretary.say(f"/invite {UNIT}")
     lines = reply.text.splitlines()
-    code = lines[0].rsplit(": ", 1)[1]
-    assert lines[0] == f"Mã mời cho {UNIT_NAME}: {code}"
+    code = lines[0].split(": ", 1)[1].split(" ")[0]
+    assert lines[0].startswith(f"Mã mời cho {UNIT_NAME}: {code} (hết hạn ")
     assert lines[1] == f"Telegram: https://t.me/{BOT_USERNAME}?start={code}"
+    assert lines[2] == "Chuyển cho người nhận:"  # then the instruction to forward
 
     officer = Person(tg, OFFICER)
     [offer] = await officer.say(f"/start {code}")

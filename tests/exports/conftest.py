@@ -43,7 +43,9 @@ class Store:
     def __init__(self, database: Database) -> None:
         self.database = database
 
-    def answer(self, code: str, key: str, value: dict | None = None, *, na: bool = False):
+    def answer(
+        self, code: str, key: str, value: dict | None = None, *, na: bool = False, note=None
+    ):
         with self.database.transaction() as session:
             campaign = current_campaign(session)
             submission = submission_for(session, campaign, _unit(session, code))
@@ -59,6 +61,7 @@ class Store:
                 channel="console",
                 now=NOW,
                 existing=existing,
+                note=note,
             )
             if submission.status == "not_started":
                 submission.status = "in_progress"

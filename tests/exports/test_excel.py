@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import io
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 
 import pytest
 from openpyxl.styles.numbers import is_date_format
@@ -449,9 +449,17 @@ def test_progress_sheet(store):
     )
     store.submit("HU-NP", by="Trần Văn Bình")
     store.remind("HU-NP", 2)
-    _, data = export_bytes(store.database, now=NOW, unit_sheets=False)
+    store.answers("DU-STNMT", {"inspection_teams": {"value": 2}})
+    late = datetime(2022, 7, 8, 1, 30, tzinfo=UTC)  # 3 days and 8½ hours after the deadline
+    store.submit("DU-STNMT", at=late)
+    _, data = export_bytes(store.database, now=late, unit_sheets=False)
     workbook = open_workbook(data)
     assert workbook.sheetnames == ["Tổng hợp", "Kiểm tra số liệu", "Văn bản", "Tiến độ"]
+    summary = workbook["Tổng hợp"]
+    assert summary.cell(unit_row(summary, "Đảng ủy Sở Tài nguyên và Môi trường"), 3).value == (
+        "đã nộp, nộp muộn 4 ngày"
+    )
+    assert summary.cell(unit_row(summary, "Ban Thường vụ Huyện ủy Ninh Phước"), 3).value == "đã nộp"
     ws = workbook["Tiến độ"]
     header = [cell.value for cell in ws[find_row(ws, 1, "STT")]]
     row = find_row(ws, 2, "HU-NP")
@@ -461,12 +469,14 @@ def test_progress_sheet(store):
     assert record["Nộp lúc"] == datetime(2022, 7, 4, 8, 30)  # Vietnam time, naive for Excel
     assert is_date_format(ws.cell(row, header.index("Nộp lúc") + 1).number_format)
     assert record["Người nộp"] == "Trần Văn Bình"
+    assert record["Nộp muộn"] is None  # on time
+    assert ws.cell(find_row(ws, 2, "DU-STNMT"), header.index("Nộp muộn") + 1).value == 4
     assert record["Số lần nhắc"] == 2
     assert record["Cấp"] == "Huyện" and record["Nhóm"] == "Kiểm tra trực tiếp"
     assert ws.cell(find_row(ws, 2, "DU-PHUOCDAN"), 6).value == "HU-NP"
     untouched = dict(zip(header, [c.value for c in ws[find_row(ws, 2, "HU-BACAI")]], strict=True))
     assert untouched["Trạng thái"] == "chưa bắt đầu" and untouched["Nộp lúc"] is None
-    assert ws.auto_filter.ref == f"A{find_row(ws, 1, 'STT')}:M{ws.max_row}"
+    assert ws.auto_filter.ref == f"A{find_row(ws, 1, 'STT')}:N{ws.max_row}"
 
 
 def test_unit_sheets_skipped_above_the_limit(database):

@@ -1,0 +1,45 @@
+"""An officer's note on an answer ("ghi chú: số liệu ước tính") travels into the workbooks: a
+printed line beneath the answer in the unit's Phụ lục, a cell comment in "Tổng hợp"."""
+
+from __future__ import annotations
+
+from bot.exporting import export_bytes
+from tests.exports.conftest import NOW, find_row, open_workbook, summary_columns, unit_row
+
+ESTIMATE = "số liệu ước tính đến 30/5/2022"
+FORMULA_LIKE = "=1+1 theo báo cáo quý"  # user text: never a formula
+
+
+def test_notes_in_the_unit_phu_luc_and_the_consolidated_table(store):
+    store.answer("HU-NP", "inspection_teams", {"value": 5}, note=ESTIMATE)
+    store.answer("HU-NP", "complaints", {"done": 4, "total": 5}, note=FORMULA_LIKE)
+    store.answer("HU-NP", "docs_party", {"items": []}, note="văn bản gốc đang lưu ở Văn phòng")
+    store.answer("HU-NP", "supervisions", {"value": 2})
+    store.submit("HU-NP")
+
+    _, data = export_bytes(store.database, unit_code="HU-NP", now=NOW)
+    ws = open_workbook(data)["HU-NP"]
+    teams = find_row(ws, 2, "Tổng số đoàn kiểm tra")
+    assert ws.cell(teams + 1, 2).value == f"Ghi chú: {ESTIMATE}"
+    assert ws.cell(teams + 1, 2).font.italic
+    complaints_note = find_row(ws, 2, f"Ghi chú: {FORMULA_LIKE}")
+    assert ws.cell(complaints_note, 2).data_type == "s"
+    find_row(ws, 2, "Ghi chú (Văn bản của cấp ủy Đảng): văn bản gốc đang lưu ở Văn phòng")
+    supervisions = find_row(ws, 2, "Số cuộc giám sát")
+    assert not str(ws.cell(supervisions + 1, 2).value or "").startswith("Ghi chú")
+
+    _, data = export_bytes(store.database, now=NOW)
+    summary = open_workbook(data)["Tổng hợp"]
+    _, columns = summary_columns(summary)
+    row = unit_row(summary, "Ban Thường vụ Huyện ủy Ninh Phước")
+    teams_cell = summary.cell(row, columns[("Số đoàn KT", "Số đoàn")])
+    assert teams_cell.value == 5
+    assert teams_cell.comment.text == f"Ghi chú của đơn vị: {ESTIMATE}"
+    commented = [cell.comment.text for cell in summary[row] if cell.comment is not None]
+    assert sorted(commented) == sorted(
+        [
+            f"Ghi chú của đơn vị: {ESTIMATE}",
+            f"Ghi chú của đơn vị: {FORMULA_LIKE}",
+            "Ghi chú của đơn vị: văn bản gốc đang lưu ở Văn phòng",
+        ]
+    )
