@@ -13,7 +13,9 @@ import sys
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from aiohttp import web
 from sqlmodel import func, select
@@ -21,8 +23,11 @@ from sqlmodel import func, select
 from bot.app import build_app
 from bot.clock import utc_now
 from bot.settings import Settings
+from conversations.campaigns import BUNDLED_CAMPAIGN, load_campaign
+from conversations.forms import BUNDLED_FORMS
 from storage.database import Database, open_database
 from storage.models import Contact, OutboxMessage, ProcessedInbound, Unit
+from storage.repository import save_campaign
 from tests.fakes.telegram_server import FakeTelegramServer
 
 TOKEN = "123456789:AAH-fake-token-for-tests_0123456789"
@@ -61,11 +66,16 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def prepare(database_url: str, officers: int) -> list[int]:
-    """Create and seed the database; link `officers` Telegram officers to the bundled units.
-    Return their user ids."""
+def prepare(database_url: str, officers: int, *, reminder_in: Path | None = None) -> list[int]:
+    """Create and seed the database; link `officers` Telegram officers to the bundled units;
+    with `reminder_in` (a folder for the file), load a campaign whose reminder slot fell due
+    minutes ago. Return the officers' user ids."""
     app = build_app(Settings(_env_file=None, baocao_database_url=database_url))
     try:
+        if reminder_in is not None:
+            campaign = load_campaign(campaign_due_now(reminder_in))
+            with app.database.transaction() as session:
+                save_campaign(session, campaign, utc_now())
         with app.database.transaction() as session:
             units = session.exec(select(Unit).order_by(Unit.id)).all()
             ids = [FIRST_OFFICER + n for n in range(officers)]
@@ -83,6 +93,30 @@ def prepare(database_url: str, officers: int) -> list[int]:
         return ids
     finally:
         app.close()
+
+
+def campaign_due_now(folder: Path) -> Path:
+    """The bundled campaign under another code, due in five days, with a reminder every day at
+    a time that passed at most 30 minutes ago (no quiet hours): a slot is due right now."""
+    zone = ZoneInfo("Asia/Ho_Chi_Minh")
+    now = datetime.now(zone)
+    slot = max(now - timedelta(minutes=30), now.replace(hour=0, minute=0, second=0))
+    deadline = (now + timedelta(days=5)).replace(hour=0, minute=0, second=0, microsecond=0)
+    text = BUNDLED_CAMPAIGN.read_text(encoding="utf-8")
+    text = text.replace("code: ct37-2022", "code: due-now")
+    text = text.replace(
+        'deadline: "2022-07-05T00:00:00+07:00"', f'deadline: "{deadline.isoformat()}"'
+    )
+    text = text.replace("form: ct37_phuluc.yaml", f"form: {BUNDLED_FORMS / 'ct37_phuluc.yaml'}")
+    text = text.replace(
+        "outline: ct37_decuong.yaml", f"outline: {BUNDLED_FORMS / 'ct37_decuong.yaml'}"
+    )
+    text = text.replace("days_before: [7, 3, 1, 0]", "days_before: [5, 4, 3, 2, 1, 0]")
+    text = text.replace('hour: "08:00"', f'hour: "{slot:%H:%M}"')
+    text = text.replace('quiet_hours: "21:00-07:00"', "quiet_hours: null")
+    path = folder / "due-now.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
 
 
 @dataclass

@@ -1,6 +1,6 @@
 """Two `baocao run` processes behind one webhook address, on one PostgreSQL database (how the
 README suggests growing): both apply updates and send replies; an update Telegram delivers to
-both is applied once; no reply is sent twice."""
+both is applied once; no reply is sent twice; a reminder slot due when both start is sent once."""
 
 from __future__ import annotations
 
@@ -27,6 +27,7 @@ from tests.crash_harness import (
 
 OFFICERS = 20
 ROUNDS = 3
+REMINDER = "Nhắc hạn nộp báo cáo"
 
 
 @pytest.fixture
@@ -73,7 +74,7 @@ async def _listening(session: aiohttp.ClientSession, process: BotProcess) -> Non
 
 
 async def test_two_processes_share_the_work_and_never_double_it(tg, postgres_url, tmp_path):
-    users = await asyncio.to_thread(prepare, postgres_url, OFFICERS)
+    users = await asyncio.to_thread(prepare, postgres_url, OFFICERS, reminder_in=tmp_path)
     processes = [
         BotProcess(postgres_url, tg.base_url, tmp_path, webhook=True, scheduler=True)
         for _ in range(2)
@@ -106,6 +107,8 @@ async def test_two_processes_share_the_work_and_never_double_it(tg, postgres_url
         rows = check(database, updates=OFFICERS * ROUNDS, replies=received)
         assert sum(received.values()) == len(rows)  # no reply sent twice
         assert len({row.claimed_by for row in rows}) == 2  # both processes delivered
+        reminders = Counter(r.chat_id for r in tg.replies() if r.text.startswith(REMINDER))
+        assert reminders == Counter(users)  # the slot due at start: one reminder per officer
     finally:
         for process in processes:
             await process.stop()
