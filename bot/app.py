@@ -98,7 +98,13 @@ class Assembly:
 def assemble(app: App, channels: list[Channel]) -> Assembly:
     settings, database, clock = app.settings, app.database, app.clock
     pacer = Pacer(settings.baocao_send_rate, settings.baocao_chat_interval)
-    outbox = Outbox(database, {c.name: c.sender for c in channels}, pacer, clock)
+    outbox = Outbox(
+        database,
+        {c.name: c.sender for c in channels},
+        pacer,
+        clock,
+        useful_for=timedelta(hours=settings.baocao_outbox_useful_hours),
+    )
     staff = StaffWeb(
         database,
         clock,
@@ -122,6 +128,7 @@ def assemble(app: App, channels: list[Channel]) -> Assembly:
         channels={c.name: c for c in channels},
     )
     app.service.on_role_change = host.role_changed
+    app.service.claimant = outbox.claimant
     app.desk.wake_outbox = host.wake_outbox
     if settings.baocao_scheduler:
         start_reminders = partial(

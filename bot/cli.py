@@ -25,15 +25,17 @@ from bot.inbound_cli import cmd_inbound
 from bot.report_files import export_signed_reports
 from bot.runner import run
 from bot.settings import SettingsError, load_settings
-from bot.status import status_text
+from bot.status import status_text, undelivered_line
 from bot.unit_import import UnitFileError, read_unit_file
 from conversations.campaigns import load_campaign
 from conversations.forms import FormError
 from conversations.labels import group_title, level_title
-from conversations.messages import format_deadline
+from conversations.messages import format_deadline, format_moment
 from conversations.reminder_plan import after_quiet
 from exports.consolidation import status_summary
 from storage.database import DatabaseUrlError
+from storage.models import OutboxMessage
+from storage.outbox_store import count_failed, requeue_failed, undelivered_rows
 from storage.progress import campaign_progress
 from storage.repository import (
     StorageError,
@@ -143,6 +145,17 @@ def build_parser() -> argparse.ArgumentParser:
     approve.add_argument("unit", metavar="MÃ_ĐƠN_VỊ", help="đơn vị có báo cáo cần duyệt")
 
     add_inbound_parser(commands, VietnameseParser)
+    outbox = commands.add_parser("outbox", help="tin nhắn đi chưa gửi được: xem và gửi lại")
+    outbox_commands = outbox.add_subparsers(
+        dest="action", metavar="VIỆC", parser_class=VietnameseParser
+    )
+    outbox_commands.required = True
+    outbox_list = outbox_commands.add_parser("list", help="liệt kê tin nhắn chưa gửi")
+    outbox_list.add_argument("--failed", action="store_true", help="chỉ tin đã bỏ cuộc")
+    outbox_list.add_argument("--json", action="store_true", help="in JSON")
+    outbox_retry = outbox_commands.add_parser("retry", help="xếp lại tin chưa gửi được để gửi")
+    outbox_retry.add_argument("ids", nargs="*", type=int, metavar="SỐ", help="số tin nhắn")
+    outbox_retry.add_argument("--all-failed", action="store_true", help="mọi tin chưa gửi được")
     return parser
 
 
@@ -329,7 +342,9 @@ def cmd_status(app: App, args: argparse.Namespace) -> int:
     if args.json:
         _print_json(records)
     else:
-        print("\n\n".join(texts))
+        with app.database.transaction() as session:
+            warning = undelivered_line(count_failed(session))
+        print("\n\n".join(texts + ([warning] if warning else [])))
     return 0
 
 
@@ -395,6 +410,56 @@ def cmd_approve(app: App, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_outbox(app: App, args: argparse.Namespace) -> int:
+    if args.action == "list":
+        with app.database.transaction() as session:
+            rows = undelivered_rows(session, failed_only=args.failed)
+            records = [_outbox_record(row) for row in rows]
+        if args.json:
+            _print_json(records)
+        elif not records:
+            print("Không có tin nhắn nào chưa gửi được." if args.failed else "Hộp thư đi trống.")
+        for record in [] if args.json else records:
+            print(
+                f"#{record['id']} {record['channel']}:{record['chat_id']} {record['status']}, "
+                f"{record['attempts']} lần thử, tạo {format_moment(record['created_at'])}"
+                f"{' — ' + record['error'] if record['error'] else ''}\n    {record['preview']}"
+            )
+        return 0
+    if args.all_failed == bool(args.ids):
+        raise UsageError("cần số tin nhắn, hoặc --all-failed (một trong hai)")
+    with app.database.transaction() as session:
+        wanted = None if args.all_failed else sorted(set(args.ids))
+        requeued = requeue_failed(session, app.clock(), wanted)
+        if wanted is not None and requeued != wanted:
+            missing = ", ".join(f"#{n}" for n in wanted if n not in requeued)
+            raise UsageError(
+                f"không gửi lại được {missing}: không có tin nhắn đó, hoặc nó không ở trạng "
+                "thái chưa gửi được (đã gửi hay đang gửi). Không tin nào được xếp lại."
+            )
+    print(
+        f"Đã xếp lại {len(requeued)} tin nhắn; bot đang chạy sẽ gửi trong vài giây."
+        if requeued
+        else "Không có tin nhắn nào chưa gửi được."
+    )
+    return 0
+
+
+def _outbox_record(row: OutboxMessage) -> dict:
+    text = " ".join(str((row.payload or {}).get("text", "")).split())
+    return {
+        "id": row.id,
+        "channel": row.channel,
+        "chat_id": row.chat_id,
+        "kind": row.kind,
+        "status": row.status,
+        "attempts": row.attempts,
+        "created_at": row.created_at,
+        "error": row.error,
+        "preview": text if len(text) <= 80 else text[:79] + "…",
+    }
+
+
 COMMANDS: dict[str, Callable[[App, argparse.Namespace], int]] = {
     "chat": cmd_chat,
     "run": cmd_run,
@@ -409,6 +474,7 @@ COMMANDS: dict[str, Callable[[App, argparse.Namespace], int]] = {
     "return": cmd_return,
     "approve": cmd_approve,
     "inbound": cmd_inbound,
+    "outbox": cmd_outbox,
 }
 
 if __name__ == "__main__":

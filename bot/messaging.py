@@ -106,12 +106,28 @@ class RoleChange:
 
 
 class RetryLater(Exception):
-    """The platform asked us to wait (HTTP 429) or failed transiently (5xx, network)."""
+    """Not delivered this time, worth trying again.
 
-    def __init__(self, seconds: float, *, flood: bool = False, reason: str = "") -> None:
+    `throttled`: the platform said wait `seconds` (HTTP 429): every send to that chat waits, and
+    with `flood` every send at all. Otherwise a transient failure (5xx, network, timeout), tried
+    again with back-off for as long as the message is useful; `unknown` ones (an answer we do not
+    understand) count against the outbox's small cap instead.
+    """
+
+    def __init__(
+        self,
+        seconds: float,
+        *,
+        flood: bool = False,
+        throttled: bool = False,
+        unknown: bool = False,
+        reason: str = "",
+    ) -> None:
         super().__init__(reason or f"retry in {seconds}s")
         self.seconds = seconds
         self.flood = flood
+        self.throttled = throttled or flood
+        self.unknown = unknown
 
 
 class Undeliverable(Exception):

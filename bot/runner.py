@@ -67,6 +67,7 @@ async def serve(
             await asyncio.gather(*host.in_flight, return_exceptions=True)
         with contextlib.suppress(TimeoutError):
             await outbox.drain(timeout=10)
+        await outbox.close()
         if scheduler is not None:
             scheduler.shutdown(wait=False)
         for task in background:

@@ -152,6 +152,8 @@ class Service:
         self.desk = desk or Desk()
         # Told (after commit) when someone is linked, e.g. so Telegram can show them a menu.
         self.on_role_change = on_role_change
+        # The outbox process that delivers the replies written here (their claims carry it).
+        self.claimant: str | None = None
         # SQLite has one writer: serialising here avoids "database is locked" retries.
         self._sqlite_lock = threading.Lock() if database.is_sqlite else None
 
@@ -311,6 +313,7 @@ class Service:
                 now=now,
                 contact_id=contact_id,
                 claimed=claim_replies,
+                claimant=self.claimant,
             )
             for reply in replies
         ]

@@ -46,6 +46,7 @@ class Settings(BaseSettings):
     baocao_invite_days: int = Field(default=30, ge=1, le=365)
     baocao_send_rate: float = Field(default=25.0, gt=0)
     baocao_chat_interval: float = Field(default=1.0, ge=0)
+    baocao_outbox_useful_hours: float = Field(default=24.0, gt=0, le=24 * 30)
     baocao_zalo_monthly_cap: int = Field(default=3000, ge=1)
     baocao_scheduler: bool = True
     # Signed reports sent back: stored as files under this folder, their types and size cap.

@@ -72,6 +72,16 @@ def status_text(campaign: Campaign, progress: list[UnitProgress], now: datetime)
     return "\n".join(lines)
 
 
+def undelivered_line(failed: int) -> str:
+    """The secretariat's warning about replies given up on (empty when there are none)."""
+    if not failed:
+        return ""
+    return (
+        f"⚠ {failed} tin nhắn chưa gửi được (người vận hành xem bằng "
+        "«baocao outbox list --failed», gửi lại bằng «baocao outbox retry»)."
+    )
+
+
 def _still_open(tree: UnitTree, item: UnitProgress) -> bool:
     """Not submitted, or the parent of a unit that has not submitted (shown for context)."""
     return any(not counts(member.status) for member, _ in tree.walk(item))

@@ -20,12 +20,13 @@ from sqlmodel import Session, select
 
 from bot.messaging import Outbound
 from bot.reminders import load_audience, remind_now
-from bot.status import status_text
+from bot.status import status_text, undelivered_line
 from conversations.messages import format_deadline, format_moment, render
 from conversations.reminder_plan import officer_summary
 from conversations.statuses import ContactRole
 from storage.hot_path import QueuedMessage, Tx, enqueue, mark_sent
 from storage.models import Campaign, Contact, Invite, Unit
+from storage.outbox_store import count_failed
 from storage.progress import campaign_progress, participating_units
 from storage.repository import (
     StorageError,
@@ -149,7 +150,9 @@ def status(
     allowed = scope_unit_ids(session, actor) if actor is not None else None
     if allowed is not None:
         progress = [item for item in progress if item.unit.id in allowed]
-    return status_text(campaign, progress, now)
+    text = status_text(campaign, progress, now)
+    warning = undelivered_line(count_failed(session))
+    return f"{text}\n\n{warning}" if warning else text
 
 
 # --- invites -----------------------------------------------------------------------------------

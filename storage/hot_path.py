@@ -460,8 +460,10 @@ def enqueue(
     contact_id: int | None = None,
     kind: str = "reply",
     claimed: bool = True,
+    claimant: str | None = None,
 ) -> QueuedMessage:
-    """Add a message to the outbox; `claimed` ones are delivered by this process right away."""
+    """Add a message to the outbox; `claimed` ones are delivered by this process (`claimant`)
+    right away, under a lease starting `now` that the process renews while it lives."""
     tx = Tx.of(db)
     at = tx.moment(now)
     status = "sending" if claimed else "pending"
@@ -473,6 +475,7 @@ def enqueue(
         "payload": tx.document(payload),
         "status": status,
         "claimed_at": at if claimed else None,
+        "claimed_by": claimant if claimed else None,
         "not_before": at,
         "created_at": at,
     }

@@ -198,6 +198,7 @@ def build_statements(insert: Callable, *, lock: bool) -> dict[str, Executable]:
                 "payload",
                 "status",
                 "claimed_at",
+                "claimed_by",
                 "not_before",
                 "created_at",
             )

@@ -182,10 +182,12 @@ class OutboxMessage(SQLModel, table=True):
     contact_id: int | None = Field(default=None, foreign_key="contact.id")
     kind: str = Field(default="reply", max_length=20)
     payload: dict | None = json_field(nullable=False)
-    # pending: waiting; sending: claimed by a process at claimed_at; sent; failed (given up)
+    # pending: waiting; sending: claimed by process `claimed_by`, whose lease was last renewed
+    # at claimed_at; sent; failed (given up, until re-queued by `baocao outbox retry`)
     status: str = Field(default="pending", max_length=20)
     attempts: int = 0
     claimed_at: datetime | None = utc_field()
+    claimed_by: str | None = Field(default=None, max_length=40)
     not_before: datetime = utc_field(nullable=False)
     created_at: datetime = utc_field(nullable=False)
     sent_at: datetime | None = utc_field()

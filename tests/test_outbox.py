@@ -1,5 +1,6 @@
-"""The outbox: pacing arithmetic, claiming rows exactly once across processes, and delivery
-outcomes (sent, retried after 429 / 5xx, blocked contact deactivated), on SQLite and PostgreSQL.
+"""The outbox: pacing arithmetic, claiming rows exactly once across processes, leases and their
+take-over, and delivery outcomes (sent, retried after 429 / 5xx while useful, given up after a
+few unknown failures, blocked contact deactivated), on SQLite and PostgreSQL.
 
 Time is fake: the outbox's `sleep` only advances a counter, so nothing waits for real.
 """
@@ -7,16 +8,27 @@ Time is fake: the outbox's `sleep` only advances a counter, so nothing waits for
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 from datetime import timedelta
 
 import pytest
 from sqlmodel import select
 
 from bot.messaging import Outbound
-from bot.outbox import Outbox, Pacer, RetryLater, Undeliverable
+from bot.outbox import (
+    Outbox,
+    Pacer,
+    RetryLater,
+    Undeliverable,
+    died_here,
+    machine_key,
+    new_claimant,
+)
 from storage.hot_path import enqueue
 from storage.models import Contact, OutboxMessage
-from tests.fakes.virtual_time import VirtualTime
+from tests.fakes.virtual_time import EventTime, VirtualTime
 
 
 def test_pacer_spaces_sends_overall_and_per_chat():
@@ -99,19 +111,65 @@ async def test_pending_rows_are_claimed_once_across_processes(database, clock):
     assert claimed_second == []
 
 
-async def test_a_stale_claim_is_taken_over_but_a_live_one_is_kept(database, clock):
-    _queue(database, clock, ["treo"], claimed=True)  # claimed by a process that then died
+async def test_an_expired_lease_is_taken_over_but_a_live_one_is_kept(database, clock):
+    with database.transaction() as session:  # claimed by a process elsewhere that then died
+        enqueue(
+            session,
+            channel="test",
+            chat_id="42",
+            payload=Outbound("treo").to_payload(),
+            now=clock(),
+            claimant="elsewhere/1/abc",
+        )
     survivor = _outbox(database, clock, ScriptedSender())
     assert await asyncio.to_thread(survivor.claim_due) == []
-    clock.advance(minutes=3)
+    clock.advance(seconds=14)
+    assert await asyncio.to_thread(survivor.claim_due) == []
+    clock.advance(seconds=2)
     taken = await asyncio.to_thread(survivor.claim_due)
     assert [r.payload["text"] for r in taken] == ["treo"]
-    # While it waits in this process's memory, its claim is refreshed at every sweep.
+    assert taken[0].claimed_by == survivor.claimant
+    # While it waits in this process's memory, its lease is renewed at every sweep.
     survivor._known.update(r.id for r in taken)
-    clock.advance(minutes=3)
-    await asyncio.to_thread(survivor.claim_due)
-    other = _outbox(database, clock, ScriptedSender())
-    assert await asyncio.to_thread(other.claim_due) == []
+    for _ in range(5):
+        clock.advance(seconds=10)
+        await asyncio.to_thread(survivor.claim_due)
+        other = _outbox(database, clock, ScriptedSender())
+        assert await asyncio.to_thread(other.claim_due) == []
+
+
+async def test_claims_of_a_process_that_died_on_this_machine_are_taken_at_once(database, clock):
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    with database.transaction() as session:
+        enqueue(
+            session,
+            channel="test",
+            chat_id="42",
+            payload=Outbound("mồ côi").to_payload(),
+            now=clock(),
+            claimant=f"{machine_key()}/{dead.pid}/abc",
+        )
+        enqueue(  # a live process on this machine keeps its claim until its lease runs out
+            session,
+            channel="test",
+            chat_id="43",
+            payload=Outbound("đang gửi").to_payload(),
+            now=clock(),
+            claimant=f"{machine_key()}/{os.getppid()}/def",
+        )
+    newcomer = _outbox(database, clock, ScriptedSender())
+    taken = await asyncio.to_thread(newcomer.claim_due)
+    assert [r.payload["text"] for r in taken] == ["mồ côi"]
+
+
+def test_claimant_names_machine_and_process():
+    claimant = new_claimant()
+    assert claimant.startswith(f"{machine_key()}/{os.getpid()}/")
+    assert len(claimant) <= 40
+    assert new_claimant() != claimant
+    assert not died_here(claimant, machine_key())
+    assert not died_here("another-machine/1/abc", machine_key())
 
 
 async def test_delivery_in_order_with_pacing_and_recorded_as_sent(database, clock):
@@ -132,7 +190,7 @@ async def test_flood_and_server_errors_are_retried(database, clock):
     outbox.submit(_queue(database, clock, ["kiên nhẫn"], claimed=True))
     await outbox.drain(timeout=5)
     assert sender.sent == [("42", "kiên nhẫn")]
-    assert 7 in virtual.slept and 2 in virtual.slept
+    assert virtual.slept == [7, 1]  # retry_after, then the first back-off step
     assert outbox.stats["retried"] == 2
     with database.transaction() as session:
         (row,) = session.exec(select(OutboxMessage)).all()
@@ -175,13 +233,133 @@ async def test_blocked_contact_is_deactivated_and_not_retried(database, clock):
         assert row.error.startswith("blocked")
 
 
-async def test_a_message_is_given_up_after_repeated_failures(database, clock):
-    sender = ScriptedSender([RetryLater(1)] * 10)
+async def test_unknown_failures_are_given_up_after_a_few_tries(database, clock):
+    sender = ScriptedSender([RetryLater(5, unknown=True)] * 3 + [ValueError("?")] * 10)
     outbox = _outbox(database, clock, sender)
     outbox.submit(_queue(database, clock, ["không tới"], claimed=True))
     await outbox.drain(timeout=5)
     assert sender.sent == []
-    assert set(_statuses(database).values()) == {"failed"}
+    with database.transaction() as session:
+        (row,) = session.exec(select(OutboxMessage)).all()
+        assert (row.status, row.attempts, row.error) == ("failed", 6, "failed: ValueError")
+
+
+async def test_transient_failures_and_429s_never_count_against_the_cap(database, clock):
+    failures = [RetryLater(2.0, reason="Bad Gateway")] * 12 + [RetryLater(3, throttled=True)] * 20
+    sender = ScriptedSender(failures)
+    virtual = VirtualTime()
+    outbox = _outbox(database, clock, sender, virtual)
+    outbox.submit(_queue(database, clock, ["vẫn tới"], claimed=True))
+    await outbox.drain(timeout=5)
+    assert sender.sent == [("42", "vẫn tới")]
+    backoffs = virtual.slept[:12]
+    assert backoffs == [1, 2, 4, 8, 16, 32, 60, 60, 60, 60, 60, 60]  # doubling, capped at 60 s
+    assert virtual.slept[12:] == [3] * 20
+    with database.transaction() as session:
+        (row,) = session.exec(select(OutboxMessage)).all()
+        assert (row.status, row.attempts) == ("sent", 33)
+
+
+async def test_a_message_no_longer_useful_is_given_up(database, clock):
+    sender = ScriptedSender([RetryLater(1.0)] * 1000)
+    virtual = VirtualTime()
+
+    async def sleep(seconds: float) -> None:  # the wall clock moves with the outbox's time
+        clock.advance(seconds=seconds)
+        await virtual.sleep(seconds)
+
+    outbox = Outbox(
+        database,
+        {"test": sender},
+        Pacer(25, 1.0),
+        clock,
+        monotonic=virtual.monotonic,
+        sleep=sleep,
+        useful_for=timedelta(hours=1),
+    )
+    outbox.submit(_queue(database, clock, ["quá muộn"], claimed=True))
+    await outbox.drain(timeout=5)
+    assert sender.sent == []
+    assert 3600 <= sum(virtual.slept) <= 3600 + 60
+    with database.transaction() as session:
+        (row,) = session.exec(select(OutboxMessage)).all()
+        assert row.status == "failed" and "không còn hữu ích" in row.error
+
+
+def test_a_hold_moves_slots_already_booked_when_they_are_asked_again():
+    pacer = Pacer(1, 0.0)
+    first = pacer.reserve("c", 0.0)
+    waiting = pacer.reserve("c", 0.0)
+    pacer.hold_chat("c", 30.0)
+    assert (first, waiting) == (0.0, 1.0)
+    assert pacer.held_until("c") == 30.0 and pacer.held_until("other") == 0.0
+    assert pacer.reserve("c", waiting) == 30.0
+
+
+@pytest.mark.parametrize("flood", [False, True])
+async def test_a_429_holds_sends_already_waiting_for_their_slot(database, clock, flood):
+    """Chats 2 and 3 are asleep until their paced slots when chat 1 meets a 429 (retry_after
+    20): a flood 429 holds them too, however early their slot; a per-chat one only chat 1."""
+    times: dict[str, float] = {}
+    events = EventTime()
+    answers = iter([RetryLater(20, throttled=True, flood=flood)])
+
+    class Sender:
+        async def send(self, chat_id: str, outbound: Outbound) -> None:
+            if chat_id == "1" and (failure := next(answers, None)):
+                raise failure
+            times.setdefault(chat_id, events.now)
+
+    outbox = Outbox(
+        database,
+        {"test": Sender()},
+        Pacer(2, 1.0),  # slots 0.5 s apart: chats 2 and 3 wait when the 429 comes
+        clock,
+        monotonic=events.monotonic,
+        sleep=events.sleep,
+    )
+    start = events.now
+    for chat in ("1", "2", "3"):
+        outbox.submit(_queue(database, clock, ["x"], chat=chat, claimed=True))
+    await events.run_until(lambda: len(times) == 3 and not outbox._workers)
+    assert times["1"] - start == pytest.approx(20)
+    if flood:
+        assert all(at - start >= 20 for at in times.values())
+    else:
+        assert (times["2"] - start, times["3"] - start) == pytest.approx((0.5, 1.0))
+
+
+async def test_a_send_is_recorded_before_the_next_one_in_its_chat(database, clock):
+    seen: list[dict[int, str]] = []
+
+    class Sender:
+        async def send(self, chat_id: str, outbound: Outbound) -> None:
+            seen.append(_statuses(database))
+
+    outbox = _outbox(database, clock, Sender())
+    rows = _queue(database, clock, ["một", "hai", "ba"], claimed=True)
+    outbox.submit(rows)
+    await outbox.drain(timeout=5)
+    ids = [r.id for r in rows]
+    assert [[snapshot[i] for i in ids] for snapshot in seen] == [
+        ["sending", "sending", "sending"],
+        ["sent", "sending", "sending"],
+        ["sent", "sent", "sending"],
+    ]
+
+
+async def test_a_stopping_process_hands_back_what_it_did_not_send(database, clock):
+    sender = ScriptedSender([RetryLater(5.0)] * 100)
+    outbox = _outbox(database, clock, sender)
+    rows = _queue(database, clock, ["chờ"], claimed=True)
+    with database.transaction() as session:
+        session.get(OutboxMessage, rows[0].id).claimed_by = outbox.claimant
+    outbox.submit(rows)
+    await asyncio.sleep(0)
+    await outbox.close()
+    assert _statuses(database) == {rows[0].id: "pending"}
+    successor = _outbox(database, clock, ScriptedSender())
+    assert [r.id for r in await asyncio.to_thread(successor.claim_due)] == [rows[0].id]
 
 
 async def test_rows_not_yet_due_wait(database, clock):
@@ -201,3 +379,17 @@ async def test_rows_not_yet_due_wait(database, clock):
     assert await asyncio.to_thread(outbox.claim_due) == []
     clock.advance(hours=1)
     assert len(await asyncio.to_thread(outbox.claim_due)) == 1
+
+
+async def test_a_row_found_after_its_useful_life_is_not_sent_but_kept_visible(database, clock):
+    _queue(database, clock, ["hôm qua"])
+    clock.advance(hours=25)  # the bot was down for a day
+    sender = ScriptedSender()
+    outbox = _outbox(database, clock, sender)
+    outbox.submit(await asyncio.to_thread(outbox.claim_due))
+    await outbox.drain(timeout=5)
+    assert sender.sent == []
+    with database.transaction() as session:
+        (row,) = session.exec(select(OutboxMessage)).all()
+        assert (row.status, row.attempts) == ("failed", 0)
+        assert row.error == "failed: không còn hữu ích sau 0 lần thử"

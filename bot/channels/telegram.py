@@ -558,10 +558,12 @@ class TelegramChannel:
             raise Undeliverable(f"nhóm đã chuyển sang {error.migrate_to_chat_id}") from None
         except (TelegramServerError, TelegramNetworkError) as error:
             raise RetryLater(2.0, reason=self._clean(error)) from None
+        except ClientDecodeError:  # not the Bot API answering (a proxy's error page): an outage
+            raise RetryLater(2.0, reason="Telegram trả lời không đúng dạng") from None
         except TelegramUnauthorizedError:
             raise RetryLater(30.0, reason="Telegram từ chối token (401)") from None
-        except (TelegramAPIError, AiogramError) as error:
-            raise RetryLater(5.0, reason=self._clean(error)) from None
+        except (TelegramAPIError, AiogramError) as error:  # an answer we do not know
+            raise RetryLater(5.0, unknown=True, reason=self._clean(error)) from None
         self._progress.pop(key, None)
 
     async def _deliver(self, chat: int, outbound: Outbound, progress: _Progress) -> None:

@@ -1,7 +1,7 @@
 """web page: sign-in links, sessions, the staff action log and units' own deadlines
 
 Revision ID: 0007
-Revises: 0005
+Revises: 0006
 Create Date: 2026-11-29 20:20:00.000000
 """
 
@@ -13,7 +13,7 @@ import storage.models
 
 
 revision = '0007'
-down_revision = '0005'
+down_revision = '0006'
 branch_labels = None
 depends_on = None
 
