@@ -40,7 +40,6 @@ from conversations.linking import (
     offer_text,
     read_confirmation,
 )
-from conversations.parsing import normalize
 from conversations.statuses import ContactRole
 from conversations.uploads import ASK_FOR_SIGNED_TEXT
 from storage.database import Database
@@ -290,7 +289,10 @@ class Service:
             return [Outbound(f"Hiện {unit.name} không có đợt báo cáo nào cần điền.")]
         form = campaign_form(campaign)
         submission = open_submission(tx, campaign.id, contact.unit_id)
-        if not ctx.inbound.choice and normalize(text) in UPLOAD_WORDS:
+        # A few whole-message words switch what the officer is doing; only short texts can be one.
+        typed = "" if ctx.inbound.choice or len(text) > 40 else narrative.command_words(text)
+        opening = typed in narrative.OPEN_WORDS
+        if typed in UPLOAD_WORDS:
             return [self._upload_prompt(ctx, campaign.id)]
         signed = signed_briefs(tx, submission.id)
         rows = load_answers(tx, submission.id)
@@ -312,9 +314,7 @@ class Service:
         effects: list = []
         place = narrative.Place.from_json(dialogue.narrative)
         pressed = inbound.choice or ""
-        wants_narrative = (
-            pressed.startswith("n-") if pressed else place.active or narrative.opens_narrative(text)
-        )
+        wants_narrative = pressed.startswith("n-") if pressed else place.active or opening
         new_state = state
         if wants_narrative:
             try:
@@ -330,7 +330,7 @@ class Service:
                     unit.name,
                     ctx.traits.buttons,
                 )
-                if narrative.opens_narrative(text) and not pressed:
+                if opening:
                     told, effects = narrative.open_narrative(told, outline)
                 else:
                     told, effects = narrative.step(told, event, outline, now)
