@@ -46,7 +46,6 @@ from conversations.linking import (
     read_confirmation,
 )
 from conversations.messages import format_moment
-from conversations.parsing import normalize
 from conversations.statuses import ContactRole
 from conversations.uploads import ASK_FOR_SIGNED_TEXT
 from storage.database import Database
@@ -447,7 +446,10 @@ class Service:
             return [Outbound(f"Hiện {unit.name} không có đợt báo cáo nào cần điền.")]
         form = campaign_form(campaign)
         submission = open_submission(tx, campaign.id, contact.unit_id)
-        if not ctx.inbound.choice and normalize(text) in UPLOAD_WORDS:
+        # A few whole-message words switch what the officer is doing; only short texts can be one.
+        typed = "" if ctx.inbound.choice or len(text) > 40 else narrative.command_words(text)
+        opening = typed in narrative.OPEN_WORDS
+        if typed in UPLOAD_WORDS:
             return [self._upload_prompt(ctx, campaign.id)]
         signed = signed_briefs(tx, submission.id)
         rows = load_answers(tx, submission.id)
@@ -469,9 +471,7 @@ class Service:
         effects: list = []
         place = narrative.Place.from_json(dialogue.narrative)
         pressed = inbound.choice or ""
-        wants_narrative = (
-            pressed.startswith("n-") if pressed else place.active or narrative.opens_narrative(text)
-        )
+        wants_narrative = pressed.startswith("n-") if pressed else place.active or opening
         new_state = state
         if wants_narrative:
             try:
@@ -487,7 +487,7 @@ class Service:
                     unit.name,
                     ctx.traits.buttons,
                 )
-                if narrative.opens_narrative(text) and not pressed:
+                if opening:
                     told, effects = narrative.open_narrative(told, outline)
                 else:
                     told, effects = narrative.step(told, event, outline, now)

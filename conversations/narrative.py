@@ -31,6 +31,7 @@ from conversations.parsing import normalize
 
 KEY_PREFIX = "dc:"
 MAX_TEXT_CHARS = 30_000  # one point's text; a whole report is rarely longer than this
+# «/baocao», «báo cáo» (as `command_words` gives them): the officer asks for the report part.
 OPEN_WORDS = frozenset({"/baocao", "bao cao", "viet bao cao", "/vietbaocao"})
 CONTEXT_PREFIX = "n:"
 
@@ -78,9 +79,9 @@ def narrative_texts(values: Mapping[str, dict | None]) -> dict[str, str]:
     return texts
 
 
-def opens_narrative(text: str) -> bool:
-    """«/baocao», «báo cáo»: the officer asks for the report part."""
-    return _words(text) in OPEN_WORDS
+def command_words(text: str) -> str:
+    """A message as its command words are compared: no diacritics, case or final «.»/«!»."""
+    return normalize(text).strip().rstrip(".!").strip()
 
 
 @dataclass(frozen=True)
@@ -203,10 +204,6 @@ def context_of(place: Place) -> str:
     return f"{CONTEXT_PREFIX}{place.mode}:{place.point or ''}:{place.pending or ''}"
 
 
-def _words(text: str) -> str:
-    return normalize(text).strip().rstrip(".!").strip()
-
-
 class _Step:
     def __init__(self, state: NarrativeState, outline: Outline) -> None:
         place = replace(state.place, skipped=list(state.place.skipped))
@@ -254,7 +251,7 @@ class _Step:
                 self.place.pending = None
                 self._command(command)
             return self.done()
-        words = _words(event.text)
+        words = command_words(event.text)
         if self.place.pending:
             self.place.pending = None
             if words in _YES:
