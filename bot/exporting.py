@@ -12,17 +12,15 @@
 
 from __future__ import annotations
 
-import contextlib
 import io
 import os
-import re
 import sys
-import tempfile
-import unicodedata
 from datetime import datetime
 from pathlib import Path
 from typing import TextIO
 
+from bot.output_files import ascii_name, replaced_atomically
+from bot.output_files import check_output_path as check_path
 from exports.cells import grouped
 from exports.data import CampaignInfo, load_reports, load_signed
 from exports.excel import (
@@ -42,15 +40,8 @@ LARGE_EXPORT = 500
 def export_filename(info: CampaignInfo, unit_code: str | None, now: datetime) -> str:
     """An ASCII file name: CT37-2022_tong-hop_20220704-0830.xlsx, CT37-2022_HU-NP_….xlsx."""
     stamp = now.astimezone(info.zone).strftime("%Y%m%d-%H%M")
-    what = _ascii(unit_code) if unit_code else "tong-hop"
-    return f"{_ascii(info.code).upper()}_{what}_{stamp}.xlsx"
-
-
-def _ascii(text: str) -> str:
-    bare = unicodedata.normalize("NFD", text.replace("đ", "d").replace("Đ", "D"))
-    bare = "".join(ch for ch in bare if unicodedata.category(ch) != "Mn")
-    bare = re.sub(r"[^A-Za-z0-9._-]+", "-", bare).strip("-.")
-    return bare[:60] or "x"
+    what = ascii_name(unit_code) if unit_code else "tong-hop"
+    return f"{ascii_name(info.code).upper()}_{what}_{stamp}.xlsx"
 
 
 def _load(database: Database, campaign_code: str | None, unit_code: str | None):
@@ -123,22 +114,12 @@ def per_unit_zip_bytes(database: Database, *, now: datetime) -> tuple[str, bytes
         buffer, info, form, reports, now=now, name=lambda r: export_filename(info, r.code, now)
     )
     stamp = now.astimezone(info.zone).strftime("%Y%m%d-%H%M")
-    return f"{_ascii(info.code).upper()}_phu-luc-tung-don-vi_{stamp}.zip", buffer.getvalue()
+    return f"{ascii_name(info.code).upper()}_phu-luc-tung-don-vi_{stamp}.zip", buffer.getvalue()
 
 
 def check_output_path(output: str | os.PathLike) -> str | None:
     """A Vietnamese reason why `output` cannot receive the export, or None when it can."""
-    path = Path(output)
-    if path.suffix.lower() != ".xlsx":
-        return f"tệp xuất phải có đuôi .xlsx: {path}"
-    if path.is_dir():
-        return f"{path} là một thư mục, cần tên tệp .xlsx"
-    parent = path.parent if str(path.parent) else Path(".")
-    if not parent.is_dir():
-        return f"không có thư mục {parent} để ghi {path.name}"
-    if not os.access(parent, os.W_OK):
-        return f"không có quyền ghi vào thư mục {parent}"
-    return None
+    return check_path(output, ".xlsx", "tệp xuất")
 
 
 class _ProgressLine:
@@ -157,12 +138,6 @@ class _ProgressLine:
                 file=self.stream,
                 flush=True,
             )
-
-
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
 
 
 def export_to_file(
@@ -185,11 +160,8 @@ def export_to_file(
     progress = None
     if not unit_code and (units > LARGE_EXPORT or sys.stderr.isatty()):
         progress = _ProgressLine(sys.stderr)
-    handle, temporary = tempfile.mkstemp(
-        prefix=f".{path.stem}.", suffix=".xlsx.tmp", dir=path.parent if str(path.parent) else "."
-    )
     try:
-        with os.fdopen(handle, "wb") as stream:
+        with replaced_atomically(path) as stream:
             _, result = _write(
                 stream,
                 app.database,
@@ -200,17 +172,9 @@ def export_to_file(
                 progress=progress,
                 loaded=loaded,
             )
-        os.chmod(temporary, 0o666 & ~_umask())
-        os.replace(temporary, path)
     except OSError as error:
-        with contextlib.suppress(OSError):
-            os.remove(temporary)
         print(f"baocao: không ghi được {path}: {error.strerror or error}", file=sys.stderr)
         return 1
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.remove(temporary)
-        raise
     if unit_code:
         print(f"Đã xuất Phụ lục của {loaded[2][0].name} vào {path}")
     else:
@@ -254,18 +218,8 @@ def export_per_unit(app, target: str | os.PathLike, *, campaign_code: str | None
 
     try:
         if path.suffix.lower() == ".zip":
-            handle, temporary = tempfile.mkstemp(
-                prefix=f".{path.stem}.", suffix=".zip.tmp", dir=path.parent
-            )
-            try:
-                with os.fdopen(handle, "wb") as stream:
-                    written = write_unit_workbooks(stream, info, form, reports, now=now, name=name)
-                os.chmod(temporary, 0o666 & ~_umask())
-                os.replace(temporary, path)
-            except BaseException:
-                with contextlib.suppress(OSError):
-                    os.remove(temporary)
-                raise
+            with replaced_atomically(path) as stream:
+                written = write_unit_workbooks(stream, info, form, reports, now=now, name=name)
         else:
             written = write_unit_workbooks(path, info, form, reports, now=now, name=name)
     except OSError as error:

@@ -9,16 +9,15 @@ never leaves half an archive.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 import sys
-import tempfile
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
 from bot.exporting import check_per_unit_target
+from bot.output_files import replaced_atomically
 from bot.reporting import LoadedReport, build_unit_draft, load_for_report
 from exports.consolidated import unit_tree
 from exports.data import SignedFile, UnitReport, load_signed
@@ -97,23 +96,12 @@ def _write(path: Path, entries: Iterator[tuple[str, bytes]], loaded: LoadedRepor
         for name, data in counted():
             (path / name).write_bytes(data)
         return counts["sent"], counts["drafts"]
-    folder = path.parent if str(path.parent) else Path(".")
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".zip.tmp", dir=folder)
-    try:
-        with (
-            os.fdopen(handle, "wb") as stream,
-            zipfile.ZipFile(stream, "w", compression=zipfile.ZIP_DEFLATED) as archive,
-        ):
-            for name, data in counted():
-                archive.writestr(name, data)
-        mask = os.umask(0o022)
-        os.umask(mask)
-        os.chmod(temporary, 0o666 & ~mask)
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.remove(temporary)
-        raise
+    with (
+        replaced_atomically(path) as stream,
+        zipfile.ZipFile(stream, "w", compression=zipfile.ZIP_DEFLATED) as archive,
+    ):
+        for name, data in counted():
+            archive.writestr(name, data)
     return counts["sent"], counts["drafts"]
 
 

@@ -12,18 +12,15 @@ database, so it is read again here: a bundled name, or a path valid from the wor
 
 from __future__ import annotations
 
-import contextlib
 import os
-import re
 import sys
-import tempfile
-import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 from sqlmodel import Session
 
+from bot.output_files import ascii_name, check_output_path, replaced_atomically
 from conversations.forms import Form, QuestionKind, memo
 from conversations.narrative import narrative_texts
 from conversations.outline import Outline, load_outline, resolve_outline_path
@@ -169,15 +166,8 @@ def consolidated_totals(form: Form, units: list[UnitReport]) -> tuple[dict[str, 
 def report_filename(info: CampaignInfo, unit_code: str | None, now: datetime) -> str:
     """An ASCII file name: CT37-2022_bao-cao_HU-NP_20220704-0830.docx."""
     stamp = now.astimezone(info.zone).strftime("%Y%m%d-%H%M")
-    what = _ascii(unit_code) if unit_code else "tong-hop"
-    return f"{_ascii(info.code).upper()}_bao-cao_{what}_{stamp}.docx"
-
-
-def _ascii(text: str) -> str:
-    bare = unicodedata.normalize("NFD", text.replace("đ", "d").replace("Đ", "D"))
-    bare = "".join(ch for ch in bare if unicodedata.category(ch) != "Mn")
-    bare = re.sub(r"[^A-Za-z0-9._-]+", "-", bare).strip("-.")
-    return bare[:60] or "x"
+    what = ascii_name(unit_code) if unit_code else "tong-hop"
+    return f"{ascii_name(info.code).upper()}_bao-cao_{what}_{stamp}.docx"
 
 
 def build_unit_draft(
@@ -230,17 +220,7 @@ def report_bytes(
 
 def check_report_path(output: str | os.PathLike) -> str | None:
     """A Vietnamese reason why `output` cannot receive the report, or None when it can."""
-    path = Path(output)
-    if path.suffix.lower() != ".docx":
-        return f"tệp báo cáo phải có đuôi .docx: {path}"
-    if path.is_dir():
-        return f"{path} là một thư mục, cần tên tệp .docx"
-    parent = path.parent if str(path.parent) else Path(".")
-    if not parent.is_dir():
-        return f"không có thư mục {parent} để ghi {path.name}"
-    if not os.access(parent, os.W_OK):
-        return f"không có quyền ghi vào thư mục {parent}"
-    return None
+    return check_output_path(output, ".docx", "tệp báo cáo")
 
 
 def report_to_file(
@@ -256,18 +236,10 @@ def report_to_file(
     with app.database.transaction() as session:  # StorageError → one clear line, exit 1
         loaded = load_for_report(session, campaign_code, unit_code)
     data = build_report(loaded, unit_code, now)
-    folder = path.parent if str(path.parent) else Path(".")
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".docx.tmp", dir=folder)
     try:
-        with os.fdopen(handle, "wb") as stream:
+        with replaced_atomically(path) as stream:
             stream.write(data)
-        mask = os.umask(0o022)
-        os.umask(mask)
-        os.chmod(temporary, 0o666 & ~mask)
-        os.replace(temporary, path)
     except OSError as error:
-        with contextlib.suppress(OSError):
-            os.remove(temporary)
         print(f"baocao: không ghi được {path}: {error.strerror or error}", file=sys.stderr)
         return 1
     if unit_code:
