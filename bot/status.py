@@ -72,6 +72,25 @@ def status_text(campaign: Campaign, progress: list[UnitProgress], now: datetime)
     return "\n".join(lines)
 
 
+def signed_reports_line(progress: list[UnitProgress], sent_codes: set[str]) -> str:
+    """The written report beside the figures: of the units that submitted their figures, how
+    many sent the signed report, and which have not yet (empty before any unit submitted)."""
+    submitted = [item for item in progress if item.done]
+    if not submitted:
+        return ""
+    missing = [item.unit.code for item in submitted if item.unit.code not in sent_codes]
+    line = (
+        f"Báo cáo có chữ ký: {len(submitted) - len(missing)}/{len(submitted)} đơn vị đã nộp số "
+        "liệu đã gửi"
+    )
+    if missing:
+        shown = ", ".join(missing[:10]) + (
+            f" và {len(missing) - 10} đơn vị khác" if len(missing) > 10 else ""
+        )
+        line += f"; chưa gửi: {shown}"
+    return line + "."
+
+
 def undelivered_line(failed: int) -> str:
     """The secretariat's warning about replies given up on (empty when there are none)."""
     if not failed:

@@ -20,7 +20,7 @@ from sqlmodel import Session, select
 
 from bot.messaging import Outbound
 from bot.reminders import load_audience, remind_now
-from bot.status import status_text, undelivered_line
+from bot.status import signed_reports_line, status_text, undelivered_line
 from conversations.messages import format_deadline, format_moment, render
 from conversations.reminder_plan import officer_summary
 from conversations.statuses import ContactRole
@@ -41,6 +41,7 @@ from storage.repository import (
     submission_for,
     unit_by_code,
 )
+from storage.signed_reports import campaign_signed_reports
 from storage.staff_store import (
     create_session,
     create_sign_in,
@@ -150,9 +151,9 @@ def status(
     allowed = scope_unit_ids(session, actor) if actor is not None else None
     if allowed is not None:
         progress = [item for item in progress if item.unit.id in allowed]
-    text = status_text(campaign, progress, now)
-    warning = undelivered_line(count_failed(session))
-    return f"{text}\n\n{warning}" if warning else text
+    sent = {row.unit_code for row in campaign_signed_reports(session, campaign)}
+    extra = [signed_reports_line(progress, sent), undelivered_line(count_failed(session))]
+    return "\n\n".join([status_text(campaign, progress, now), *filter(None, extra)])
 
 
 # --- invites -----------------------------------------------------------------------------------

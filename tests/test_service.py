@@ -39,6 +39,7 @@ from storage.repository import (
     submission_for,
     unit_by_code,
 )
+from storage.signed_reports import store_signed_report
 
 HU_NP = "Ban Thường vụ Huyện ủy Ninh Phước"
 _ids = itertools.count(1)
@@ -460,7 +461,7 @@ def test_secretariat_status_lists_counts_and_unsubmitted_units_by_group(service,
     assert lines.index("   ↳ Đảng ủy thị trấn Phước Dân (DU-PHUOCDAN): chưa bắt đầu") == (
         lines.index(f" • {HU_NP} (HU-NP): đang điền 3/18 câu") + 1
     )
-    assert "DU-TRIHAI" not in text  # submitted
+    assert "DU-TRIHAI" not in text.split("\n\nBáo cáo có chữ ký")[0]  # submitted: not in the list
     assert " • Ban Thường vụ Huyện ủy Bác Ái (mẫu) (HU-BACAI): chưa bắt đầu" in lines[self_check:]
     clock.advance(days=14, hours=16)  # 2022-07-05 00:00 in Vietnam
     assert "(đã quá hạn 1 ngày)" in secretary.say("/status")
@@ -652,3 +653,29 @@ def test_control_characters_from_a_chat_never_reach_the_database(service, databa
         assert contact.display_name == "Nguyễn Văn A"
         (raw,) = session.exec(select(Answer.raw_text)).all()
     assert raw == "Công văn 245-CV/HU ngày 30/6/2021 về dân vận"
+
+
+def test_secretariat_status_says_which_submitted_units_sent_their_signed_report(
+    service, database, clock, tmp_path
+):
+    secretary = link(service, database, clock, "sec", role="secretariat")
+    assert "Báo cáo có chữ ký" not in secretary.say("/status")  # nobody has submitted yet
+    for user, unit in (("np", "HU-NP"), ("nh", "HU-NH")):
+        officer = link(service, database, clock, user, unit)
+        officer.send("nộp")
+        assert "Đã nộp báo cáo" in officer.say("có")
+    assert "Báo cáo có chữ ký: 0/2 đơn vị đã nộp số liệu đã gửi; chưa gửi: HU-NH, HU-NP." in (
+        secretary.say("/status")
+    )
+    with database.transaction() as session:
+        submission = submission_for(
+            session, current_campaign(session), unit_by_code(session, "HU-NP")
+        )
+        store_signed_report(
+            session, tmp_path, submission_id=submission.id, file_name="Bao cao.pdf",
+            content_type="application/pdf", data=b"%PDF-1.7 signed", contact_id=None,
+            channel="telegram", now=clock(),
+        )  # fmt: skip
+    assert "Báo cáo có chữ ký: 1/2 đơn vị đã nộp số liệu đã gửi; chưa gửi: HU-NH." in (
+        secretary.say("/status")
+    )
