@@ -33,6 +33,7 @@ from exports.consolidation import UnitTree, counts, level_order
 from storage.models import Answer, AnswerHistory, Campaign, Contact, Invite, Submission, Unit
 from storage.progress import UnitProgress, campaign_progress
 from storage.repository import campaign_form, campaign_spec, current_campaign
+from storage.signed_reports import unit_signed_reports
 from storage.staff_store import list_actions, progress_fingerprint, unit_deadlines
 
 STATUSES = ("not_started", "in_progress", "submitted", "returned", "approved")
@@ -447,11 +448,30 @@ def unit_page(
         "submitted_at": format_moment(row.progress.submitted_at, state.zone)
         if row.progress.submitted_at
         else None,
+        "signed": [
+            {
+                "id": report.id,
+                "name": report.file_name,
+                "size": _file_size(report.size),
+                "when": format_moment(report.received_at, state.zone),
+                "who": sender or "—",
+            }
+            for report, sender in unit_signed_reports(session, campaign, unit.id)
+        ],
         "log": [
             _log_entry(action, u, state.zone)
             for action, u in list_actions(session, unit_ids={unit.id}, limit=20)
         ],
     }
+
+
+def _file_size(size: int) -> str:
+    """1 234 567 bytes -> "1,2 MB" (Vietnamese decimal comma)."""
+    if size < 1024:
+        return f"{size} B"
+    if size < 1024 * 1024:
+        return f"{size / 1024:.0f} KB"
+    return f"{size / 1024 / 1024:.1f} MB".replace(".", ",")
 
 
 def _section_title(form: Form, question: Question) -> str | None:
