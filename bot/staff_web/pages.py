@@ -466,9 +466,9 @@ def unit_page(
 
 
 def _file_size(size: int) -> str:
-    """1 234 567 bytes -> "1,2 MB" (Vietnamese decimal comma)."""
+    """43 -> "43 byte" (as the workbook says), 1 234 567 -> "1,2 MB" (decimal comma)."""
     if size < 1024:
-        return f"{size} B"
+        return f"{size} byte"
     if size < 1024 * 1024:
         return f"{size / 1024:.0f} KB"
     return f"{size / 1024 / 1024:.1f} MB".replace(".", ",")

@@ -187,7 +187,7 @@ async def test_the_secretariat_at_work_in_a_real_browser(tg, sqlite_url, clock, 
         send_signed_report(deployment, "HU-NH", "Báo cáo Ninh Hải.pdf", SIGNED_PDF)
         await step(chrome.get, f"http://127.0.0.1:{port}/web/don-vi/HU-NH")
         table = await step(text_of, chrome, "#bao-cao-ky")
-        assert "Báo cáo Ninh Hải.pdf" in table and f"{len(SIGNED_PDF)} B" in table
+        assert "Báo cáo Ninh Hải.pdf" in table and f"{len(SIGNED_PDF)} byte" in table
         await step(
             lambda: chrome.execute_script(
                 "document.getElementById('bao-cao-ky').scrollIntoView({block: 'center'})"

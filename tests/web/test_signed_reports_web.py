@@ -38,7 +38,7 @@ async def test_the_unit_page_lists_the_signed_report_and_staff_download_it(web, 
     report_id = send_back(browser, "HU-NP", "Báo cáo Ninh Phước.pdf", PDF, seeded["officer_np"])
 
     page = await (await browser.get("/web/don-vi/HU-NP")).text()
-    assert "Báo cáo Ninh Phước.pdf" in page and f"{len(PDF)} B" in page and "Anh" in page
+    assert "Báo cáo Ninh Phước.pdf" in page and f"{len(PDF)} byte" in page and "Anh" in page
     link = f"/web/tai-ve/don-vi/HU-NP/bao-cao-ky/{report_id}"
     assert f'href="{link}"' in page
     other = await (await browser.get("/web/don-vi/HU-NH")).text()
