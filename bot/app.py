@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
+from pathlib import Path
 
 from aiohttp import web
 
@@ -111,6 +112,7 @@ def assemble(app: App, channels: list[Channel]) -> Assembly:
         app.desk,
         session_valid_for=timedelta(hours=settings.baocao_web_session_hours),
         secure_cookie=settings.public_url.startswith("https://"),
+        data_dir=Path(settings.baocao_data_dir),
     )
     web_app = build_web_app(database, clock, staff)
     add_upload_page(web_app, UploadDeps(database, clock, app.service.uploads))

@@ -33,6 +33,7 @@ from conversations.labels import group_title, level_title
 from conversations.messages import format_deadline, format_moment
 from conversations.reminder_plan import after_quiet
 from exports.consolidation import status_summary
+from exports.data import campaign_deadlines
 from storage.database import DatabaseUrlError
 from storage.models import OutboxMessage
 from storage.outbox_store import count_failed, requeue_failed, undelivered_rows
@@ -314,8 +315,9 @@ def cmd_status(app: App, args: argparse.Namespace) -> int:
     with app.database.transaction() as session:
         for campaign in list_campaigns(session):
             progress = campaign_progress(session, campaign)
-            texts.append(status_text(campaign, progress, now))
-            summary = status_summary(progress, campaign.deadline, now)
+            deadlines = campaign_deadlines(session, campaign)
+            texts.append(status_text(campaign, progress, now, deadlines))
+            summary = status_summary(progress, deadlines, now)
             late = set(summary["late"])
             records.append(
                 {
@@ -331,6 +333,7 @@ def cmd_status(app: App, args: argparse.Namespace) -> int:
                             "parent_code": p.parent_code,
                             "status": p.status,
                             "late": p.code in late,
+                            "deadline": deadlines.of(p.code).isoformat(),
                             "answered": p.answered,
                             "total": p.total,
                             "submitted_at": p.submitted_at.isoformat() if p.submitted_at else None,

@@ -9,18 +9,22 @@ never leaves half an archive.
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import sys
 import zipfile
 from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 from bot.exporting import check_per_unit_target
-from bot.output_files import replaced_atomically
+from bot.output_files import ascii_name, replaced_atomically
 from bot.reporting import LoadedReport, build_unit_draft, load_for_report
 from exports.consolidated import unit_tree
 from exports.data import SignedFile, UnitReport, load_signed
+from storage.database import Database
 from storage.repository import current_campaign, unit_by_code
 from storage.signed_reports import SIGNED_FOLDER
 
@@ -45,8 +49,66 @@ def export_signed_reports(
     if problem:
         print(f"baocao: {problem}", file=sys.stderr)
         return 1
-    now = app.clock()
-    with app.database.transaction() as session:
+    collected = collect_signed_reports(
+        app.database, Path(app.settings.baocao_data_dir), app.clock(), campaign_code
+    )
+    path = Path(target)
+    try:
+        sent, drafts = _write(path, collected.entries())
+    except OSError as error:
+        print(f"baocao: không ghi được {path}: {error.strerror or error}", file=sys.stderr)
+        return 1
+    print(f"Đã xuất {sent} tệp báo cáo có chữ ký và {drafts} dự thảo (đơn vị chưa gửi) vào {path}")
+    if collected.missing:
+        print("baocao: không tìm thấy tệp đã lưu: " + "; ".join(collected.missing), file=sys.stderr)
+        return 1
+    return 0
+
+
+def signed_reports_zip_bytes(
+    database: Database, data_dir: str | os.PathLike, *, now: datetime
+) -> tuple[str, bytes]:
+    """(file name, zip bytes): the same archive as `baocao export --reports TỆP.zip`."""
+    collected = collect_signed_reports(database, Path(data_dir), now, None)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name, data in collected.entries():
+            archive.writestr(name, data)
+    info = collected.loaded.campaign
+    stamp = now.astimezone(info.zone).strftime("%Y%m%d-%H%M")
+    code = ascii_name(info.code).upper()
+    return f"{code}_bao-cao-co-chu-ky_{stamp}.zip", buffer.getvalue()
+
+
+@dataclass
+class CollectedReports:
+    """Every unit's signed files (or its draft), read lazily in the "Tổng hợp" order."""
+
+    loaded: LoadedReport
+    signed: dict[str, list[SignedFile]]
+    parents: dict[str, str]
+    data_dir: Path
+    now: datetime
+    missing: list[str] = field(default_factory=list)
+
+    def entries(self) -> Iterator[tuple[str, bytes]]:
+        for unit in unit_tree(self.loaded.form, self.loaded.units).ordered():
+            files = self.signed.get(unit.code, [])
+            for number, file in enumerate(files, start=1):
+                data = read_stored_file(self.data_dir, file.path)
+                if data is None:
+                    self.missing.append(f"{unit.code}: {file.file_name}")
+                    continue
+                yield report_file_name(unit, _extension(file), number), data
+            if not files:
+                draft = build_unit_draft(self.loaded, unit, self.parents.get(unit.code), self.now)
+                yield report_file_name(unit, "docx", draft=True), draft
+
+
+def collect_signed_reports(
+    database: Database, data_dir: Path, now: datetime, campaign_code: str | None
+) -> CollectedReports:
+    with database.transaction() as session:
         loaded = load_for_report(session, campaign_code, None)
         signed = load_signed(session, current_campaign(session, campaign_code))
         parents = {
@@ -54,36 +116,23 @@ def export_signed_reports(
             for unit in loaded.units
             if unit.parent_code
         }
-    data_dir = Path(app.settings.baocao_data_dir)
-    missing: list[str] = []
+    return CollectedReports(loaded, signed, parents, data_dir, now)
 
-    def entries() -> Iterator[tuple[str, bytes]]:
-        for unit in unit_tree(loaded.form, loaded.units).ordered():
-            files = signed.get(unit.code, [])
-            for number, file in enumerate(files, start=1):
-                data = _read(data_dir, file)
-                if data is None:
-                    missing.append(f"{unit.code}: {file.file_name}")
-                    continue
-                yield report_file_name(unit, _extension(file), number), data
-            if not files:
-                draft = build_unit_draft(loaded, unit, parents.get(unit.code), now)
-                yield report_file_name(unit, "docx", draft=True), draft
 
-    path = Path(target)
+def read_stored_file(data_dir: str | os.PathLike, relative: str) -> bytes | None:
+    """A stored signed report's bytes; None when missing or when the row points outside
+    the data folder's `signed/` (such a path is never followed)."""
+    folder = Path(data_dir).resolve() / SIGNED_FOLDER
+    path = (Path(data_dir).resolve() / relative).resolve()
+    if not relative.startswith(SIGNED_FOLDER + "/") or not path.is_relative_to(folder):
+        return None
     try:
-        sent, drafts = _write(path, entries(), loaded)
-    except OSError as error:
-        print(f"baocao: không ghi được {path}: {error.strerror or error}", file=sys.stderr)
-        return 1
-    print(f"Đã xuất {sent} tệp báo cáo có chữ ký và {drafts} dự thảo (đơn vị chưa gửi) vào {path}")
-    if missing:
-        print("baocao: không tìm thấy tệp đã lưu: " + "; ".join(missing), file=sys.stderr)
-        return 1
-    return 0
+        return path.read_bytes()
+    except OSError:
+        return None
 
 
-def _write(path: Path, entries: Iterator[tuple[str, bytes]], loaded: LoadedReport):
+def _write(path: Path, entries: Iterator[tuple[str, bytes]]):
     counts = {"sent": 0, "drafts": 0}
 
     def counted() -> Iterator[tuple[str, bytes]]:
@@ -103,16 +152,6 @@ def _write(path: Path, entries: Iterator[tuple[str, bytes]], loaded: LoadedRepor
         for name, data in counted():
             archive.writestr(name, data)
     return counts["sent"], counts["drafts"]
-
-
-def _read(data_dir: Path, file: SignedFile) -> bytes | None:
-    path = (data_dir / file.path).resolve()
-    if not file.path.startswith(SIGNED_FOLDER + "/") or not path.is_relative_to(data_dir.resolve()):
-        return None  # a row that points outside the data folder is never followed
-    try:
-        return path.read_bytes()
-    except OSError:
-        return None
 
 
 def _extension(file: SignedFile) -> str:

@@ -13,16 +13,20 @@ from bot.signed_intake import signed_summary
 from conversations.campaigns import days_left
 from conversations.labels import STATUS_TITLES, group_title
 from conversations.messages import format_deadline, late_phrase
-from exports.consolidation import UnitTree, counts, status_counts
+from exports.consolidation import Deadlines, UnitTree, counts, late, status_counts
+from exports.data import campaign_deadlines
 from storage.models import Campaign, Unit
 from storage.progress import UnitProgress, campaign_progress
 from storage.repository import campaign_spec
 from storage.signed_reports import signed_reports
 
 
-def status_text(campaign: Campaign, progress: list[UnitProgress], now: datetime) -> str:
+def status_text(
+    campaign: Campaign, progress: list[UnitProgress], now: datetime, deadlines: Deadlines
+) -> str:
     """A phone-readable summary: counts, late submissions, then who has not submitted, in the
-    unit tree (a unit beneath its own parent, shown for context when it has submitted)."""
+    unit tree (a unit beneath its own parent, shown for context when it has submitted). Each
+    unit is late against its own deadline (Gia hạn) when it has one."""
     spec = campaign_spec(campaign)
     left = days_left(campaign.deadline, now, spec.zone)
     if left > 0:
@@ -38,17 +42,18 @@ def status_text(campaign: Campaign, progress: list[UnitProgress], now: datetime)
         f"Đã nộp {tally['submitted']}/{len(progress)} · đang điền {tally['in_progress']} · "
         f"chưa bắt đầu {tally['not_started']}",
     ]
-    late = [
+    late_submissions = [
         (item, phrase)
         for item in progress
         if item.done
         and item.submitted_at
-        and (phrase := late_phrase(campaign.deadline, item.submitted_at))
+        and (phrase := late_phrase(deadlines.of(item.code), item.submitted_at))
     ]
-    if late:
+    if late_submissions:
         lines.append("Nộp muộn:")
-    for item, phrase in late:
+    for item, phrase in late_submissions:
         lines.append(f" • {item.unit.name} ({item.unit.code}): {phrase}")
+    overdue = {item.code for item in late(progress, deadlines, now)}
     tree = UnitTree(progress)
     open_rows = [
         (group, [(item, depth) for item, depth in rows if _still_open(tree, item)])
@@ -68,6 +73,10 @@ def status_text(campaign: Campaign, progress: list[UnitProgress], now: datetime)
             state = STATUS_TITLES[item.status]
             if item.status in ("in_progress", "returned"):
                 state += f" {item.answered}/{item.total} câu"
+            if item.code in overdue:
+                state += " · quá hạn"
+            elif item.code in deadlines.own and not counts(item.status):
+                state += f" · gia hạn đến {format_deadline(deadlines.of(item.code), spec.zone)}"
             lines.append(f"{indent}{item.unit.name} ({item.unit.code}): {state}")
     return "\n".join(lines)
 
@@ -110,12 +119,13 @@ def unit_status_text(session: Session, campaign: Campaign, unit_id: int, now: da
     unit = session.get(Unit, unit_id)
     progress = next((p for p in campaign_progress(session, campaign) if p.unit.id == unit.id), None)
     spec = campaign_spec(campaign)
-    left = days_left(campaign.deadline, now, spec.zone)
-    deadline = format_deadline(campaign.deadline, spec.zone)
+    own_deadline = campaign_deadlines(session, campaign).of(unit.code)
+    left = days_left(own_deadline, now, spec.zone)
+    deadline = format_deadline(own_deadline, spec.zone)
     if progress is None:
         return f"{unit.name} không thuộc đợt báo cáo {campaign.title}."
     done_at = progress.submitted_at if progress.done else None
-    late = late_phrase(campaign.deadline, done_at) if done_at else ""
+    late = late_phrase(own_deadline, done_at) if done_at else ""
     files = signed_reports(session, progress.submission_id) if progress.submission_id else []
     return (
         f"{unit.name}: {STATUS_TITLES[progress.status]}{f' ({late})' if late else ''}, "

@@ -24,6 +24,7 @@ from bot.status import signed_reports_line, status_text, undelivered_line
 from conversations.messages import format_deadline, format_moment, render
 from conversations.reminder_plan import officer_summary
 from conversations.statuses import ContactRole
+from exports.data import campaign_deadlines
 from storage.hot_path import QueuedMessage, Tx, enqueue, mark_sent
 from storage.models import Campaign, Contact, Invite, Unit
 from storage.outbox_store import count_failed
@@ -48,7 +49,6 @@ from storage.staff_store import (
     log_action,
     redeem_sign_in,
     set_unit_deadline,
-    unit_deadlines,
 )
 
 DOWNLOAD_VALID_FOR = timedelta(hours=24)
@@ -151,9 +151,10 @@ def status(
     allowed = scope_unit_ids(session, actor) if actor is not None else None
     if allowed is not None:
         progress = [item for item in progress if item.unit.id in allowed]
+    text = status_text(campaign, progress, now, campaign_deadlines(session, campaign))
     sent = {row.unit_code for row in campaign_signed_reports(session, campaign)}
     extra = [signed_reports_line(progress, sent), undelivered_line(count_failed(session))]
-    return "\n\n".join([status_text(campaign, progress, now), *filter(None, extra)])
+    return "\n\n".join([text, *filter(None, extra)])
 
 
 # --- invites -----------------------------------------------------------------------------------
@@ -362,7 +363,7 @@ def extend_deadline(
 
 def unit_deadline(session: Session, campaign: Campaign, unit: Unit) -> datetime:
     """The deadline that applies to a unit: its own when extended, else the campaign's."""
-    return unit_deadlines(session, campaign.id).get(unit.id, campaign.deadline)
+    return campaign_deadlines(session, campaign).of(unit.code)
 
 
 # --- the web page's sign-in link ----------------------------------------------------------

@@ -256,7 +256,7 @@ class SummarySheet:
                 indent = min(depth * 2, 15)
                 name = f"– {report.name}" if depth else report.name
                 lines = text_lines(name, (NAME_WIDTH - indent * 1.5) * FIT, 11)
-                state = progress_text(report, self.info.deadline)
+                state = progress_text(report, self.info.deadlines.of(report.code))
                 lines = max(lines, text_lines(state, STATUS_WIDTH * FIT, 11))
                 key = (indent, kind)
                 if key not in name_styles:

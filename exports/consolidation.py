@@ -19,8 +19,8 @@ Items are any objects with `code`, `parent_code`, `group` and `status` (`UnitRep
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Generic, Protocol, TypeVar
 
@@ -188,17 +188,32 @@ def status_counts(members: Sequence[Member]) -> dict[str, int]:
     return result
 
 
-def late(members: Sequence[M], deadline: datetime, now: datetime) -> list[M]:
-    """Units that have not submitted once the deadline has passed (none before it)."""
-    if now < deadline:
-        return []
-    return [member for member in members if not counts(member.status)]
+@dataclass(frozen=True)
+class Deadlines:
+    """The campaign's deadline and the units' own (set by Gia hạn), by unit code."""
+
+    campaign: datetime
+    own: Mapping[str, datetime] = field(default_factory=dict, hash=False)
+
+    def of(self, code: str) -> datetime:
+        """A unit's effective deadline: its own when extended, else the campaign's. Every
+        lateness shown (the chat, the command line, the workbook, the web page) asks this."""
+        return self.own.get(code, self.campaign)
 
 
-def status_summary(members: Sequence[M], deadline: datetime, now: datetime) -> dict:
+def late(members: Sequence[M], deadlines: Deadlines, now: datetime) -> list[M]:
+    """Units that have not submitted once their deadline has passed."""
+    return [
+        member
+        for member in members
+        if not counts(member.status) and now >= deadlines.of(member.code)
+    ]
+
+
+def status_summary(members: Sequence[M], deadlines: Deadlines, now: datetime) -> dict:
     """Counts, who is late, and who counts in the province total: for `baocao status --json`."""
     tree = UnitTree(members)
-    overdue = late(members, deadline, now)
+    overdue = late(members, deadlines, now)
     return {
         **status_counts(members),
         "late": [member.code for member in overdue],

@@ -9,6 +9,7 @@ dataclasses: they never touch a session, and a benchmark can build them in memor
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
@@ -18,11 +19,13 @@ from sqlmodel import Session, select
 from conversations.campaigns import DocumentHeading
 from conversations.forms import Form
 from conversations.messages import format_day, format_deadline
+from exports.consolidation import Deadlines
 from exports.figures import AnswerData
 from storage.models import Answer, Campaign, Submission
 from storage.progress import campaign_progress
 from storage.repository import StorageError, campaign_form, campaign_spec, unit_by_code
 from storage.signed_reports import campaign_signed_reports
+from storage.staff_store import unit_deadlines_by_code
 
 
 @dataclass(frozen=True)
@@ -36,6 +39,12 @@ class CampaignInfo:
     period_start: date | None = None
     period_end: date | None = None
     document: DocumentHeading = field(default_factory=DocumentHeading)
+    own_deadlines: Mapping[str, datetime] = field(default_factory=dict, hash=False)
+
+    @property
+    def deadlines(self) -> Deadlines:
+        """Who is late is judged against each unit's own deadline (Gia hạn), if it has one."""
+        return Deadlines(self.deadline, self.own_deadlines)
 
     @property
     def zone(self) -> ZoneInfo:
@@ -112,7 +121,14 @@ def load_signed(session: Session, campaign: Campaign) -> dict[str, list[SignedFi
     return dict(found)
 
 
-def campaign_info(campaign: Campaign) -> CampaignInfo:
+def campaign_deadlines(session: Session, campaign: Campaign) -> Deadlines:
+    """The campaign's deadline and every unit's own, for whoever shows lateness."""
+    return Deadlines(campaign.deadline, unit_deadlines_by_code(session, campaign.id))
+
+
+def campaign_info(
+    campaign: Campaign, own_deadlines: Mapping[str, datetime] | None = None
+) -> CampaignInfo:
     spec = campaign_spec(campaign)
     return CampaignInfo(
         period_start=spec.period_start,
@@ -124,6 +140,7 @@ def campaign_info(campaign: Campaign) -> CampaignInfo:
         receiver=campaign.receiver,
         deadline=campaign.deadline,
         timezone=campaign.timezone or "Asia/Ho_Chi_Minh",
+        own_deadlines=own_deadlines or {},
     )
 
 
@@ -193,4 +210,5 @@ def load_reports(
         )
         for item in progress
     ]
-    return campaign_info(campaign), form, reports
+    own = campaign_deadlines(session, campaign).own
+    return campaign_info(campaign, own), form, reports

@@ -180,7 +180,7 @@ def _late_days(report: UnitReport, info: CampaignInfo) -> int | None:
     """Days a counted report came after the deadline; None when on time or not submitted."""
     if not counts(report.status) or report.submitted_at is None:
         return None
-    return late_days(info.deadline, report.submitted_at) or None
+    return late_days(info.deadlines.of(report.code), report.submitted_at) or None
 
 
 def _with_code_width(headers, reports: list[UnitReport], indexes: tuple[int, ...]):

@@ -172,7 +172,7 @@ class UnitSheet:
         state = status_title(report.status)
         if report.submitted_at and report.status in DONE:
             state += f" lúc {format_moment(report.submitted_at, zone)}"
-            late = late_phrase(self.info.deadline, report.submitted_at)
+            late = late_phrase(self.info.deadlines.of(report.code), report.submitted_at)
             state += f" ({late})" if late else ""
         else:
             state += f", {report.answered}/{report.total} câu"

@@ -108,6 +108,35 @@ def campaign_signed_reports(session: Session, campaign: Campaign) -> list[UnitSi
     ]
 
 
+def unit_signed_report(
+    session: Session, campaign: Campaign, unit_id: int, report_id: int
+) -> SignedReport | None:
+    """The report `report_id` when it belongs to that unit's submission in the campaign."""
+    return session.exec(
+        select(SignedReport)
+        .join(Submission, Submission.id == SignedReport.submission_id)
+        .where(
+            SignedReport.id == report_id,
+            Submission.campaign_id == campaign.id,
+            Submission.unit_id == unit_id,
+        )
+    ).first()
+
+
+def unit_signed_reports(
+    session: Session, campaign: Campaign, unit_id: int
+) -> list[tuple[SignedReport, str]]:
+    """(report, sender's name or "") for one unit in the campaign, oldest first."""
+    rows = session.exec(
+        select(SignedReport, Contact.display_name)
+        .join(Submission, Submission.id == SignedReport.submission_id)
+        .outerjoin(Contact, Contact.id == SignedReport.contact_id)
+        .where(Submission.campaign_id == campaign.id, Submission.unit_id == unit_id)
+        .order_by(SignedReport.received_at, SignedReport.id)
+    ).all()
+    return [(report, sender or "") for report, sender in rows]
+
+
 def signed_report_path(data_dir: str | os.PathLike, report: SignedReport) -> Path:
     return Path(data_dir) / report.path
 

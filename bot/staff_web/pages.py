@@ -1,7 +1,7 @@
 """What each page shows, read from storage in the request's transaction: the overview, the unit
 list, one unit and the action log. Counts, the unit tree and what counts come from
 `exports.consolidation` and `storage.progress`, as in `/status` and the workbook; the only thing
-added here is the unit's own deadline (Gia hạn) when deciding who is late.
+unit's own deadline (Gia hạn) comes from `exports.consolidation.Deadlines`, as everywhere.
 
 Reading the progress of 10,000 units takes about a second, so the province-wide tree is kept in
 a `ProgressCache` shared by every session and rebuilt when the data's fingerprint changes (any
@@ -29,11 +29,13 @@ from conversations.forms import Form, Question
 from conversations.labels import GROUP_ORDER, LEVEL_TITLES, group_title, level_title, status_title
 from conversations.messages import format_deadline, format_moment
 from conversations.parsing import format_value
-from exports.consolidation import UnitTree, counts, level_order
+from exports.consolidation import Deadlines, UnitTree, counts, level_order
+from exports.data import campaign_deadlines
 from storage.models import Answer, AnswerHistory, Campaign, Contact, Invite, Submission, Unit
 from storage.progress import UnitProgress, campaign_progress
 from storage.repository import campaign_form, campaign_spec, current_campaign
-from storage.staff_store import list_actions, progress_fingerprint, unit_deadlines
+from storage.signed_reports import unit_signed_reports
+from storage.staff_store import list_actions, progress_fingerprint
 
 STATUSES = ("not_started", "in_progress", "submitted", "returned", "approved")
 ACTION_TITLES = {
@@ -58,7 +60,7 @@ class Snapshot:
     key: tuple
     taken: float
     ordered: list[tuple[UnitProgress, int]]
-    own_deadlines: dict[int, datetime]
+    deadlines: Deadlines
 
 
 class ProgressCache:
@@ -112,7 +114,7 @@ def _take(session: Session, campaign: Campaign, key: tuple, taken: float) -> Sna
     progress = campaign_progress(session, campaign)
     tree = UnitTree(progress, level_order(form, progress))
     ordered = [(item, depth) for _group, members in tree.groups() for item, depth in members]
-    return Snapshot(key, taken, ordered, unit_deadlines(session, campaign.id))
+    return Snapshot(key, taken, ordered, campaign_deadlines(session, campaign))
 
 
 @dataclass
@@ -159,12 +161,11 @@ def _standing(
     session: Session, actor: Actor, now: datetime, campaign: Campaign, snapshot: Snapshot
 ) -> Standing:
     allowed = scope_unit_ids(session, actor)
-    own = snapshot.own_deadlines
     rows = []
     for item, depth in snapshot.ordered:
         if allowed is not None and item.unit.id not in allowed:
             continue
-        deadline = own.get(item.unit.id, campaign.deadline)
+        deadline = snapshot.deadlines.of(item.code)
         late = not counts(item.status) and now >= deadline
         rows.append(Row(item, depth, deadline, late))
     tally = {"submitted": 0, "in_progress": 0, "not_started": 0, "late": 0}
@@ -447,11 +448,30 @@ def unit_page(
         "submitted_at": format_moment(row.progress.submitted_at, state.zone)
         if row.progress.submitted_at
         else None,
+        "signed": [
+            {
+                "id": report.id,
+                "name": report.file_name,
+                "size": _file_size(report.size),
+                "when": format_moment(report.received_at, state.zone),
+                "who": sender or "—",
+            }
+            for report, sender in unit_signed_reports(session, campaign, unit.id)
+        ],
         "log": [
             _log_entry(action, u, state.zone)
             for action, u in list_actions(session, unit_ids={unit.id}, limit=20)
         ],
     }
+
+
+def _file_size(size: int) -> str:
+    """43 -> "43 byte" (as the workbook says), 1 234 567 -> "1,2 MB" (decimal comma)."""
+    if size < 1024:
+        return f"{size} byte"
+    if size < 1024 * 1024:
+        return f"{size / 1024:.0f} KB"
+    return f"{size / 1024 / 1024:.1f} MB".replace(".", ",")
 
 
 def _section_title(form: Form, question: Question) -> str | None:

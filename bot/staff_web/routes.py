@@ -25,6 +25,7 @@ from sqlmodel import Session
 from bot import use_cases
 from bot.clock import Clock
 from bot.exporting import export_bytes, per_unit_zip_bytes
+from bot.report_files import read_stored_file, signed_reports_zip_bytes
 from bot.reporting import report_bytes
 from bot.staff_web import pages
 from bot.staff_web.guard import (
@@ -41,7 +42,8 @@ from bot.use_cases import Desk
 from conversations.messages import format_moment
 from conversations.reminder_plan import after_quiet
 from storage.database import Database
-from storage.repository import StorageError, campaign_spec, current_campaign
+from storage.repository import StorageError, campaign_spec, current_campaign, unit_by_code
+from storage.signed_reports import unit_signed_report
 from storage.staff_store import end_session
 
 PACKAGE = Path(__file__).resolve().parent.parent
@@ -65,6 +67,7 @@ class StaffWeb:
     desk: Desk
     session_valid_for: timedelta = timedelta(hours=12)
     secure_cookie: bool = False
+    data_dir: Path = Path("data")  # where the signed reports units sent back are stored
     templates: Environment = field(init=False)
     progress: pages.ProgressCache = field(init=False, default_factory=pages.ProgressCache)
 
@@ -102,6 +105,8 @@ def add_staff_pages(web_app: web.Application, staff: StaffWeb) -> None:
     add.add_get("/web/tai-ve/theo-don-vi.zip", download_per_unit)
     add.add_get("/web/tai-ve/bao-cao.docx", download_report)
     add.add_get("/web/tai-ve/don-vi/{code}.xlsx", download_unit)
+    add.add_get("/web/tai-ve/bao-cao-co-chu-ky.zip", download_signed_zip)
+    add.add_get("/web/tai-ve/don-vi/{code}/bao-cao-ky/{report_id:[0-9]+}", download_signed)
     add.add_get("/web/nhat-ky", action_log)
 
 
@@ -479,3 +484,30 @@ async def download_report(request: web.Request) -> web.Response:
         return (*report_bytes(database, now=now), DOCX)
 
     return await _file(request, what="dự thảo báo cáo tổng hợp", code=None, make=make)
+
+
+async def download_signed_zip(request: web.Request) -> web.Response:
+    data_dir = request.app[STAFF_KEY].data_dir
+
+    def make(database, now):
+        return (*signed_reports_zip_bytes(database, data_dir, now=now), "application/zip")
+
+    return await _file(request, what="báo cáo có chữ ký (.zip)", code=None, make=make)
+
+
+async def download_signed(request: web.Request) -> web.Response:
+    """One signed report a unit sent back, read from the data folder (never outside it)."""
+    code = request.match_info["code"]
+    report_id = int(request.match_info["report_id"])
+    data_dir = request.app[STAFF_KEY].data_dir
+
+    def make(database, _now):
+        with database.transaction() as session:
+            unit = unit_by_code(session, code)
+            report = unit_signed_report(session, current_campaign(session), unit.id, report_id)
+        data = read_stored_file(data_dir, report.path) if report else None
+        if data is None:
+            raise StorageError("không tìm thấy tệp")
+        return report.file_name, data, report.content_type or "application/octet-stream"
+
+    return await _file(request, what="báo cáo có chữ ký", code=code, make=make)

@@ -33,6 +33,7 @@ from bot.service import BAD_CODE_TEXT, STRANGER_TEXT, TEXT_ONLY_TEXT
 from bot.settings import Settings
 from bot.status import status_text
 from conversations.engine import Choice
+from exports.data import campaign_deadlines
 from storage.models import Answer, AnswerHistory, DownloadToken, OutboxMessage, Submission
 from storage.progress import campaign_progress
 from storage.quota import usage
@@ -525,7 +526,9 @@ async def test_long_texts_are_split_at_2000_characters_on_line_boundaries(fake, 
         parts = await run.say(SECRETARY, "/status")
         with run.app.database.transaction() as session:
             campaign = current_campaign(session)
-            expected = status_text(campaign, campaign_progress(session, campaign), run.clock())
+            progress = campaign_progress(session, campaign)
+            deadlines = campaign_deadlines(session, campaign)
+            expected = status_text(campaign, progress, run.clock(), deadlines)
         assert len(expected) > 4000
         assert len(parts) >= 3
         assert all(0 < len(part) <= 2000 for part in parts)

@@ -16,12 +16,14 @@ from bot.exporting import export_bytes
 from bot.status import status_text
 from conversations.labels import GROUP_ORDER
 from exports.consolidation import (
+    Deadlines,
     UnitTree,
     counts,
     late,
     status_counts,
     status_summary,
 )
+from exports.data import campaign_deadlines
 from storage.progress import campaign_progress
 from storage.repository import UnitRow, current_campaign
 from tests.exports.conftest import (
@@ -280,9 +282,10 @@ def test_status_counts_and_late_units():
     ]
     assert status_counts(members) == {"submitted": 2, "in_progress": 2, "not_started": 1}
     deadline = datetime(2022, 7, 4, 17, 0, tzinfo=UTC)
-    assert late(members, deadline, deadline.replace(hour=16)) == []
-    assert [m.code for m in late(members, deadline, deadline)] == ["C", "D", "E"]
-    summary = status_summary(members, deadline, deadline.replace(day=5))
+    deadlines = Deadlines(deadline)
+    assert late(members, deadlines, deadline.replace(hour=16)) == []
+    assert [m.code for m in late(members, deadlines, deadline)] == ["C", "D", "E"]
+    summary = status_summary(members, deadlines, deadline.replace(day=5))
     assert summary["late"] == ["C", "D", "E"]
     assert summary["counted_in_totals"] == ["A", "B"]
     assert summary["province_total"] == "Tổng hợp từ 2/5 đơn vị đã nộp"
@@ -302,7 +305,8 @@ def test_status_lists_a_commune_under_its_own_district_whatever_its_status(store
     store.submit("HU-NP")
     with database.transaction() as session:
         campaign = current_campaign(session)
-        text = status_text(campaign, campaign_progress(session, campaign), NOW)
+        progress = campaign_progress(session, campaign)
+        text = status_text(campaign, progress, NOW, campaign_deadlines(session, campaign))
     lines = text.splitlines()
     district = lines.index(" • Ban Thường vụ Huyện ủy Ninh Hải (HU-NH): đã nộp")
     assert lines[district + 1] == "   ↳ Đảng ủy xã A (DU-A): đang điền 1/14 câu"

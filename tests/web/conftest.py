@@ -115,12 +115,13 @@ class Browser:
 
 
 @pytest.fixture
-async def web(database, clock):
+async def web(database, clock, tmp_path):
     staff = StaffWeb(
         database,
         clock,
         Desk(bot_usernames={"telegram": "baocao_test_bot"}, public_url="http://baocao.test"),
         session_valid_for=timedelta(hours=12),
+        data_dir=tmp_path / "data",
     )
     server = TestServer(build_web_app(database, clock, staff))
     clients = []

@@ -23,6 +23,8 @@ from pathlib import Path
 import pytest
 from openpyxl import load_workbook
 
+from storage.repository import current_campaign, submission_for, unit_by_code
+from storage.signed_reports import store_signed_report
 from tests.channels.test_telegram_e2e import (
     BOT_USERNAME,
     SECRETARY,
@@ -113,7 +115,11 @@ async def test_the_secretariat_at_work_in_a_real_browser(tg, sqlite_url, clock, 
         tg,
         sqlite_url,
         clock,
-        overrides={"baocao_http_port": port, "baocao_public_url": f"http://127.0.0.1:{port}"},
+        overrides={
+            "baocao_http_port": port,
+            "baocao_public_url": f"http://127.0.0.1:{port}",
+            "baocao_data_dir": str(tmp_path / "data"),
+        },
     )
     await deployment.start()
     try:
@@ -177,6 +183,20 @@ async def test_the_secretariat_at_work_in_a_real_browser(tg, sqlite_url, clock, 
         workbook = load_workbook(await downloaded(tmp_path, ".xlsx"))
         assert "Tổng hợp" in workbook.sheetnames
 
+        # HU-NH's signed report, sent back in the chat: listed on its page, downloaded as it is.
+        send_signed_report(deployment, "HU-NH", "Báo cáo Ninh Hải.pdf", SIGNED_PDF)
+        await step(chrome.get, f"http://127.0.0.1:{port}/web/don-vi/HU-NH")
+        table = await step(text_of, chrome, "#bao-cao-ky")
+        assert "Báo cáo Ninh Hải.pdf" in table and f"{len(SIGNED_PDF)} byte" in table
+        await step(
+            lambda: chrome.execute_script(
+                "document.getElementById('bao-cao-ky').scrollIntoView({block: 'center'})"
+            )
+        )
+        await step(chrome.save_screenshot, str(SCREENSHOTS / "bao-cao-ky.png"))
+        await step(lambda: chrome.find_element(By.CSS_SELECTOR, "#bao-cao-ky a").click())
+        assert (await downloaded(tmp_path, ".pdf")).read_bytes() == SIGNED_PDF
+
         # The log shows what was done here.
         await step(chrome.get, f"http://127.0.0.1:{port}/web/nhat-ky?kenh=web")
         log = await step(text_of, chrome, "table.log")
@@ -199,6 +219,28 @@ async def test_the_secretariat_at_work_in_a_real_browser(tg, sqlite_url, clock, 
         assert "Ninh Phước" not in await step(lambda: chrome.page_source)
     finally:
         await deployment.stop()
+
+
+SIGNED_PDF = b"%PDF-1.4\nsigned by Huyen uy Ninh Hai\n%%EOF\n"
+
+
+def send_signed_report(deployment: Deployment, code: str, name: str, data: bytes) -> None:
+    """Store a signed report as the chat's intake does (file in the data folder, row in the
+    database)."""
+    app = deployment.app
+    with app.database.transaction() as session:
+        submission = submission_for(session, current_campaign(session), unit_by_code(session, code))
+        store_signed_report(
+            session,
+            app.settings.baocao_data_dir,
+            submission_id=submission.id,
+            file_name=name,
+            content_type="application/pdf",
+            data=data,
+            contact_id=None,
+            channel="telegram",
+            now=app.clock(),
+        )
 
 
 class Browserless:
