@@ -63,6 +63,7 @@ from storage.hot_path import (
     load_dialogue,
     note_seen,
     open_submission,
+    own_deadline,
     record_submission,
     save_dialogue,
     set_pending_invite,
@@ -461,7 +462,9 @@ class Service:
             status=submission.status,
             unit_name=unit.name,
             submitted_at=submission.submitted_at,
-            campaign=_brief(campaign_spec(campaign)),
+            campaign=_brief(
+                campaign_spec(campaign), own_deadline(tx, campaign.id, contact.unit_id)
+            ),
             buttons=ctx.traits.buttons,
             signed_reports=tuple(signed_lines(signed)),
         )
@@ -576,12 +579,13 @@ def _note_seen(tx: Tx, contact: Correspondent, inbound: Inbound, now: datetime) 
         note_seen(tx, contact.id, name or contact.display_name, now)
 
 
-def _brief(spec: CampaignSpec) -> CampaignBrief:
-    """What the engine says about the round (opening, late submission)."""
+def _brief(spec: CampaignSpec, own: datetime | None = None) -> CampaignBrief:
+    """What the engine says about the round (opening, late submission); `own` is the unit's
+    own deadline when the Ban Dân vận extended it."""
     return CampaignBrief(
         issued_by=spec.issued_by,
         receiver=spec.receiver or "Ban Dân vận Tỉnh ủy",
-        deadline=spec.deadline,
+        deadline=own or spec.deadline,
         period_start=spec.period_start,
         period_end=spec.period_end,
     )

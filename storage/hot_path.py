@@ -332,6 +332,13 @@ class SignedBrief(NamedTuple):
     size: int
 
 
+def own_deadline(db: Session | Tx, campaign_id: int, unit_id: int) -> datetime | None:
+    """The unit's own deadline in the campaign (Gia hạn), or None: the campaign's applies."""
+    tx = Tx.of(db)
+    row = tx.run("own_deadline", {"campaign_id": campaign_id, "unit_id": unit_id}).fetchone()
+    return tx.read_moment(row[0]) if row else None
+
+
 def signed_briefs(db: Session | Tx, submission_id: int) -> list[SignedBrief]:
     """The signed report files the unit sent back for this submission, oldest first."""
     rows = Tx.of(db).run("signed_reports", {"submission_id": submission_id}).fetchall()

@@ -29,6 +29,7 @@ from storage.models import (
     SignedReport,
     Submission,
     Unit,
+    UnitDeadline,
 )
 
 
@@ -53,6 +54,7 @@ def build_statements(insert: Callable, *, lock: bool) -> dict[str, Executable]:
     history = AnswerHistory.__table__
     state = ConversationState.__table__
     outbox = OutboxMessage.__table__
+    own_deadline = UnitDeadline.__table__
     signed = SignedReport.__table__
     officer = literal_column("'officer'")
     submission_row = select(
@@ -138,6 +140,10 @@ def build_statements(insert: Callable, *, lock: bool) -> dict[str, Executable]:
             answer.c.raw_text,
             answer.c.note,
         ).where(answer.c.submission_id == bindparam("submission_id")),
+        "own_deadline": select(own_deadline.c.deadline).where(
+            own_deadline.c.campaign_id == bindparam("campaign_id"),
+            own_deadline.c.unit_id == bindparam("unit_id"),
+        ),
         "signed_reports": select(signed.c.file_name, signed.c.size)
         .where(signed.c.submission_id == bindparam("submission_id"))
         .order_by(signed.c.received_at, signed.c.id),

@@ -9,7 +9,8 @@ from datetime import UTC, datetime
 
 from sqlmodel import select
 
-from storage.models import Answer, AnswerHistory
+from storage.models import Answer, AnswerHistory, UnitDeadline
+from storage.repository import current_campaign, unit_by_code
 from tests.test_service import HU_NP, Chat, link, new_invite, stored_answers
 
 
@@ -64,3 +65,27 @@ def test_a_late_submission_says_so_everywhere(service, database, clock):
     assert "Hạn nộp: trước ngày 05/7/2022" in status
     assert f"Nộp muộn:\n • {HU_NP} (HU-NP): nộp muộn 3 ngày" in status
     assert stored_answers(database)["docs_party"] == ({"items": []}, False)
+
+
+def test_a_unit_given_more_time_is_not_told_it_is_late(service, database, clock):
+    """Gia hạn: the officer's confirmation, their /status and the secretariat's /status all
+    measure the unit against its own deadline."""
+    secretary = link(service, database, clock, "thu", role="secretariat")
+    officer = link(service, database, clock, "anh")
+    with database.transaction() as session:
+        session.add(
+            UnitDeadline(
+                campaign_id=current_campaign(session).id,
+                unit_id=unit_by_code(session, "HU-NP").id,
+                deadline=datetime(2022, 7, 11, 17, 0, tzinfo=UTC),  # before 12/7 in Vietnam
+                set_at=clock(),
+            )
+        )
+    officer.send("Xong")
+    clock.set(datetime(2022, 7, 7, 3, 0, tzinfo=UTC))  # after the campaign's deadline
+    officer.send("nộp")
+    done = officer.say("có")
+    assert done.startswith(f"Đã nộp báo cáo của {HU_NP} lúc 10:00 ngày 07/7/2022.")
+    assert "nộp muộn" not in done
+    assert "nộp muộn" not in officer.say("/status")
+    assert "Nộp muộn:" not in secretary.say("/status")
