@@ -136,7 +136,9 @@ def load_audience(session: Session, campaign: Campaign, unit_code: str | None = 
         if channel in SILENT_CHANNELS:
             continue
         if role == ContactRole.SECRETARIAT:
-            if active and unit_code is None:
+            # The digest covers the whole province: only the province's secretariat gets it (a
+            # district secretariat, scoped to its units, asks /status for its own).
+            if active and unit_code is None and unit_id is None:
                 desk.append(Recipient(contact_id, channel, chat_id, name))
             continue
         if unit_id not in codes:

@@ -10,6 +10,8 @@ from sqlmodel import select
 from bot import cli
 from bot.app import build_app
 from storage.models import Contact, StaffAction, WebSignIn
+from storage.reminder_store import load_audience
+from storage.repository import current_campaign
 from storage.staff_store import redeem_sign_in, token_hash
 from tests.test_service import Chat, link, new_invite
 from tests.web.conftest import add_contact, set_status, status_of
@@ -161,3 +163,14 @@ def test_reminders_name_a_unit_its_own_deadline_and_spare_it_until_then(database
         assert queued == len(audience.officers) - 1
         assert sorted(reminded).count("chat-Chi") == 1  # the manual reminder only
         assert "chat-Dũng" in reminded
+
+
+def test_the_province_digest_goes_to_the_province_secretariat_only(service, database, clock):
+    province = link(service, database, clock, "tinh", role="secretariat")
+    district = Chat(service, "huyen")
+    district.send(f"/start {new_invite(database, clock, 'HU-NP', 'secretariat')}")
+    assert district.say("có").startswith("Đã liên kết")
+    with database.transaction() as session:
+        audience = load_audience(session, current_campaign(session))
+        chats = [recipient.chat_id for recipient in audience.secretariat]
+    assert chats == [f"chat-{province.user}"]
