@@ -30,10 +30,13 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def create_sign_in(session: Session, contact_id: int, now: datetime, valid_for: timedelta) -> str:
+def _new_token(
+    session: Session, model: type, contact_id: int, now: datetime, valid_for: timedelta
+) -> str:
+    """A fresh random token for `contact_id`; only its hash is stored (a `model` row)."""
     token = secrets.token_urlsafe(32)
     session.add(
-        WebSignIn(
+        model(
             token_hash=token_hash(token),
             contact_id=contact_id,
             created_at=now,
@@ -42,6 +45,10 @@ def create_sign_in(session: Session, contact_id: int, now: datetime, valid_for: 
     )
     session.flush()
     return token
+
+
+def create_sign_in(session: Session, contact_id: int, now: datetime, valid_for: timedelta) -> str:
+    return _new_token(session, WebSignIn, contact_id, now, valid_for)
 
 
 def redeem_sign_in(session: Session, token: str, now: datetime) -> int | None:
@@ -59,17 +66,7 @@ def redeem_sign_in(session: Session, token: str, now: datetime) -> int | None:
 
 
 def create_session(session: Session, contact_id: int, now: datetime, valid_for: timedelta) -> str:
-    token = secrets.token_urlsafe(32)
-    session.add(
-        WebSession(
-            token_hash=token_hash(token),
-            contact_id=contact_id,
-            created_at=now,
-            expires_at=now + valid_for,
-        )
-    )
-    session.flush()
-    return token
+    return _new_token(session, WebSession, contact_id, now, valid_for)
 
 
 def session_contact(session: Session, token: str, now: datetime) -> Contact | None:
