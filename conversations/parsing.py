@@ -217,7 +217,10 @@ def _example(kind: str, unit: str | None = None) -> str:
     if kind == "ratio":
         return "Ví dụ: 45/50 (đã giải quyết 45 trên tổng số 50)"
     if kind == "documents":
-        return "Ví dụ: 12-KH/HU, ngày 05/03/2024, Kế hoạch tuyên truyền (mỗi văn bản một dòng)"
+        return (
+            "Ví dụ: 12-KH/HU, ngày 05/6/2017, Kế hoạch triển khai Chỉ thị 37-CT/TU "
+            "(mỗi văn bản một dòng)"
+        )
     return "Ví dụ: Đơn vị đã tổ chức 2 hội nghị quán triệt."
 
 
