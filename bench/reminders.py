@@ -16,7 +16,7 @@
 
 Measured and extrapolated figures are printed separately; delivering all 12,000 reminders of
 10,000 units takes 8 minutes at 25/s by design (`--deliver 12001` measures it). Reminders are
-staggered at 24/s when queued (bot.reminders.SPREAD_RATE), so the expected ratio to the 25/s
+staggered at 24/s when queued (bot.reminders.ticks.SPREAD_RATE), so the expected ratio to the 25/s
 bound is about 25/24 ≈ 1.04 plus the outbox's wake-up lag (about a second).
 """
 
@@ -41,8 +41,8 @@ from sqlalchemy import func, insert, select, update  # noqa: E402
 
 from bot.messaging import Outbound  # noqa: E402
 from bot.outbox import Outbox, Pacer, RetryLater, Undeliverable  # noqa: E402
-from bot.reminder_runner import AlwaysHeld, ReminderRunner  # noqa: E402
-from bot.reminders import SPREAD_RATE, load_audience, tick  # noqa: E402
+from bot.reminders.runner import AlwaysHeld, ReminderRunner  # noqa: E402
+from bot.reminders.ticks import SPREAD_RATE, load_audience, tick  # noqa: E402
 from conversations.campaigns import BUNDLED_CAMPAIGN, load_campaign  # noqa: E402
 from conversations.forms import BUNDLED_FORMS  # noqa: E402
 from storage.database import open_database  # noqa: E402

@@ -4,7 +4,7 @@ concurrent signed-in sessions, against the same server's /healthz in the same ru
 A temporary SQLite database gets 10,000 units (100 districts × 99 communes and the district
 itself, the groups alternating), submissions for about 70 % of them with every question
 answered, and 20 secretariat members each with a live session. The real aiohttp application
-(`bot.web.build_web_app` with the staff pages) listens on 127.0.0.1; 20 client sessions, each
+(`bot.web.server.build_web_app` with the staff pages) listens on 127.0.0.1; 20 client sessions, each
 with its own cookie, request one page after another (a closed loop) for a fixed number of
 rounds. Reported: p50/p95 latency and requests/s per page and for /healthz (the floor the
 server, the thread hop and one database round trip set). Target: overview p95 < 300 ms.
@@ -34,10 +34,10 @@ from aiohttp import web  # noqa: E402
 from sqlalchemy import insert  # noqa: E402
 
 from bot.clock import FakeClock  # noqa: E402
-from bot.staff_web.guard import COOKIE  # noqa: E402
-from bot.staff_web.routes import StaffWeb  # noqa: E402
 from bot.use_cases import Desk  # noqa: E402
-from bot.web import build_web_app  # noqa: E402
+from bot.web.server import build_web_app  # noqa: E402
+from bot.web.staff.guard import COOKIE  # noqa: E402
+from bot.web.staff.routes import StaffWeb  # noqa: E402
 from storage.database import open_database  # noqa: E402
 from storage.models import Answer, Contact, Submission, Unit  # noqa: E402
 from storage.repository import (  # noqa: E402

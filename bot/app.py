@@ -24,14 +24,14 @@ from bot.dispatch import ChannelHost
 from bot.messaging import ChannelTraits
 from bot.outbox import Outbox, Pacer
 from bot.quota_gate import MonthlyQuotaGate
-from bot.reminder_runner import ReminderRunner, start_scheduler
+from bot.reminders.runner import ReminderRunner, start_scheduler
 from bot.service import Service
 from bot.settings import Settings
 from bot.signed_intake import Uploads
-from bot.staff_web.routes import StaffWeb
-from bot.upload_page import UploadDeps, add_upload_page
 from bot.use_cases import Desk
-from bot.web import build_web_app
+from bot.web.server import build_web_app
+from bot.web.staff.routes import StaffWeb
+from bot.web.upload_page import UploadDeps, add_upload_page
 from storage.database import Database, open_database
 from storage.repository import question_contexts, secretariat_chat_ids, seed_if_empty
 

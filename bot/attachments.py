@@ -13,9 +13,9 @@ from sqlmodel import select
 from bot import use_cases
 from bot.channels.base import ExportFile
 from bot.clock import Clock
-from bot.exporting import export_bytes
+from bot.documents.word_reports import REPORT_KIND, report_bytes
+from bot.documents.workbooks import export_bytes
 from bot.messaging import Attachment, Undeliverable
-from bot.reporting import REPORT_KIND, report_bytes
 from bot.use_cases import Desk
 from storage.database import Database
 from storage.models import Campaign, Contact

@@ -23,9 +23,9 @@ from datetime import datetime, timedelta
 
 from bot import secretariat
 from bot.clock import Clock
+from bot.documents.word_reports import REPORT_KIND, campaign_outline
 from bot.message_context import Context
 from bot.messaging import Attachment, ChannelTraits, Inbound, Outbound, RoleChange
-from bot.reporting import REPORT_KIND, campaign_outline
 from bot.signed_intake import Uploads, receive_in_chat, signed_lines, upload_link
 from bot.use_cases import Desk
 from conversations import narrative

@@ -1,7 +1,7 @@
 """The secretariat's and the operator's actions, written once: status, invite, return, approve,
 extend, remind, export and the web sign-in link. Chat commands (`bot.secretariat`), the command
-line (`bot.cli`) and the web page (`bot.staff_web`) call these; each takes the session of the
-caller's transaction, the moment, and what else it needs, and raises `StorageError` with a
+line (`bot.cli.commands`) and the web page (`bot.web.staff`) call these; each takes the session
+of the caller's transaction, the moment, and what else it needs, and raises `StorageError` with a
 Vietnamese reason for a refused action.
 
 Who acts is an `Actor`: its surface (chat, cli, web) goes into the staff action log, and its scope
@@ -19,7 +19,7 @@ from sqlalchemy import event
 from sqlmodel import Session, select
 
 from bot.messaging import Outbound
-from bot.reminders import load_audience, remind_now
+from bot.reminders.ticks import load_audience, remind_now
 from bot.status import signed_reports_line, status_text, undelivered_line
 from conversations.messages import format_deadline, format_moment, render
 from conversations.reminder_plan import officer_summary

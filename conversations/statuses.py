@@ -20,6 +20,16 @@ EDITABLE = frozenset(
 )
 
 
+class CampaignState(StrEnum):
+    """A campaign's life: written and previewed (draft), answered and reminded (open), kept for
+    export only (closed), put away (archived)."""
+
+    DRAFT = "draft"
+    OPEN = "open"
+    CLOSED = "closed"
+    ARCHIVED = "archived"
+
+
 class ContactRole(StrEnum):
     OFFICER = "officer"
     SECRETARIAT = "secretariat"

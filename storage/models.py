@@ -59,6 +59,8 @@ class Campaign(SQLModel, table=True):
     spec_yaml: str = text_field(nullable=False)
     deadline: datetime = utc_field(nullable=False)
     timezone: str = "Asia/Ho_Chi_Minh"
+    # conversations.statuses.CampaignState: only open campaigns are answered and reminded.
+    state: str = Field(default="open", max_length=20)
     created_at: datetime = utc_field(nullable=False)
     updated_at: datetime = utc_field(nullable=False)
 

@@ -1,4 +1,4 @@
-"""Tests for the `baocao` command line (bot.cli.main), on SQLite (one round on PostgreSQL).
+"""Tests for the `baocao` command line (bot.cli.commands.main), on SQLite (one round on PostgreSQL).
 
 Configuration comes from the environment, as in production; the application's clock is the
 FakeClock. Every user mistake must end with a clear line on stderr and a non-zero exit code,
@@ -16,7 +16,7 @@ import yaml
 from openpyxl import Workbook
 from sqlmodel import select
 
-import bot.cli as cli
+import bot.cli.commands as cli
 from bot.app import build_app
 from conversations.campaigns import BUNDLED_CAMPAIGN
 from conversations.forms import BUNDLED_FORMS

@@ -30,14 +30,14 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import func, select, text
 from sqlmodel import Session
 
-import bot.reminders as reminders
-from bot import cli
+import bot.reminders.ticks as reminders
 from bot.app import CHANNEL_TRAITS, build_app
+from bot.cli import commands as cli
 from bot.clock import FakeClock
 from bot.messaging import Inbound, Outbound
 from bot.outbox import Outbox, Pacer, Undeliverable
-from bot.reminder_runner import REFUSED_TEXT, AdvisoryLock, FileLock, runner_lock, start_scheduler
-from bot.reminders import tick, unit_standings
+from bot.reminders.runner import REFUSED_TEXT, AdvisoryLock, FileLock, runner_lock, start_scheduler
+from bot.reminders.ticks import tick, unit_standings
 from bot.service import Service
 from bot.use_cases import Desk, return_report
 from conversations.campaigns import BUNDLED_CAMPAIGN, load_campaign
@@ -815,7 +815,7 @@ async def test_the_scheduler_ticks_at_start_and_a_second_sqlite_process_refuses(
         [job] = runner.scheduler.get_jobs()
         assert isinstance(job.trigger, IntervalTrigger)
         assert job.trigger.interval == timedelta(minutes=1)
-        with caplog.at_level(logging.INFO, logger="bot.reminder_runner"):
+        with caplog.at_level(logging.INFO, logger="bot.reminders.runner"):
             refused = start_scheduler(other, clock, outbox, [])
         assert refused is None
         assert REFUSED_TEXT in caplog.text

@@ -12,8 +12,8 @@ import docx
 from sqlmodel import select
 
 from bot.attachments import ExportResolver
+from bot.documents.word_reports import REPORT_KIND
 from bot.messaging import Attachment
-from bot.reporting import REPORT_KIND
 from bot.use_cases import Desk
 from conversations.narrative import narrative_key
 from storage.models import AnswerHistory

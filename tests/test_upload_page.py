@@ -19,9 +19,9 @@ from bot.app import CHANNEL_TRAITS
 from bot.attachments import ExportResolver
 from bot.service import Service
 from bot.signed_intake import Uploads
-from bot.upload_page import GONE_TEXT, UploadDeps, add_upload_page
 from bot.use_cases import Desk
-from bot.web import build_web_app
+from bot.web.server import build_web_app
+from bot.web.upload_page import GONE_TEXT, UploadDeps, add_upload_page
 from conversations.uploads import UploadLimits
 from storage.models import OutboxMessage, SignedReport
 from tests.test_service import link

@@ -19,9 +19,9 @@ import pytest
 from aiogram.types import Update
 from sqlmodel import select
 
-from bot import cli
 from bot.app import build_app
 from bot.channels.telegram import WEBHOOK_PATH
+from bot.cli import commands as cli
 from bot.dispatch import PERSISTENT_ATTEMPTS
 from bot.service import APOLOGY_TEXT, STRANGER_TEXT
 from storage.models import SetAsideInbound

@@ -349,7 +349,7 @@ async def test_secretariat_status_counts_it_and_export_is_a_link(fake, tmp_path)
 
 
 async def test_download_link_serves_the_workbook_then_expires(fake, tmp_path) -> None:
-    pytest.importorskip("bot.exporting")
+    pytest.importorskip("bot.documents.workbooks")
     openpyxl = pytest.importorskip("openpyxl")
     async with running(fake, tmp_path) as run:
         await run.link(OFFICER, run.invite(UNIT))

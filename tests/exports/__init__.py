@@ -1,1 +1,1 @@
-"""Tests for the Excel exports (exports/, bot/exporting.py)."""
+"""Tests for the Excel exports (exports/, bot/documents/workbooks.py)."""

@@ -1,4 +1,4 @@
-"""`baocao export` end to end through `bot.cli.main`, on a temporary SQLite database."""
+"""`baocao export` end to end through `bot.cli.commands.main`, on a temporary SQLite database."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import zipfile
 import pytest
 from openpyxl import load_workbook
 
-import bot.exporting
-from bot.cli import main
+import bot.documents.workbooks
+from bot.cli.commands import main
 from tests.exports.conftest import NOW
 
 
@@ -100,7 +100,7 @@ def test_failed_write_leaves_no_half_file(cli, tmp_path, capsys, monkeypatch):
         output.write(b"PK half a zip")
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(bot.exporting, "write_consolidated_workbook", broken)
+    monkeypatch.setattr(bot.documents.workbooks, "write_consolidated_workbook", broken)
     output = tmp_path / "x.xlsx"
     output.write_bytes(b"old")
     assert cli("export", "--output", str(output)) == 1
@@ -112,8 +112,8 @@ def test_failed_write_leaves_no_half_file(cli, tmp_path, capsys, monkeypatch):
 def test_progress_lines_for_large_exports(cli, store, tmp_path, capsys, monkeypatch):
     for code in ("HU-NP", "HU-NH", "HU-BACAI", "DU-TRIHAI", "CB-TTT"):
         store.answer(code, "inspection_teams", {"value": 1})
-    monkeypatch.setattr(bot.exporting, "LARGE_EXPORT", 5)
-    monkeypatch.setattr(bot.exporting, "PROGRESS_EVERY", 5)
+    monkeypatch.setattr(bot.documents.workbooks, "LARGE_EXPORT", 5)
+    monkeypatch.setattr(bot.documents.workbooks, "PROGRESS_EVERY", 5)
     assert cli("export", "--output", str(tmp_path / "x.xlsx")) == 0
     err = capsys.readouterr().err.splitlines()
     assert "Đang xuất 5/13 đơn vị…" in err
@@ -131,7 +131,10 @@ def test_file_name_uses_the_campaign_time_zone():
     from exports.data import CampaignInfo
 
     info = CampaignInfo("ct37-2022", "t", "", "", NOW)
-    assert bot.exporting.export_filename(info, "HU-NP", NOW) == "CT37-2022_HU-NP_20220704-0830.xlsx"
+    assert (
+        bot.documents.workbooks.export_filename(info, "HU-NP", NOW)
+        == "CT37-2022_HU-NP_20220704-0830.xlsx"
+    )
 
 
 def test_export_per_unit_to_a_folder_and_a_zip(cli, store, tmp_path, capsys):

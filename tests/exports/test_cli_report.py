@@ -1,5 +1,5 @@
-"""`baocao report` end to end through `bot.cli.main`, on a temporary SQLite database: the unit's
-draft and the consolidated draft written atomically, and every mistake as one Vietnamese line
+"""`baocao report` end to end through `bot.cli.commands.main`, on a temporary SQLite database: the
+unit's draft and the consolidated draft written atomically, and every mistake as one Vietnamese line
 with exit 1 and nothing written.
 """
 
@@ -11,7 +11,7 @@ import pytest
 import yaml
 from docx import Document
 
-from bot.cli import main
+from bot.cli.commands import main
 from storage.models import Campaign
 from storage.repository import current_campaign
 from tests.exports.conftest import NOW

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.exporting import export_bytes
+from bot.documents.workbooks import export_bytes
 from bot.status import status_text
 from conversations.labels import GROUP_ORDER
 from exports.consolidation import (

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 import pytest
 from openpyxl.styles.numbers import is_date_format
 
-from bot.exporting import export_bytes, export_filename
+from bot.documents.workbooks import export_bytes, export_filename
 from conversations.forms import load_form
 from exports.data import load_reports
 from exports.excel import write_consolidated_workbook

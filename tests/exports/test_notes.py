@@ -3,7 +3,7 @@ printed line beneath the answer in the unit's Phụ lục, a cell comment in "T�
 
 from __future__ import annotations
 
-from bot.exporting import export_bytes
+from bot.documents.workbooks import export_bytes
 from tests.exports.conftest import NOW, find_row, open_workbook, summary_columns, unit_row
 
 ESTIMATE = "số liệu ước tính đến 30/5/2022"

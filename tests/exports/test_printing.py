@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.exporting import export_bytes
+from bot.documents.workbooks import export_bytes
 from storage.repository import UnitRow
 from tests.exports.conftest import NOW
 

@@ -1,8 +1,7 @@
-"""The Word drafts (exports/report_docx.py through bot/reporting.py), read back with python-docx:
-the Party heading, every section of the Đề cương in order, figure sentences in Vietnamese
-number formats, "Không áp dụng" and unanswered written as such, the Phụ lục table, "DỰ THẢO"
-until the unit submits, and the consolidated draft with its totals and list of units.
-"""
+"""The Word drafts (exports/report_docx.py through bot/documents/word_reports.py), read back with
+python-docx: the Party heading, every section of the Đề cương in order, figure sentences in
+Vietnamese number formats, "Không áp dụng" and unanswered written as such, the Phụ lục table,
+"DỰ THẢO" until the unit submits, and the consolidated draft with its totals and list of units."""
 
 from __future__ import annotations
 
@@ -12,7 +11,7 @@ import pytest
 from docx import Document
 from docx.shared import Pt
 
-from bot.reporting import consolidated_totals, report_bytes, unit_letterhead
+from bot.documents.word_reports import consolidated_totals, report_bytes, unit_letterhead
 from conversations.forms import load_form
 from conversations.outline import load_outline
 from exports.data import AnswerData, CampaignInfo, UnitReport

@@ -11,7 +11,7 @@ import subprocess
 
 import pytest
 
-from bot.reporting import report_bytes
+from bot.documents.word_reports import report_bytes
 from tests.exports.conftest import NOW
 from tests.exports.test_report_docx import NINH_PHUOC
 

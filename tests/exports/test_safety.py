@@ -12,7 +12,7 @@ import re
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.exporting import export_bytes
+from bot.documents.workbooks import export_bytes
 from exports.cells import MAX_SHEET_NAME, SheetNames, clean_text
 from storage.repository import UnitRow, replace_units
 from tests.exports.conftest import NOW, find_row, open_workbook, sheet_xml, table_rows, unit_row

@@ -12,8 +12,8 @@ from datetime import datetime
 import docx
 import pytest
 
-from bot.cli import main
-from bot.exporting import export_bytes
+from bot.cli.commands import main
+from bot.documents.workbooks import export_bytes
 from storage.models import Contact
 from storage.repository import current_campaign, submission_for, unit_by_code
 from storage.signed_reports import store_signed_report

@@ -9,9 +9,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot import cli
 from bot.app import build_app
-from bot.exporting import export_bytes
+from bot.cli import commands as cli
+from bot.documents.workbooks import export_bytes
 from bot.use_cases import status, unit_deadline
 from storage.repository import current_campaign, unit_by_code
 from storage.staff_store import set_unit_deadline

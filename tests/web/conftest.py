@@ -12,9 +12,9 @@ from aiohttp.test_utils import TestClient, TestServer
 from sqlmodel import select
 
 from bot import use_cases
-from bot.staff_web.routes import StaffWeb
 from bot.use_cases import Desk
-from bot.web import build_web_app
+from bot.web.server import build_web_app
+from bot.web.staff.routes import StaffWeb
 from storage.models import Contact, Submission
 from storage.repository import current_campaign, submission_for, unit_by_code
 

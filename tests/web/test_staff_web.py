@@ -11,7 +11,7 @@ from datetime import timedelta
 from openpyxl import load_workbook
 from sqlmodel import select
 
-from bot.staff_web.guard import COOKIE
+from bot.web.staff.guard import COOKIE
 from storage.models import OutboxMessage, StaffAction, Unit, UnitDeadline
 from tests.web.conftest import STATUSES, status_of
 
@@ -90,9 +90,9 @@ async def test_a_link_expires_after_ten_minutes_and_a_session_after_its_hours(we
 async def test_the_cookie_is_secure_behind_https(database, clock, seeded):
     from aiohttp.test_utils import TestClient, TestServer
 
-    from bot.staff_web.routes import StaffWeb
     from bot.use_cases import Desk
-    from bot.web import build_web_app
+    from bot.web.server import build_web_app
+    from bot.web.staff.routes import StaffWeb
     from tests.web.conftest import Browser
 
     staff = StaffWeb(database, clock, Desk(public_url="https://baocao.test"), secure_cookie=True)
@@ -378,8 +378,8 @@ def _unit_id(session, code):
 def test_the_shared_progress_cache_sees_a_change_made_elsewhere_within_a_second(
     database, clock, seeded
 ):
-    from bot.staff_web.pages import MAX_AGE, ProgressCache, standing
     from bot.use_cases import OPERATOR
+    from bot.web.staff.pages import MAX_AGE, ProgressCache, standing
     from tests.web.conftest import set_status
 
     moment = [100.0]

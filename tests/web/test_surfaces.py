@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 from sqlmodel import select
 
-from bot import cli
 from bot.app import build_app
+from bot.cli import commands as cli
 from storage.models import Contact, StaffAction, WebSignIn
 from storage.reminder_store import load_audience
 from storage.repository import current_campaign
@@ -125,7 +125,7 @@ def test_reminders_name_a_unit_its_own_deadline_and_spare_it_until_then(database
     from datetime import datetime, timedelta
 
     from bot import use_cases
-    from bot.reminders import Spread, _act, load_audience, remind_now
+    from bot.reminders.ticks import Spread, _act, load_audience, remind_now
     from conversations.reminder_plan import Decision, Slot
     from storage.models import OutboxMessage
     from storage.repository import current_campaign

@@ -24,11 +24,12 @@ from sqlmodel import Session
 
 from bot import use_cases
 from bot.clock import Clock
-from bot.exporting import export_bytes, per_unit_zip_bytes
-from bot.report_files import read_stored_file, signed_reports_zip_bytes
-from bot.reporting import report_bytes
-from bot.staff_web import pages
-from bot.staff_web.guard import (
+from bot.documents.report_files import read_stored_file, signed_reports_zip_bytes
+from bot.documents.word_reports import report_bytes
+from bot.documents.workbooks import export_bytes, per_unit_zip_bytes
+from bot.use_cases import Desk
+from bot.web.staff import pages
+from bot.web.staff.guard import (
     COOKIE,
     CSRF_FIELD,
     Viewer,
@@ -38,7 +39,6 @@ from bot.staff_web.guard import (
     set_session_cookie,
     viewer_for,
 )
-from bot.use_cases import Desk
 from conversations.messages import format_moment
 from conversations.reminder_plan import after_quiet
 from storage.database import Database
@@ -46,7 +46,7 @@ from storage.repository import StorageError, campaign_spec, current_campaign, un
 from storage.signed_reports import unit_signed_report
 from storage.staff_store import end_session
 
-PACKAGE = Path(__file__).resolve().parent.parent
+PACKAGE = Path(__file__).resolve().parents[2]
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 DONE_MESSAGES = {

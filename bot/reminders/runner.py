@@ -1,11 +1,10 @@
 """Running the reminder ticks in `baocao run`, in exactly one process per database.
 
 APScheduler 3 drives ticks every minute plus one at start, with an in-memory job store (the
-decision of what is due comes from our tables, see `bot.reminders.tick`). Only one process runs
-them: on PostgreSQL the one holding an advisory lock (others retry each minute), on SQLite the one
-holding an exclusive lock file next to the database (others say so once and run without
-reminders).
-"""
+decision of what is due comes from our tables, see `bot.reminders.ticks.tick`). Only one process
+runs them: on PostgreSQL the one holding an advisory lock (others retry each minute), on SQLite the
+one holding an exclusive lock file next to the database (others say so once and run without
+reminders)."""
 
 from __future__ import annotations
 
@@ -23,7 +22,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import Connection, text
 
 from bot.clock import Clock
-from bot.reminders import SPREAD_RATE, TickResult, tick
+from bot.reminders.ticks import SPREAD_RATE, TickResult, tick
 from storage.database import Database
 
 

@@ -17,12 +17,12 @@ from sqlalchemy.exc import OperationalError
 
 from bot import use_cases
 from bot.app import App, build_app
-from bot.channels.console import run_console
-from bot.cli_text import UsageError, VietnameseParser
-from bot.exporting import export_per_unit, export_to_file
-from bot.inbound_cli import add_parser as add_inbound_parser
-from bot.inbound_cli import cmd_inbound
-from bot.report_files import export_signed_reports
+from bot.cli.console import run_console
+from bot.cli.inbound import add_parser as add_inbound_parser
+from bot.cli.inbound import cmd_inbound
+from bot.cli.text import UsageError, VietnameseParser
+from bot.documents.report_files import export_signed_reports
+from bot.documents.workbooks import export_per_unit, export_to_file
 from bot.runner import run
 from bot.settings import SettingsError, load_settings
 from bot.status import status_text, undelivered_line
@@ -366,7 +366,7 @@ def cmd_export(app: App, args: argparse.Namespace) -> int:
 
 
 def cmd_report(app: App, args: argparse.Namespace) -> int:
-    from bot.reporting import report_to_file
+    from bot.documents.word_reports import report_to_file
 
     return report_to_file(app, args.output, unit_code=args.unit, campaign_code=args.campaign)
 

@@ -22,8 +22,8 @@ from datetime import date, datetime, timedelta
 
 from sqlmodel import Session, col, select
 
-from bot.staff_web.charts import GroupBar, group_bars, submissions_line
 from bot.use_cases import Actor, scope_unit_ids
+from bot.web.staff.charts import GroupBar, group_bars, submissions_line
 from conversations.campaigns import days_left
 from conversations.forms import Form, Question
 from conversations.labels import GROUP_ORDER, LEVEL_TITLES, group_title, level_title, status_title

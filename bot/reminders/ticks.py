@@ -22,7 +22,7 @@ Who gets what:
 Officers' reminders are staggered (`not_before`, 24 a second, never inside quiet hours) so that the
 outbox, which paces at 25/s, only ever holds a few seconds of them in memory.
 
-`bot.reminder_runner` runs the ticks in `baocao run`; the reads and writes are in
+`bot.reminders.runner` runs the ticks in `baocao run`; the reads and writes are in
 `storage.reminder_store`.
 """
 

@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from bot.exporting import check_per_unit_target
-from bot.output_files import ascii_name, replaced_atomically
-from bot.reporting import LoadedReport, build_unit_draft, load_for_report
+from bot.cli.output_files import ascii_name, replaced_atomically
+from bot.documents.word_reports import LoadedReport, build_unit_draft, load_for_report
+from bot.documents.workbooks import check_per_unit_target
 from exports.consolidated import unit_tree
 from exports.data import SignedFile, UnitReport, load_signed
 from storage.database import Database

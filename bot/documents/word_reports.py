@@ -20,7 +20,7 @@ from pathlib import Path
 
 from sqlmodel import Session
 
-from bot.output_files import ascii_name, check_output_path, replaced_atomically
+from bot.cli.output_files import ascii_name, check_output_path, replaced_atomically
 from conversations.forms import Form, QuestionKind, memo
 from conversations.narrative import narrative_texts
 from conversations.outline import Outline, load_outline, resolve_outline_path

@@ -1,5 +1,5 @@
 """The project's one web server (aiohttp): health check, downloads by link (Excel exports and
-Word draft reports), the Ban Dân vận's web page (`bot.staff_web`, under /web) and the webhook
+Word draft reports), the Ban Dân vận's web page (`bot.web.staff`, under /web) and the webhook
 endpoints that channels add to it.
 
 A download link carries a random single-purpose token that expires; a wrong or expired token
@@ -16,9 +16,9 @@ from aiohttp import web
 from sqlalchemy import text
 
 from bot.clock import Clock
-from bot.exporting import export_bytes
-from bot.reporting import DOCX_TYPE, REPORT_KIND, report_bytes
-from bot.staff_web.routes import StaffWeb, add_staff_pages
+from bot.documents.word_reports import DOCX_TYPE, REPORT_KIND, report_bytes
+from bot.documents.workbooks import export_bytes
+from bot.web.staff.routes import StaffWeb, add_staff_pages
 from storage.database import Database
 from storage.models import Campaign, Unit
 from storage.repository import find_download

@@ -19,8 +19,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import TextIO
 
-from bot.output_files import ascii_name, replaced_atomically
-from bot.output_files import check_output_path as check_path
+from bot.cli.output_files import ascii_name, replaced_atomically
+from bot.cli.output_files import check_output_path as check_path
 from exports.cells import grouped
 from exports.data import CampaignInfo, load_reports, load_signed
 from exports.excel import (
