@@ -34,6 +34,8 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from functools import lru_cache
 
+from conversations.text import shorten
+
 __all__ = [
     "DEFAULT_MAXIMUM",
     "MAX_NOTE_CHARS",
@@ -807,9 +809,7 @@ def describe_document(item: dict) -> str:
 
 
 def _document_label(item: dict) -> str:
-    label = item["number"] or item["summary"] or item["raw"]
-    if len(label) > 40:
-        label = label[:39] + "…"
+    label = shorten(item["number"] or item["summary"] or item["raw"], 40)
     if item["date"]:
         label += " ngày " + _format_date(item["date"])
     return label
@@ -932,7 +932,7 @@ def _parse_text(text: str) -> Parsed | Rejected:
         return _reject("Chưa có câu trả lời.", kind)
     if len(value) > MAX_TEXT_CHARS:
         return _reject(f"Câu trả lời quá dài (tối đa {format_number(MAX_TEXT_CHARS)} ký tự).", kind)
-    echo = value if len(value) <= 100 else value[:99] + "…"
+    echo = shorten(value, 100)
     return Parsed(value={"value": value}, echo=echo)
 
 
