@@ -474,7 +474,11 @@ class Service:
         effects: list = []
         place = narrative.Place.from_json(dialogue.narrative)
         pressed = inbound.choice or ""
-        wants_narrative = pressed.startswith("n-") if pressed else place.active or opening
+        # «điểm N» names a point of the report from anywhere (the Phụ lục has «câu N»).
+        to_point = narrative.wants_point(typed)
+        wants_narrative = (
+            pressed.startswith("n-") if pressed else place.active or opening or to_point
+        )
         new_state = state
         if wants_narrative:
             try:

@@ -21,7 +21,7 @@ NO_WORDS = frozenset({"khong", "huy", "no", "2", "khong phai toi"})
 OFFICER_COMMANDS = frozenset({
     "start", "tiep", "continue", "xem", "review", "nop", "submit", "help", "huongdan", "status",
     "cau", "sua", "lai", "quaylai", "dung", "tamdung", "kad", "boqua", "xong",
-    "baocao", "vietbaocao", "duthao", "phuluc", "diem", "xoa", "guibaocao",
+    "baocao", "vietbaocao", "duthao", "phuluc", "diem", "xoa", "guibaocao", "giup",
 })  # fmt: skip
 
 # What a platform menu shows (command, description), in order.

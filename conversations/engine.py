@@ -65,6 +65,7 @@ from conversations.parsing import (
     read_document_lines,
     split_note,
 )
+from conversations.text import shorten
 
 EDITABLE_STATUSES = {"not_started", "in_progress", "returned"}
 
@@ -214,8 +215,9 @@ _KEYWORDS = {
     "clear": {"xoa", "xoa het", "xoa danh sach"},
     "review": {"xem", "xem lai", "/xem", "/review"},
     "submit": {"nop", "nop bao cao", "/nop", "/submit"},
-    "continue": {"tiep", "tiep tuc", "/tiep", "/continue", "bat dau", "/start"},
-    "help": {"/help", "help", "huong dan", "/huongdan", "tro giup", "?"},
+    "continue": {"tiep", "tiep tuc", "/tiep", "/continue", "bat dau", "/start"}
+    | {"phu luc", "/phuluc", "ve phu luc"},
+    "help": {"/help", "help", "huong dan", "/huongdan", "tro giup", "giup", "/giup", "?"},
 }
 _CONFIRM_WORDS = {"co", "dong y", "yes", "ok", "xac nhan", "1", "nop", "/nop"}
 _CANCEL_WORDS = {"khong", "huy", "no", "chua", "2", "chua nop"}
@@ -307,10 +309,6 @@ def _layout(form: Form, level: str) -> _Layout:
 def _prefixed(prefix: str, text: str) -> str:
     """`text` under `prefix` and a blank line (stripped, as a template rendering both would be)."""
     return f"{prefix}\n\n{text}".strip() if prefix else text
-
-
-def _short(text: str, limit: int = 80) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 class _Step:
@@ -449,6 +447,9 @@ class _Step:
             # «tiếp» from the review comes back to skipped questions once no others are open.
             return self._advance(prefix=prefix, revisit_skipped=command == "continue")
         cursor = self.dialogue.cursor
+        if command == "pause" and (mode not in ("asking", "paused") or cursor is None):
+            choices = () if mode == "locked" else (CHOICES["continue"],)
+            return self.effects.append(Reply(render("paused", number=None), choices))
         if mode not in ("asking", "paused") or cursor is None:
             return self._show_current()
         self.dialogue.mode = "asking"
@@ -604,7 +605,7 @@ class _Step:
                 pending["note"] = self.note
             asked = render(
                 "documents_unread",
-                lines=[(_short(line.item["raw"], 120), line.problem) for line in unread],
+                lines=[(shorten(line.item["raw"], 120), line.problem) for line in unread],
             )
             return self._ask_back(pending, _prefixed(summary, asked))
         if finished:
@@ -785,7 +786,7 @@ class _Step:
             question=question,
             current=self._display(question, answer) if answer else "",
             documents=documents,
-            items=[_short(item, 160) for item in items],
+            items=[shorten(item, 160) for item in items],
             note=answer.note if answer else None,
             hint=self._hint(question),
             buttons=self.state.buttons,
@@ -886,7 +887,7 @@ class _Step:
         details = ()
         if question.kind is QuestionKind.DOCUMENTS and answer and answer.value:
             details = tuple(
-                _short(describe_document(item)) for item in answer.value.get("items", [])
+                shorten(describe_document(item), 80) for item in answer.value.get("items", [])
             )
         return _ReviewLine(number, question.title, value, details, answer.note if answer else None)
 

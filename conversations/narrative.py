@@ -9,13 +9,20 @@ the unit's draft. Its place (`Place`) is kept inside the Phụ lục dialogue's 
 
     writing  text          -> appended to the point's text (several messages make one text)
              «xong»        -> the next point (or the review after the last one)
-             «bỏ qua»      -> the next point; the point is left for the desk
+             «bỏ qua»      -> the next point; the point is left to be completed later
              «quay lại»    -> the previous point
              «xóa»         -> asks first, then empties the point's text
-             «điểm N»      -> point N
-    any      «xem»         -> the review of every point with its text
+    paused   text          -> writing again: appended to the point it was paused on
+    any      «điểm N» / «điểm III.4.1» -> that point (by its order or by the plan's mark)
+             «tạm dừng»    -> paused: the place is kept, nothing is stored
+             «tiếp», «báo cáo», /start -> the point (or review) the officer was at, with its text
+             «xem»         -> the review of every point with its text
+             «giúp»        -> the words understood here
              «dự thảo»     -> SendDraft
-             «phụ lục», «tiếp», «nộp» -> Leave (the Phụ lục engine takes the same input)
+             «phụ lục», «nộp» -> Leave (the Phụ lục engine takes the same input)
+
+No command word is ever stored as report text: every keyword is matched before writing.
+Points are named by the plan's own marks ("III.4.1"), which are the outline's keys.
 """
 
 from __future__ import annotations
@@ -28,6 +35,7 @@ from datetime import datetime
 from conversations.engine import EDITABLE_STATUSES, Choice, Press, Reply, SaveAnswer, Text
 from conversations.outline import Outline, OutlineSection, Point
 from conversations.parsing import normalize
+from conversations.text import shorten
 
 KEY_PREFIX = "dc:"
 MAX_TEXT_CHARS = 30_000  # one point's text; a whole report is rarely longer than this
@@ -37,7 +45,7 @@ CONTEXT_PREFIX = "n:"
 
 CHOICES = {
     "done": Choice("n-done", "Xong điểm này", "xong"),
-    "skip": Choice("n-skip", "Để viết tại bàn", "bỏ qua"),
+    "skip": Choice("n-skip", "Để bổ sung sau", "bỏ qua"),
     "back": Choice("n-back", "Quay lại", "quay lại"),
     "review": Choice("n-review", "Xem phần đã viết", "xem"),
     "draft": Choice("n-draft", "Tải dự thảo", "dự thảo"),
@@ -52,14 +60,18 @@ _WORDS = {
     "back": {"quay lai", "lai", "/lai", "/quaylai", "back"},
     "review": {"xem", "xem lai", "/xem", "/review"},
     "draft": {"du thao", "/duthao", "tai du thao", "gui du thao"},
-    "leave": {"phu luc", "/phuluc", "tiep", "/tiep", "tiep tuc", "/continue", "nop", "/nop"},
-    "write": {"viet", "viet tiep"},
+    "leave": {"phu luc", "/phuluc", "ve phu luc", "nop", "/nop", "nop bao cao"},
+    "resume": {"tiep", "/tiep", "tiep tuc", "/continue", "/start", "bat dau", "viet tiep"},
+    "pause": {"tam dung", "dung", "pause", "/dung", "/tamdung", "dung lai"},
+    "write": {"viet"},
     "clear": {"xoa", "xoa het", "/xoa"},
-    "help": {"/help", "help", "huong dan", "/huongdan", "tro giup", "?"},
+    "help": {"/help", "help", "huong dan", "/huongdan", "tro giup", "giup", "/giup", "?"},
 }
 _YES = {"co", "dong y", "yes", "ok", "1", "xoa", "xoa het"}
 _NO = {"khong", "khong xoa", "no", "2", "huy"}
-_GOTO = re.compile(r"^/?(?:diem|sua|muc)\s*(\d{1,3})$")
+_GOTO = re.compile(r"^/?(?:diem|sua|muc)\s*(\d{1,3}|[ivx]{1,4}(?:\s*\.\s*\d{1,2})*)\.?$")
+# «điểm N» typed in the Phụ lục opens the report at that point (see `wants_point`).
+_POINT_WORD = re.compile(r"^/?diem\s*(\d{1,3}|[ivx]{1,4}(?:\s*\.\s*\d{1,2})*)\.?$")
 
 
 def narrative_key(point_key: str) -> str:
@@ -79,6 +91,11 @@ def narrative_texts(values: Mapping[str, dict | None]) -> dict[str, str]:
     return texts
 
 
+def wants_point(words: str) -> bool:
+    """«điểm 5», «điểm III.4.1»: words (as `command_words` gives them) that name a point."""
+    return _POINT_WORD.match(words) is not None
+
+
 def command_words(text: str) -> str:
     """A message as its command words are compared: no diacritics, case or final «.»/«!»."""
     return normalize(text).strip().rstrip(".!").strip()
@@ -88,13 +105,14 @@ def command_words(text: str) -> str:
 class Slot:
     """A point the officer can write under: a leaf of the outline, in reading order."""
 
-    key: str
+    key: str  # the plan's own mark, "III.4.1", by which the officer and the review name it
     number: int
     section: str  # "III- KẾT QUẢ …"
     path: tuple[str, ...]  # the wording of the points above it
     wording: str
     note: str
     has_figures: bool
+    title: str = ""  # the point's words without its mark (the section's title for a section)
 
 
 def slots(outline: Outline) -> list[Slot]:
@@ -115,6 +133,7 @@ def slots(outline: Outline) -> list[Slot]:
                     wording,
                     point.note,
                     bool(point.figures),
+                    point.text,
                 )
             )
 
@@ -131,6 +150,7 @@ def slots(outline: Outline) -> list[Slot]:
                     "",
                     section.note,
                     bool(section.figures),
+                    section.title,
                 )
             )
     return found
@@ -141,7 +161,7 @@ class Place:
     """Where the officer is in the narrative; JSON inside the Phụ lục dialogue."""
 
     active: bool = False
-    mode: str = "writing"  # writing | review
+    mode: str = "writing"  # writing | paused | review
     point: str | None = None
     skipped: list[str] = field(default_factory=list)
     pending: str | None = None  # "clear" while «xóa» waits for its confirmation
@@ -262,16 +282,19 @@ class _Step:
                 return self.done()
         goto = _GOTO.match(words)
         if goto:
-            self._goto(int(goto.group(1)))
+            self._goto(goto.group(1))
             return self.done()
         if words in OPEN_WORDS:
-            self._show_current()
+            self._command("resume")
             return self.done()
         for command, keywords in _WORDS.items():
             if words in keywords:
                 self._command(command)
                 return self.done()
-        if self.place.mode == "writing" and self.editable:
+        if self.place.mode == "paused" and self.editable:
+            self.place.mode = "writing"
+            self._write(event.text, prefix=f"Tiếp tục viết điểm {self.place.point}.")
+        elif self.place.mode == "writing" and self.editable:
             self._write(event.text)
         elif not self.editable:
             self._review(prefix=self._locked_text())
@@ -293,6 +316,12 @@ class _Step:
             return self._review()
         if command == "help":
             return self._show_current(prefix=_HELP)
+        if command == "resume":
+            if self.place.mode == "paused":
+                self.place.mode = "writing"
+            return self._show_current()
+        if command == "pause":
+            return self._pause()
         if not self.editable:
             return self._review(prefix=self._locked_text())
         if command == "write":
@@ -303,7 +332,7 @@ class _Step:
         if command == "skip":
             if self.place.point not in self.place.skipped:
                 self.place.skipped.append(self.place.point)
-            return self._next(prefix="Để điểm này viết tại bàn.")
+            return self._next(prefix=f"Đã để điểm {self.place.point} bổ sung sau.")
         if command == "back":
             index = self.by_key[self.place.point].number
             self.place.mode = "writing"
@@ -317,7 +346,7 @@ class _Step:
             self.place.pending = "clear"
             self.effects.append(
                 Reply(
-                    f"Xóa toàn bộ lời văn đã viết ở điểm {self._label(self.place.point)}?",
+                    f"Xóa toàn bộ lời văn đã viết ở điểm {self.place.point}?",
                     (CHOICES["accept"], CHOICES["decline"]),
                     context=context_of(self.place),
                     numbered=True,
@@ -334,18 +363,47 @@ class _Step:
         self.effects.append(SaveAnswer(narrative_key(key), None, False, "xóa"))
         self._show(prefix="Đã xóa lời văn của điểm này.")
 
-    def _goto(self, number: int) -> None:
-        if not 1 <= number <= len(self.slots):
+    def _pause(self) -> None:
+        """«tạm dừng»: nothing is stored; the place is kept for «báo cáo» or the next message."""
+        if self.editable and self.place.mode != "review":
+            self.place.mode = "paused"
+        what = (
+            f"điểm {self.place.point}"
+            if self.place.mode == "paused"
+            else "phần lời văn của báo cáo"
+        )
+        self.effects.append(
+            Reply(
+                f"Đã tạm dừng ở {what}; phần đã viết được lưu. Khi muốn viết tiếp, đồng chí gõ "
+                "«báo cáo» (hoặc gửi tiếp lời văn); gõ «phụ lục» để về Phụ lục số liệu.",
+                (CHOICES["write"], CHOICES["leave"]),
+                context=context_of(self.place),
+            )
+        )
+
+    def _goto(self, wanted: str) -> None:
+        slot = self._slot_named(wanted)
+        if slot is None:
             return self._show_current(
-                prefix=f"Không có điểm {number}. Đề cương có {len(self.slots)} điểm để viết."
+                prefix=f"Không có điểm {wanted.upper().replace(' ', '')}. Đề cương có "
+                f"{len(self.slots)} điểm để viết, từ {self.slots[0].key} đến "
+                f"{self.slots[-1].key} (hoặc gõ theo thứ tự, từ 1 đến {len(self.slots)})."
             )
         if not self.editable:
             return self._review(prefix=self._locked_text())
-        self.place.point = self.slots[number - 1].key
+        self.place.point = slot.key
         self.place.mode = "writing"
         self._show()
 
-    def _write(self, text: str) -> None:
+    def _slot_named(self, wanted: str) -> Slot | None:
+        """Point N in reading order, or the point whose plan mark is `wanted` ("iii.4.1")."""
+        if wanted.isdigit():
+            number = int(wanted)
+            return self.slots[number - 1] if 1 <= number <= len(self.slots) else None
+        mark = wanted.replace(" ", "").upper()
+        return self.by_key.get(mark)
+
+    def _write(self, text: str, prefix: str = "") -> None:
         key = self.place.point
         addition = text.strip()
         if not addition:
@@ -358,7 +416,7 @@ class _Step:
                 Reply(
                     f"Lời văn của một điểm dài tối đa {MAX_TEXT_CHARS:,} ký tự".replace(",", ".")
                     + f"; tin nhắn này chưa được ghi (còn chỗ cho {max(room, 0)} ký tự). "
-                    "Đề nghị đồng chí rút gọn hoặc viết phần dài tại bàn.",
+                    "Đề nghị đồng chí rút gọn, hoặc bổ sung phần dài vào dự thảo sau.",
                     self._choices(),
                     context=context_of(self.place),
                 )
@@ -370,8 +428,11 @@ class _Step:
         words = len(combined.split())
         self.effects.append(
             Reply(
-                f"Đã ghi vào điểm {self._label(key)} (tổng {words} từ). Gửi tiếp nếu còn; "
-                f"{'bấm' if self.state.buttons else 'gõ'} «xong» để sang điểm sau.",
+                _join(
+                    prefix,
+                    f"Đã ghi vào điểm {key} (tổng {words} từ). Gửi tiếp nếu còn; "
+                    f"{'bấm' if self.state.buttons else 'gõ'} «xong» để sang điểm sau.",
+                ),
                 self._choices(),
                 context=context_of(self.place),
             )
@@ -402,21 +463,21 @@ class _Step:
     def _show(self, prefix: str = "") -> None:
         self.place.mode = "writing"
         slot = self.by_key[self.place.point]
-        lines = [f"Đề cương — điểm {slot.number}/{len(self.slots)}", slot.section]
+        lines = [f"Đề cương — điểm {slot.key} ({slot.number}/{len(self.slots)})", slot.section]
         lines += list(slot.path)
         if slot.wording:
             lines.append(slot.wording)
         if slot.note:
             lines.append(slot.note)
         if slot.has_figures:
-            lines.append("(Số liệu của điểm này lấy từ Phụ lục, dự thảo tự ghi.)")
+            lines.append("(Số liệu của điểm này được lấy từ Phụ lục và điền sẵn vào dự thảo.)")
         text = self.state.texts.get(slot.key)
         if text:
             lines += ["", "Đã viết:", text, "", "Tin nhắn gửi thêm sẽ được viết tiếp vào đây."]
         else:
             lines += ["", "Đề nghị đồng chí gửi lời văn cho điểm này (một hoặc nhiều tin nhắn)."]
         verb = "Bấm" if self.state.buttons else "Gõ"
-        lines.append(f"{verb} «xong» để sang điểm sau, «bỏ qua» để viết tại bàn.")
+        lines.append(f"{verb} «xong» để sang điểm sau, «bỏ qua» để bổ sung sau.")
         self.effects.append(
             Reply(_join(prefix, "\n".join(lines)), self._choices(), context=context_of(self.place))
         )
@@ -439,15 +500,17 @@ class _Step:
                 section = slot.section
                 lines += ["", section]
             text = self.state.texts.get(slot.key)
-            head = f"{slot.number}. {_short(slot.wording or slot.section)}"
+            title = shorten(slot.title or slot.section, 90).rstrip(".:;")
+            head = f"{slot.key}. {title}"
             if text:
                 lines += [f"{head}:", text]
             elif slot.key in self.place.skipped:
-                lines.append(f"{head} — (để viết tại bàn)")
+                lines.append(f"{head} — (để bổ sung sau)")
             else:
                 lines.append(f"{head} — (chưa viết)")
         if self.editable:
-            lines += ["", "Gõ «điểm N» để viết hoặc sửa điểm N."]
+            example = self.slots[-1].key
+            lines += ["", f"Gõ «điểm …» để viết hoặc sửa một điểm, ví dụ «điểm {example}»."]
             choices = (CHOICES["write"], CHOICES["draft"], CHOICES["leave"])
         else:
             choices = (CHOICES["draft"], CHOICES["leave"])
@@ -455,9 +518,6 @@ class _Step:
             Reply(_join(prefix, "\n".join(lines)), choices, context=context_of(self.place))
         )
         return None
-
-    def _label(self, key: str) -> str:
-        return f"{self.by_key[key].number}"
 
     def _locked_text(self) -> str:
         return (
@@ -472,15 +532,12 @@ _OPENING = (
 )
 _HELP = (
     "Viết báo cáo theo Đề cương: gửi lời văn cho từng điểm (một hoặc nhiều tin nhắn). "
-    "«xong»: sang điểm sau · «bỏ qua»: để viết tại bàn · «quay lại»: điểm trước · "
-    "«điểm N»: đến điểm N · «xóa»: xóa lời văn của điểm này · «xem»: xem phần đã viết · "
-    "«dự thảo»: tải dự thảo báo cáo (Word) · «phụ lục»: về Phụ lục số liệu."
+    "«xong»: sang điểm sau · «bỏ qua»: để bổ sung sau · «quay lại»: điểm trước · "
+    "«điểm III.4.1» (hoặc «điểm 5»): đến điểm đó · «xóa»: xóa lời văn của điểm này · "
+    "«xem»: xem phần đã viết · «tạm dừng»: dừng, lần sau viết tiếp · "
+    "«dự thảo»: tải dự thảo báo cáo (Word) · «phụ lục»: về Phụ lục số liệu · «giúp»: hướng dẫn."
 )
 
 
 def _join(prefix: str, text: str) -> str:
     return f"{prefix}\n\n{text}" if prefix else text
-
-
-def _short(text: str, limit: int = 90) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"

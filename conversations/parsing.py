@@ -9,7 +9,7 @@ same value again.
 Kinds and value shapes:
 
 * ``integer``   -> ``{"value": int}``
-* ``percent``   -> ``{"value": float}`` (0-100, at most one decimal)
+* ``percent``   -> ``{"value": float}`` (0-100, at most two decimals, as satisfaction indices)
 * ``pair``      -> ``{"times": int, "people": int}`` (lượt / lượt người)
 * ``ratio``     -> ``{"done": int, "total": int}`` (đã giải quyết / tổng số)
 * ``documents`` -> ``{"items": [{"raw", "number", "date", "summary"}, ...]}``
@@ -31,8 +31,10 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from functools import lru_cache
+
+from conversations.text import shorten
 
 __all__ = [
     "DEFAULT_MAXIMUM",
@@ -121,11 +123,14 @@ def format_number(n: int | float) -> str:
     return sign + grouped + ("," + fraction if fraction else "")
 
 
-def format_percent(x: float | None) -> str:
-    """One decimal at most: 90.0 -> "90%", 66.666 -> "66,7%", None -> "—"."""
+def format_percent(x: float | None, places: int = 1) -> str:
+    """`places` decimals at most, rounded half up: 90.0 -> "90%", 66.666 -> "66,7%",
+    88.95 -> "89%" (88,95 is not rounded down to 88,9 as binary floats would), None -> "—".
+    A stored answer is shown with two places, as typed ("90,25%")."""
     if x is None:
         return "—"
-    return format_number(round(float(x), 1)) + "%"
+    step = Decimal(1).scaleb(-places)
+    return format_number(float(Decimal(repr(float(x))).quantize(step, ROUND_HALF_UP))) + "%"
 
 
 def ratio_percent(done: int, total: int) -> float | None:
@@ -177,7 +182,7 @@ def format_value(kind: str, value: dict, *, unit: str | None = None) -> str:
             text = format_number(int(value["value"]))
             return f"{text} {unit}" if unit else text
         if kind == "percent":
-            return format_percent(float(value["value"]))
+            return format_percent(float(value["value"]), places=2)
         if kind == "pair":
             times_word, people_word = _unit_parts(unit)
             times = format_number(int(value["times"]))
@@ -487,12 +492,12 @@ def _parse_percent(text, unit, minimum, maximum) -> Parsed | Rejected:
     number = _read_number(numbers[0].text, dot_decimal=True)
     if isinstance(number, str):
         return _reject(number, kind, unit)
-    if number.normalize().as_tuple().exponent < -1:
-        return _reject("Tỷ lệ chỉ ghi tối đa một chữ số thập phân, ví dụ 85,5.", kind, unit)
+    if number.normalize().as_tuple().exponent < -2:
+        return _reject("Tỷ lệ chỉ ghi tối đa hai chữ số thập phân, ví dụ 90,25.", kind, unit)
     error = _bounds_error(number, minimum, maximum, percent=True)
     if error:
         return _reject(error, kind, unit)
-    result = {"value": round(float(number), 1)}
+    result = {"value": round(float(number), 2)}
     return Parsed(value=result, echo=format_value(kind, result, unit=unit))
 
 
@@ -804,9 +809,7 @@ def describe_document(item: dict) -> str:
 
 
 def _document_label(item: dict) -> str:
-    label = item["number"] or item["summary"] or item["raw"]
-    if len(label) > 40:
-        label = label[:39] + "…"
+    label = shorten(item["number"] or item["summary"] or item["raw"], 40)
     if item["date"]:
         label += " ngày " + _format_date(item["date"])
     return label
@@ -929,7 +932,7 @@ def _parse_text(text: str) -> Parsed | Rejected:
         return _reject("Chưa có câu trả lời.", kind)
     if len(value) > MAX_TEXT_CHARS:
         return _reject(f"Câu trả lời quá dài (tối đa {format_number(MAX_TEXT_CHARS)} ký tự).", kind)
-    echo = value if len(value) <= 100 else value[:99] + "…"
+    echo = shorten(value, 100)
     return Parsed(value={"value": value}, echo=echo)
 
 

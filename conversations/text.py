@@ -31,3 +31,15 @@ def control_characters(text: str) -> list[str]:
         if name not in found:
             found.append(name)
     return found
+
+
+def shorten(text: str, limit: int) -> str:
+    """`text` within `limit` characters, cut at a space (never inside a word or a number such as
+    "37-CT/TU") and ended with "…"; a single word longer than the limit is cut at the limit."""
+    if len(text) <= limit:
+        return text
+    head = text[: limit - 1]
+    cut = head.rfind(" ")
+    if cut > limit // 3:
+        head = head[:cut]
+    return head.rstrip(" ,;:-–") + "…"

@@ -27,31 +27,31 @@ def test_the_officer_writes_points_in_the_chat(service, database, clock):
     replies = chat.send("/baocao")
     draft, shown = replies
     assert draft.attachment == Attachment(1, "HU-NP", kind=REPORT_KIND)
-    assert "Đề cương — điểm 1/" in shown.text
+    assert "Đề cương — điểm I.1 (1/" in shown.text
     assert "I- ĐẶC ĐIỂM, TÌNH HÌNH" in shown.text
     assert "Khái quát đặc điểm, tình hình chung" in shown.text
     assert [c.keyword for c in shown.choices][:2] == ["xong", "bỏ qua"]
 
-    assert chat.say("Huyện có 9 xã, thị trấn.").startswith("Đã ghi vào điểm 1")
+    assert chat.say("Huyện có 9 xã, thị trấn.").startswith("Đã ghi vào điểm I.1")
     chat.send(LONG)
-    assert chat.say("xong").startswith("Đề cương — điểm 2/")
-    assert "Để điểm này viết tại bàn." in chat.say("bỏ qua")
+    assert chat.say("xong").startswith("Đề cương — điểm I.2 (2/")
+    assert "Đã để điểm I.2 bổ sung sau." in chat.say("bỏ qua")
     back = chat.say("quay lại")
-    assert "Đề cương — điểm 2/" in back
+    assert "Đề cương — điểm I.2 (2/" in back
     texts = stored_answers(database)
     written = texts[narrative_key("I.1")][0]["text"]
     assert written == "Huyện có 9 xã, thị trấn.\n" + LONG.strip()  # kept whole
 
     review = chat.say("xem")
     assert "Phần lời văn của Ban Thường vụ Huyện ủy Ninh Phước: 1/" in review
-    assert "2. - Những thuận lợi, khó khăn" in review
+    assert "I.2. Những thuận lợi, khó khăn" in review
     assert LONG.strip() in review  # shown back whole; the channel splits it at its limit
 
-    # Back to the Phụ lục with the same word the Phụ lục knows; «/baocao» resumes at point 2.
-    assert chat.say("/tiep").startswith("Câu 1/18")
+    # Back to the Phụ lục by its name; «báo cáo» resumes at point I.2.
+    assert chat.say("phụ lục").startswith("Câu 1/18")
     assert chat.say("Xong").startswith("Đã ghi: không có văn bản nào.")
     resumed = chat.send("báo cáo")[1].text
-    assert "Đề cương — điểm 2/" in resumed
+    assert "Đề cương — điểm I.2 (2/" in resumed
 
     with database.transaction() as session:
         history = session.exec(
@@ -69,7 +69,7 @@ def test_a_stale_button_and_clearing_a_point(service, database, clock):
     assert stale.startswith("Nút này thuộc một tin nhắn cũ.")
     chat.send("điểm 1")
     ask = chat.send("xóa")[0]
-    assert ask.text.startswith("Xóa toàn bộ lời văn đã viết ở điểm 1?")
+    assert ask.text.startswith("Xóa toàn bộ lời văn đã viết ở điểm I.1?")
     assert chat.say("không").startswith("Giữ nguyên lời văn.")
     chat.send("xóa")
     assert chat.say("có").startswith("Đã xóa lời văn của điểm này.")
