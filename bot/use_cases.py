@@ -267,7 +267,8 @@ def approve_report(
     return unit
 
 
-STAFF_MOVES = {"approve": "duyệt", "return": "trả lại"}
+STAFF_MOVES = {"approve": "duyệt", "return": "trả lại"}  # logged action → the verb people read
+MOVED_INTO = {SubmissionStatus.APPROVED: "approve", SubmissionStatus.RETURNED: "return"}
 
 
 def _move(session: Session, unit: Unit, event: Event, values: dict, expected: str | None) -> None:
@@ -288,11 +289,11 @@ def _move(session: Session, unit: Unit, event: Event, values: dict, expected: st
 def _moved_by(session: Session, unit: Unit, status: str) -> str:
     """«Báo cáo đã được Lan duyệt lúc 10:05 ngày 07/12/2026» when a staff action put the report
     in `status` (returned, approved); else ""."""
-    if status not in (SubmissionStatus.APPROVED, SubmissionStatus.RETURNED):
+    if status not in MOVED_INTO:
         return ""
     last = last_move(session, unit.id, tuple(STAFF_MOVES))
-    if last is None:
-        return ""
+    if last is None or last.action != MOVED_INTO[status]:
+        return ""  # not put there by a logged staff action (or logged before this one)
     return f"Báo cáo đã được {last.actor} {STAFF_MOVES[last.action]} lúc {format_moment(last.at)}"
 
 

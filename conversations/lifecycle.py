@@ -81,12 +81,12 @@ TABLE: dict[tuple[S, Event], S | Refusal] = {
 }
 
 
-def decide(status: str, event: Event) -> S | Refusal:
+def decide(status: str, event: Event | str) -> S | Refusal:
     """The table's answer: the new status, or the refusal."""
-    return TABLE[S(status), event]
+    return TABLE[S(status), Event(event)]
 
 
-def allows(status: str, event: Event) -> bool:
+def allows(status: str, event: Event | str) -> bool:
     return isinstance(decide(status, event), S)
 
 

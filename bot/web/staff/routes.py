@@ -39,6 +39,7 @@ from bot.web.staff.guard import (
     set_session_cookie,
     viewer_for,
 )
+from conversations import lifecycle
 from conversations.errors import BadValue, DomainError, ErrorKind
 from conversations.messages import format_moment
 from conversations.reminder_plan import after_quiet
@@ -87,6 +88,8 @@ class StaffWeb:
             trim_blocks=True,
             lstrip_blocks=True,
         )
+        # The buttons a unit page offers are the moves the life-cycle table allows.
+        self.templates.globals["allows"] = lifecycle.allows
 
 
 STAFF_KEY = web.AppKey("baocao_staff", StaffWeb)
