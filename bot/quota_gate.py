@@ -15,14 +15,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlmodel import select
-
 from bot.clock import Clock
 from bot.messaging import Outbound
-from conversations.statuses import ContactRole
+from bot.notify import Recipient, notify, secretariat_of
 from storage.database import Database
-from storage.hot_path import enqueue
-from storage.models import Contact
 from storage.quota import QuotaTake, give_back, take, warn_threshold
 
 log = logging.getLogger(__name__)
@@ -128,21 +124,10 @@ class MonthlyQuotaGate:
             give_back(session, channel=self.channel, account=self.account, month=month)
 
     def _notify_secretariat(self, session, text: str, now: datetime) -> int:
-        contacts = session.exec(
-            select(Contact)
-            .where(Contact.role == ContactRole.SECRETARIAT, Contact.active)
-            .order_by(Contact.id)
-        ).all()
-        for contact in contacts:
-            context = QUOTA_CONTEXT if contact.channel == self.channel else ""
-            enqueue(
-                session,
-                channel=contact.channel,
-                chat_id=contact.chat_id,
-                payload=Outbound(text, context=context).to_payload(),
-                now=now,
-                contact_id=contact.id,
-                kind="notice",
-                claimed=False,
-            )
-        return len(contacts)
+        """The province's secretariat (the quota concerns no unit); on this channel the notice
+        carries the context that lets it through at the cap."""
+
+        def worded(person: Recipient) -> Outbound:
+            return Outbound(text, context=QUOTA_CONTEXT if person.channel == self.channel else "")
+
+        return len(notify(session, secretariat_of(session, None), worded, now))

@@ -13,8 +13,9 @@ from bot.messaging import Attachment, Outbound
 from bot.status import unit_status_text
 from bot.use_cases import Actor, Desk, contact_actor
 from conversations.commands import SECRETARIAT_HELP, UNKNOWN_COMMAND_TEXT
+from conversations.errors import DomainError, ErrorKind, OutOfScope
 from storage.models import Contact
-from storage.repository import StorageError, current_campaign
+from storage.repository import current_campaign
 
 HELP_TEXT = SECRETARIAT_HELP
 
@@ -38,9 +39,24 @@ def handle_command(desk: Desk, ctx: Context, command: str | None, argument: str)
             return [web_reply(desk, ctx)]
         if command in ("help", "start", None):
             return [Outbound(HELP_TEXT)]
-    except StorageError as error:
-        return [Outbound(f"Không thực hiện được: {error}.")]
+    except DomainError as error:
+        return [refusal_reply(error)]
     return [Outbound(UNKNOWN_COMMAND_TEXT)]
+
+
+# A unit outside a district's scope is answered exactly as one that does not exist; a refusal
+# for the report's state says where to see the state now; a bad value, how to write the command.
+REFUSAL_FRAMES = {
+    ErrorKind.NOT_FOUND: "Không thực hiện được: {reason}.",
+    ErrorKind.OUT_OF_SCOPE: "Không thực hiện được: {reason}.",
+    ErrorKind.STATE: "Không thực hiện được: {reason}.\nGõ /status để xem tình trạng hiện nay.",
+    ErrorKind.BAD_VALUE: "Không thực hiện được: {reason}.\nGõ /help để xem cách dùng các lệnh.",
+}
+
+
+def refusal_reply(error: DomainError) -> Outbound:
+    """A refused command, worded by its kind (never by matching its text)."""
+    return Outbound(REFUSAL_FRAMES[error.kind].format(reason=error))
 
 
 def _actor(ctx: Context) -> Actor:
@@ -69,7 +85,7 @@ def export_reply(desk: Desk, ctx: Context, argument: str) -> Outbound:
     campaign = current_campaign(session)
     actor = _actor(ctx)
     if not argument and actor.scope_unit_id is not None:
-        raise StorageError(
+        raise OutOfScope(
             "bảng tổng hợp là của cả tỉnh; cán bộ tổng hợp cấp huyện tải Phụ lục từng đơn vị: "
             "/export MÃ_ĐƠN_VỊ"
         )

@@ -26,9 +26,10 @@ from bot.clock import Clock
 from bot.documents.word_reports import REPORT_KIND, campaign_outline
 from bot.message_context import Context
 from bot.messaging import Attachment, ChannelTraits, Inbound, Outbound, RoleChange
+from bot.notify import Recipient, notify, secretariat_of
 from bot.signed_intake import Uploads, receive_in_chat, signed_lines, upload_link
 from bot.use_cases import Desk
-from conversations import narrative
+from conversations import lifecycle, narrative
 from conversations.campaigns import CampaignSpec
 from conversations.commands import UNKNOWN_COMMAND_TEXT, is_officer_command, split_command
 from conversations.engine import CampaignBrief, Press, SaveAnswer, State, SubmitReport, Text, step
@@ -80,7 +81,6 @@ from storage.inbound_faults import (
     find_set_aside,
     list_set_aside,
     remove_set_aside,
-    secretariat_chats,
 )
 from storage.inbound_faults import set_aside as keep_set_aside
 from storage.invite_guesses import forget_misses, record_miss, refused_until
@@ -241,26 +241,16 @@ class Service:
             if not new:
                 return []
             session.flush()
-            queue = [(inbound.channel, inbound.chat_id, None, Outbound(APOLOGY_TEXT))]
-            secretariat = secretariat_chats(session)
+            sender = Recipient(None, inbound.channel, inbound.chat_id)
+            queued = notify(tx, [sender], Outbound(APOLOGY_TEXT), now, claimed=True)
+            secretariat = secretariat_of(session, None)  # set-aside updates concern no one unit
             # With no secretariat member linked yet, the hour is not used up.
             if secretariat and claim_alert(session, SET_ASIDE_ALERT, now, ALERT_EVERY):
                 alert = Outbound(
                     set_aside_alert_text(inbound.channel, len(list_set_aside(session)))
                 )
-                queue += [(ch, chat, who, alert) for ch, chat, who in secretariat]
-            return [
-                enqueue(
-                    tx,
-                    channel=channel,
-                    chat_id=chat_id,
-                    payload=outbound.to_payload(),
-                    now=now,
-                    contact_id=contact_id,
-                    kind="notice",
-                )
-                for channel, chat_id, contact_id, outbound in queue
-            ]
+                queued += notify(tx, secretariat, alert, now, claimed=True)
+            return queued
 
     def replay(self, row_id: int) -> list[QueuedMessage]:
         """Apply a set-aside update again through the same path; it is removed once applied.
@@ -524,8 +514,7 @@ class Service:
                     existing=rows.get(effect.key),
                     note=effect.note,
                 )
-                if status == "not_started":
-                    status = "in_progress"
+                status = lifecycle.after(status, lifecycle.Event.ANSWER)
             elif isinstance(effect, SubmitReport):
                 submitted_by = contact.id
             elif isinstance(effect, narrative.SendDraft):

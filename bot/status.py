@@ -13,6 +13,7 @@ from bot.signed_intake import signed_summary
 from conversations.campaigns import days_left
 from conversations.labels import STATUS_TITLES, group_title
 from conversations.messages import format_deadline, late_phrase
+from conversations.statuses import SubmissionStatus
 from exports.consolidation import Deadlines, UnitTree, counts, late, status_counts
 from exports.data import campaign_deadlines
 from storage.models import Campaign, Unit
@@ -39,8 +40,9 @@ def status_text(
     lines = [
         campaign.title,
         f"Hạn nộp: {format_deadline(campaign.deadline, spec.zone)} ({when})",
-        f"Đã nộp {tally['submitted']}/{len(progress)} · đang điền {tally['in_progress']} · "
-        f"chưa bắt đầu {tally['not_started']}",
+        f"Đã nộp {tally[SubmissionStatus.SUBMITTED]}/{len(progress)} · "
+        f"đang điền {tally[SubmissionStatus.IN_PROGRESS]} · "
+        f"chưa bắt đầu {tally[SubmissionStatus.NOT_STARTED]}",
     ]
     late_submissions = [
         (item, phrase)
@@ -71,7 +73,7 @@ def status_text(
         for item, depth in rows:
             indent = "   " * depth + "↳ " if depth else " • "
             state = STATUS_TITLES[item.status]
-            if item.status in ("in_progress", "returned"):
+            if item.status in (SubmissionStatus.IN_PROGRESS, SubmissionStatus.RETURNED):
                 state += f" {item.answered}/{item.total} câu"
             if item.code in overdue:
                 state += " · quá hạn"

@@ -1,8 +1,10 @@
 """The secretariat's and the operator's actions, written once: status, invite, return, approve,
 extend, remind, export and the web sign-in link. Chat commands (`bot.secretariat`), the command
 line (`bot.cli.commands`) and the web page (`bot.web.staff`) call these; each takes the session
-of the caller's transaction, the moment, and what else it needs, and raises `StorageError` with a
-Vietnamese reason for a refused action.
+of the caller's transaction, the moment, and what else it needs, and raises a `DomainError` (with
+its kind and a Vietnamese reason) for a refused action; a change of the report's status follows
+`conversations.lifecycle` and is one conditional write (`storage.transitions`), so that of two
+staff acting at once one wins and the other is told who did what, when.
 
 Who acts is an `Actor`: its surface (chat, cli, web) goes into the staff action log, and its scope
 is checked here, once: a district secretariat acts only on its unit and the units beneath it,
@@ -19,26 +21,28 @@ from sqlalchemy import event
 from sqlmodel import Session, select
 
 from bot.messaging import Outbound
+from bot.notify import notify, officers_of
 from bot.reminders.ticks import load_audience, remind_now
 from bot.status import signed_reports_line, status_text, undelivered_line
+from conversations.errors import BadValue, NotAllowedNow, NotFound, OutOfScope
+from conversations.labels import status_title
+from conversations.lifecycle import Event, after
 from conversations.messages import format_deadline, format_moment, render
 from conversations.reminder_plan import officer_summary
-from conversations.statuses import ContactRole
+from conversations.statuses import ContactRole, SubmissionStatus
 from exports.data import campaign_deadlines
-from storage.hot_path import QueuedMessage, Tx, enqueue, mark_sent
+from storage.hot_path import QueuedMessage, Tx, mark_sent
 from storage.models import Campaign, Contact, Invite, Unit
 from storage.outbox_store import count_failed
 from storage.progress import campaign_progress, participating_units
 from storage.repository import (
     StorageError,
-    approve_submission,
     campaign_spec,
     create_download_token,
     create_invite,
     current_campaign,
     find_contact,
     list_units,
-    return_submission,
     submission_for,
     unit_by_code,
 )
@@ -50,6 +54,7 @@ from storage.staff_store import (
     redeem_sign_in,
     set_unit_deadline,
 )
+from storage.transitions import current_status, last_move, move
 
 DOWNLOAD_VALID_FOR = timedelta(hours=24)
 SIGN_IN_VALID_FOR = timedelta(minutes=10)
@@ -116,10 +121,10 @@ def scoped_unit(session: Session, actor: Actor, code: str) -> Unit:
     try:
         unit = unit_by_code(session, code)
     except StorageError:
-        unit = None
+        raise NotFound(f"không có đơn vị mã '{code.strip()}'") from None
     allowed = scope_unit_ids(session, actor)
-    if unit is None or (allowed is not None and unit.id not in allowed):
-        raise StorageError(f"không có đơn vị mã '{code.strip()}'")
+    if allowed is not None and unit.id not in allowed:
+        raise OutOfScope(f"không có đơn vị mã '{code.strip()}'")
     return unit
 
 
@@ -174,9 +179,9 @@ def invite(
     A secretariat invite with a unit makes a district secretariat over that unit and the units
     beneath it; a district secretariat may invite only within its own scope."""
     if role == ContactRole.OFFICER and not unit_code:
-        raise StorageError("mã mời cho cán bộ cần mã đơn vị")
+        raise BadValue("mã mời cho cán bộ cần mã đơn vị")
     if role != ContactRole.OFFICER and not unit_code and actor.scope_unit_id is not None:
-        raise StorageError("cán bộ tổng hợp cấp huyện chỉ mời được trong phạm vi của mình")
+        raise OutOfScope("cán bộ tổng hợp cấp huyện chỉ mời được trong phạm vi của mình")
     unit = scoped_unit(session, actor, unit_code) if unit_code else None
     created = create_invite(session, role=role, unit=unit, now=now, valid_for=desk.invite_valid_for)
     _log(session, now, actor, "invite", unit, role)
@@ -228,13 +233,17 @@ def return_report(
     reason: str,
     actor: Actor = OPERATOR,
     reason_required: bool = False,
+    expected: str | None = None,
 ) -> Unit:
-    """Open a submitted (or approved) report again for correction, and tell its officers."""
+    """Open a submitted (or approved) report again for correction, and tell its officers.
+
+    `expected` is the status the actor saw (the web page sends it): when the report has moved
+    since, nothing is done and the refusal says who moved it and when."""
     unit = scoped_unit(session, actor, unit_code)
     if reason_required and not reason.strip():
-        raise StorageError("cần ghi lý do trả lại để đơn vị biết cần sửa gì")
-    submission = submission_for(session, current_campaign(session), unit, lock=True)
-    return_submission(session, submission, reason.strip(), now)
+        raise BadValue("cần ghi lý do trả lại để đơn vị biết cần sửa gì")
+    values = {"returned_at": now, "return_reason": reason.strip() or None}
+    _move(session, unit, Event.RETURN, values, expected)
     _log(session, now, actor, "return", unit, reason.strip() or None)
     text = render("returned", unit_name=unit.name, reason=reason.strip())
     notify_officers(session, unit, text + "\nGõ «xem» để sửa và nộp lại.", now, desk)
@@ -242,38 +251,69 @@ def return_report(
 
 
 def approve_report(
-    session: Session, now: datetime, desk: Desk, *, unit_code: str, actor: Actor = OPERATOR
+    session: Session,
+    now: datetime,
+    desk: Desk,
+    *,
+    unit_code: str,
+    actor: Actor = OPERATOR,
+    expected: str | None = None,
 ) -> Unit:
     """Accept a submitted report: it is locked for good (only a return opens it again)."""
     unit = scoped_unit(session, actor, unit_code)
-    submission = submission_for(session, current_campaign(session), unit, lock=True)
-    approve_submission(session, submission, now)
+    _move(session, unit, Event.APPROVE, {"last_activity_at": now}, expected)
     _log(session, now, actor, "approve", unit)
     notify_officers(session, unit, APPROVED_TEXT.format(unit=unit.name), now, desk)
     return unit
 
 
+STAFF_MOVES = {"approve": "duyệt", "return": "trả lại"}  # logged action → the verb people read
+MOVED_INTO = {SubmissionStatus.APPROVED: "approve", SubmissionStatus.RETURNED: "return"}
+
+
+def _move(session: Session, unit: Unit, event: Event, values: dict, expected: str | None) -> None:
+    """Apply a staff event to the unit's report in the current campaign as one conditional write;
+    refused (nothing written, nobody told) when the table refuses it or someone moved it first."""
+    submission = submission_for(session, current_campaign(session), unit, lock=True)
+    found = submission.status
+    if expected is not None and found != expected:
+        raise _moved_meanwhile(session, unit, found)
+    try:
+        if move(session, submission.id, found, event, values):
+            return
+    except NotAllowedNow as refused:
+        raise _explained(session, unit, refused) from None
+    raise _moved_meanwhile(session, unit, current_status(session, submission.id))
+
+
+def _moved_by(session: Session, unit: Unit, status: str) -> str:
+    """«Báo cáo đã được Lan duyệt lúc 10:05 ngày 07/12/2026» when a staff action put the report
+    in `status` (returned, approved); else ""."""
+    if status not in MOVED_INTO:
+        return ""
+    last = last_move(session, unit.id, tuple(STAFF_MOVES))
+    if last is None or last.action != MOVED_INTO[status]:
+        return ""  # not put there by a logged staff action (or logged before this one)
+    return f"Báo cáo đã được {last.actor} {STAFF_MOVES[last.action]} lúc {format_moment(last.at)}"
+
+
+def _explained(session: Session, unit: Unit, refused: NotAllowedNow) -> NotAllowedNow:
+    who = _moved_by(session, unit, refused.status or "")
+    message = f"{refused} — {who}" if who else str(refused)
+    return NotAllowedNow(message, status=refused.status)
+
+
+def _moved_meanwhile(session: Session, unit: Unit, status: str) -> NotAllowedNow:
+    who = _moved_by(session, unit, status) or f"Báo cáo vừa chuyển sang «{status_title(status)}»"
+    return NotAllowedNow(f"{who}; xem lại rồi làm lại nếu vẫn cần", status=status)
+
+
 def notify_officers(session: Session, unit: Unit, text: str, now: datetime, desk: Desk) -> int:
     """Queue `text` to every active officer of the unit (delivered after commit)."""
-    contacts = session.exec(
-        select(Contact).where(
-            Contact.unit_id == unit.id, Contact.active, Contact.role == ContactRole.OFFICER
-        )
-    ).all()
-    for contact in contacts:
-        enqueue(
-            session,
-            channel=contact.channel,
-            chat_id=contact.chat_id,
-            payload=Outbound(text).to_payload(),
-            now=now,
-            contact_id=contact.id,
-            kind="notice",
-            claimed=False,
-        )
-    if contacts:
+    queued = notify(session, officers_of(session, unit.id), Outbound(text), now)
+    if queued:
         _wake_after_commit(session, desk)
-    return len(contacts)
+    return len(queued)
 
 
 # --- remind ----------------------------------------------------------------------------------
@@ -294,7 +334,7 @@ def remind(
     allowed = scope_unit_ids(session, actor)
     unit = scoped_unit(session, actor, unit_code) if unit_code is not None else None
     if unit_code is not None and not _participates(session, campaign, unit_code):
-        raise StorageError(f"đơn vị '{unit_code}' không có trong đợt báo cáo {campaign.code}")
+        raise NotFound(f"đơn vị '{unit_code}' không có trong đợt báo cáo {campaign.code}")
     if unit is None and allowed is not None:
         codes = [u.code for u in participating_units(session, campaign) if u.id in allowed]
         count = sum(remind_now(session, campaign, now, unit_code=code) for code in codes)
@@ -312,7 +352,7 @@ def remind_preview(
     """What `remind` would queue, one line per officer, queuing nothing."""
     campaign = current_campaign(session)
     if unit_code is not None and not _participates(session, campaign, unit_code):
-        raise StorageError(f"đơn vị '{unit_code}' không có trong đợt báo cáo {campaign.code}")
+        raise NotFound(f"đơn vị '{unit_code}' không có trong đợt báo cáo {campaign.code}")
     zone = campaign_spec(campaign).zone
     lines = []
     for person in load_audience(session, campaign, unit_code).officers:
@@ -352,9 +392,14 @@ def extend_deadline(
     unit = scoped_unit(session, actor, unit_code)
     campaign = current_campaign(session)
     if not _participates(session, campaign, unit.code):
-        raise StorageError(f"đơn vị '{unit.code}' không có trong đợt báo cáo {campaign.code}")
+        raise NotFound(f"đơn vị '{unit.code}' không có trong đợt báo cáo {campaign.code}")
     if deadline <= campaign.deadline or deadline <= now:
-        raise StorageError("hạn mới phải sau hạn chung của đợt báo cáo và sau lúc này")
+        raise BadValue("hạn mới phải sau hạn chung của đợt báo cáo và sau lúc này")
+    submission = submission_for(session, campaign, unit, lock=True)  # no approval meanwhile
+    try:
+        after(submission.status, Event.EXTEND)
+    except NotAllowedNow as refused:
+        raise _explained(session, unit, refused) from None
     set_unit_deadline(session, campaign.id, unit.id, deadline, now)
     zone = campaign_spec(campaign).zone
     _log(session, now, actor, "extend", unit, f"{deadline.astimezone(zone):%d/%m/%Y %H:%M}")
@@ -374,7 +419,7 @@ def web_sign_in_link(
 ) -> str:
     """A single-use link, valid 10 minutes, that opens a web session for a secretariat member."""
     if contact.role != ContactRole.SECRETARIAT or not contact.active:
-        raise StorageError("chỉ cán bộ tổng hợp mới dùng được trang web")
+        raise OutOfScope("chỉ cán bộ tổng hợp mới dùng được trang web")
     token = create_sign_in(session, contact.id, now, SIGN_IN_VALID_FOR)
     _log(session, now, actor, "web_link", None, contact.display_name or f"#{contact.id}")
     return f"{desk.public_url}/web/vao/{token}"
@@ -402,15 +447,13 @@ def secretariat_contact(session: Session, contact_id: int | None) -> Contact:
     if contact_id is not None:
         chosen = [c for c in members if c.id == contact_id]
         if not chosen:
-            raise StorageError(f"không có cán bộ tổng hợp mã số {contact_id}")
+            raise NotFound(f"không có cán bộ tổng hợp mã số {contact_id}")
         return chosen[0]
     if not members:
-        raise StorageError(
-            "chưa có cán bộ tổng hợp nào; tạo mã mời: baocao invite --role secretariat"
-        )
+        raise NotFound("chưa có cán bộ tổng hợp nào; tạo mã mời: baocao invite --role secretariat")
     if len(members) > 1:
         listed = ", ".join(f"{c.id} ({c.display_name or c.channel})" for c in members)
-        raise StorageError(f"có nhiều cán bộ tổng hợp, chọn một bằng --contact: {listed}")
+        raise BadValue(f"có nhiều cán bộ tổng hợp, chọn một bằng --contact: {listed}")
     return members[0]
 
 
@@ -448,7 +491,7 @@ def record_export(
     the province's files (consolidated workbook, per-unit zip, draft) for the province only."""
     unit = scoped_unit(session, actor, unit_code) if unit_code else None
     if unit is None and actor.scope_unit_id is not None:
-        raise StorageError("bảng tổng hợp và dự thảo báo cáo là của cả tỉnh")
+        raise OutOfScope("bảng tổng hợp và dự thảo báo cáo là của cả tỉnh")
     _log(session, now, actor, "export", unit, what)
 
 

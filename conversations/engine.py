@@ -43,6 +43,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import NamedTuple
 
+from conversations import lifecycle
 from conversations.checks import Checks
 from conversations.forms import (
     Form,
@@ -67,7 +68,7 @@ from conversations.parsing import (
 )
 from conversations.text import shorten
 
-EDITABLE_STATUSES = {"not_started", "in_progress", "returned"}
+EDITABLE_STATUSES = lifecycle.EDITABLE
 
 
 @dataclass
@@ -705,8 +706,7 @@ class _Step:
         self.state.answers[question.key] = Answer(value, not_applicable, note)
         if question.key in self.dialogue.skipped:
             self.dialogue.skipped.remove(question.key)
-        if self.state.status == "not_started":
-            self.state.status = "in_progress"
+        self.state.status = lifecycle.after(self.state.status, lifecycle.Event.ANSWER)
         self.effects.append(SaveAnswer(question.key, value, not_applicable, raw[:5000], note))
 
     def _after_answer(self, prefix: str) -> None:
@@ -917,7 +917,7 @@ class _Step:
     def _submit(self) -> None:
         self.dialogue.mode = "locked"
         self.dialogue.return_to_review = False
-        self.state.status = "submitted"
+        self.state.status = lifecycle.after(self.state.status, lifecycle.Event.SUBMIT)
         self.state.submitted_at = self.now
         self.effects.append(SubmitReport())
         text = render(

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from conversations.statuses import SubmissionStatus
+
 STATUS_TITLES = {
-    "not_started": "chưa bắt đầu",
-    "in_progress": "đang điền",
-    "submitted": "đã nộp",
-    "returned": "bị trả lại",
-    "approved": "đã duyệt",
+    SubmissionStatus.NOT_STARTED: "chưa bắt đầu",
+    SubmissionStatus.IN_PROGRESS: "đang điền",
+    SubmissionStatus.SUBMITTED: "đã nộp",
+    SubmissionStatus.RETURNED: "bị trả lại",
+    SubmissionStatus.APPROVED: "đã duyệt",
 }
 GROUP_TITLES = {
     "kiem_tra_truc_tiep": "Kiểm tra trực tiếp",

@@ -15,9 +15,7 @@ class SubmissionStatus(StrEnum):
 
 
 DONE = frozenset({SubmissionStatus.SUBMITTED, SubmissionStatus.APPROVED})
-EDITABLE = frozenset(
-    {SubmissionStatus.NOT_STARTED, SubmissionStatus.IN_PROGRESS, SubmissionStatus.RETURNED}
-)
+# Which statuses may be edited, and every other move, is `conversations.lifecycle`'s table.
 
 
 class CampaignState(StrEnum):

@@ -28,6 +28,7 @@ from openpyxl.utils import get_column_letter
 from conversations.forms import Form
 from conversations.labels import group_title, status_title
 from conversations.messages import format_moment, late_phrase
+from conversations.statuses import SubmissionStatus
 from exports.cells import (
     AVERAGE_FORMAT,
     GROUP_FILL,
@@ -93,7 +94,7 @@ def progress_text(report: UnitReport, deadline: datetime) -> str:
     """ "đã nộp" (", nộp muộn 3 ngày" when late), or the status with how far it got:
     "đang điền 5/22 câu"."""
     text = status_title(report.status)
-    if report.status in ("in_progress", "returned"):
+    if report.status in (SubmissionStatus.IN_PROGRESS, SubmissionStatus.RETURNED):
         text += f" {report.answered}/{report.total} câu"
     elif counts(report.status) and report.submitted_at:
         late = late_phrase(deadline, report.submitted_at)

@@ -26,7 +26,7 @@ from typing import Generic, Protocol, TypeVar
 
 from conversations.forms import Form, QuestionKind
 from conversations.labels import GROUP_ORDER, group_title
-from conversations.statuses import DONE
+from conversations.statuses import DONE, SubmissionStatus
 from exports.figures import Totals, numbers_of, question_columns
 
 
@@ -177,14 +177,18 @@ def level_order(form: Form, members: Sequence) -> Callable[[object], tuple]:
 
 def status_counts(members: Sequence[Member]) -> dict[str, int]:
     """Submitted (or approved) / in progress (or returned) / not started."""
-    result = {"submitted": 0, "in_progress": 0, "not_started": 0}
+    result = {
+        SubmissionStatus.SUBMITTED: 0,
+        SubmissionStatus.IN_PROGRESS: 0,
+        SubmissionStatus.NOT_STARTED: 0,
+    }
     for member in members:
         if counts(member.status):
-            result["submitted"] += 1
-        elif member.status == "not_started":
-            result["not_started"] += 1
+            result[SubmissionStatus.SUBMITTED] += 1
+        elif member.status == SubmissionStatus.NOT_STARTED:
+            result[SubmissionStatus.NOT_STARTED] += 1
         else:
-            result["in_progress"] += 1
+            result[SubmissionStatus.IN_PROGRESS] += 1
     return result
 
 

@@ -19,6 +19,7 @@ from sqlmodel import Session, select
 from conversations.campaigns import DocumentHeading
 from conversations.forms import Form
 from conversations.messages import format_day, format_deadline
+from conversations.statuses import SubmissionStatus
 from exports.consolidation import Deadlines
 from exports.figures import AnswerData
 from storage.models import Answer, Campaign, Submission
@@ -83,7 +84,7 @@ class UnitReport:
     level: str
     group: str | None = None
     parent_code: str | None = None
-    status: str = "not_started"
+    status: str = SubmissionStatus.NOT_STARTED
     submitted_at: datetime | None = None
     submitted_by: str | None = None
     last_activity_at: datetime | None = None

@@ -43,6 +43,7 @@ from conversations.outline import (
     sentence_text,
 )
 from conversations.parsing import format_number, format_value
+from conversations.statuses import SubmissionStatus
 from exports.data import CampaignInfo, UnitReport
 from exports.figures import documents_of
 
@@ -51,7 +52,7 @@ BODY_SIZE = Pt(14)
 TABLE_SIZE = Pt(12)
 DRAFT_MARK = "DỰ THẢO"
 PARTY_NAME = "ĐẢNG CỘNG SẢN VIỆT NAM"
-SUBMITTED = ("submitted", "approved")
+SUBMITTED = (SubmissionStatus.SUBMITTED, SubmissionStatus.APPROVED)
 UNIT_PLACEHOLDER = "(Đơn vị bổ sung nội dung.)"
 CONSOLIDATED_PLACEHOLDER = "(Ban Dân vận tổng hợp nội dung từ báo cáo của các đơn vị.)"
 GREY = RGBColor(0x59, 0x59, 0x59)

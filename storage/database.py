@@ -1,6 +1,7 @@
 """Connecting to the database (SQLite by default, PostgreSQL by URL) and keeping its schema current.
 
 `open_database(url)` returns a `Database`: `transaction()` gives an ORM session in one transaction,
+`write_transaction()` the same for a state change (taking SQLite's write lock first),
 `unit_of_work()` one transaction for the per-message hot path (plain SQL, with an ORM session beside
 it on demand). The schema is upgraded with Alembic on open, so an empty or an old database is
 brought to the current version before anything reads it.
@@ -89,6 +90,14 @@ class Database:
             except BaseException:
                 session.rollback()
                 raise
+
+    @contextmanager
+    def write_transaction(self) -> Iterator[Session]:
+        """One unit of work that changes state: like `transaction()`, but on SQLite it takes the
+        write lock first (`BEGIN IMMEDIATE`), so two of them never both read the old state and
+        then write; on PostgreSQL the rows it changes are locked or conditionally updated."""
+        with self.unit_of_work() as tx:
+            yield tx.session
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -24,6 +24,7 @@ from sqlmodel import Session
 
 from conversations.engine import Answer as EngineAnswer
 from conversations.engine import Dialogue
+from conversations.statuses import SubmissionStatus
 from storage.hot_statements import POSTGRESQL_SQL, SQLITE_SQL
 
 
@@ -295,7 +296,7 @@ def record_submission(
 ) -> None:
     """Store the submission's new status and last activity (and who submitted, when)."""
     tx = Tx.of(db)
-    started_at = submission.started_at or (now if status != "not_started" else None)
+    started_at = submission.started_at or (now if status != SubmissionStatus.NOT_STARTED else None)
     params = {
         "submission_id": submission.id,
         "status": status,

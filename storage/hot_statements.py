@@ -16,6 +16,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Dialect
 
+from conversations.statuses import SubmissionStatus
 from storage.models import (
     Answer,
     AnswerHistory,
@@ -131,7 +132,10 @@ def build_statements(insert: Callable, *, lock: bool) -> dict[str, Executable]:
         ),
         "submission": submission_row.with_for_update() if lock else submission_row,
         "create_submission": insert(submission)
-        .values(_same("campaign_id", "unit_id") | {"status": literal_column("'not_started'")})
+        .values(
+            _same("campaign_id", "unit_id")
+            | {"status": literal_column(f"'{SubmissionStatus.NOT_STARTED.value}'")}
+        )
         .on_conflict_do_nothing(),
         "answers": select(
             answer.c.question_key,

@@ -14,6 +14,8 @@ from typing import Any
 from sqlalchemy import JSON, Column, DateTime, Index, Text, TypeDecorator, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from conversations.statuses import SubmissionStatus
+
 
 class UTCDateTime(TypeDecorator):
     """Aware datetimes in, aware UTC datetimes out, whatever the database keeps."""
@@ -111,7 +113,7 @@ class Submission(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     campaign_id: int = Field(foreign_key="campaign.id", index=True)
     unit_id: int = Field(foreign_key="unit.id")
-    status: str = Field(default="not_started", max_length=20)
+    status: str = Field(default=SubmissionStatus.NOT_STARTED.value, max_length=20)
     started_at: datetime | None = utc_field()
     submitted_at: datetime | None = utc_field()
     submitted_by: int | None = Field(default=None, foreign_key="contact.id")

@@ -10,7 +10,7 @@ from datetime import datetime
 
 from sqlmodel import Session, select
 
-from conversations.statuses import DONE
+from conversations.statuses import DONE, SubmissionStatus
 from storage.models import Answer, Campaign, Contact, ReminderLog, Submission, Unit
 from storage.repository import campaign_form, campaign_spec
 
@@ -100,7 +100,7 @@ def campaign_progress(session: Session, campaign: Campaign) -> list[UnitProgress
             UnitProgress(
                 unit=unit,
                 parent=by_id.get(unit.parent_id) if unit.parent_id else None,
-                status=submission.status if submission else "not_started",
+                status=submission.status if submission else SubmissionStatus.NOT_STARTED,
                 answered=answered,
                 total=len(keys),
                 submitted_at=submission.submitted_at if submission else None,

@@ -18,6 +18,7 @@ from sqlmodel import Session
 
 from conversations.reminder_plan import BlockedContact, UnitStanding
 from conversations.statuses import DONE, ContactRole, SubmissionStatus
+from storage.audiences import serves
 from storage.models import (
     Answer,
     Campaign,
@@ -136,9 +137,9 @@ def load_audience(session: Session, campaign: Campaign, unit_code: str | None = 
         if channel in SILENT_CHANNELS:
             continue
         if role == ContactRole.SECRETARIAT:
-            # The digest covers the whole province: only the province's secretariat gets it (a
-            # district secretariat, scoped to its units, asks /status for its own).
-            if active and unit_code is None and unit_id is None:
+            # The digest covers the whole province, no one unit: the secretariat of no unit is
+            # the province's (`storage.audiences`); a district asks /status for its own units.
+            if active and unit_code is None and serves(unit_id, set()):
                 desk.append(Recipient(contact_id, channel, chat_id, name))
             continue
         if unit_id not in codes:

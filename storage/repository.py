@@ -28,8 +28,9 @@ from conversations.campaigns import (
     Participants,
     load_campaign,
 )
+from conversations.errors import DomainError, ErrorKind
 from conversations.forms import Form, parse_form
-from conversations.statuses import DONE, ContactRole, SubmissionStatus
+from conversations.statuses import ContactRole
 from storage.hot_path import Tx, campaign_versions
 from storage.models import (
     Answer,
@@ -45,8 +46,9 @@ INVITE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud 
 INVITE_LENGTH = 8
 
 
-class StorageError(ValueError):
-    """A request the data cannot satisfy, with a one-line Vietnamese reason."""
+class StorageError(DomainError):
+    """A request the data cannot satisfy, with a one-line Vietnamese reason (a `DomainError`, so
+    each surface maps it by its kind like any other refusal)."""
 
 
 # --- campaigns ---------------------------------------------------------------------------
@@ -78,14 +80,16 @@ def current_campaign(session: Session, code: str | None = None) -> Campaign:
     if code is None:
         versions = campaign_versions(session)[:1]
         if not versions:
-            raise StorageError("chưa có đợt báo cáo nào; chạy: baocao campaign load TỆP")
+            raise StorageError(
+                "chưa có đợt báo cáo nào; chạy: baocao campaign load TỆP", ErrorKind.NOT_FOUND
+            )
         return _cached_campaign(session, versions[0])
     query = select(Campaign).where(Campaign.code == code)
     if code.isdigit():
         query = select(Campaign).where((Campaign.code == code) | (Campaign.id == int(code)))
     campaign = session.exec(query).first()
     if campaign is None:
-        raise StorageError(f"không có đợt báo cáo '{code}'")
+        raise StorageError(f"không có đợt báo cáo '{code}'", ErrorKind.NOT_FOUND)
     return campaign
 
 
@@ -241,7 +245,7 @@ def list_units(session: Session) -> list[Unit]:
 def unit_by_code(session: Session, code: str) -> Unit:
     unit = session.exec(select(Unit).where(func.upper(Unit.code) == code.strip().upper())).first()
     if unit is None:
-        raise StorageError(f"không có đơn vị mã '{code}'")
+        raise StorageError(f"không có đơn vị mã '{code}'", ErrorKind.NOT_FOUND)
     return unit
 
 
@@ -313,27 +317,6 @@ def submission_for(session: Session, campaign: Campaign, unit: Unit, *, lock: bo
         except IntegrityError:
             submission = session.exec(query).one()
     return submission
-
-
-def return_submission(session: Session, submission: Submission, reason: str, now: datetime):
-    """Unlock a submitted report so the unit can correct it."""
-    if submission.status not in DONE:
-        raise StorageError("báo cáo chưa nộp nên không cần trả lại")
-    submission.status = SubmissionStatus.RETURNED
-    submission.returned_at = now
-    submission.return_reason = reason or None
-    session.add(submission)
-
-
-def approve_submission(session: Session, submission: Submission, now: datetime) -> None:
-    """Accept a submitted report: it stays locked (a return opens it again)."""
-    if submission.status == SubmissionStatus.APPROVED:
-        raise StorageError("báo cáo này đã được duyệt rồi")
-    if submission.status != SubmissionStatus.SUBMITTED:
-        raise StorageError("báo cáo chưa nộp nên chưa duyệt được")
-    submission.status = SubmissionStatus.APPROVED
-    submission.last_activity_at = now
-    session.add(submission)
 
 
 # --- download links -------------------------------------------------------------------------

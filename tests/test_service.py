@@ -622,7 +622,10 @@ def test_an_approved_report_is_locked_and_its_officers_told(service, database, c
         assert "đã được Ban Dân vận Tỉnh ủy duyệt" in notice.payload["text"]
     assert count(database, OutboxMessage) == notices_before + 2  # the notice and the reply
     assert "không sửa được nữa" in officer.say("câu 3")
-    assert secretary.say("/duyet HU-NP") == "Không thực hiện được: báo cáo này đã được duyệt rồi."
+    assert secretary.say("/duyet HU-NP") == (
+        "Không thực hiện được: báo cáo này đã được duyệt rồi — Báo cáo đã được Cán bộ sec duyệt"
+        " lúc 08:00 ngày 20/6/2022.\nGõ /status để xem tình trạng hiện nay."
+    )
     # A return opens an approved report again.
     assert secretary.say("/tralai HU-NP Sửa mục 4").startswith("Đã trả lại báo cáo")
     assert submission_status(database) == "returned"

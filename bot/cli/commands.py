@@ -20,6 +20,7 @@ from bot.app import App, build_app
 from bot.cli.console import run_console
 from bot.cli.inbound import add_parser as add_inbound_parser
 from bot.cli.inbound import cmd_inbound
+from bot.cli.refusals import refused
 from bot.cli.text import UsageError, VietnameseParser
 from bot.documents.report_files import export_signed_reports
 from bot.documents.workbooks import export_per_unit, export_to_file
@@ -28,6 +29,7 @@ from bot.settings import SettingsError, load_settings
 from bot.status import status_text, undelivered_line
 from bot.unit_import import UnitFileError, read_unit_file
 from conversations.campaigns import load_campaign
+from conversations.errors import DomainError
 from conversations.forms import FormError
 from conversations.labels import group_title, level_title
 from conversations.messages import format_deadline, format_moment
@@ -39,7 +41,6 @@ from storage.models import OutboxMessage
 from storage.outbox_store import count_failed, requeue_failed, undelivered_rows
 from storage.progress import campaign_progress
 from storage.repository import (
-    StorageError,
     campaign_spec,
     current_campaign,
     list_campaigns,
@@ -174,7 +175,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         app = build_app(load_settings())
         return COMMANDS[args.command](app, args)
-    except (SettingsError, DatabaseUrlError, StorageError, FormError, UsageError) as error:
+    except DomainError as error:
+        return refused(error)
+    except (SettingsError, DatabaseUrlError, FormError, UsageError) as error:
         print(f"baocao: {error}", file=sys.stderr)
         return 1
     except OperationalError as error:
@@ -398,7 +401,7 @@ def cmd_remind(app: App, args: argparse.Namespace) -> int:
 
 
 def cmd_return(app: App, args: argparse.Namespace) -> int:
-    with app.database.transaction() as session:
+    with app.database.write_transaction() as session:
         unit = use_cases.return_report(
             session, app.clock(), app.desk, unit_code=args.unit, reason=args.reason
         )
@@ -407,7 +410,7 @@ def cmd_return(app: App, args: argparse.Namespace) -> int:
 
 
 def cmd_approve(app: App, args: argparse.Namespace) -> int:
-    with app.database.transaction() as session:
+    with app.database.write_transaction() as session:
         unit = use_cases.approve_report(session, app.clock(), app.desk, unit_code=args.unit)
     print(f"Đã duyệt báo cáo của {unit.name}.")
     return 0

@@ -12,8 +12,8 @@ decided once any log row exists for it (all rows of a slot are written together)
 linked or units returned after a slot was handled wait for the next slot.
 
 Who gets what:
-- officers: active officer contacts of participating units that have not submitted ("returned"
-  counts as not submitted), on every channel but the console; the text says the campaign, the
+- officers: active officer contacts of participating units that have not submitted (a returned
+  report counts as not submitted), on every channel but the console; the text says the campaign, the
   deadline, the days left and how much of the Phụ lục is still open, with the «tiếp» choice;
 - secretariat: a digest at the same moments — counts, the units at risk (or overdue), units no one
   can be reached at and contacts that blocked the bot (inactive contacts);

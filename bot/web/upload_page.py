@@ -20,10 +20,11 @@ from aiohttp import BodyPartReader, web
 
 from bot.clock import Clock
 from bot.messaging import Outbound
+from bot.notify import Recipient, notify
 from bot.signed_intake import UPLOAD_PATH, Uploads, confirmation, spend_upload, usable_upload
 from conversations.uploads import content_refusal, refusal, safe_name
 from storage.database import Database
-from storage.hot_path import enqueue, open_submission
+from storage.hot_path import open_submission
 from storage.models import Contact, Unit
 from storage.signed_reports import store_signed_report
 
@@ -136,15 +137,9 @@ def _store(
         message = confirmation(stored)
         if contact is not None and contact.active:
             # The officer also finds it in the chat (the outbox's sweep delivers it).
-            enqueue(
-                session,
-                channel=contact.channel,
-                chat_id=contact.chat_id,
-                payload=Outbound(f"{message} (gửi qua trang tải tệp)").to_payload(),
-                now=now,
-                contact_id=contact.id,
-                claimed=False,
-            )
+            sender = Recipient(contact.id, contact.channel, contact.chat_id)
+            notice = Outbound(f"{message} (gửi qua trang tải tệp)")
+            notify(session, [sender], notice, now, kind="reply")
         return message
 
 

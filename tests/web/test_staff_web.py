@@ -193,7 +193,7 @@ async def test_approve_and_return_tell_the_officer_and_are_logged(web, seeded, d
         actions = session.exec(select(StaffAction)).all()
         assert [(a.action, a.surface, a.actor) for a in actions][-1] == ("return", "web", "Lan")
     again = await browser.post("/web/don-vi/HU-NH/duyet")
-    assert again.status == 400 and "chưa nộp nên chưa duyệt được" in await again.text()
+    assert again.status == 409 and "chưa nộp nên chưa duyệt được" in await again.text()
     log = await (await browser.get("/web/nhat-ky?kenh=web&viec=return")).text()
     assert "Thiếu số liệu mục 4" in log and "Trang web" in log
 
@@ -346,6 +346,7 @@ async def test_a_removed_secretariat_member_is_signed_out_at_once(web, seeded, d
 def test_the_log_keeps_a_district_to_its_units(database, clock, seeded):
     from bot import use_cases
     from bot.use_cases import Actor, Desk
+    from conversations.errors import DomainError
 
     desk = Desk()
     with database.transaction() as session:
@@ -354,7 +355,7 @@ def test_the_log_keeps_a_district_to_its_units(database, clock, seeded):
         use_cases.approve_report(session, clock(), desk, unit_code="HU-NP", actor=district)
         try:
             use_cases.approve_report(session, clock(), desk, unit_code="HU-NH", actor=district)
-        except use_cases.StorageError as error:
+        except DomainError as error:
             assert str(error) == "không có đơn vị mã 'HU-NH'"
     with database.transaction() as session:
         from storage.staff_store import list_actions

@@ -11,7 +11,13 @@ from html import escape
 
 from markupsafe import Markup
 
-BAR_COLOURS = (("submitted", "#2e7d32"), ("in_progress", "#f9a825"), ("not_started", "#c62828"))
+from conversations.statuses import SubmissionStatus
+
+BAR_COLOURS = (
+    (SubmissionStatus.SUBMITTED, "#2e7d32"),
+    (SubmissionStatus.IN_PROGRESS, "#f9a825"),
+    (SubmissionStatus.NOT_STARTED, "#c62828"),
+)
 WIDTH = 640
 
 

@@ -29,6 +29,7 @@ from conversations.forms import Form, Question
 from conversations.labels import GROUP_ORDER, LEVEL_TITLES, group_title, level_title, status_title
 from conversations.messages import format_deadline, format_moment
 from conversations.parsing import format_value
+from conversations.statuses import SubmissionStatus
 from exports.consolidation import Deadlines, UnitTree, counts, level_order
 from exports.data import campaign_deadlines
 from storage.models import Answer, AnswerHistory, Campaign, Contact, Invite, Submission, Unit
@@ -37,7 +38,7 @@ from storage.repository import campaign_form, campaign_spec, current_campaign
 from storage.signed_reports import unit_signed_reports
 from storage.staff_store import list_actions, progress_fingerprint
 
-STATUSES = ("not_started", "in_progress", "submitted", "returned", "approved")
+STATUSES = tuple(SubmissionStatus)
 ACTION_TITLES = {
     "approve": "Duyệt",
     "return": "Trả lại",
@@ -168,15 +169,20 @@ def _standing(
         deadline = snapshot.deadlines.of(item.code)
         late = not counts(item.status) and now >= deadline
         rows.append(Row(item, depth, deadline, late))
-    tally = {"submitted": 0, "in_progress": 0, "not_started": 0, "late": 0}
+    tally = {
+        SubmissionStatus.SUBMITTED: 0,
+        SubmissionStatus.IN_PROGRESS: 0,
+        SubmissionStatus.NOT_STARTED: 0,
+        "late": 0,
+    }
     for row in rows:
         status = row.progress.status
         if counts(status):
-            tally["submitted"] += 1
-        elif status == "not_started":
-            tally["not_started"] += 1
+            tally[SubmissionStatus.SUBMITTED] += 1
+        elif status == SubmissionStatus.NOT_STARTED:
+            tally[SubmissionStatus.NOT_STARTED] += 1
         else:
-            tally["in_progress"] += 1
+            tally[SubmissionStatus.IN_PROGRESS] += 1
         tally["late"] += row.late
     return Standing(campaign, rows, campaign_spec(campaign).zone, now, tally, snapshot)
 
@@ -196,14 +202,17 @@ def _overview(state: Standing) -> dict:
     by_group: dict[str | None, Counter] = {}
     for row in state.rows:
         status = row.progress.status
-        key = "submitted" if counts(status) else status
-        key = "in_progress" if key == "returned" else key
+        key = SubmissionStatus.SUBMITTED if counts(status) else status
+        key = SubmissionStatus.IN_PROGRESS if key == SubmissionStatus.RETURNED else key
         by_group.setdefault(row.progress.group, Counter())[key] += 1
     for group in sorted(by_group, key=_group_rank):
         tally = by_group[group]
         bars.append(
             GroupBar(
-                group_title(group), tally["submitted"], tally["in_progress"], tally["not_started"]
+                group_title(group),
+                tally[SubmissionStatus.SUBMITTED],
+                tally[SubmissionStatus.IN_PROGRESS],
+                tally[SubmissionStatus.NOT_STARTED],
             )
         )
     days, cumulative = _submissions_per_day(state, campaign, zone)
@@ -228,13 +237,15 @@ def _group_rank(group: str | None) -> tuple:
 
 
 def _needs_action(row: Row) -> bool:
-    return row.progress.status in ("submitted", "returned") or row.late
+    return (
+        row.progress.status in (SubmissionStatus.SUBMITTED, SubmissionStatus.RETURNED) or row.late
+    )
 
 
 def _urgency(row: Row) -> tuple:
     """Submitted reports waiting for approval first, then late units, then returned ones."""
     status = row.progress.status
-    rank = 0 if status == "submitted" else 1 if row.late else 2
+    rank = 0 if status == SubmissionStatus.SUBMITTED else 1 if row.late else 2
     return (rank, row.unit.code)
 
 

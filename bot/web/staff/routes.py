@@ -39,8 +39,11 @@ from bot.web.staff.guard import (
     set_session_cookie,
     viewer_for,
 )
+from conversations import lifecycle
+from conversations.errors import BadValue, DomainError, ErrorKind
 from conversations.messages import format_moment
 from conversations.reminder_plan import after_quiet
+from conversations.statuses import SubmissionStatus
 from storage.database import Database
 from storage.repository import StorageError, campaign_spec, current_campaign, unit_by_code
 from storage.signed_reports import unit_signed_report
@@ -53,6 +56,13 @@ DONE_MESSAGES = {
     "duyet": "Đã duyệt báo cáo; cán bộ đầu mối đã được báo.",
     "tralai": "Đã trả lại báo cáo; cán bộ đầu mối nhận lý do trong cuộc trò chuyện.",
     "giahan": "Đã gia hạn cho đơn vị.",
+}
+# A refused action, by its kind: a unit outside the viewer's scope is as absent as an unknown one.
+HTTP_STATUS = {
+    ErrorKind.NOT_FOUND: 404,
+    ErrorKind.OUT_OF_SCOPE: 404,
+    ErrorKind.STATE: 409,
+    ErrorKind.BAD_VALUE: 400,
 }
 NOT_SIGNED_IN = (
     "Cần đăng nhập. Cán bộ tổng hợp gửi /web cho trợ lý trên Telegram hoặc Zalo để nhận "
@@ -78,6 +88,8 @@ class StaffWeb:
             trim_blocks=True,
             lstrip_blocks=True,
         )
+        # The buttons a unit page offers are the moves the life-cycle table allows.
+        self.templates.globals["allows"] = lifecycle.allows
 
 
 STAFF_KEY = web.AppKey("baocao_staff", StaffWeb)
@@ -309,30 +321,34 @@ async def _act(request: web.Request, action: Callable[[Session, Viewer, datetime
     def run():
         now = staff.clock()
         try:
-            with staff.database.transaction() as session:
+            with staff.database.write_transaction() as session:
                 viewer = viewer_for(session, token, now)
                 if viewer is None:
                     return None, None
                 return viewer, action(session, viewer, now, form)
-        except StorageError as refused:
-            return "refused", str(refused)
+        except DomainError as refused:
+            return "refused", refused
 
     viewer, outcome = await asyncio.to_thread(run)
     _cache(request).invalidate()
     if viewer is None:
         return _refuse(request, 403, NOT_SIGNED_IN)
     if viewer == "refused":
-        if outcome.startswith("không có đơn vị mã"):
+        status = HTTP_STATUS[outcome.kind]
+        if status == 404:
             return _refuse(request, 404, "Không tìm thấy.")
-        return await unit_page(request, error=f"Không thực hiện được: {outcome}.", status=400)
+        # The unit page again, as it stands now, with the reason above it.
+        return await unit_page(request, error=f"Không thực hiện được: {outcome}.", status=status)
     raise web.HTTPSeeOther(f"/web/don-vi/{quote(request.match_info['code'])}?{outcome}")
 
 
 async def approve(request: web.Request) -> web.Response:
     code = request.match_info["code"]
 
-    def action(session, viewer, now, _form):
-        use_cases.approve_report(session, now, _desk(request), unit_code=code, actor=viewer.actor)
+    def action(session, viewer, now, form):
+        use_cases.approve_report(
+            session, now, _desk(request), unit_code=code, actor=viewer.actor, expected=_seen(form)
+        )
         return "xong=duyet"
 
     return await _act(request, action)
@@ -350,6 +366,7 @@ async def return_report(request: web.Request) -> web.Response:
             reason=form.get("ly_do", "")[:1000],
             actor=viewer.actor,
             reason_required=True,
+            expected=_seen(form),
         )
         return "xong=tralai"
 
@@ -364,7 +381,7 @@ async def extend(request: web.Request) -> web.Response:
         try:
             day = datetime.strptime(form.get("ngay", ""), "%Y-%m-%d").date()
         except ValueError:
-            raise StorageError("ngày gia hạn không hợp lệ (chọn một ngày)") from None
+            raise BadValue("ngày gia hạn không hợp lệ (chọn một ngày)") from None
         deadline = datetime.combine(day + timedelta(days=1), time(0, 0), zone)
         use_cases.extend_deadline(
             session, now, unit_code=code, deadline=deadline, actor=viewer.actor
@@ -398,7 +415,7 @@ async def invite(request: web.Request) -> web.Response:
             created, unit = use_cases.invite(
                 session, now, staff.desk, role="officer", unit_code=code, actor=viewer.actor
             )
-        except StorageError:
+        except DomainError:
             return None
         link = use_cases.telegram_link(staff.desk, created.code)
         return {
@@ -418,6 +435,13 @@ async def invite(request: web.Request) -> web.Response:
     return _render(request, "invite.j2", context, viewer=viewer)
 
 
+def _seen(form: dict[str, str]) -> str | None:
+    """The report's status as the page showed it when the button was pressed (None if the form
+    did not say): an action on a report that moved since is refused, not applied."""
+    seen = form.get("trang_thai", "")
+    return seen if seen in set(SubmissionStatus) else None
+
+
 def _cache(request: web.Request) -> pages.ProgressCache:
     return request.app[STAFF_KEY].progress
 
@@ -435,7 +459,7 @@ async def _file(request, *, what: str, code: str | None, make):
     def allow(session, viewer, now) -> bool:
         try:
             use_cases.record_export(session, now, viewer.actor, what=what, unit_code=code)
-        except StorageError:
+        except DomainError:
             return False
         return True
 
@@ -447,7 +471,7 @@ async def _file(request, *, what: str, code: str | None, make):
     staff = request.app[STAFF_KEY]
     try:
         name, data, kind = await asyncio.to_thread(make, staff.database, staff.clock())
-    except StorageError:
+    except DomainError:
         return _refuse(request, 404, "Không tìm thấy.")
     return web.Response(
         body=data,
