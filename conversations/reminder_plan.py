@@ -36,6 +36,7 @@ from zoneinfo import ZoneInfo
 
 from conversations.campaigns import ReminderSchedule, days_left
 from conversations.messages import format_deadline
+from conversations.statuses import SubmissionStatus
 
 LOOKBACK = timedelta(hours=24)
 MIN_GRACE = timedelta(minutes=5)
@@ -220,7 +221,7 @@ def officer_text(
     """The reminder an officer reads on the phone; it is sent with the «tiếp» choice."""
     head, overdue = _officer_head(title, deadline, now, zone)
     lines = [head]
-    if unit.status == "returned":
+    if unit.status == SubmissionStatus.RETURNED:
         lines.append(f"Báo cáo của {unit.name} đã được trả lại để sửa và chưa nộp lại.")
     if unit.open_count > 0:
         lines.append(f"{unit.name} còn {unit.open_count}/{unit.total} câu chưa trả lời.")
@@ -251,9 +252,9 @@ def officer_summary(unit: UnitStanding, deadline: datetime, now: datetime, zone:
 
 
 STATE_WORDS = {
-    "not_started": "chưa bắt đầu",
-    "in_progress": "đang điền",
-    "returned": "bị trả lại",
+    SubmissionStatus.NOT_STARTED: "chưa bắt đầu",
+    SubmissionStatus.IN_PROGRESS: "đang điền",
+    SubmissionStatus.RETURNED: "bị trả lại",
 }
 
 
@@ -280,7 +281,7 @@ def digest_text(
 ) -> str:
     """The secretariat's digest: counts, the units at risk (or overdue), unreachable contacts."""
     overdue = now >= deadline
-    in_progress = sum(1 for u in missing if u.status != "not_started")
+    in_progress = sum(1 for u in missing if u.status != SubmissionStatus.NOT_STARTED)
     not_started = len(missing) - in_progress
     lines = [
         f"Tổng hợp nhắc hạn: {title}",
@@ -297,7 +298,9 @@ def digest_text(
             if overdue
             else "Đơn vị có nguy cơ trễ hạn (chưa nộp, nhiều câu còn trống trước):"
         )
-        ordered = sorted(missing, key=lambda u: (u.status != "not_started", -u.open_count, u.code))
+        ordered = sorted(
+            missing, key=lambda u: (u.status != SubmissionStatus.NOT_STARTED, -u.open_count, u.code)
+        )
         for unit in ordered[:limit]:
             note = "" if unit.reachable else " — không có cán bộ nào nhận được tin"
             lines.append(
