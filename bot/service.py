@@ -333,7 +333,7 @@ class Service:
             if answer is not None:
                 return answer
         code = argument if command == "start" and argument else None
-        if contact is None or (contact.unit_id is None and contact.role == ContactRole.OFFICER):
+        if contact is None or contact.removed or _unlinked_officer(contact):
             if code is None and looks_like_code(text):
                 code = text
             if code is not None:
@@ -351,7 +351,7 @@ class Service:
 
     def _receive_file(self, ctx: Context) -> list[Outbound]:
         contact = ctx.contact
-        if contact is None or contact.unit_id is None:
+        if contact is None or contact.removed or contact.unit_id is None:
             if contact is not None and contact.role == ContactRole.SECRETARIAT:
                 return [Outbound(SECRETARIAT_FILE_TEXT)]
             return [Outbound(STRANGER_TEXT)]
@@ -418,7 +418,12 @@ class Service:
             link_contact(tx, contact.id, role=invite.role, unit_id=invite.unit_id, chat_id=chat_id)
             unit = unit_brief(tx, invite.unit_id) if invite.unit_id is not None else None
             ctx.contact = contact._replace(
-                role=invite.role, unit_id=invite.unit_id, pending_invite_id=None, unit=unit
+                role=invite.role,
+                unit_id=invite.unit_id,
+                pending_invite_id=None,
+                unit=unit,
+                active=True,
+                removed=False,
             )
             inbound = ctx.inbound
             ctx.role_changes.append(
@@ -571,11 +576,16 @@ class Service:
         return Outbound("\n".join(part for part in (lead, how, f"Nhận tệp {limits}.") if part))
 
 
+def _unlinked_officer(contact: Correspondent) -> bool:
+    return contact.unit_id is None and contact.role == ContactRole.OFFICER
+
+
 def _note_seen(tx: Tx, contact: Correspondent, inbound: Inbound, now: datetime) -> None:
     """Refresh who the contact is and when we last heard from them (not on every message)."""
     name = inbound.display_name[:120]
     stale = contact.last_seen_at is None or now - contact.last_seen_at > SEEN_RESOLUTION
-    if stale or not contact.active or (name and name != contact.display_name):
+    inactive = not contact.active and not contact.removed  # blocked the bot, now writes again
+    if stale or inactive or (name and name != contact.display_name):
         note_seen(tx, contact.id, name or contact.display_name, now)
 
 

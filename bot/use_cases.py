@@ -26,10 +26,11 @@ from conversations.reminder_plan import officer_summary
 from conversations.statuses import ContactRole
 from exports.data import campaign_deadlines
 from storage.hot_path import QueuedMessage, Tx, enqueue, mark_sent
-from storage.models import Campaign, Contact, Invite, Unit
+from storage.models import Campaign, Contact, Unit
 from storage.outbox_store import count_failed
 from storage.progress import campaign_progress, participating_units
 from storage.repository import (
+    IssuedInvite,
     StorageError,
     approve_submission,
     campaign_spec,
@@ -168,7 +169,7 @@ def invite(
     role: str,
     unit_code: str | None,
     actor: Actor = OPERATOR,
-) -> tuple[Invite, Unit | None]:
+) -> tuple[IssuedInvite, Unit | None]:
     """A single-use invite for a unit's officer or a secretariat member.
 
     A secretariat invite with a unit makes a district secretariat over that unit and the units
@@ -188,7 +189,7 @@ def telegram_link(desk: Desk, code: str) -> str | None:
     return f"https://t.me/{username}?start={code}" if username else None
 
 
-def invite_card(session: Session, desk: Desk, invite: Invite, unit: Unit | None) -> str:
+def invite_card(session: Session, desk: Desk, invite: IssuedInvite, unit: Unit | None) -> str:
     """What the secretariat forwards to the invited person (chat and command line alike): the
     code, the Telegram link, and a two-line instruction."""
     link = telegram_link(desk, invite.code) or ""

@@ -434,7 +434,7 @@ def unit_page(
         ],
         "invites": [
             {
-                "code": invite.code[:3] + "…",
+                "code": f"mã #{invite.id}",  # only the code's hash is kept
                 "created": format_moment(invite.created_at, state.zone),
                 "state": _invite_state(invite, now, state.zone),
             }
