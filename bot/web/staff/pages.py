@@ -47,6 +47,7 @@ ACTION_TITLES = {
     "web_link": "Liên kết đăng nhập web",
     "sign_in": "Đăng nhập web",
     "export": "Tải về",
+    "remove_member": "Gỡ cán bộ",
 }
 SURFACE_TITLES = {"chat": "Trò chuyện", "cli": "Dòng lệnh", "web": "Trang web"}
 NEEDS_ACTION_LIMIT = 30
