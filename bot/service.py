@@ -556,6 +556,7 @@ class Service:
 
     def _upload_prompt(self, ctx: Context, campaign_id: int, lead: str = "") -> Outbound:
         """How to send the signed report: into the chat, or by a single-use link (Zalo)."""
+        secrets: tuple[str, ...] = ()
         if ctx.traits.receives_files:
             how = "Đồng chí gửi tệp báo cáo có chữ ký (PDF, Word hoặc ảnh chụp) vào đây."
         else:
@@ -572,8 +573,10 @@ class Service:
                 "Đường liên kết dùng được một lần, trong 24 giờ; mở bằng trình duyệt trên điện "
                 "thoại hoặc máy tính. Cần đường liên kết mới: gõ «gửi báo cáo»."
             )
+            secrets = (link,)
         limits = self.uploads.limits.describe()
-        return Outbound("\n".join(part for part in (lead, how, f"Nhận tệp {limits}.") if part))
+        text = "\n".join(part for part in (lead, how, f"Nhận tệp {limits}.") if part)
+        return Outbound(text, secrets=secrets)
 
 
 def _unlinked_officer(contact: Correspondent) -> bool:

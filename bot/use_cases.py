@@ -27,7 +27,7 @@ from conversations.statuses import ContactRole
 from exports.data import campaign_deadlines
 from storage.hot_path import QueuedMessage, Tx, enqueue, mark_sent
 from storage.models import Campaign, Contact, Unit
-from storage.outbox_store import count_failed
+from storage.outbox_store import count_failed, redact_sent
 from storage.progress import campaign_progress, participating_units
 from storage.repository import (
     IssuedInvite,
@@ -482,5 +482,9 @@ def link_console_contact(session: Session, unit_code: str, operator: str, now: d
 
 
 def mark_printed(tx: Tx, rows: list[QueuedMessage], now: datetime) -> None:
-    """Printed on the terminal is delivered, at the first attempt."""
+    """Printed on the terminal is delivered, at the first attempt (and its secrets hidden)."""
     mark_sent(tx, [(row.id, 1) for row in rows], now)
+    for row in rows:
+        if row.payload.get("secrets"):
+            redacted = Outbound.from_payload(row.payload).redacted()
+            redact_sent(tx.session, row.id, redacted.to_payload())
