@@ -477,6 +477,7 @@ def link_console_contact(session: Session, unit_code: str, operator: str, now: d
             created_at=now,
         )
     contact.unit_id, contact.role, contact.active = unit.id, ContactRole.OFFICER, True
+    contact.removed_at = None  # the operator at the terminal needs no invite
     session.add(contact)
     return user_id
 
