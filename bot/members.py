@@ -9,6 +9,7 @@ log with the member's unit, and ends every session and link the member holds
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 from sqlmodel import Session
@@ -69,7 +70,7 @@ def state(member: Member) -> str:
 def parse_member_id(text: str) -> int:
     """A member id as typed (CLI argument or form field); a Vietnamese reason otherwise."""
     cleaned = (text or "").strip().lstrip("#")
-    if not cleaned.isdigit() or len(cleaned) > 12:
+    if not re.fullmatch(r"[0-9]{1,12}", cleaned):
         raise StorageError(f"mã số cán bộ phải là một số, ví dụ 7 (nhận được: {text!r})")
     return int(cleaned)
 

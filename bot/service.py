@@ -333,7 +333,7 @@ class Service:
             if answer is not None:
                 return answer
         code = argument if command == "start" and argument else None
-        if contact is None or contact.removed or _unlinked_officer(contact):
+        if contact is None or contact.stranger:
             if code is None and looks_like_code(text):
                 code = text
             if code is not None:
@@ -579,16 +579,11 @@ class Service:
         return Outbound(text, secrets=secrets)
 
 
-def _unlinked_officer(contact: Correspondent) -> bool:
-    return contact.unit_id is None and contact.role == ContactRole.OFFICER
-
-
 def _note_seen(tx: Tx, contact: Correspondent, inbound: Inbound, now: datetime) -> None:
     """Refresh who the contact is and when we last heard from them (not on every message)."""
     name = inbound.display_name[:120]
     stale = contact.last_seen_at is None or now - contact.last_seen_at > SEEN_RESOLUTION
-    inactive = not contact.active and not contact.removed  # blocked the bot, now writes again
-    if stale or inactive or (name and name != contact.display_name):
+    if stale or not contact.active or (name and name != contact.display_name):
         note_seen(tx, contact.id, name or contact.display_name, now)
 
 

@@ -156,6 +156,11 @@ class Correspondent(NamedTuple):
     unit: UnitBrief | None
     removed: bool = False  # removed by the secretariat: a stranger until invited again
 
+    @property
+    def stranger(self) -> bool:
+        """Removed, or an officer without a unit: only an invite code gets an answer."""
+        return self.removed or (self.unit_id is None and self.role == "officer")
+
 
 def claim_inbound(db: Session | Tx, channel: str, inbound_id: str, now: datetime) -> bool:
     """Record an inbound id; False when it was processed before (a replayed delivery)."""

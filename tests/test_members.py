@@ -203,7 +203,7 @@ def test_members_list_and_remove_on_the_command_line(run, database_url, clock): 
         assert err == f"baocao: cán bộ mã số {an} đã được gỡ trước đó\n"
         code, _, err = run("members", "remove", "4242")
         assert (code, err) == (1, "baocao: không có cán bộ mã số 4242\n")
-        for bad in ("abc", "-1", "0", "1.5", "9" * 20):
+        for bad in ("abc", "-1", "0", "1.5", "9" * 20, "²", "9" * 5000):
             code, out, err = run("members", "remove", bad)
             assert code == 2 and out == "" and "cần mã số cán bộ" in err, bad
         code, _, err = run("members", "remove")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 
 from bot import members
 from bot.app import App
@@ -32,7 +33,7 @@ def add_parser(commands: argparse._SubParsersAction, parser_class: type) -> None
 
 
 def _member_id(text: str) -> int:
-    if not text.isdigit() or int(text) < 1 or len(text) > 12:
+    if not re.fullmatch(r"[0-9]{1,12}", text) or int(text) < 1:
         raise argparse.ArgumentTypeError(
             f"cần mã số cán bộ (một số nguyên dương), không phải {text!r}"
         )

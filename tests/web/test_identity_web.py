@@ -187,11 +187,13 @@ async def test_the_province_lists_members_and_removes_one_after_confirming(web, 
     # Again (a second tab, a double click): a clear refusal, nothing more logged.
     again = await browser.post(f"/web/can-bo/{target}/go")
     assert again.status == 400 and "đã được gỡ trước đó" in await again.text()
-    for bad in ("abc", "999999"):
+    for bad in ("abc", "999999", "²", "9" * 5000):
         response = await browser.post(f"/web/can-bo/{bad}/go")
         assert response.status == 400, bad
         assert "Không thực hiện được" in await response.text()
-    assert (await browser.get("/web/can-bo/999999/go")).status == 404
+    for bad in ("999999", "²", "9" * 5000, "-1"):
+        assert (await browser.get(f"/web/can-bo/{bad}/go")).status == 404, bad
+    assert (await browser.get("/web/can-bo?da-go=²")).status == 200
     assert count(database, StaffAction, StaffAction.action == "remove_member") == 1
 
 

@@ -8,6 +8,7 @@ refuses it whatever the surface). Removing ends the member's web sessions and li
 from __future__ import annotations
 
 import asyncio
+import re
 
 from aiohttp import web
 
@@ -52,7 +53,7 @@ async def member_list(request: web.Request) -> web.Response:
             found = members.members(session, viewer.actor)
         except StorageError as refused:
             return {"refused": str(refused)}
-        removed = find_member(session, int(done)) if done.isdigit() and len(done) < 12 else None
+        removed = find_member(session, _number(done)) if _number(done) else None
         return {
             "rows": [_row(m) for m in found],
             "own_id": viewer.actor.contact_id,
@@ -75,8 +76,8 @@ async def confirm_removal(request: web.Request) -> web.Response:
             members.members(session, viewer.actor)  # the province only
         except StorageError as refused:
             return {"refused": str(refused)}
-        member = find_member(session, int(member_id)) if member_id.isdigit() else None
-        if member is None or len(member_id) > 12:
+        member = find_member(session, _number(member_id)) if _number(member_id) else None
+        if member is None:
             return None
         return {"member": _row(member), "line": members.describe(member)}
 
@@ -118,6 +119,11 @@ async def remove(request: web.Request) -> web.Response:
         status = 403 if outcome == members.PROVINCE_ONLY else 400
         return _refuse(request, status, f"Không thực hiện được: {outcome}.")
     raise web.HTTPSeeOther(f"{LIST_PATH}?da-go={outcome}")
+
+
+def _number(text: str) -> int | None:
+    """A member id from the address (ASCII digits, at most 12), else None."""
+    return int(text) if re.fullmatch(r"[0-9]{1,12}", text) else None
 
 
 def _sentence(text: str) -> str:
