@@ -112,6 +112,7 @@ def assemble(app: App, channels: list[Channel]) -> Assembly:
         app.desk,
         session_valid_for=timedelta(hours=settings.baocao_web_session_hours),
         secure_cookie=settings.public_url.startswith("https://"),
+        public_url=settings.baocao_public_url,
         data_dir=Path(settings.baocao_data_dir),
     )
     web_app = build_web_app(database, clock, staff)

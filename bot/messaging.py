@@ -7,7 +7,7 @@ Nothing outside `bot/channels/` knows Telegram or Zalo types; channels turn thei
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 from conversations.engine import Choice, Reply
 from conversations.text import clean_text
@@ -57,13 +57,29 @@ class Attachment:
     kind: str = "export"
 
 
+REDACTED = "[đã ẩn sau khi gửi]"
+
+
 @dataclass(frozen=True)
 class Outbound:
+    """A message to send. `secrets` are parts of the text that must not stay at rest once the
+    message is delivered (a sign-in, upload or download link, an invite code): the outbox
+    replaces them with `REDACTED` in the stored row when it records the send."""
+
     text: str
     choices: tuple[Choice, ...] = ()
     context: str = ""
     numbered: bool = False
     attachment: Attachment | None = None
+    secrets: tuple[str, ...] = ()
+
+    def redacted(self) -> Outbound:
+        """The message as it may be kept after delivery: every secret replaced."""
+        text = self.text
+        for secret in sorted(self.secrets, key=len, reverse=True):
+            if secret:
+                text = text.replace(secret, REDACTED)
+        return replace(self, text=text, secrets=())
 
     @classmethod
     def from_reply(cls, reply: Reply) -> Outbound:
@@ -81,6 +97,8 @@ class Outbound:
         }
         if self.attachment:
             payload["attachment"] = asdict(self.attachment)
+        if self.secrets:
+            payload["secrets"] = list(self.secrets)
         return payload
 
     @classmethod
@@ -92,6 +110,7 @@ class Outbound:
             context=payload.get("context", ""),
             numbered=bool(payload.get("numbered")),
             attachment=Attachment(**attachment) if attachment else None,
+            secrets=tuple(payload.get("secrets", ())),
         )
 
 

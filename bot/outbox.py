@@ -47,6 +47,7 @@ from storage.outbox_store import (
     claimants_holding,
     mark_blocked,
     mark_failed,
+    redact_sent,
     release_claims,
     renew_leases,
 )
@@ -365,6 +366,8 @@ class Outbox:
             mark_sent(tx, sent, now)
             for item, outcome in batch:
                 if outcome == "sent":
+                    if item.outbound.secrets:  # rare: the ORM session is made on demand
+                        redact_sent(tx.session, item.row_id, item.outbound.redacted().to_payload())
                     continue
                 # Failures are rare: the ORM session is made on demand.
                 mark_failed(tx.session, item.row_id, outcome[:500], item.attempts)

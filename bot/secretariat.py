@@ -70,7 +70,8 @@ def web_reply(desk: Desk, ctx: Context) -> Outbound:
     )
     return Outbound(
         f"Mở trang web của Ban Dân vận: {link}\n"
-        "Đường liên kết dùng được một lần, trong 10 phút. Không chuyển cho người khác."
+        "Đường liên kết dùng được một lần, trong 10 phút. Không chuyển cho người khác.",
+        secrets=(link,),
     )
 
 
@@ -101,7 +102,9 @@ def export_reply(desk: Desk, ctx: Context, argument: str) -> Outbound:
         unit_id=unit.id if unit else None,
         contact_id=ctx.contact.id if ctx.contact else None,
     )
-    return Outbound(f"{what} (Excel): {link}\nĐường liên kết dùng được trong 24 giờ.")
+    return Outbound(
+        f"{what} (Excel): {link}\nĐường liên kết dùng được trong 24 giờ.", secrets=(link,)
+    )
 
 
 def invite_reply(desk: Desk, ctx: Context, argument: str) -> Outbound:
@@ -110,7 +113,8 @@ def invite_reply(desk: Desk, ctx: Context, argument: str) -> Outbound:
     invite, unit = use_cases.invite(
         ctx.session, ctx.now, desk, role="officer", unit_code=argument.split()[0], actor=_actor(ctx)
     )
-    return Outbound(use_cases.invite_card(ctx.session, desk, invite, unit))
+    card = use_cases.invite_card(ctx.session, desk, invite, unit)
+    return Outbound(card, secrets=(invite.code,))
 
 
 def return_reply(desk: Desk, ctx: Context, argument: str) -> Outbound:

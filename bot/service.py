@@ -323,7 +323,7 @@ class Service:
             if answer is not None:
                 return answer
         code = argument if command == "start" and argument else None
-        if contact is None or (contact.unit_id is None and contact.role == ContactRole.OFFICER):
+        if contact is None or contact.stranger:
             if code is None and looks_like_code(text):
                 code = text
             if code is not None:
@@ -341,7 +341,7 @@ class Service:
 
     def _receive_file(self, ctx: Context) -> list[Outbound]:
         contact = ctx.contact
-        if contact is None or contact.unit_id is None:
+        if contact is None or contact.removed or contact.unit_id is None:
             if contact is not None and contact.role == ContactRole.SECRETARIAT:
                 return [Outbound(SECRETARIAT_FILE_TEXT)]
             return [Outbound(STRANGER_TEXT)]
@@ -408,7 +408,12 @@ class Service:
             link_contact(tx, contact.id, role=invite.role, unit_id=invite.unit_id, chat_id=chat_id)
             unit = unit_brief(tx, invite.unit_id) if invite.unit_id is not None else None
             ctx.contact = contact._replace(
-                role=invite.role, unit_id=invite.unit_id, pending_invite_id=None, unit=unit
+                role=invite.role,
+                unit_id=invite.unit_id,
+                pending_invite_id=None,
+                unit=unit,
+                active=True,
+                removed=False,
             )
             inbound = ctx.inbound
             ctx.role_changes.append(
@@ -544,6 +549,7 @@ class Service:
 
     def _upload_prompt(self, ctx: Context, campaign_id: int, lead: str = "") -> Outbound:
         """How to send the signed report: into the chat, or by a single-use link (Zalo)."""
+        secrets: tuple[str, ...] = ()
         if ctx.traits.receives_files:
             how = "Đồng chí gửi tệp báo cáo có chữ ký (PDF, Word hoặc ảnh chụp) vào đây."
         else:
@@ -560,8 +566,10 @@ class Service:
                 "Đường liên kết dùng được một lần, trong 24 giờ; mở bằng trình duyệt trên điện "
                 "thoại hoặc máy tính. Cần đường liên kết mới: gõ «gửi báo cáo»."
             )
+            secrets = (link,)
         limits = self.uploads.limits.describe()
-        return Outbound("\n".join(part for part in (lead, how, f"Nhận tệp {limits}.") if part))
+        text = "\n".join(part for part in (lead, how, f"Nhận tệp {limits}.") if part)
+        return Outbound(text, secrets=secrets)
 
 
 def _note_seen(tx: Tx, contact: Correspondent, inbound: Inbound, now: datetime) -> None:

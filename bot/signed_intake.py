@@ -129,10 +129,13 @@ def usable_upload(session: Session, token: str, now: datetime) -> DownloadToken 
 
 
 def spend_upload(session: Session, grant: DownloadToken, now: datetime) -> bool:
-    """Mark the link used; False when another request used it first (it works once)."""
-    result = session.execute(
-        update(DownloadToken)
-        .where(DownloadToken.id == grant.id, DownloadToken.used_at.is_(None))
+    """Mark the link used; False when another request used it first (it works once), or it
+    expired or was revoked (its holder removed) meanwhile: one conditional UPDATE."""
+    table = DownloadToken.__table__
+    spent = session.execute(
+        update(table)
+        .where(table.c.id == grant.id, table.c.used_at.is_(None), table.c.expires_at > now)
         .values(used_at=now)
-    )
-    return result.rowcount == 1
+        .returning(table.c.id)
+    ).first()
+    return spent is not None

@@ -32,10 +32,11 @@ from conversations.reminder_plan import officer_summary
 from conversations.statuses import ContactRole, SubmissionStatus
 from exports.data import campaign_deadlines
 from storage.hot_path import QueuedMessage, Tx, mark_sent
-from storage.models import Campaign, Contact, Invite, Unit
-from storage.outbox_store import count_failed
+from storage.models import Campaign, Contact, Unit
+from storage.outbox_store import count_failed, redact_sent
 from storage.progress import campaign_progress, participating_units
 from storage.repository import (
+    IssuedInvite,
     StorageError,
     campaign_spec,
     create_download_token,
@@ -173,7 +174,7 @@ def invite(
     role: str,
     unit_code: str | None,
     actor: Actor = OPERATOR,
-) -> tuple[Invite, Unit | None]:
+) -> tuple[IssuedInvite, Unit | None]:
     """A single-use invite for a unit's officer or a secretariat member.
 
     A secretariat invite with a unit makes a district secretariat over that unit and the units
@@ -193,7 +194,7 @@ def telegram_link(desk: Desk, code: str) -> str | None:
     return f"https://t.me/{username}?start={code}" if username else None
 
 
-def invite_card(session: Session, desk: Desk, invite: Invite, unit: Unit | None) -> str:
+def invite_card(session: Session, desk: Desk, invite: IssuedInvite, unit: Unit | None) -> str:
     """What the secretariat forwards to the invited person (chat and command line alike): the
     code, the Telegram link, and a two-line instruction."""
     link = telegram_link(desk, invite.code) or ""
@@ -519,10 +520,15 @@ def link_console_contact(session: Session, unit_code: str, operator: str, now: d
             created_at=now,
         )
     contact.unit_id, contact.role, contact.active = unit.id, ContactRole.OFFICER, True
+    contact.removed_at = None  # the operator at the terminal needs no invite
     session.add(contact)
     return user_id
 
 
 def mark_printed(tx: Tx, rows: list[QueuedMessage], now: datetime) -> None:
-    """Printed on the terminal is delivered, at the first attempt."""
+    """Printed on the terminal is delivered, at the first attempt (and its secrets hidden)."""
     mark_sent(tx, [(row.id, 1) for row in rows], now)
+    for row in rows:
+        if row.payload.get("secrets"):
+            redacted = Outbound.from_payload(row.payload).redacted()
+            redact_sent(tx.session, row.id, redacted.to_payload())

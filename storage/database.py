@@ -81,6 +81,15 @@ class Database:
                 tx.close()
 
     @contextmanager
+    def write_transaction(self) -> Iterator[Session]:
+        """One unit of work that changes state, as an ORM session: on SQLite it takes the write
+        lock when it begins (BEGIN IMMEDIATE), so its reads and its conditional writes see one
+        state and two such transactions never interleave; on PostgreSQL a plain transaction
+        (the conditional UPDATE's row lock decides)."""
+        with self.unit_of_work() as tx:
+            yield tx.session
+
+    @contextmanager
     def transaction(self) -> Iterator[Session]:
         """One unit of work: commit on success, roll back on any error."""
         with Session(self.engine, expire_on_commit=False) as session:
@@ -90,14 +99,6 @@ class Database:
             except BaseException:
                 session.rollback()
                 raise
-
-    @contextmanager
-    def write_transaction(self) -> Iterator[Session]:
-        """One unit of work that changes state: like `transaction()`, but on SQLite it takes the
-        write lock first (`BEGIN IMMEDIATE`), so two of them never both read the old state and
-        then write; on PostgreSQL the rows it changes are locked or conditionally updated."""
-        with self.unit_of_work() as tx:
-            yield tx.session
 
     def dispose(self) -> None:
         self.engine.dispose()

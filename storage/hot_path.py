@@ -26,6 +26,7 @@ from conversations.engine import Answer as EngineAnswer
 from conversations.engine import Dialogue
 from conversations.statuses import SubmissionStatus
 from storage.hot_statements import POSTGRESQL_SQL, SQLITE_SQL
+from storage.tokens import MAX_CODE_LENGTH, invite_code_hash, normalize_code
 
 
 class Tx:
@@ -154,6 +155,12 @@ class Correspondent(NamedTuple):
     active: bool
     display_name: str
     unit: UnitBrief | None
+    removed: bool = False  # removed by the secretariat: a stranger until invited again
+
+    @property
+    def stranger(self) -> bool:
+        """Removed, or an officer without a unit: only an invite code gets an answer."""
+        return self.removed or (self.unit_id is None and self.role == "officer")
 
 
 def claim_inbound(db: Session | Tx, channel: str, inbound_id: str, now: datetime) -> bool:
@@ -168,7 +175,7 @@ def find_correspondent(db: Session | Tx, channel: str, external_id: str) -> Corr
     row = tx.run("sender", {"channel": channel, "external_id": external_id}).fetchone()
     if row is None:
         return None
-    contact_id, role, unit_id, pending, seen, active, name, *unit = row
+    contact_id, role, unit_id, pending, seen, active, name, removed_at, *unit = row
     return Correspondent(
         contact_id,
         role,
@@ -178,6 +185,7 @@ def find_correspondent(db: Session | Tx, channel: str, external_id: str) -> Corr
         bool(active),
         name,
         UnitBrief(*unit) if unit_id is not None and unit[0] is not None else None,
+        removed_at is not None,
     )
 
 
@@ -203,11 +211,11 @@ class InviteBrief(NamedTuple):
 
 def usable_invite(db: Session | Tx, code: str, now: datetime) -> InviteBrief | None:
     """The invite behind a typed code, if it exists, is unused and has not expired."""
-    cleaned = "".join(ch for ch in code.strip().upper() if ch.isalnum())
-    if not cleaned or len(cleaned) > 64:
+    cleaned = normalize_code(code)
+    if not cleaned or len(cleaned) > MAX_CODE_LENGTH:
         return None
     tx = Tx.of(db)
-    row = tx.run("invite", {"code": cleaned}).fetchone()
+    row = tx.run("invite", {"code_hash": invite_code_hash(cleaned)}).fetchone()
     if row is None or row[4] is not None or tx.read_moment(row[5]) <= now:
         return None
     return InviteBrief(*row[:4])
@@ -252,7 +260,8 @@ def set_pending_invite(db: Session | Tx, contact_id: int, invite_id: int | None)
 def link_contact(
     db: Session | Tx, contact_id: int, *, role: str, unit_id: int | None, chat_id: str
 ) -> None:
-    """Give the contact the invite's role and unit (and forget the pending invite)."""
+    """Give the contact the invite's role and unit (and forget the pending invite); a member
+    who was removed or had blocked the bot is active again."""
     params = {"contact_id": contact_id, "role": role, "unit_id": unit_id, "chat_id": chat_id}
     Tx.of(db).run("link_contact", params)
 

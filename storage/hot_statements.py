@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from sqlalchemy import Executable, bindparam, literal_column, select, update
+from sqlalchemy import Executable, bindparam, case, false, literal_column, select, true, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -78,6 +78,7 @@ def build_statements(insert: Callable, *, lock: bool) -> dict[str, Executable]:
             contact.c.last_seen_at,
             contact.c.active,
             contact.c.display_name,
+            contact.c.removed_at,
             unit.c.code,
             unit.c.name,
             unit.c.level,
@@ -90,7 +91,11 @@ def build_statements(insert: Callable, *, lock: bool) -> dict[str, Executable]:
         ),
         "seen": update(contact)
         .where(contact.c.id == bindparam("contact_id"))
-        .values(_binds(last_seen_at="now", active="active", display_name="name")),
+        .values(
+            _binds(last_seen_at="now", display_name="name")
+            # A removed member stays removed whatever they write; only a new invite links them.
+            | {"active": case((contact.c.removed_at.is_(None), bindparam("active")), else_=false())}
+        ),
         "campaign_versions": select(campaign.c.id, campaign.c.updated_at).order_by(
             campaign.c.deadline.desc(), campaign.c.id
         ),
@@ -103,7 +108,7 @@ def build_statements(insert: Callable, *, lock: bool) -> dict[str, Executable]:
             invite.c.expires_at,
         )
         .select_from(invite.outerjoin(unit, unit.c.id == invite.c.unit_id))
-        .where(invite.c.code == bindparam("code")),
+        .where(invite.c.code_hash == bindparam("code_hash")),
         "use_invite": update(invite)
         .where(
             invite.c.id == bindparam("invite_id"),
@@ -125,7 +130,9 @@ def build_statements(insert: Callable, *, lock: bool) -> dict[str, Executable]:
         "link_contact": update(contact)
         .where(contact.c.id == bindparam("contact_id"))
         .values(
-            {"pending_invite_id": literal_column("NULL")} | _same("role", "unit_id", "chat_id")
+            {"pending_invite_id": literal_column("NULL"), "removed_at": literal_column("NULL")}
+            | {"active": true()}
+            | _same("role", "unit_id", "chat_id")
         ),
         "unit": select(unit.c.code, unit.c.name, unit.c.level, unit.c.group).where(
             unit.c.id == bindparam("unit_id")

@@ -95,11 +95,17 @@ class Contact(SQLModel, table=True):
     pending_invite_id: int | None = Field(default=None, foreign_key="invite.id")
     created_at: datetime = utc_field(nullable=False)
     last_seen_at: datetime | None = utc_field()
+    # Set when the secretariat removed the member (`baocao members remove`, the Cán bộ page):
+    # unlike `active = false` (blocked the bot), writing again does not bring them back; only a
+    # new invite does.
+    removed_at: datetime | None = utc_field()
 
 
 class Invite(SQLModel, table=True):
+    """A single-use invite; only the SHA-256 of its code is kept (the code is shown once)."""
+
     id: int | None = Field(default=None, primary_key=True)
-    code: str = Field(index=True, unique=True, max_length=64)
+    code_hash: str = Field(index=True, unique=True, max_length=64)
     role: str = Field(default="officer", max_length=20)
     unit_id: int | None = Field(default=None, foreign_key="unit.id")
     created_at: datetime = utc_field(nullable=False)

@@ -125,6 +125,16 @@ def mark_failed(session: Session, row_id: int, error: str, attempts: int) -> Non
     )
 
 
+def redact_sent(session: Session, row_id: int, payload: dict) -> None:
+    """Replace a delivered row's payload by its redacted form (no live link or code at rest)."""
+    table = OutboxMessage.__table__
+    session.execute(
+        update(table)
+        .where(table.c.id == row_id, table.c.status == OutboxStatus.SENT)
+        .values(payload=payload)
+    )
+
+
 def mark_blocked(session: Session, contact_id: int) -> None:
     """The contact blocked the bot: no more messages until they write again."""
     session.execute(update(Contact).where(Contact.id == contact_id).values(active=False))

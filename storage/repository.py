@@ -41,6 +41,7 @@ from storage.models import (
     Submission,
     Unit,
 )
+from storage.tokens import invite_code_hash
 
 INVITE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud and typed on Zalo
 INVITE_LENGTH = 8
@@ -281,13 +282,26 @@ def new_invite_code() -> str:
     return "".join(secrets.choice(INVITE_ALPHABET) for _ in range(INVITE_LENGTH))
 
 
+@dataclass(frozen=True)
+class IssuedInvite:
+    """A new invite as made: its code is here, shown once, and never stored (only its hash)."""
+
+    id: int
+    code: str
+    role: str
+    unit_id: int | None
+    created_at: datetime
+    expires_at: datetime
+
+
 def create_invite(
     session: Session, *, role: str, unit: Unit | None, now: datetime, valid_for: timedelta
-) -> Invite:
+) -> IssuedInvite:
     if role == "officer" and unit is None:
         raise StorageError("mã mời cho cán bộ cần mã đơn vị")
+    code = new_invite_code()
     invite = Invite(
-        code=new_invite_code(),
+        code_hash=invite_code_hash(code),
         role=role,
         unit_id=unit.id if unit else None,
         created_at=now,
@@ -295,7 +309,7 @@ def create_invite(
     )
     session.add(invite)
     session.flush()
-    return invite
+    return IssuedInvite(invite.id, code, role, invite.unit_id, now, invite.expires_at)
 
 
 # --- submissions and answers ----------------------------------------------------------------

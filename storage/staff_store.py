@@ -10,6 +10,7 @@ import hashlib
 import secrets
 from datetime import datetime, timedelta
 
+from sqlalchemy import update
 from sqlmodel import Session, col, func, select
 
 from storage.models import (
@@ -52,17 +53,25 @@ def create_sign_in(session: Session, contact_id: int, now: datetime, valid_for: 
 
 
 def redeem_sign_in(session: Session, token: str, now: datetime) -> int | None:
-    """The contact id of a valid, unused link, marking it used; None otherwise."""
+    """The contact id of a valid, unused link, marking it used; None otherwise.
+
+    One conditional UPDATE: of two requests pressing the same link at once, exactly one gets a
+    row back (on PostgreSQL the second waits for the first's row lock and then finds it used; on
+    SQLite writers take turns)."""
     if not token or len(token) > MAX_TOKEN_LENGTH:
         return None
-    row = session.exec(
-        select(WebSignIn).where(WebSignIn.token_hash == token_hash(token)).with_for_update()
+    table = WebSignIn.__table__
+    row = session.execute(
+        update(table)
+        .where(
+            table.c.token_hash == token_hash(token),
+            table.c.used_at.is_(None),
+            table.c.expires_at > now,
+        )
+        .values(used_at=now)
+        .returning(table.c.contact_id)
     ).first()
-    if row is None or row.used_at is not None or row.expires_at <= now:
-        return None
-    row.used_at = now
-    session.add(row)
-    return row.contact_id
+    return row[0] if row is not None else None
 
 
 def create_session(session: Session, contact_id: int, now: datetime, valid_for: timedelta) -> str:

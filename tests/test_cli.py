@@ -24,6 +24,7 @@ from storage.database import open_database
 from storage.hot_path import write_answer
 from storage.models import Invite, OutboxMessage, Unit
 from storage.repository import current_campaign, submission_for, unit_by_code
+from storage.tokens import invite_code_hash
 
 HEADER = "code,name,level,parent_code,group\n"
 
@@ -291,7 +292,7 @@ def test_invite_json(run, db, clock):
     assert record["expires_at"] == (clock() + timedelta(days=30)).isoformat()
     with db.transaction() as session:
         invite = session.exec(select(Invite)).one()
-        assert invite.code == record["code"]
+        assert invite.code_hash == invite_code_hash(record["code"])  # the code itself is not kept
         assert invite.unit_id == unit_by_code(session, "HU-NP").id
 
 

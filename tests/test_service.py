@@ -40,6 +40,7 @@ from storage.repository import (
     unit_by_code,
 )
 from storage.signed_reports import store_signed_report
+from storage.tokens import invite_code_hash
 
 HU_NP = "Ban Thường vụ Huyện ủy Ninh Phước"
 _ids = itertools.count(1)
@@ -86,6 +87,10 @@ def count(database, model, *where) -> int:
         return session.exec(query).one()
 
 
+def invite_row(session, code: str) -> Invite:
+    return session.exec(select(Invite).where(Invite.code_hash == invite_code_hash(code))).one()
+
+
 def new_invite(database, clock, unit_code: str | None = "HU-NP", role: str = "officer", **kw):
     with database.transaction() as session:
         unit = unit_by_code(session, unit_code) if unit_code else None
@@ -93,8 +98,10 @@ def new_invite(database, clock, unit_code: str | None = "HU-NP", role: str = "of
             session, role=role, unit=unit, now=clock(), valid_for=kw.get("valid", timedelta(30))
         )
         if "code" in kw:
-            invite.code = kw["code"]
-            session.add(invite)
+            row = session.get(Invite, invite.id)
+            row.code_hash = invite_code_hash(kw["code"])
+            session.add(row)
+            return kw["code"]
         return invite.code
 
 
@@ -195,7 +202,9 @@ def test_confirming_links_the_contact_and_starts_the_form(service, database, clo
         assert replies[1].context == "q:docs_party"
         with database.transaction() as session:
             contact = session.exec(select(Contact).where(Contact.external_id == chat.user)).one()
-            invite = session.exec(select(Invite).where(Invite.code == code)).one()
+            invite = session.exec(
+                select(Invite).where(Invite.code_hash == invite_code_hash(code))
+            ).one()
             assert contact.unit_id == unit_by_code(session, "HU-NP").id
             assert (contact.role, contact.pending_invite_id) == ("officer", None)
             assert (invite.used_at, invite.used_by) == (clock(), contact.id)
@@ -210,7 +219,12 @@ def test_declining_keeps_the_invite_unused(service, database, clock):
         assert chat.say(**cancel) == "Đã hủy. Mã mời chưa được dùng."
         assert chat.say("có") == STRANGER_TEXT
         with database.transaction() as session:
-            assert session.exec(select(Invite).where(Invite.code == code)).one().used_at is None
+            assert (
+                session.exec(select(Invite).where(Invite.code_hash == invite_code_hash(code)))
+                .one()
+                .used_at
+                is None
+            )
             contact = session.exec(select(Contact).where(Contact.external_id == chat.user)).one()
             assert (contact.unit_id, contact.pending_invite_id) == (None, None)
         # The right person can still use it.
@@ -425,7 +439,12 @@ def test_every_reply_of_a_message_is_in_its_transaction(service, database, clock
     with database.transaction() as session:
         contact = session.exec(select(Contact).where(Contact.external_id == "binh")).one()
         assert contact.unit_id is None  # the link was rolled back with the outbox rows
-        assert session.exec(select(Invite).where(Invite.code == code)).one().used_at is None
+        assert (
+            session.exec(select(Invite).where(Invite.code_hash == invite_code_hash(code)))
+            .one()
+            .used_at
+            is None
+        )
         assert not session.exec(
             select(ProcessedInbound).where(ProcessedInbound.inbound_id == other.last_id)
         ).first()
@@ -482,13 +501,16 @@ def test_secretariat_invite_command(service, database, clock):
         assert invite.unit_id == unit_by_code(session, "HU-NH").id
         assert invite.role == "officer"
         assert invite.expires_at == clock() + timedelta(days=30)
-    assert text.startswith(f"Mã mời cho Ban Thường vụ Huyện ủy Ninh Hải: {invite.code}")
-    assert f"https://t.me/baocao_test_bot?start={invite.code}" in text
+    prefix = "Mã mời cho Ban Thường vụ Huyện ủy Ninh Hải: "
+    assert text.startswith(prefix)
+    code = text[len(prefix) :].split()[0]
+    assert invite.code_hash == invite_code_hash(code)
+    assert f"https://t.me/baocao_test_bot?start={code}" in text
     assert secretary.say("/invite").startswith("Cần mã đơn vị")
     assert secretary.say("/invite XX") == "Không thực hiện được: không có đơn vị mã 'XX'."
     # The new code works.
     officer = Chat(service, "new")
-    officer.send(f"/start {invite.code}")
+    officer.send(f"/start {code}")
     assert officer.say("có").startswith("Đã liên kết với Ban Thường vụ Huyện ủy Ninh Hải.")
 
 

@@ -20,6 +20,8 @@ from bot.app import App, build_app
 from bot.cli.console import run_console
 from bot.cli.inbound import add_parser as add_inbound_parser
 from bot.cli.inbound import cmd_inbound
+from bot.cli.members import add_parser as add_members_parser
+from bot.cli.members import cmd_members
 from bot.cli.refusals import refused
 from bot.cli.text import UsageError, VietnameseParser
 from bot.documents.report_files import export_signed_reports
@@ -147,6 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
     approve.add_argument("unit", metavar="MÃ_ĐƠN_VỊ", help="đơn vị có báo cáo cần duyệt")
 
     add_inbound_parser(commands, VietnameseParser)
+    add_members_parser(commands, VietnameseParser)
     outbox = commands.add_parser("outbox", help="tin nhắn đi chưa gửi được: xem và gửi lại")
     outbox_commands = outbox.add_subparsers(
         dest="action", metavar="VIỆC", parser_class=VietnameseParser
@@ -480,6 +483,7 @@ COMMANDS: dict[str, Callable[[App, argparse.Namespace], int]] = {
     "return": cmd_return,
     "approve": cmd_approve,
     "inbound": cmd_inbound,
+    "members": cmd_members,
     "outbox": cmd_outbox,
 }
 

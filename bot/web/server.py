@@ -18,12 +18,14 @@ from sqlalchemy import text
 from bot.clock import Clock
 from bot.documents.word_reports import DOCX_TYPE, REPORT_KIND, report_bytes
 from bot.documents.workbooks import export_bytes
+from bot.web.staff.members_page import add_member_pages
 from bot.web.staff.routes import StaffWeb, add_staff_pages
 from storage.database import Database
 from storage.models import Campaign, Unit
 from storage.repository import find_download
 
 EXPORT_KIND = "export"
+SERVER_NAME = "baocao"
 
 
 @dataclass(frozen=True)
@@ -39,12 +41,19 @@ def build_web_app(
     database: Database, clock: Clock, staff: StaffWeb | None = None
 ) -> web.Application:
     web_app = web.Application(client_max_size=2 * 1024 * 1024)
+    web_app.on_response_prepare.append(_server_header)
     web_app[DEPS_KEY] = WebDeps(database, clock)
     web_app.router.add_get("/healthz", healthz)
     web_app.router.add_get("/tai-ve/{token}", download)
     if staff is not None:
         add_staff_pages(web_app, staff)
+        add_member_pages(web_app)
     return web_app
+
+
+async def _server_header(_request: web.Request, response: web.StreamResponse) -> None:
+    """Every answer names the server without a version (aiohttp would give its own)."""
+    response.headers["Server"] = SERVER_NAME
 
 
 async def healthz(request: web.Request) -> web.Response:

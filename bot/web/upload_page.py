@@ -117,7 +117,7 @@ def _unit_for(deps: UploadDeps, token: str) -> str | None:
 def _store(
     deps: UploadDeps, token: str, name: str, content_type: str, data: bytes, now: datetime
 ) -> str | None:
-    with deps.database.transaction() as session:
+    with deps.database.write_transaction() as session:
         grant = usable_upload(session, token, now)
         if grant is None or not spend_upload(session, grant, now):
             return None

@@ -231,6 +231,7 @@ def test_an_invite_is_used_once_and_links_the_contact(database, clock):
     from storage.hot_path import add_contact, link_contact, usable_invite, use_invite
     from storage.models import Invite
     from storage.repository import create_invite
+    from storage.tokens import invite_code_hash
 
     now = clock()
     with database.transaction() as session:
@@ -276,7 +277,7 @@ def test_an_invite_is_used_once_and_links_the_contact(database, clock):
             "officer",
         )
         assert (contact.created_at, contact.active) == (now, True)
-        used = session.exec(select(Invite).where(Invite.code == code)).one()
+        used = session.exec(select(Invite).where(Invite.code_hash == invite_code_hash(code))).one()
         assert (used.used_by, used.used_at) == (first, now)
 
 

@@ -35,6 +35,7 @@ from storage.models import (
     Contact,
     ConversationState,
     DownloadToken,
+    Invite,
     Submission,
     Unit,
 )
@@ -441,8 +442,10 @@ def test_invites_are_single_use_expire_and_ignore_case(database, clock):
         # Expiry is exclusive: at expires_at it no longer works.
         assert usable_invite(session, code, clock() + timedelta(days=30, seconds=-1))
         assert usable_invite(session, code, clock() + timedelta(days=30)) is None
-        invite.used_at = clock()
-        session.add(invite)
+        row = session.get(Invite, invite.id)
+        assert row.code_hash != code and code not in row.code_hash  # only the hash is kept
+        row.used_at = clock()
+        session.add(row)
         session.flush()
         assert usable_invite(session, code, clock()) is None
         # Officers' invites name a unit; the secretariat's do not.

@@ -129,6 +129,8 @@ async def web(database, clock, tmp_path):
     async def new_browser() -> Browser:
         client = TestClient(server)
         await client.start_server()
+        # A browser names the page a form was posted from (the sign-in checks it).
+        client.session.headers["Origin"] = str(server.make_url("")).rstrip("/")
         clients.append(client)
         return Browser(client, staff)
 

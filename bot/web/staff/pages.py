@@ -48,6 +48,7 @@ ACTION_TITLES = {
     "web_link": "Liên kết đăng nhập web",
     "sign_in": "Đăng nhập web",
     "export": "Tải về",
+    "remove_member": "Gỡ cán bộ",
 }
 SURFACE_TITLES = {"chat": "Trò chuyện", "cli": "Dòng lệnh", "web": "Trang web"}
 NEEDS_ACTION_LIMIT = 30
@@ -445,7 +446,7 @@ def unit_page(
         ],
         "invites": [
             {
-                "code": invite.code[:3] + "…",
+                "code": f"mã #{invite.id}",  # only the code's hash is kept
                 "created": format_moment(invite.created_at, state.zone),
                 "state": _invite_state(invite, now, state.zone),
             }

@@ -39,6 +39,7 @@ from bot.web.staff.guard import (
     set_session_cookie,
     viewer_for,
 )
+from bot.web.staff.origin import from_our_page
 from conversations import lifecycle
 from conversations.errors import BadValue, DomainError, ErrorKind
 from conversations.messages import format_moment
@@ -77,6 +78,8 @@ class StaffWeb:
     desk: Desk
     session_valid_for: timedelta = timedelta(hours=12)
     secure_cookie: bool = False
+    # BAOCAO_PUBLIC_URL as configured (None: the sign-in checks the request's own host).
+    public_url: str | None = None
     data_dir: Path = Path("data")  # where the signed reports units sent back are stored
     templates: Environment = field(init=False)
     progress: pages.ProgressCache = field(init=False, default_factory=pages.ProgressCache)
@@ -185,17 +188,27 @@ async def _form(request: web.Request) -> dict[str, str] | web.Response:
 
 
 async def sign_in_page(request: web.Request) -> web.Response:
-    """A button, not an automatic sign-in: a chat's link preview must not use the link up."""
-    return _render(request, "sign_in.j2", {"token": request.match_info["token"]})
+    """A button, not an automatic sign-in: a chat's link preview must not use the link up.
+    Its referrer policy lets the browser name this page's origin when the button posts."""
+    response = _render(request, "sign_in.j2", {"token": request.match_info["token"]})
+    response.headers["Referrer-Policy"] = "same-origin"
+    return response
 
 
 async def sign_in(request: web.Request) -> web.Response:
     staff = request.app[STAFF_KEY]
     link_token = request.match_info["token"]
+    if not from_our_page(request, staff.public_url):
+        return _refuse(
+            request,
+            403,
+            "Yêu cầu đăng nhập không đến từ trang của Ban Dân vận nên bị từ chối. Mở lại liên "
+            "kết đăng nhập rồi bấm nút «Đăng nhập» trên trang đó.",
+        )
 
     def run() -> str | None:
         now = staff.clock()
-        with staff.database.transaction() as session:
+        with staff.database.write_transaction() as session:
             return use_cases.open_web_session(session, now, link_token, staff.session_valid_for)
 
     token = await asyncio.to_thread(run)
