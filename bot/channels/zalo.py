@@ -20,7 +20,6 @@ import asyncio
 import hashlib
 import json
 import logging
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import partial
@@ -45,6 +44,7 @@ from bot.channels.zalo_client import (
     ZaloIncoming,
     parse_update,
 )
+from bot.clock import monotonic as monotonic_clock
 from bot.messaging import Inbound, Outbound, RetryLater, RoleChange, Undeliverable
 from bot.settings import Settings
 from conversations.engine import render_choices_as_text
@@ -96,7 +96,7 @@ class ZaloChannel:
         settings: Settings,
         *,
         sleep: Sleep = asyncio.sleep,
-        monotonic: Callable[[], float] = time.monotonic,
+        monotonic: Callable[[], float] = monotonic_clock,
         poll_timeout: int = POLL_TIMEOUT,
         client: ZaloBotClient | None = None,
     ) -> None:
