@@ -20,6 +20,7 @@ from datetime import datetime
 from urllib.parse import unquote
 
 from aiohttp import BodyPartReader, web
+from aiohttp.http_exceptions import HttpProcessingError
 from sqlmodel import select
 
 from bot.clock import Clock
@@ -44,6 +45,10 @@ FIELD = "tep"
 GONE_TEXT = (
     "Đường liên kết này không dùng được nữa (đã hết hạn hoặc đã gửi tệp). "
     "Đề nghị đồng chí gõ «gửi báo cáo» trong Zalo để nhận đường liên kết mới."
+)
+MALFORMED_TEXT = (
+    "Không đọc được tệp gửi lên (tên tệp hoặc dữ liệu không hợp lệ). "
+    "Đề nghị đồng chí đổi tên tệp cho đơn giản rồi gửi lại."
 )
 CHUNK = 64 * 1024
 MAX_PARTS = 4
@@ -101,6 +106,8 @@ async def _receive_file(
     form = dict(unit_name=unit_name, limits=limits.describe())
     try:
         part = await _file_part(request)
+    except Malformed:
+        return _page(MALFORMED_TEXT, 400, **form)
     except ValueError:
         return _page("Chưa chọn tệp. Đề nghị đồng chí chọn tệp báo cáo rồi bấm «Gửi».", 400, **form)
     # Browsers send the name as UTF-8; some clients percent-encode it (aiohttp, older Android).
@@ -124,6 +131,10 @@ async def _receive_file(
     if outcome == APPROVED_TEXT:
         return _page(APPROVED_TEXT, status=409, unit_name=unit_name)
     return _page(outcome, done=True, unit_name=unit_name)
+
+
+class Malformed(ValueError):
+    """The multipart body cannot be read (e.g. a NUL byte in a part's header)."""
 
 
 async def _stage(part: BodyPartReader, data_dir, max_bytes: int) -> StagedFile | None:
@@ -153,8 +164,8 @@ async def _file_part(request: web.Request) -> BodyPartReader:
                 return part
             if isinstance(part, BodyPartReader):
                 await part.release()
-    except (AssertionError, KeyError, LookupError, web.HTTPException) as malformed:
-        raise ValueError("malformed multipart") from malformed
+    except (HttpProcessingError, AssertionError, LookupError, web.HTTPException) as malformed:
+        raise Malformed("malformed multipart") from malformed
     raise ValueError("no file")
 
 
