@@ -105,6 +105,7 @@ from bot.channels.telegram_wire import (
     to_inbound,
     webhook_url,
 )
+from bot.channels.webhook_body import read_update
 from bot.messaging import (
     Attachment,
     Inbound,
@@ -386,7 +387,7 @@ class TelegramChannel:
         if self._stopping:
             return web.Response(status=503, text="Stopping")  # Telegram tries again later
         try:
-            body = await request.json()
+            body = await read_update(request)
             update = Update.model_validate(body, context={"bot": self.bot})
         except (ValueError, ValidationError):
             return web.Response(status=400, text="Bad Request")

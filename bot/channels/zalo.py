@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -36,6 +35,7 @@ from bot.channels.base import (
     secret_matches,
     split_text,
 )
+from bot.channels.webhook_body import BadBody, read_update
 from bot.channels.zalo_client import (
     NETWORK_ERROR_CODE,
     TEXT_LIMIT,
@@ -254,8 +254,8 @@ class ZaloChannel:
         # Updates keep being accepted while the server drains at a stop: Zalo publishes no
         # retry rule, so an update refused here could be lost.
         try:
-            body = json.loads(await request.read())
-        except (UnicodeDecodeError, ValueError):
+            body = await read_update(request)
+        except BadBody:
             return web.Response(status=400, text="Bad Request")
         incoming = parse_update(body)
         if incoming is None:

@@ -18,6 +18,7 @@ from sqlalchemy import text
 from bot.clock import Clock
 from bot.documents.word_reports import DOCX_TYPE, REPORT_KIND, report_bytes
 from bot.documents.workbooks import export_bytes
+from bot.web.errors import error_pages, quiet_bad_requests
 from bot.web.staff.routes import StaffWeb, add_staff_pages
 from storage.database import Database
 from storage.models import Campaign, Unit
@@ -38,7 +39,8 @@ DEPS_KEY = web.AppKey("baocao_web", WebDeps)
 def build_web_app(
     database: Database, clock: Clock, staff: StaffWeb | None = None
 ) -> web.Application:
-    web_app = web.Application(client_max_size=2 * 1024 * 1024)
+    quiet_bad_requests()
+    web_app = web.Application(client_max_size=2 * 1024 * 1024, middlewares=[error_pages])
     web_app[DEPS_KEY] = WebDeps(database, clock)
     web_app.router.add_get("/healthz", healthz)
     web_app.router.add_get("/tai-ve/{token}", download)
