@@ -114,6 +114,12 @@ def sniffed_type(name: str, head: bytes) -> str | None:
     return KNOWN_TYPES[extension][0]
 
 
+def served_type(name: str) -> str:
+    """The type a stored file is served with: its kind's, never a label stored earlier (a
+    sender's type with a charset or a line break once broke the download)."""
+    return KNOWN_TYPES.get(extension_of(name), ("application/octet-stream",))[0]
+
+
 # Characters a name must not carry: control characters (NUL included), bidi controls such as
 # U+202E (which shows "gpj.exe" as "exe.jpg"), zero-width characters, line and paragraph
 # separators, lone surrogates (from bad UTF-8) and the characters file systems refuse.

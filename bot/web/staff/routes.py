@@ -43,6 +43,7 @@ from bot.web.staff.guard import (
 )
 from conversations.messages import format_moment
 from conversations.reminder_plan import after_quiet
+from conversations.uploads import served_type
 from storage.database import Database
 from storage.repository import StorageError, campaign_spec, current_campaign, unit_by_code
 from storage.signed_reports import unit_signed_report
@@ -514,6 +515,6 @@ async def download_signed(request: web.Request) -> web.Response:
         data = read_stored_file(data_dir, report.path) if report else None
         if data is None:
             raise StorageError("không tìm thấy tệp")
-        return report.file_name, data, report.content_type or "application/octet-stream"
+        return report.file_name, data, served_type(report.file_name)
 
     return await _file(request, what="báo cáo có chữ ký", code=code, make=make)
