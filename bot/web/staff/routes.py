@@ -371,7 +371,8 @@ async def extend(request: web.Request) -> web.Response:
         try:
             day = parse_day(form.get("ngay", ""), "ngày gia hạn")
         except BadInput as bad:
-            raise StorageError(bad.message.rstrip(".")) from None
+            reason = bad.message.rstrip(".")
+            raise StorageError(reason[:1].lower() + reason[1:]) from None
         deadline = datetime.combine(day + timedelta(days=1), time(0, 0), zone)
         use_cases.extend_deadline(
             session, now, unit_code=code, deadline=deadline, actor=viewer.actor
