@@ -105,7 +105,6 @@ from bot.channels.telegram_wire import (
     to_inbound,
     webhook_url,
 )
-from bot.channels.webhook_body import read_update
 from bot.messaging import (
     Attachment,
     Inbound,
@@ -116,6 +115,7 @@ from bot.messaging import (
     Undeliverable,
 )
 from bot.settings import Settings
+from bot.webhook_body import read_update
 from conversations.commands import OFFICER_MENU, SECRETARIAT_MENU
 from conversations.engine import CHOICES
 from conversations.linking import LINK_CHOICE_IDS

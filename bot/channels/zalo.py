@@ -35,7 +35,6 @@ from bot.channels.base import (
     secret_matches,
     split_text,
 )
-from bot.channels.webhook_body import BadBody, read_update
 from bot.channels.zalo_client import (
     NETWORK_ERROR_CODE,
     TEXT_LIMIT,
@@ -47,6 +46,7 @@ from bot.channels.zalo_client import (
 from bot.clock import monotonic as monotonic_clock
 from bot.messaging import Inbound, Outbound, RetryLater, RoleChange, Undeliverable
 from bot.settings import Settings
+from bot.webhook_body import BadBody, read_update
 from conversations.engine import render_choices_as_text
 
 log = logging.getLogger(__name__)
