@@ -118,14 +118,17 @@ async def _receive_file(
     staged = await _stage(part, deps.uploads.data_dir, limits.max_bytes)
     if staged is None:
         return _page(refusal(name, None, limits.max_bytes + 1, limits), 413, **form)
+    problem = head_refusal(name, staged.head, staged.size, limits)
+    if problem:
+        staged.discard()
+        return _page(problem, 400, **form)
     try:
-        problem = head_refusal(name, staged.head, staged.size, limits)
-        if problem:
-            return _page(problem, 400, **form)
-        now = deps.clock()
-        outcome = await asyncio.to_thread(_store, deps, token, name, staged, now)
-    finally:
-        staged.discard()  # nothing left once moved into place; a refused file goes away
+        outcome = await asyncio.to_thread(_store, deps, token, name, staged, deps.clock())
+    except BaseException:
+        staged.discard()
+        raise
+    if outcome is None or outcome == APPROVED_TEXT:
+        staged.discard()  # not taken: the staged copy goes (a taken one was moved into place)
     if outcome is None:
         return _page(GONE_TEXT, status=404)
     if outcome == APPROVED_TEXT:
