@@ -50,9 +50,11 @@ def upload_link(zalo_service, database, clock, who: str = "zu") -> str:
     return LINK.search(chat.say("gửi báo cáo")).group(1)
 
 
-async def serve(database, clock, zalo_service, slots: int):
+async def serve(database, clock, zalo_service, slots: int | asyncio.Semaphore):
     web_app = build_web_app(database, clock)
-    deps = UploadDeps(database, clock, zalo_service.uploads, asyncio.Semaphore(slots))
+    if isinstance(slots, int):
+        slots = asyncio.Semaphore(slots)
+    deps = UploadDeps(database, clock, zalo_service.uploads, slots)
     add_upload_page(web_app, deps)
     return TestServer(web_app)
 
@@ -136,26 +138,23 @@ async def test_twenty_19_mb_uploads_at_once_stay_out_of_memory(
 
 async def test_more_uploads_than_slots_get_503_with_retry_after(database, clock, zalo_service):
     path = upload_link(zalo_service, database, clock)
-    async with await serve(database, clock, zalo_service, slots=2) as server:
+    slots = asyncio.Semaphore(2)
+    async with await serve(database, clock, zalo_service, slots=slots) as server:
         url = server.make_url(path)
-        started = [asyncio.Event(), asyncio.Event()]
         hold = asyncio.Event()
         async with aiohttp.ClientSession() as client:
             slow = [
-                asyncio.create_task(post_stream(client, url, streamed_pdf(MB, event, hold)))
-                for event in started
+                asyncio.create_task(post_stream(client, url, streamed_pdf(MB, hold=hold)))
+                for _ in range(2)
             ]
-            await asyncio.gather(*(event.wait() for event in started))
-            # Both slots are taken once the server reads their parts; ask until it says busy.
+            # Wait (on the server's own state) until both uploads hold a slot.
             async with asyncio.timeout(10):
-                while True:
-                    status, retry_after, text = await post_stream(client, url, streamed_pdf(MB))
-                    if status == 503:
-                        break
+                while not slots.locked():
                     await asyncio.sleep(0.01)
+            status, retry_after, text = await post_stream(client, url, streamed_pdf(MB))
             hold.set()
             finished = await asyncio.gather(*slow)
-    assert retry_after == "60" and BUSY_TEXT in text
+    assert status == 503 and retry_after == "60" and BUSY_TEXT in text
     assert sorted(status for status, _, _ in finished) == [200, 404]
 
 
