@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
@@ -10,6 +11,13 @@ Clock = Callable[[], datetime]
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+def monotonic() -> float:
+    """Seconds on the monotonic clock, looked up at each call (not bound at import), so a test
+    can start it anywhere, at 0 as on a machine booted a moment ago. Its value means nothing on
+    its own: compare two readings, never a reading with a fixed number such as 0."""
+    return time.monotonic()
 
 
 class FakeClock:

@@ -30,7 +30,6 @@ import logging
 import os
 import secrets
 import socket
-import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -38,6 +37,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from bot.channels.base import Sender
+from bot.clock import monotonic as monotonic_clock
 from bot.messaging import Outbound, RetryLater, Undeliverable
 from storage.database import Database
 from storage.hot_path import QueuedMessage, mark_sent
@@ -156,7 +156,7 @@ class Outbox:
     senders: dict[str, Sender]
     pacer: Pacer
     clock: Callable[[], datetime]
-    monotonic: Callable[[], float] = time.monotonic
+    monotonic: Callable[[], float] = monotonic_clock
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
     sweep_every: float = SWEEP_EVERY
     lease: timedelta = LEASE

@@ -18,6 +18,7 @@ from sqlmodel import Session
 from bot.message_context import Context
 from bot.messaging import Outbound
 from conversations.uploads import (
+    APPROVED_TEXT,
     UploadLimits,
     content_refusal,
     duplicate_text,
@@ -25,11 +26,17 @@ from conversations.uploads import (
     received_text,
     refusal,
     safe_name,
+    sniffed_type,
 )
 from storage.hot_path import SignedBrief, open_submission
 from storage.models import DownloadToken, SignedReport
 from storage.repository import campaign_for_unit, create_download_token, find_download
-from storage.signed_reports import Stored, signed_reports, store_signed_report
+from storage.signed_reports import (
+    Stored,
+    signed_reports,
+    still_takes_signed_reports,
+    store_signed_report,
+)
 
 UPLOAD_KIND = "upload"
 UPLOAD_VALID_FOR = timedelta(hours=24)
@@ -60,12 +67,14 @@ def receive_in_chat(ctx: Context, uploads: Uploads) -> list[Outbound]:
     if problem:
         return [Outbound(problem)]
     submission = open_submission(ctx.tx, campaign.id, ctx.contact.unit_id)
+    if not still_takes_signed_reports(ctx.session, submission.id):
+        return [Outbound(APPROVED_TEXT)]
     stored = store_signed_report(
         ctx.session,
         uploads.data_dir,
         submission_id=submission.id,
         file_name=name,
-        content_type=file.content_type or "application/octet-stream",
+        content_type=sniffed_type(name, file.data),  # what the bytes are, not the label
         data=file.data,
         contact_id=ctx.contact.id,
         channel=ctx.inbound.channel,

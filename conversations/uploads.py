@@ -88,11 +88,16 @@ def refusal(
 
 def content_refusal(name: str, data: bytes, limits: UploadLimits) -> str | None:
     """After reading: the real size, and whether the bytes are the kind the name says."""
-    problem = refusal(name, None, len(data), limits)
+    return head_refusal(name, data[:64], len(data), limits)
+
+
+def head_refusal(name: str, head: bytes, size: int, limits: UploadLimits) -> str | None:
+    """`content_refusal` for a file read as a stream: its first bytes and its real size."""
+    problem = refusal(name, None, size, limits)
     if problem:
         return problem
-    extension = extension_of(name)
-    if not data.startswith(_SIGNATURES[extension]):
+    if sniffed_type(name, head) is None:
+        extension = extension_of(name)
         return (
             f"Không nhận được tệp «{_short(name)}»: nội dung không phải tệp .{extension} "
             f"(tệp hỏng hoặc bị đổi tên). Chỉ nhận tệp {limits.describe()}."
@@ -100,16 +105,47 @@ def content_refusal(name: str, data: bytes, limits: UploadLimits) -> str | None:
     return None
 
 
+def sniffed_type(name: str, head: bytes) -> str | None:
+    """The content type the first bytes show for this name's kind (what is stored and served,
+    never the sender's label), or None when they are not that kind."""
+    extension = extension_of(name)
+    if extension not in _SIGNATURES or not head.startswith(_SIGNATURES[extension]):
+        return None
+    return KNOWN_TYPES[extension][0]
+
+
+def served_type(name: str) -> str:
+    """The type a stored file is served with: its kind's, never a label stored earlier (a
+    sender's type with a charset or a line break once broke the download)."""
+    return KNOWN_TYPES.get(extension_of(name), ("application/octet-stream",))[0]
+
+
+# Characters a name must not carry: control characters (NUL included), bidi controls such as
+# U+202E (which shows "gpj.exe" as "exe.jpg"), zero-width characters, line and paragraph
+# separators, lone surrogates (from bad UTF-8) and the characters file systems refuse.
+_UNSAFE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+_UNSAFE_MARKS = frozenset('<>:"|?*')
+
+
 def safe_name(name: str, fallback: str) -> str:
-    """A file name fit to show and to store: no folders, no control characters, not too long."""
-    name = unicodedata.normalize("NFC", name or "").replace("\\", "/").rsplit("/", 1)[-1]
-    name = re.sub(r"[\x00-\x1f\x7f<>:\"|?*]+", "", name).strip(" .")
+    """A file name fit to show and to store: no folders, no control, bidi or zero-width
+    characters, not too long."""
+    name = unicodedata.normalize("NFC", _visible(name or "")).replace("\\", "/")
+    name = re.sub(r"\s+", " ", name.rsplit("/", 1)[-1]).strip(" .")
     if not name:
         return fallback
     if len(name) > 120:
         stem, dot, extension = name.rpartition(".")
         name = (stem[: 110 - len(extension)] + dot + extension) if dot else name[:120]
     return name
+
+
+def _visible(text: str) -> str:
+    return "".join(
+        char
+        for char in text
+        if unicodedata.category(char) not in _UNSAFE_CATEGORIES and char not in _UNSAFE_MARKS
+    )
 
 
 def _short(name: str) -> str:
@@ -127,6 +163,12 @@ def received_text(name: str, size: int, count: int) -> str:
 def duplicate_text(name: str) -> str:
     return f"Tệp «{name}» đã nhận trước đó (cùng nội dung), không lưu thêm."
 
+
+APPROVED_TEXT = (
+    "Không nhận tệp: báo cáo của đơn vị đã được Ban Dân vận Tỉnh ủy duyệt nên không nhận thêm "
+    "báo cáo có chữ ký. Nếu cần gửi lại, đề nghị đồng chí liên hệ Ban Dân vận để trả lại báo cáo."
+)
+BUSY_TEXT = "Hệ thống đang bận, đồng chí thử lại sau ít phút."
 
 ASK_FOR_SIGNED_TEXT = (
     "Báo cáo có chữ ký, đóng dấu (tệp PDF, Word hoặc ảnh chụp các trang) chưa gửi. "

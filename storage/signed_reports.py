@@ -1,27 +1,28 @@
 """The signed reports units send back: files on disk, their rows in the database.
 
 A file is written under the data folder as `signed/<campaign id>/<unit code>/<sha256>.<ext>`,
-atomically (a temporary file renamed), before its row is added in the caller's transaction. The
-name is its checksum, so a delivery retried after a failed commit writes the same file again and
-a file sent twice is stored once (the row is unique per submission and checksum). Files rather
-than database blobs: a 20 MB scan would swell every database backup and the SQLite file, while
-the folder is copied and served as it is.
+atomically (staged in the data folder's `tmp/` by `storage.staging`, then renamed), before its
+row is added in the caller's transaction. The name is its checksum, so a delivery retried after
+a failed commit writes the same file again and a file sent twice is stored once (the row is
+unique per submission and checksum). Files rather than database blobs: a 20 MB scan would swell
+every database backup and the SQLite file, while the folder is copied and served as it is.
+An approved submission is locked: `still_takes_signed_reports` says so in one conditional write.
 """
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
 import os
 import re
-import tempfile
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from sqlalchemy import update
 from sqlmodel import Session, select
 
+from conversations.statuses import SubmissionStatus
 from storage.models import Campaign, Contact, SignedReport, Submission, Unit
+from storage.staging import StagedFile, stage_bytes
 
 SIGNED_FOLDER = "signed"
 
@@ -45,25 +46,53 @@ def store_signed_report(
     channel: str,
     now: datetime,
 ) -> Stored:
-    checksum = hashlib.sha256(data).hexdigest()
+    """A file already in memory (a chat download, bounded by its cap)."""
+    return store_staged_report(
+        session,
+        data_dir,
+        submission_id=submission_id,
+        file_name=file_name,
+        content_type=content_type,
+        staged=stage_bytes(data_dir, data),
+        contact_id=contact_id,
+        channel=channel,
+        now=now,
+    )
+
+
+def store_staged_report(
+    session: Session,
+    data_dir: str | os.PathLike,
+    *,
+    submission_id: int,
+    file_name: str,
+    content_type: str,
+    staged: StagedFile,
+    contact_id: int | None,
+    channel: str,
+    now: datetime,
+) -> Stored:
+    """Move a staged file into place and add its row; a duplicate's staged copy is removed."""
+    checksum = staged.sha256
     existing = session.exec(
         select(SignedReport).where(
             SignedReport.submission_id == submission_id, SignedReport.sha256 == checksum
         )
     ).first()
     if existing is not None:
+        staged.discard()
         return Stored(existing, True, _count(session, submission_id))
     submission = session.get(Submission, submission_id)
     unit = session.get(Unit, submission.unit_id)
     extension = file_name.rsplit(".", 1)[1].lower() if "." in file_name else "bin"
     folder = Path(SIGNED_FOLDER) / str(submission.campaign_id) / _folder_name(unit.code)
     relative = folder / f"{checksum}.{extension}"
-    _write(Path(data_dir) / relative, data)
+    _move(staged, Path(data_dir) / relative)
     report = SignedReport(
         submission_id=submission_id,
         file_name=file_name,
         content_type=content_type,
-        size=len(data),
+        size=staged.size,
         sha256=checksum,
         path=relative.as_posix(),
         contact_id=contact_id,
@@ -73,6 +102,17 @@ def store_signed_report(
     session.add(report)
     session.flush()
     return Stored(report, False, _count(session, submission_id))
+
+
+def still_takes_signed_reports(session: Session, submission_id: int) -> bool:
+    """One conditional write: True unless the submission is approved (then it is locked). The
+    row stays locked until the caller's commit, so an approval cannot slip in between."""
+    result = session.execute(
+        update(Submission)
+        .where(Submission.id == submission_id, Submission.status != SubmissionStatus.APPROVED)
+        .values(status=Submission.status)
+    )
+    return result.rowcount == 1
 
 
 def signed_reports(session: Session, submission_id: int) -> list[SignedReport]:
@@ -149,18 +189,11 @@ def _folder_name(code: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "-", code).strip("-.") or "unit"
 
 
-def _write(path: Path, data: bytes) -> None:
+def _move(staged: StagedFile, path: Path) -> None:
+    """Rename the staged file into place (same file system: atomic). A retried delivery after
+    a failed commit finds the same checksum already there and keeps it."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    if path.exists() and path.stat().st_size == len(data):
-        return  # the same checksum: written by an earlier attempt
-    handle, temporary = tempfile.mkstemp(prefix=".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.remove(temporary)
-        raise
+    if path.exists() and path.stat().st_size == staged.size:
+        staged.discard()
+        return
+    os.replace(staged.path, path)

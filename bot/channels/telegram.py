@@ -91,6 +91,7 @@ from bot.channels.base import (
     secret_matches,
     utf16_len,
 )
+from bot.channels.telegram_download import FileTooLarge, download_capped
 from bot.channels.telegram_wire import (
     CALLBACK_LIMIT,
     CHANNEL,
@@ -114,6 +115,7 @@ from bot.messaging import (
     Undeliverable,
 )
 from bot.settings import Settings
+from bot.webhook_body import read_update
 from conversations.commands import OFFICER_MENU, SECRETARIAT_MENU
 from conversations.engine import CHOICES
 from conversations.linking import LINK_CHOICE_IDS
@@ -385,7 +387,7 @@ class TelegramChannel:
         if self._stopping:
             return web.Response(status=503, text="Stopping")  # Telegram tries again later
         try:
-            body = await request.json()
+            body = await read_update(request)
             update = Update.model_validate(body, context={"bot": self.bot})
         except (ValueError, ValidationError):
             return web.Response(status=400, text="Bad Request")
@@ -453,15 +455,21 @@ class TelegramChannel:
     async def _fetch_file(self, file: InboundFile) -> InboundFile | None:
         """getFile and download a file someone sent, unless the service will refuse it anyway
         (type or declared size): then it comes without data. None on a transient failure."""
-        if refusal(file.name, file.content_type, file.size, self.settings.upload_limits):
+        limits = self.settings.upload_limits
+        if refusal(file.name, file.content_type, file.size, limits):
             return file
         try:
             found = await self.bot.get_file(file.fetch_id)
             if not found.file_path:
                 return file
-            if (found.file_size or 0) > self.settings.upload_limits.max_bytes:
+            if (found.file_size or 0) > limits.max_bytes:
                 return dataclasses.replace(file, size=found.file_size)
-            stream = await self.bot.download_file(found.file_path, timeout=DOWNLOAD_TIMEOUT)
+            data = await download_capped(
+                self.bot, found.file_path, cap=limits.max_bytes, timeout=DOWNLOAD_TIMEOUT
+            )
+        except FileTooLarge as too_large:  # the declared size was wrong: stopped at the cap
+            log.warning("Telegram: tệp lớn hơn kích thước khai báo, đã dừng tải")
+            return dataclasses.replace(file, size=max(file.size or 0, too_large.read))
         except TelegramBadRequest as error:  # "file is too big" or a file_id that is gone
             log.warning("Telegram: không tải được tệp: %s", self._clean(error)[:200])
             if "too big" in str(error).lower():
@@ -472,7 +480,6 @@ class TelegramChannel:
         except (TelegramAPIError, AiogramError, ClientError, OSError, TimeoutError) as error:
             log.warning("Telegram: tải tệp lỗi, sẽ thử lại: %s", self._clean(error)[:200])
             return None
-        data = stream.getvalue() if stream is not None else b""
         return dataclasses.replace(file, data=data, size=len(data))
 
     def _tried(self, inbound: Inbound, applied: bool) -> None:

@@ -18,9 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 import logging
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import partial
@@ -45,8 +43,10 @@ from bot.channels.zalo_client import (
     ZaloIncoming,
     parse_update,
 )
+from bot.clock import monotonic as monotonic_clock
 from bot.messaging import Inbound, Outbound, RetryLater, RoleChange, Undeliverable
 from bot.settings import Settings
+from bot.webhook_body import BadBody, read_update
 from conversations.engine import render_choices_as_text
 
 log = logging.getLogger(__name__)
@@ -96,7 +96,7 @@ class ZaloChannel:
         settings: Settings,
         *,
         sleep: Sleep = asyncio.sleep,
-        monotonic: Callable[[], float] = time.monotonic,
+        monotonic: Callable[[], float] = monotonic_clock,
         poll_timeout: int = POLL_TIMEOUT,
         client: ZaloBotClient | None = None,
     ) -> None:
@@ -254,8 +254,8 @@ class ZaloChannel:
         # Updates keep being accepted while the server drains at a stop: Zalo publishes no
         # retry rule, so an update refused here could be lost.
         try:
-            body = json.loads(await request.read())
-        except (UnicodeDecodeError, ValueError):
+            body = await read_update(request)
+        except BadBody:
             return web.Response(status=400, text="Bad Request")
         incoming = parse_update(body)
         if incoming is None:

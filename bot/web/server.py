@@ -18,6 +18,7 @@ from sqlalchemy import text
 from bot.clock import Clock
 from bot.documents.word_reports import DOCX_TYPE, REPORT_KIND, report_bytes
 from bot.documents.workbooks import export_bytes
+from bot.web.errors import error_pages, quiet_bad_requests
 from bot.web.staff.members_page import add_member_pages
 from bot.web.staff.routes import StaffWeb, add_staff_pages
 from storage.database import Database
@@ -40,7 +41,8 @@ DEPS_KEY = web.AppKey("baocao_web", WebDeps)
 def build_web_app(
     database: Database, clock: Clock, staff: StaffWeb | None = None
 ) -> web.Application:
-    web_app = web.Application(client_max_size=2 * 1024 * 1024)
+    quiet_bad_requests()
+    web_app = web.Application(client_max_size=2 * 1024 * 1024, middlewares=[error_pages])
     web_app.on_response_prepare.append(_server_header)
     web_app[DEPS_KEY] = WebDeps(database, clock)
     web_app.router.add_get("/healthz", healthz)

@@ -360,6 +360,7 @@ class _StoredFile:
     file_path: str
     data: bytes
     size: int
+    served_size: int | None = None  # the download sends this many bytes (data, then zeros)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -409,6 +410,7 @@ class FakeTelegramServer:
         self._files: dict[str, _StoredFile] = {}  # by file_id
         self._file_numbers = itertools.count(1)
         self.downloads: Counter[str] = Counter()  # file_path -> times downloaded
+        self.served_bytes: Counter[str] = Counter()  # file_path -> bytes a streamed download sent
         handlers: dict[str, Handler] = {
             "getFile": self._get_file,
             "getMe": self._get_me,
@@ -486,10 +488,13 @@ class FakeTelegramServer:
         caption: str | None = None,
         declared_size: int | None = None,
         update_id: int | None = None,
+        served_size: int | None = None,
     ) -> int:
         """Queue a document message (the file is then served by getFile and its download);
-        `declared_size` lets a test claim a size without sending that many bytes."""
+        `declared_size` lets a test claim a size without sending that many bytes, and
+        `served_size` makes the download longer than `data` (zeros after it, streamed)."""
         stored = self._keep_file(data, "documents", file_name, declared_size)
+        stored.served_size = served_size
         document = stored.as_dict() | {"file_name": file_name, "mime_type": mime_type}
         return self._inject_content(user_id, {"document": document}, caption, update_id)
 
@@ -656,7 +661,31 @@ class FakeTelegramServer:
             return web.json_response(ApiError(404, "Not Found").payload(), status=404)
         self.downloads[path] += 1
         self._calls_changed.notify()
-        return web.Response(body=stored.data, content_type="application/octet-stream")
+        if stored.served_size is None:
+            return web.Response(body=stored.data, content_type="application/octet-stream")
+        return await self._stream_download(request, stored)
+
+    async def _stream_download(
+        self, request: web.Request, stored: _StoredFile
+    ) -> web.StreamResponse:
+        """Send `served_size` bytes in 64 KB writes, counting what left (`served_bytes`), until
+        the client hangs up."""
+        response = web.StreamResponse(headers={"Content-Type": "application/octet-stream"})
+        response.content_length = stored.served_size
+        await response.prepare(request)
+        body = stored.data + bytes(64 * 1024)
+        sent = 0
+        try:
+            while sent < stored.served_size:
+                chunk = body[: min(64 * 1024, stored.served_size - sent)]
+                body = bytes(64 * 1024)
+                await response.write(chunk)
+                sent += len(chunk)
+                self.served_bytes[stored.file_path] = sent
+        except (ConnectionError, RuntimeError):
+            return response  # the client stopped reading
+        await response.write_eof()
+        return response
 
     async def _get_file(self, params: _Params) -> dict[str, Any]:
         stored = self._files.get(params.text("file_id") or "")

@@ -14,7 +14,6 @@ made elsewhere (an officer's answer, a chat command) shows within a second.
 from __future__ import annotations
 
 import threading
-import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,6 +21,7 @@ from datetime import date, datetime, timedelta
 
 from sqlmodel import Session, col, select
 
+from bot.clock import monotonic as monotonic_clock
 from bot.use_cases import Actor, scope_unit_ids
 from bot.web.staff.charts import GroupBar, group_bars, submissions_line
 from conversations.campaigns import days_left
@@ -68,22 +68,23 @@ class Snapshot:
 class ProgressCache:
     """The province-wide unit tree of the current campaign, rebuilt only when it changed."""
 
-    def __init__(self, monotonic: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, monotonic: Callable[[], float] = monotonic_clock) -> None:
         self._monotonic = monotonic
         self._lock = threading.Lock()
         self._snapshot: Snapshot | None = None
         self._derived: dict[tuple, object] = {}
-        self._checked = 0.0
+        self._checked: float | None = None  # never checked
 
     def invalidate(self) -> None:
         """Check the fingerprint at the next read (after an action from this server)."""
-        self._checked = 0.0
+        self._checked = None
 
     def get(self, session: Session, campaign: Campaign) -> Snapshot:
         snapshot = self._snapshot
         if (
             snapshot is not None
             and snapshot.key[0] == campaign.id
+            and self._checked is not None
             and self._monotonic() - self._checked < RECHECK_AFTER
         ):
             return snapshot

@@ -18,6 +18,7 @@ from urllib.parse import quote, urlencode
 
 import segno
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 from sqlmodel import Session
@@ -28,6 +29,7 @@ from bot.documents.report_files import read_stored_file, signed_reports_zip_byte
 from bot.documents.word_reports import report_bytes
 from bot.documents.workbooks import export_bytes, per_unit_zip_bytes
 from bot.use_cases import Desk
+from bot.web.inputs import BadInput, check_all, parse_day, parse_id, parse_page
 from bot.web.staff import pages
 from bot.web.staff.guard import (
     COOKIE,
@@ -45,6 +47,7 @@ from conversations.errors import BadValue, DomainError, ErrorKind
 from conversations.messages import format_moment
 from conversations.reminder_plan import after_quiet
 from conversations.statuses import SubmissionStatus
+from conversations.uploads import served_type
 from storage.database import Database
 from storage.repository import StorageError, campaign_spec, current_campaign, unit_by_code
 from storage.signed_reports import unit_signed_report
@@ -175,7 +178,11 @@ async def _page(request, name, work) -> web.Response:
 
 async def _form(request: web.Request) -> dict[str, str] | web.Response:
     """The posted fields when the session cookie and the CSRF token agree; else a 403 page."""
-    form = await request.post()
+    try:
+        form = await request.post()
+    except (UnicodeDecodeError, ValueError, HttpProcessingError):
+        raise BadInput("Biểu mẫu gửi lên không đọc được. Tải lại trang rồi thử lại.") from None
+    check_all((str(value) for value in form.values()), "nội dung biểu mẫu")
     token = request.cookies.get(COOKIE)
     if not token:
         return _refuse(request, 403, NOT_SIGNED_IN)
@@ -271,7 +278,7 @@ async def unit_list(request: web.Request) -> web.Response:
         level=query.get("cap", "")[:20],
         status=query.get("trang-thai", "")[:20],
         query=query.get("tim", "").strip()[:100],
-        page=int(query["trang"]) if query.get("trang", "").isdigit() else 1,
+        page=parse_page(query.get("trang")),
     )
     return await _page(
         request,
@@ -392,9 +399,10 @@ async def extend(request: web.Request) -> web.Response:
     def action(session, viewer, now, form):
         zone = campaign_spec(current_campaign(session)).zone
         try:
-            day = datetime.strptime(form.get("ngay", ""), "%Y-%m-%d").date()
-        except ValueError:
-            raise BadValue("ngày gia hạn không hợp lệ (chọn một ngày)") from None
+            day = parse_day(form.get("ngay", ""), "ngày gia hạn")
+        except BadInput as bad:
+            reason = bad.message.rstrip(".")
+            raise BadValue(reason[:1].lower() + reason[1:]) from None
         deadline = datetime.combine(day + timedelta(days=1), time(0, 0), zone)
         use_cases.extend_deadline(
             session, now, unit_code=code, deadline=deadline, actor=viewer.actor
@@ -535,7 +543,7 @@ async def download_signed_zip(request: web.Request) -> web.Response:
 async def download_signed(request: web.Request) -> web.Response:
     """One signed report a unit sent back, read from the data folder (never outside it)."""
     code = request.match_info["code"]
-    report_id = int(request.match_info["report_id"])
+    report_id = parse_id(request.match_info["report_id"], "mã tệp")
     data_dir = request.app[STAFF_KEY].data_dir
 
     def make(database, _now):
@@ -545,6 +553,6 @@ async def download_signed(request: web.Request) -> web.Response:
         data = read_stored_file(data_dir, report.path) if report else None
         if data is None:
             raise StorageError("không tìm thấy tệp")
-        return report.file_name, data, report.content_type or "application/octet-stream"
+        return report.file_name, data, served_type(report.file_name)
 
     return await _file(request, what="báo cáo có chữ ký", code=code, make=make)
