@@ -113,7 +113,10 @@ def live(database_url, clock, tmp_path):
             await started.wait()
         state.update(tg=tg, zalo=zalo, app=app, task=task)
         running = Live(loop, f"http://127.0.0.1:{port}")
-        running.client = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
+        # A browser on our own page sends its origin with every form (the sign-in checks it).
+        running.client = aiohttp.ClientSession(
+            cookie_jar=aiohttp.CookieJar(unsafe=True), headers={"Origin": running.base}
+        )
         await _sign_in(running, app)
         return running
 
