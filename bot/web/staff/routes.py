@@ -11,15 +11,13 @@ import asyncio
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
 
-import segno
 from aiohttp import web
 from jinja2 import Environment, FileSystemLoader, select_autoescape
-from markupsafe import Markup
 from sqlmodel import Session
 
 from bot import use_cases
@@ -28,7 +26,7 @@ from bot.documents.report_files import read_stored_file, signed_reports_zip_byte
 from bot.documents.word_reports import report_bytes
 from bot.documents.workbooks import export_bytes, per_unit_zip_bytes
 from bot.use_cases import Desk
-from bot.web.staff import pages
+from bot.web.staff import actions, charts, listing, pages
 from bot.web.staff.guard import (
     COOKIE,
     CSRF_FIELD,
@@ -39,7 +37,8 @@ from bot.web.staff.guard import (
     set_session_cookie,
     viewer_for,
 )
-from conversations.messages import format_moment
+from bot.web.staff.wording import until_text
+from conversations.parsing import format_day
 from conversations.reminder_plan import after_quiet
 from storage.database import Database
 from storage.repository import StorageError, campaign_spec, current_campaign, unit_by_code
@@ -49,10 +48,13 @@ from storage.staff_store import end_session
 PACKAGE = Path(__file__).resolve().parents[2]
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
-DONE_MESSAGES = {
-    "duyet": "Đã duyệt báo cáo; cán bộ đầu mối đã được báo.",
-    "tralai": "Đã trả lại báo cáo; cán bộ đầu mối nhận lý do trong cuộc trò chuyện.",
-    "giahan": "Đã gia hạn cho đơn vị.",
+DONE_MESSAGES = {  # {when}: the time of the action, read back from the unit's log
+    "duyet": ("Duyệt", "Đã duyệt báo cáo lúc {when}; cán bộ đầu mối đã được báo."),
+    "tralai": (
+        "Trả lại",
+        "Đã trả lại báo cáo lúc {when}; cán bộ đầu mối nhận lý do trong cuộc trò chuyện.",
+    ),
+    "giahan": ("Gia hạn", "Đã gia hạn lúc {when}: hạn mới của đơn vị là {deadline}."),
 }
 NOT_SIGNED_IN = (
     "Cần đăng nhập. Cán bộ tổng hợp gửi /web cho trợ lý trên Telegram hoặc Zalo để nhận "
@@ -78,6 +80,7 @@ class StaffWeb:
             trim_blocks=True,
             lstrip_blocks=True,
         )
+        self.templates.globals.update(legend=charts.LEGEND, swatch=charts.legend_swatch)
 
 
 STAFF_KEY = web.AppKey("baocao_staff", StaffWeb)
@@ -94,6 +97,9 @@ def add_staff_pages(web_app: web.Application, staff: StaffWeb) -> None:
     add.add_post("/web/vao/{token}", sign_in)
     add.add_post("/web/thoat", sign_out)
     add.add_get("/web/don-vi", unit_list)
+    from bot.web.staff import workspace  # its handlers use this module's plumbing
+
+    workspace.add_routes(add)
     add.add_get("/web/don-vi/{code}", unit_page)
     add.add_post("/web/don-vi/{code}/duyet", approve)
     add.add_post("/web/don-vi/{code}/tra-lai", return_report)
@@ -240,34 +246,39 @@ async def overview(request: web.Request) -> web.Response:
 
 
 async def unit_list(request: web.Request) -> web.Response:
-    query = request.query
-    wanted = pages.ListFilter(
-        group=query.get("nhom", "")[:40],
-        level=query.get("cap", "")[:20],
-        status=query.get("trang-thai", "")[:20],
-        query=query.get("tim", "").strip()[:100],
-        page=int(query["trang"]) if query.get("trang", "").isdigit() else 1,
-    )
-    return await _page(
-        request,
-        "units.j2",
-        lambda s, v, now: pages.unit_list(s, v.actor, now, wanted, _cache(request)),
-    )
+    wanted = listing.read_filter(request.query)
+    notice = None
+    if request.query.get("xong") == "nhac":
+        sent, units = request.query.get("so", ""), request.query.get("dv", "")
+        if sent.isdigit() and units.isdigit():
+            notice = f"Đã xếp {sent} tin nhắc cho {units} đơn vị (mỗi đơn vị một dòng nhật ký)."
+
+    def work(session, viewer, now):
+        context = listing.unit_list(session, viewer.actor, now, wanted, _cache(request))
+        return context | {"notice": notice}
+
+    return await _page(request, "units.j2", work)
 
 
 async def unit_page(request: web.Request, *, error: str | None = None, status: int = 200):
     code = request.match_info["code"]
-    notice = DONE_MESSAGES.get(request.query.get("xong", ""))
-    if request.query.get("xong") == "nhac":
+    done = request.query.get("xong", "")
+    notice = None
+    if done == "nhac":
         count, at = request.query.get("so", ""), request.query.get("luc", "")
         if count.isdigit() and re.fullmatch(r"\d{2}:\d{2}", at or ""):
-            notice = f"Đã xếp {count} tin nhắc; sẽ gửi lúc {at}."
+            notice = f"Đã xếp {count} tin nhắc cho cán bộ đầu mối; sẽ gửi lúc {at}."
 
     def work(session, viewer, now):
         context = pages.unit_page(session, viewer.actor, now, code, _cache(request))
-        if context is not None:
-            context.update(notice=notice, error=error)
-        return context
+        if context is None:
+            return None
+        message = notice
+        if done in DONE_MESSAGES:
+            title, text = DONE_MESSAGES[done]
+            when = next((e["when"] for e in context["log"] if e["what"] == title), "")
+            message = text.format(when=when, deadline=context["deadline_text"])
+        return context | {"notice": message, "error": error}
 
     viewer, context = await _read(request, work)
     if viewer is None:
@@ -313,7 +324,13 @@ async def _act(request: web.Request, action: Callable[[Session, Viewer, datetime
                 viewer = viewer_for(session, token, now)
                 if viewer is None:
                     return None, None
+                code = request.match_info.get("code")
+                if code is not None:
+                    shown = form.get(actions.STATUS_FIELD)
+                    actions.check_not_stale(session, viewer.actor, code, shown)
                 return viewer, action(session, viewer, now, form)
+        except actions.StalePage as refused:
+            return "stale", str(refused)
         except StorageError as refused:
             return "refused", str(refused)
 
@@ -321,17 +338,28 @@ async def _act(request: web.Request, action: Callable[[Session, Viewer, datetime
     _cache(request).invalidate()
     if viewer is None:
         return _refuse(request, 403, NOT_SIGNED_IN)
+    if viewer == "stale":
+        return await unit_page(request, error=f"Chưa làm gì: {outcome}.", status=409)
     if viewer == "refused":
         if outcome.startswith("không có đơn vị mã"):
             return _refuse(request, 404, "Không tìm thấy.")
         return await unit_page(request, error=f"Không thực hiện được: {outcome}.", status=400)
-    raise web.HTTPSeeOther(f"/web/don-vi/{quote(request.match_info['code'])}?{outcome}")
+    target = f"/web/don-vi/{quote(request.match_info['code'])}"
+    if outcome is None:  # Duyệt without its confirmation: ask for it
+        raise web.HTTPSeeOther(f"{target}/duyet")
+    if outcome.startswith("/"):
+        raise web.HTTPSeeOther(outcome)
+    raise web.HTTPSeeOther(f"{target}?{outcome}")
 
 
 async def approve(request: web.Request) -> web.Response:
+    """Only from the confirmation page (`workspace.approve_confirm`): a Duyệt from elsewhere
+    leads there first."""
     code = request.match_info["code"]
 
-    def action(session, viewer, now, _form):
+    def action(session, viewer, now, form):
+        if form.get("xac-nhan") != "co":
+            return None
         use_cases.approve_report(session, now, _desk(request), unit_code=code, actor=viewer.actor)
         return "xong=duyet"
 
@@ -365,6 +393,14 @@ async def extend(request: web.Request) -> web.Response:
             day = datetime.strptime(form.get("ngay", ""), "%Y-%m-%d").date()
         except ValueError:
             raise StorageError("ngày gia hạn không hợp lệ (chọn một ngày)") from None
+        unit = use_cases.scoped_unit(session, viewer.actor, code)
+        current = use_cases.unit_deadline(session, current_campaign(session), unit)
+        earliest = date.fromisoformat(pages.extend_min(current, now, zone))
+        if day < earliest:
+            raise StorageError(
+                f"ngày gia hạn phải từ {format_day(earliest)} trở đi: không trước hôm nay và sau "
+                f"hạn hiện tại của đơn vị ({until_text(current, zone)})"
+            )
         deadline = datetime.combine(day + timedelta(days=1), time(0, 0), zone)
         use_cases.extend_deadline(
             session, now, unit_code=code, deadline=deadline, actor=viewer.actor
@@ -378,7 +414,7 @@ async def remind(request: web.Request) -> web.Response:
     code = request.match_info["code"]
 
     def action(session, viewer, now, _form):
-        count = use_cases.remind(session, now, _desk(request), unit_code=code, actor=viewer.actor)
+        count = actions.remind_one(session, now, _desk(request), viewer.actor, code)
         spec = campaign_spec(current_campaign(session))
         when = after_quiet(now, spec.reminders, spec.zone).astimezone(spec.zone)
         return urlencode({"xong": "nhac", "so": count, "luc": f"{when:%H:%M}"})
@@ -387,35 +423,15 @@ async def remind(request: web.Request) -> web.Response:
 
 
 async def invite(request: web.Request) -> web.Response:
-    form = await _form(request)
-    if isinstance(form, web.Response):
-        return form
+    """Mời: the unit's live code if it has one, else a new one; then the invite page (GET), so
+    reloading it shows the same code and makes no other."""
     code = request.match_info["code"]
-    staff = request.app[STAFF_KEY]
 
-    def work(session, viewer, now):
-        try:
-            created, unit = use_cases.invite(
-                session, now, staff.desk, role="officer", unit_code=code, actor=viewer.actor
-            )
-        except StorageError:
-            return None
-        link = use_cases.telegram_link(staff.desk, created.code)
-        return {
-            "unit": unit,
-            "code": created.code,
-            "link": link,
-            # segno writes the SVG itself (no user text in it): safe to insert as markup.
-            "qr": Markup(segno.make(link or created.code).svg_inline(scale=4)),
-            "expires": format_moment(created.expires_at),
-        }
+    def action(session, viewer, now, _form):
+        _invite, unit, made = actions.invite_once(session, now, _desk(request), viewer.actor, code)
+        return f"/web/don-vi/{quote(unit.code)}/moi?{'moi=1' if made else 'co-san=1'}"
 
-    viewer, context = await _read(request, work)
-    if viewer is None:
-        return _refuse(request, 403, NOT_SIGNED_IN)
-    if context is None:
-        return _refuse(request, 404, "Không tìm thấy.")
-    return _render(request, "invite.j2", context, viewer=viewer)
+    return await _act(request, action)
 
 
 def _cache(request: web.Request) -> pages.ProgressCache:
