@@ -25,11 +25,11 @@ BAR_PARTS = (
     ("in_progress", "url(#p-dang-dien)", "p-dang-dien", "#000"),
     ("not_started", "url(#p-chua)", "p-chua", "#000"),
 )
-PATTERNS = (
-    '<defs><pattern id="p-dang-dien" width="8" height="8" patternUnits="userSpaceOnUse" '
+PATTERNS = (  # {p}: a prefix, so that the legend's own copies have ids of their own
+    '<defs><pattern id="{p}-dang-dien" width="8" height="8" patternUnits="userSpaceOnUse" '
     'patternTransform="rotate(45)"><rect width="8" height="8" fill="#f0a43a"/>'
     '<rect width="3" height="8" fill="#c46f00"/></pattern>'
-    '<pattern id="p-chua" width="8" height="8" patternUnits="userSpaceOnUse">'
+    '<pattern id="{p}-chua" width="8" height="8" patternUnits="userSpaceOnUse">'
     '<rect width="8" height="8" fill="#e4e4e4"/><circle cx="4" cy="4" r="1.6" fill="#6b6b6b"/>'
     "</pattern></defs>"
 )
@@ -55,9 +55,12 @@ class GroupBar:
 def legend_swatch(field: str) -> Markup:
     """The small square of the legend, drawn with the bar's own fill and pattern."""
     fill = next(fill for name, fill, _p, _t in BAR_PARTS if name == field)
+    prefix = f"l-{field}"
     return Markup(
         '<svg class="swatch" viewBox="0 0 16 16" width="16" height="16" aria-hidden="true">'
-        f'{PATTERNS}<rect width="16" height="16" fill="{fill}" stroke="#333"/></svg>'
+        f"{PATTERNS.format(p=prefix)}"
+        f'<rect width="16" height="16" fill="{fill.replace("#p-", f"#{prefix}-")}" '
+        'stroke="#333"/></svg>'
     )
 
 
@@ -67,7 +70,7 @@ def group_bars(bars: list[GroupBar]) -> Markup:
     height = max(1, len(bars)) * row_height + 6
     parts = [
         _open(height, "Số đơn vị theo nhóm: đã nộp, đang điền, chưa bắt đầu"),
-        PATTERNS,
+        PATTERNS.format(p="p"),
     ]
     for index, bar in enumerate(bars):
         y = 4 + index * row_height
