@@ -330,3 +330,47 @@ async def test_roles_and_channels_are_written_in_vietnamese(web, seeded, databas
     assert "cán bộ đầu mối" in log and "officer" not in log
     with database.transaction() as session:
         assert session.exec(select(Submission)).first() is not None
+
+
+def test_two_invites_at_once_make_one_code(database, clock, seeded):
+    """The second request waits for the first one's write and then finds its code."""
+    import threading
+
+    from bot.use_cases import OPERATOR, Desk
+    from bot.web.staff.actions import invite_once
+
+    desk, started, outcome = Desk(), threading.Event(), {}
+
+    def second() -> None:
+        started.set()
+        with database.transaction() as session:
+            invite, _unit, made = invite_once(session, clock(), desk, OPERATOR, "HU-NH")
+            outcome.update(code=invite.code, made=made)
+
+    with database.transaction() as session:
+        first, _unit, made = invite_once(session, clock(), desk, OPERATOR, "HU-NH")
+        assert made
+        thread = threading.Thread(target=second)
+        thread.start()
+        started.wait(10)
+    thread.join(30)
+    assert outcome == {"code": first.code, "made": False}
+    with database.transaction() as session:
+        assert len(session.exec(select(Invite)).all()) == 1
+
+
+def test_the_charts_stop_at_today_and_read_without_colour():
+    from datetime import date
+
+    from bot.web.staff.charts import GroupBar, group_bars, submissions_line
+
+    days = [date(2022, 6, 20) + timedelta(days=n) for n in range(16)]
+    line = submissions_line(days, list(range(16)), 20, date(2022, 7, 5), date(2022, 6, 23))
+    points = re.search(r'<polyline points="([^"]+)"', line).group(1).split()
+    assert len(points) == 4  # 20/6 to 23/6, nothing drawn in the future
+    assert "3 đơn vị" in line and "hạn nộp" in line and ">20/6<" in line and ">20/06<" not in line
+    bars = group_bars([GroupBar("Kiểm tra trực tiếp", 5, 3, 2)])
+    assert 'fill="url(#p-dang-dien)"' in bars and 'fill="url(#p-chua)"' in bars
+    assert all(f">{n}</text>" in bars for n in (5, 3, 2)) and ">5/10</text>" in bars
+    # 15 units on a 400-wide canvas stay 12 px or more in the 334 px a phone gives the chart.
+    assert 'viewBox="0 0 400 ' in bars and 'font-size="15"' in bars and 15 * 334 / 400 >= 12

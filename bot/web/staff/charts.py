@@ -17,6 +17,8 @@ from html import escape
 
 from markupsafe import Markup
 
+from conversations.parsing import format_day
+
 WIDTH = 400
 FONT = 15
 # (field, fill, pattern id or None, text colour on it)
@@ -129,7 +131,7 @@ def submissions_line(
         for index, value in shown:
             parts.append(
                 f'<circle cx="{x_at(index):.1f}" cy="{y_at(value):.1f}" r="3" fill="#1f4e8c">'
-                f"<title>{days[index]:%d/%m}: {value}</title></circle>"
+                f"<title>{format_day(days[index])}: {value} đơn vị</title></circle>"
             )
         last, value = shown[-1]
         anchor = "end" if x_at(last) > left + plot_w * 0.7 else "start"
@@ -140,7 +142,8 @@ def submissions_line(
     if days:
         step = max(1, -(-len(days) // 5))
         for index in range(0, len(days), step):
-            parts.append(_text(x_at(index), top + plot_h + 20, f"{days[index]:%d/%m}"))
+            day = days[index]
+            parts.append(_text(x_at(index), top + plot_h + 20, f"{day.day:02d}/{day.month}"))
         if deadline in days:
             x = x_at(days.index(deadline))
             parts.append(

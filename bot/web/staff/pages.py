@@ -70,6 +70,7 @@ class ProgressCache:
     def __init__(self, monotonic: Callable[[], float] = time.monotonic) -> None:
         self._monotonic = monotonic
         self._lock = threading.Lock()
+        self._computing = threading.RLock()
         self._snapshot: Snapshot | None = None
         self._derived: dict[tuple, object] = {}
         self._checked = 0.0
@@ -101,12 +102,17 @@ class ProgressCache:
         full_key = (id(snapshot), *key)
         found = self._derived.get(full_key)
         if found is None:
-            found = compute()
-            with self._lock:
-                if self._snapshot is snapshot:
-                    if len(self._derived) > 256:
-                        self._derived.clear()
-                    self._derived[full_key] = found
+            # One computation per key: twenty sessions opening the same list at once wait for
+            # the first instead of each scanning 10,000 rows under the same interpreter lock.
+            with self._computing:
+                found = self._derived.get(full_key)
+                if found is None:
+                    found = compute()
+                    with self._lock:
+                        if self._snapshot is snapshot:
+                            if len(self._derived) > 256:
+                                self._derived.clear()
+                            self._derived[full_key] = found
         return found
 
 
