@@ -13,6 +13,7 @@ scan of short strings and the rendering of 200 rows.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from urllib.parse import urlencode
@@ -201,9 +202,17 @@ def matching_rows(
 
 
 def unit_list(
-    session: Session, actor: Actor, now: datetime, wanted: ListFilter, cache: ProgressCache
+    session: Session,
+    actor: Actor,
+    now: datetime,
+    wanted: ListFilter,
+    cache: ProgressCache,
+    render_rows: Callable[[dict], str] | None = None,
 ) -> dict:
-    """The filtered list, `PAGE_SIZE` rows a page (a phone cannot show 10,000 rows at once)."""
+    """The filtered list, `PAGE_SIZE` rows a page (a phone cannot show 10,000 rows at once).
+
+    `render_rows` turns a page of rows into HTML; what it gives is kept with the snapshot (per
+    filter, page and minute), so twenty sessions reading the same page render it once."""
     state, matching = matching_rows(session, actor, now, wanted, cache)
     pages = max(1, -(-len(matching) // PAGE_SIZE))
     page = min(max(wanted.page, 1), pages)
@@ -211,17 +220,33 @@ def unit_list(
     options = cache.derived(
         state.snapshot, ("options", actor.scope_unit_id), lambda: _options(state)
     )
-    return {
-        "standing": state,
+    key = (actor.scope_unit_id, state.now, tuple(sorted(wanted.params(page=1).items())))
+    waiting = cache.derived(
+        state.snapshot,
+        ("waiting", *key),
+        lambda: sum(1 for row in matching if not counts(row.progress.status)),
+    )
+    context = {
         "rows": rows,
+        "filter": wanted,
+        "sorts": SORTS,
+        "moment": lambda moment: format_moment(moment, state.zone),
+    }
+    rows_html = None
+    if render_rows is not None:
+        rows_html = cache.derived(
+            state.snapshot, ("rows_html", *key, page), lambda: render_rows(context)
+        )
+    return {
+        **context,
+        "rows_html": rows_html,
+        "standing": state,
         "matching": len(matching),
-        "waiting": sum(1 for row in matching if not counts(row.progress.status)),
+        "waiting": waiting,
         "page": page,
         "pages": pages,
         "filter": wanted,
-        "sorts": SORTS,
         "lateness": list(LATENESS.items()),
-        "moment": lambda moment: format_moment(moment, state.zone),
         **options,
     }
 

@@ -18,6 +18,7 @@ from urllib.parse import quote, urlencode
 
 from aiohttp import web
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup
 from sqlmodel import Session
 
 from bot import use_cases
@@ -254,7 +255,15 @@ async def unit_list(request: web.Request) -> web.Response:
             notice = f"Đã xếp {sent} tin nhắc cho {units} đơn vị (mỗi đơn vị một dòng nhật ký)."
 
     def work(session, viewer, now):
-        context = listing.unit_list(session, viewer.actor, now, wanted, _cache(request))
+        rows = request.app[STAFF_KEY].templates.get_template("unit_rows.j2")
+        context = listing.unit_list(
+            session,
+            viewer.actor,
+            now,
+            wanted,
+            _cache(request),
+            lambda values: Markup(rows.render(**values)),  # rendered by our own template
+        )
         return context | {"notice": notice}
 
     return await _page(request, "units.j2", work)
