@@ -172,7 +172,8 @@ async def run(args: argparse.Namespace) -> dict:
         await site.start()
         base = f"http://127.0.0.1:{runner.addresses[0][1]}"
         try:
-            await measure(base, tokens[:2], "/web/", 1)  # warm up
+            for path in PAGES.values():  # warm up: the snapshot and each page's first view
+                await measure(base, tokens[:2], path, 1)
             results = {
                 name: await measure(base, tokens, path, args.rounds) for name, path in PAGES.items()
             }

@@ -130,12 +130,24 @@ class Facts:
     district: dict[int, str]
 
 
+_FOLDED: dict[tuple[str, str], str] = {}  # (name, code) -> folded text, across snapshots
+
+
+def _folded(name: str, code: str) -> str:
+    found = _FOLDED.get((name, code))
+    if found is None:
+        if len(_FOLDED) > 200_000:
+            _FOLDED.clear()
+        found = _FOLDED[(name, code)] = f"{fold(name)} {fold(code)}"
+    return found
+
+
 def _facts(state: Standing) -> Facts:
     folded, district = {}, {}
     by_code = {row.unit.code: row for row in state.rows}
     for row in state.rows:
         unit = row.unit
-        folded[unit.id] = f"{fold(unit.name)} {fold(unit.code)}"
+        folded[unit.id] = _folded(unit.name, unit.code)
         found, seen = row, 0
         while found is not None and found.progress.level != DISTRICT_LEVEL and seen < 20:
             parent = found.progress.parent_code
