@@ -9,7 +9,7 @@ GET. The plumbing (session, CSRF, rendering) is `routes`'.
 from __future__ import annotations
 
 import asyncio
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
 import segno
 from aiohttp import web
@@ -153,7 +153,3 @@ async def district_zip(request: web.Request) -> web.Response:
     return await _district_file(
         request, what="Phụ lục các đơn vị của huyện (.zip)", build=district_zip_bytes
     )
-
-
-def unit_url(code: str) -> str:
-    return f"/web/don-vi/{quote(code)}"
