@@ -20,6 +20,7 @@ from bot.clock import Clock
 from bot.documents.word_reports import DOCX_TYPE, REPORT_KIND, report_bytes
 from bot.documents.workbooks import export_bytes
 from bot.web.staff.routes import StaffWeb, add_staff_pages
+from bot.web.staff.workspace import add_routes as add_workspace_pages
 from storage.database import Database
 from storage.models import Campaign, Unit
 from storage.repository import find_download
@@ -46,6 +47,7 @@ def build_web_app(
     web_app.router.add_get("/tai-ve/{token}", download)
     if staff is not None:
         add_staff_pages(web_app, staff)
+        add_workspace_pages(web_app.router)  # Duyệt's confirmation, Nhắc for a filter, …
     web_app.middlewares.append(vietnamese_errors)  # innermost: the headers apply to its pages
     return web_app
 

@@ -98,9 +98,6 @@ def add_staff_pages(web_app: web.Application, staff: StaffWeb) -> None:
     add.add_post("/web/vao/{token}", sign_in)
     add.add_post("/web/thoat", sign_out)
     add.add_get("/web/don-vi", unit_list)
-    from bot.web.staff import workspace  # its handlers use this module's plumbing
-
-    workspace.add_routes(add)
     add.add_get("/web/don-vi/{code}", unit_page)
     add.add_post("/web/don-vi/{code}/duyet", approve)
     add.add_post("/web/don-vi/{code}/tra-lai", return_report)
