@@ -15,8 +15,8 @@ from datetime import datetime
 from sqlmodel import Session
 
 from bot.use_cases import Actor
+from conversations.errors import BadValue, NotAllowedNow, NotFound, OutOfScope
 from storage.members import Member, Removal, find_member, list_members, remove_member
-from storage.repository import StorageError
 from storage.staff_store import log_action
 
 REMOVE_ACTION = "remove_member"
@@ -34,12 +34,12 @@ def remove(session: Session, now: datetime, actor: Actor, contact_id: int) -> Re
     already, or the actor would remove themselves."""
     _check_province(actor)
     if actor.contact_id is not None and actor.contact_id == contact_id:
-        raise StorageError("không tự gỡ chính mình được; nhờ một cán bộ tổng hợp khác")
+        raise NotAllowedNow("không tự gỡ chính mình được; nhờ một cán bộ tổng hợp khác")
     removal = remove_member(session, contact_id, now)
     if removal is None:
         if find_member(session, contact_id) is None:
-            raise StorageError(f"không có cán bộ mã số {contact_id}")
-        raise StorageError(f"cán bộ mã số {contact_id} đã được gỡ trước đó")
+            raise NotFound(f"không có cán bộ mã số {contact_id}")
+        raise NotAllowedNow(f"cán bộ mã số {contact_id} đã được gỡ trước đó")
     member = removal.member
     log_action(
         session,
@@ -71,10 +71,10 @@ def parse_member_id(text: str) -> int:
     """A member id as typed (CLI argument or form field); a Vietnamese reason otherwise."""
     cleaned = (text or "").strip().lstrip("#")
     if not re.fullmatch(r"[0-9]{1,12}", cleaned):
-        raise StorageError(f"mã số cán bộ phải là một số, ví dụ 7 (nhận được: {text!r})")
+        raise BadValue(f"mã số cán bộ phải là một số, ví dụ 7 (nhận được: {text!r})")
     return int(cleaned)
 
 
 def _check_province(actor: Actor) -> None:
     if actor.scope_unit_id is not None:
-        raise StorageError(PROVINCE_ONLY)
+        raise OutOfScope(PROVINCE_ONLY)

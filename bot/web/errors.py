@@ -1,11 +1,13 @@
-"""The web server's outermost middleware: what a handler could not use becomes a page in
-Vietnamese, never a traceback.
+"""Error pages in Vietnamese, never a traceback or aiohttp's English text: two middlewares and
+one page.
 
-A request whose path parts or query carry what no page can use (a NUL) is refused before its
-handler runs; `BadInput` from a handler (`bot.web.inputs`) is a 400 with its reason; any other
-exception is logged with its traceback and answered with a plain Vietnamese 500 page (no detail
-of what failed). The tests expect no 500 at all: this page is the last net, not a way of
-handling input.
+`error_pages`, the outermost: a request whose path parts or query carry what no page can use (a
+NUL) is refused before its handler runs; `BadInput` from a handler (`bot.web.inputs`) is a 400
+with its reason; any other exception is logged with its traceback and answered with a plain 500
+page (no detail of what failed). The tests expect no 500 at all: this page is the last net, not a
+way of handling input. `vietnamese_errors`, the innermost (so the pages' security headers apply
+to what it returns): aiohttp's own 404/405 become the same page; a handler's own answer (a
+download's plain «Không tìm thấy.») is kept.
 """
 
 from __future__ import annotations
@@ -63,15 +65,33 @@ def quiet_bad_requests() -> None:
         server_log.addFilter(QuietBadRequests())
 
 
+DEFAULT_PAGES = {
+    404: ("Không tìm thấy", "Không có trang này. Kiểm tra lại địa chỉ, hoặc về trang Tổng quan."),
+    405: ("Không làm được", "Trang này không nhận thao tác đó. Quay lại trang trước rồi thử lại."),
+}
+_DEFAULT_TEXTS = {"404: Not Found", "405: Method Not Allowed", None}
+PAGE = """<!doctype html>
+<html lang="vi"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title} · Ban Dân vận</title><link rel="stylesheet" href="/web/tinh/web.css"></head>
+<body><a class="skip" href="#noi-dung">Bỏ qua thanh điều hướng, đến nội dung chính</a>
+<header class="top"><div class="brand">Ban Dân vận · Theo dõi báo cáo</div></header>
+<main id="noi-dung" tabindex="-1"><h1>{title}</h1><p class="message">{text}</p>
+<p><a href="/web/">Về trang Tổng quan</a></p></main></body></html>"""
+
+
+@web.middleware
+async def vietnamese_errors(request: web.Request, handler):
+    try:
+        return await handler(request)
+    except web.HTTPException as error:
+        if error.status not in DEFAULT_PAGES or error.text not in _DEFAULT_TEXTS:
+            raise
+        return error_page(*DEFAULT_PAGES[error.status], error.status)
+
+
 def error_page(title: str, text: str, status: int) -> web.Response:
-    body = (
-        "<!doctype html><html lang='vi'><head><meta charset='utf-8'>"
-        "<meta name='viewport' content='width=device-width, initial-scale=1'>"
-        f"<title>{html.escape(title)}</title>"
-        "<style>body{font-family:sans-serif;max-width:36em;margin:2em auto;padding:0 1em;"
-        "line-height:1.5}</style></head><body>"
-        f"<h1>{html.escape(title)}</h1><p>{html.escape(text)}</p></body></html>"
-    )
+    body = PAGE.format(title=html.escape(title), text=html.escape(text))
     return web.Response(
         text=body,
         status=status,

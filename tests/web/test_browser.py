@@ -161,9 +161,11 @@ async def test_the_secretariat_at_work_in_a_real_browser(tg, sqlite_url, clock, 
         assert "Thiếu số liệu mục 4" in officer.last.text
         await step(chrome.save_screenshot, str(SCREENSHOTS / "don-vi.png"))
 
-        # Approve HU-NH.
+        # Approve HU-NH, through Duyệt's confirmation page.
         await step(chrome.get, f"http://127.0.0.1:{port}/web/don-vi/HU-NH")
         await step(submit, chrome, By.ID, "nut-duyet")
+        assert deployment.submission_status("HU-NH") == "submitted"
+        await step(submit, chrome, By.ID, "nut-xac-nhan-duyet")
         assert await step(text_of, chrome, "#tinh-trang") == "đã duyệt"
         assert deployment.submission_status("HU-NH") == "approved"
 
@@ -175,7 +177,7 @@ async def test_the_secretariat_at_work_in_a_real_browser(tg, sqlite_url, clock, 
             )
         )
         await step(submit, chrome, By.ID, "nut-gia-han")
-        assert "21/7/2022" in await step(text_of, chrome, "#han-nop")
+        assert "đến hết ngày 20/7/2022" in await step(text_of, chrome, "#han-nop")
 
         # Download the consolidated workbook and open it.
         await step(chrome.get, f"http://127.0.0.1:{port}/web/tai-ve")
@@ -264,3 +266,159 @@ class Browserless:
             )
 
         return self.deployment.query(make)
+
+
+# --- the workspace: search, review, honest actions, every page at two widths, axe-core ----------
+
+AXE_SCRIPT = None
+
+
+def axe_source() -> str:
+    """axe-core as bundled by the axe-selenium-python package (no download at test time)."""
+    global AXE_SCRIPT
+    if AXE_SCRIPT is None:
+        axe_package = pytest.importorskip("axe_selenium_python")
+        path = Path(axe_package.__file__).parent / "node_modules" / "axe-core" / "axe.min.js"
+        AXE_SCRIPT = path.read_text(encoding="utf-8")
+    return AXE_SCRIPT
+
+
+def audit(driver, name: str) -> None:
+    """The current page at 1280 px and at a phone's 390 px: a screenshot of each, no
+    horizontal overflow of the page (a wide table scrolls inside its own box), and no axe-core
+    violation of the default rules (colour contrast at AA among them)."""
+    SCREENSHOTS.mkdir(exist_ok=True)
+    problems = []
+    for width in (1280, 390):
+        driver.set_window_size(width, 1100)
+        driver.refresh()
+        driver.save_screenshot(str(SCREENSHOTS / f"{name}-{width}.png"))
+        inner, scroll = driver.execute_script(
+            "return [window.innerWidth, document.documentElement.scrollWidth]"
+        )
+        if scroll > inner:
+            problems.append(f"{name} at {width}px: page is {scroll}px wide in {inner}px")
+        driver.execute_script(axe_source())
+        driver.set_script_timeout(60)
+        result = driver.execute_async_script(
+            "const done = arguments[arguments.length - 1];"
+            "axe.run(document).then(r => done(r.violations.map(v => "
+            "[v.id, v.impact, v.nodes.slice(0, 3).map(n => n.target.join(' ') + ': ' + "
+            "(n.failureSummary || '')).join(' | ')])))"
+            ".catch(e => done([['axe', 'error', String(e)]]));"
+        )
+        problems.extend(
+            f"{name} at {width}px: {rule} ({impact}): {where}" for rule, impact, where in result
+        )
+    driver.set_window_size(1280, 1100)
+    assert not problems, "\n".join(problems)
+
+
+async def test_the_workspace_in_a_real_browser_at_two_widths(
+    tg, sqlite_url, clock, chrome, tmp_path
+):
+    import unicodedata
+
+    from sqlmodel import select
+
+    from storage.models import Invite
+
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    deployment = Deployment(
+        tg,
+        sqlite_url,
+        clock,
+        overrides={
+            "baocao_http_port": port,
+            "baocao_public_url": base,
+            "baocao_data_dir": str(tmp_path / "data"),
+        },
+    )
+    await deployment.start()
+    try:
+        database = deployment.app.database
+        officer = Person(tg, 700_102, "Phạm Văn Minh")
+        await link_officer(officer, deployment)  # HU-NP's officer
+        secretary = Person(tg, SECRETARY, "Lê Văn Tổng")
+        await link(secretary, deployment.invite("secretariat", None), deployment)
+        for code, status in {"HU-NH": "submitted", "DU-TRIHAI": "submitted"}.items():
+            set_status(database, clock, code, status)
+
+        (reply,) = await secretary.say("/web")
+        url = re.search(r"http://\S+/web/vao/\S+", reply.text).group(0)
+        await step(chrome.get, url)
+        await step(audit, chrome, "dang-nhap")
+        await step(submit, chrome, By.CSS_SELECTOR, "button.primary")
+        await step(audit, chrome, "tong-quan")
+
+        # Search without diacritics, and with «Phước» in decomposed form (NFD).
+        await step(chrome.get, f"{base}/web/don-vi")
+        await step(lambda: chrome.find_element(By.ID, "tim").send_keys("ninh phuoc"))
+        await step(submit, chrome, By.CSS_SELECTOR, ".filters button")
+        assert (await step(text_of, chrome, "#so-ket-qua")).startswith("1 / 13")
+        assert "tim=ninh+phuoc" in await step(lambda: chrome.current_url)
+        decomposed = unicodedata.normalize("NFD", "Phước")
+        await step(
+            lambda: chrome.execute_script(
+                "document.getElementById('tim').value = arguments[0]", decomposed
+            )
+        )
+        await step(submit, chrome, By.CSS_SELECTOR, ".filters button")
+        assert (await step(text_of, chrome, "#so-ket-qua")).startswith("2 / 13")
+        await step(audit, chrome, "don-vi-tim")
+        await step(chrome.get, f"{base}/web/don-vi?tim=khong+co+dau")
+        assert "«khong co dau»" in await step(text_of, chrome, "#khong-thay")
+        await step(chrome.get, f"{base}/web/don-vi")
+        await step(audit, chrome, "don-vi")
+
+        # Duyệt needs its confirmation; cancelling changes nothing.
+        await step(chrome.get, f"{base}/web/don-vi/HU-NH")
+        await step(audit, chrome, "don-vi-cho-duyet")
+        await step(submit, chrome, By.ID, "nut-duyet")
+        await step(audit, chrome, "xac-nhan-duyet")
+        await step(submit, chrome, By.ID, "nut-huy-duyet")
+        assert deployment.submission_status("HU-NH") == "submitted"
+        await step(submit, chrome, By.ID, "nut-duyet")
+        await step(submit, chrome, By.ID, "nut-xac-nhan-duyet")
+        assert await step(text_of, chrome, "#tinh-trang") == "đã duyệt"
+        assert "Đã duyệt báo cáo lúc" in await step(text_of, chrome, "#thong-bao")
+
+        # Mời, then reload: the same live code, and only one.
+        await step(chrome.get, f"{base}/web/don-vi/DU-PHUOCDAN")
+        await step(submit, chrome, By.ID, "nut-moi")
+        code = await step(text_of, chrome, "#ma-moi")
+        await step(chrome.refresh)
+        assert await step(text_of, chrome, "#ma-moi") == code
+        await step(audit, chrome, "ma-moi")
+
+        def invites_of_phuocdan(session):
+            unit = unit_by_code(session, "DU-PHUOCDAN")
+            return len(session.exec(select(Invite).where(Invite.unit_id == unit.id)).all())
+
+        assert deployment.query(invites_of_phuocdan) == 1
+
+        # Nhắc for a unit with nobody to receive it is refused, saying why.
+        await step(chrome.get, f"{base}/web/don-vi/DU-PHUOCDAN")
+        await step(submit, chrome, By.ID, "nut-nhac")
+        assert "không có ai để nhắc" in await step(text_of, chrome, "#loi")
+
+        # Nhắc for every unit of a filter: one confirmation; HU-NP's officer gets it.
+        await step(chrome.get, f"{base}/web/don-vi?huyen=HU-NP")
+        await step(submit, chrome, By.ID, "nhac-ca-loc")
+        assert await step(text_of, chrome, "#se-nhac") == "1 đơn vị"
+        await step(audit, chrome, "nhac-ca-loc")
+        await step(submit, chrome, By.ID, "nut-nhac-ca-loc")
+        assert "Đã xếp 1 tin nhắc cho 1 đơn vị" in await step(text_of, chrome, ".notice")
+        assert "huyen=HU-NP" in await step(lambda: chrome.current_url)
+
+        for path, name in (
+            ("/web/nhat-ky", "nhat-ky"),
+            ("/web/tai-ve", "tai-ve"),
+            ("/web/khong-co-trang-nay", "khong-tim-thay"),
+        ):
+            await step(chrome.get, base + path)
+            await step(audit, chrome, name)
+        assert "Không có trang này" in await step(text_of, chrome, "p.message")
+    finally:
+        await deployment.stop()

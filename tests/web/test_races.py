@@ -118,7 +118,7 @@ async def test_ten_approvals_through_the_web_make_one(web, seeded, database):
     await browser.sign_in(seeded["province"])
     await browser.get("/web/don-vi/HU-NP")
     posts = [
-        browser.post("/web/don-vi/HU-NP/duyet", {"trang_thai": "submitted"})
+        browser.post("/web/don-vi/HU-NP/duyet", {"trang-thai": "submitted", "xac-nhan": "co"})
         for _ in range(PARALLEL)
     ]
     responses = await asyncio.gather(*posts)
@@ -139,8 +139,8 @@ async def test_approve_and_return_pressed_together_on_the_web(web, seeded, datab
     await approver.get("/web/don-vi/HU-NP")
     await returner.get("/web/don-vi/HU-NP")
     approved, returned = await asyncio.gather(
-        approver.post("/web/don-vi/HU-NP/duyet", {"trang_thai": "submitted"}),
-        returner.post("/web/don-vi/HU-NP/tra-lai", {"trang_thai": "submitted", "ly_do": "Sửa"}),
+        approver.post("/web/don-vi/HU-NP/duyet", {"trang-thai": "submitted", "xac-nhan": "co"}),
+        returner.post("/web/don-vi/HU-NP/tra-lai", {"trang-thai": "submitted", "ly_do": "Sửa"}),
     )
     assert sorted([approved.status, returned.status]) == [303, 409]
     final = status_of(database, "HU-NP")
@@ -149,6 +149,6 @@ async def test_approve_and_return_pressed_together_on_the_web(web, seeded, datab
     assert len(_officer_notices(database)) == 1
     # Pressed again later on the page as it was, the older view is refused too.
     again = await returner.post(
-        "/web/don-vi/HU-NP/tra-lai", {"trang_thai": "submitted", "ly_do": "Sửa"}
+        "/web/don-vi/HU-NP/tra-lai", {"trang-thai": "submitted", "ly_do": "Sửa"}
     )
     assert again.status == 409 and final == status_of(database, "HU-NP")

@@ -27,6 +27,7 @@ PAGES = [
     "/web/nhat-ky",
 ]
 ACTIONS = ["duyet", "tra-lai", "gia-han", "nhac", "moi"]
+CONFIRMED = {"xac-nhan": "co"}  # what Duyệt's confirmation page sends
 
 
 async def test_a_stranger_gets_403_everywhere_and_learns_nothing(web, seeded, database):
@@ -172,7 +173,7 @@ async def test_a_post_without_the_right_csrf_token_changes_nothing(web, seeded, 
     stale = other.csrf  # another session's token is no good here
     assert (await browser.post("/web/don-vi/HU-NP/duyet", csrf=stale)).status == 403
     assert status_of(database, "HU-NP") == "submitted"
-    response = await browser.post("/web/don-vi/HU-NP/duyet")
+    response = await browser.post("/web/don-vi/HU-NP/duyet", CONFIRMED)
     assert response.status == 303
     assert status_of(database, "HU-NP") == "approved"
 
@@ -196,7 +197,7 @@ async def test_approve_and_return_tell_the_officer_and_are_logged(web, seeded, d
         assert "Thiếu số liệu mục 4" in notice.payload["text"]
         actions = session.exec(select(StaffAction)).all()
         assert [(a.action, a.surface, a.actor) for a in actions][-1] == ("return", "web", "Lan")
-    again = await browser.post("/web/don-vi/HU-NH/duyet")
+    again = await browser.post("/web/don-vi/HU-NH/duyet", CONFIRMED)
     assert again.status == 409 and "chưa nộp nên chưa duyệt được" in await again.text()
     log = await (await browser.get("/web/nhat-ky?kenh=web&viec=return")).text()
     assert "Thiếu số liệu mục 4" in log and "Trang web" in log
@@ -209,13 +210,13 @@ async def test_extend_gives_a_unit_its_own_deadline_that_the_late_flag_respects(
     await browser.sign_in(seeded["province"])
     await browser.get("/web/don-vi/DU-PHUOCDAN")
     bad = await browser.post("/web/don-vi/DU-PHUOCDAN/gia-han", {"ngay": "2022-06-01"})
-    assert bad.status == 400 and "hạn mới phải sau hạn chung" in await bad.text()
+    assert bad.status == 400 and "ngày gia hạn phải từ 05/7/2022 trở đi" in await bad.text()
     garbage = await browser.post("/web/don-vi/DU-PHUOCDAN/gia-han", {"ngay": "ngày mai"})
     assert garbage.status == 400 and "ngày gia hạn không hợp lệ" in await garbage.text()
     response = await browser.post("/web/don-vi/DU-PHUOCDAN/gia-han", {"ngay": "2022-07-15"})
     assert response.status == 303
     page = await (await browser.get(response.headers["Location"])).text()
-    assert "ngày 16/7/2022" in page and "(đã gia hạn)" in page
+    assert "đến hết ngày 15/7/2022 (đã gia hạn)" in page
     with database.transaction() as session:
         assert len(session.exec(select(UnitDeadline)).all()) == 1
     clock.advance(days=20)  # past the campaign's deadline, before the unit's own
@@ -236,7 +237,7 @@ async def test_remind_queues_one_reminder_and_says_when(web, seeded, database):
     response = await browser.post("/web/don-vi/DU-PHUOCDAN/nhac")
     assert response.status == 303
     page = await (await browser.get(response.headers["Location"])).text()
-    assert re.search(r"Đã xếp 1 tin nhắc; sẽ gửi lúc \d\d:\d\d\.", page)
+    assert re.search(r"Đã xếp 1 tin nhắc cho cán bộ đầu mối; sẽ gửi lúc \d\d:\d\d\.", page)
     with database.transaction() as session:
         assert session.exec(select(OutboxMessage).where(OutboxMessage.chat_id == "chat-Chi")).all()
 
@@ -246,8 +247,8 @@ async def test_invite_shows_the_code_the_link_and_a_qr_code(web, seeded):
     await browser.sign_in(seeded["province"])
     await browser.get("/web/don-vi/HU-NP")
     response = await browser.post("/web/don-vi/HU-NP/moi")
-    text = await response.text()
-    assert response.status == 200
+    assert response.status == 303
+    text = await (await browser.get(response.headers["Location"])).text()
     code = re.search(r'id="ma-moi">([^<]+)<', text).group(1)
     assert f"https://t.me/baocao_test_bot?start={code}" in text and "<svg" in text
 
@@ -289,7 +290,7 @@ async def test_the_unit_page_shows_answers_and_their_history(web, seeded, databa
     await browser.sign_in(seeded["province"])
     text = await (await browser.get("/web/don-vi/du-phuocdan")).text()
     assert "Không áp dụng" in text and "Chưa trả lời" in text
-    assert "(chưa có) → 3 đoàn · Anh · 08:00 ngày 20/6/2022 · telegram" in text
+    assert "(chưa có) → 3 đoàn · Anh · 08:00 ngày 20/6/2022 · Telegram" in text
     assert "3 đoàn → 5 đoàn" in text and "(chưa có) → Không áp dụng · — ·" in text
     assert '<tr class="na">' in text and '<tr class="missing">' in text
 
@@ -325,13 +326,13 @@ async def test_a_district_secretariat_sees_and_acts_only_within_its_district(web
     assert other.status == unknown.status == 404
     assert await other.text() == await unknown.text()
     await browser.get("/web/don-vi/HU-NP")
-    assert (await browser.post("/web/don-vi/HU-NH/duyet")).status == 404
+    assert (await browser.post("/web/don-vi/HU-NH/duyet", CONFIRMED)).status == 404
     assert (await browser.post("/web/don-vi/HU-NH/tra-lai", {"ly_do": "x"})).status == 404
     assert status_of(database, "HU-NH") == STATUSES["HU-NH"]
     for path in ("/web/tai-ve/tong-hop.xlsx", "/web/tai-ve/don-vi/HU-NH.xlsx"):
         assert (await browser.get(path)).status == 404
     assert (await browser.get("/web/tai-ve/don-vi/DU-PHUOCDAN.xlsx")).status == 200
-    assert (await browser.post("/web/don-vi/HU-NP/duyet")).status == 303
+    assert (await browser.post("/web/don-vi/HU-NP/duyet", CONFIRMED)).status == 303
     assert status_of(database, "HU-NP") == "approved"
 
 

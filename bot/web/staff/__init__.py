@@ -4,5 +4,8 @@ staff action log. Pages are server-rendered Jinja2 with plain forms; every actio
 `bot.use_cases`, the same functions the chat commands and the command line call.
 
 `routes` (the handlers and `add_staff_pages`), `guard` (sessions, CSRF, headers), `pages` (what
-each page shows) and `charts` (the overview's SVG).
+each page shows), `charts` (the overview's SVG), `listing` (the unit list's search, filters and
+sorting), `review` (what is read before Duyệt), `actions` (the checks that keep the feedback
+honest), `workspace` (Duyệt's confirmation, the invite page, Nhắc for a filter, a district's
+files), `district_files` and `wording` (roles, channels and dates as people read them).
 """

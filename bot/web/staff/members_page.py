@@ -15,9 +15,9 @@ from aiohttp import web
 from bot import members
 from bot.web.staff.guard import COOKIE, viewer_for
 from bot.web.staff.routes import NOT_SIGNED_IN, STAFF_KEY, _form, _read, _refuse, _render
+from conversations.errors import DomainError
 from conversations.messages import format_moment
 from storage.members import Member, find_member
-from storage.repository import StorageError
 
 LIST_PATH = "/web/can-bo"
 
@@ -51,7 +51,7 @@ async def member_list(request: web.Request) -> web.Response:
     def work(session, viewer, _now):
         try:
             found = members.members(session, viewer.actor)
-        except StorageError as refused:
+        except DomainError as refused:
             return {"refused": str(refused)}
         removed = find_member(session, _number(done)) if _number(done) else None
         return {
@@ -74,7 +74,7 @@ async def confirm_removal(request: web.Request) -> web.Response:
     def work(session, viewer, _now):
         try:
             members.members(session, viewer.actor)  # the province only
-        except StorageError as refused:
+        except DomainError as refused:
             return {"refused": str(refused)}
         member = find_member(session, _number(member_id)) if _number(member_id) else None
         if member is None:
@@ -109,7 +109,7 @@ async def remove(request: web.Request) -> web.Response:
                     return None, None
                 members.remove(session, now, viewer.actor, contact_id)
                 return viewer, contact_id
-        except StorageError as refused:
+        except DomainError as refused:
             return "refused", str(refused)
 
     viewer, outcome = await asyncio.to_thread(run)

@@ -23,10 +23,12 @@ from sqlmodel import Session, col, select
 
 from bot.clock import monotonic as monotonic_clock
 from bot.use_cases import Actor, scope_unit_ids
+from bot.web.staff import review
 from bot.web.staff.charts import GroupBar, group_bars, submissions_line
+from bot.web.staff.wording import channel_title, role_title, until_text, waited_text
 from conversations.campaigns import days_left
 from conversations.forms import Form, Question
-from conversations.labels import GROUP_ORDER, LEVEL_TITLES, group_title, level_title, status_title
+from conversations.labels import GROUP_ORDER, group_title, status_title
 from conversations.messages import format_deadline, format_moment
 from conversations.parsing import format_value
 from conversations.statuses import SubmissionStatus
@@ -52,7 +54,6 @@ ACTION_TITLES = {
 }
 SURFACE_TITLES = {"chat": "Trò chuyện", "cli": "Dòng lệnh", "web": "Trang web"}
 NEEDS_ACTION_LIMIT = 30
-PAGE_SIZE = 200
 MAX_AGE = 30.0  # seconds; bounds staleness for changes the fingerprint cannot see (renames)
 RECHECK_AFTER = 1.0  # seconds between two fingerprint checks; an action here checks at once
 
@@ -71,13 +72,18 @@ class ProgressCache:
     def __init__(self, monotonic: Callable[[], float] = monotonic_clock) -> None:
         self._monotonic = monotonic
         self._lock = threading.Lock()
+        self._computing = threading.RLock()
         self._snapshot: Snapshot | None = None
         self._derived: dict[tuple, object] = {}
-        self._checked: float | None = None  # never checked
+        # When the fingerprint was last read, and under which generation: an action here
+        # starts a new generation, so a read that began before it cannot vouch for after it.
+        self._generation = 0
+        self._checked: tuple[int, float] | None = None  # never checked
 
     def invalidate(self) -> None:
         """Check the fingerprint at the next read (after an action from this server)."""
-        self._checked = None
+        with self._lock:
+            self._generation += 1
 
     def get(self, session: Session, campaign: Campaign) -> Snapshot:
         snapshot = self._snapshot
@@ -85,11 +91,13 @@ class ProgressCache:
             snapshot is not None
             and snapshot.key[0] == campaign.id
             and self._checked is not None
-            and self._monotonic() - self._checked < RECHECK_AFTER
+            and self._checked[0] == self._generation
+            and self._monotonic() - self._checked[1] < RECHECK_AFTER
         ):
             return snapshot
+        generation = self._generation
         key = (campaign.id, campaign.updated_at, progress_fingerprint(session, campaign.id))
-        self._checked = self._monotonic()
+        self._checked = (generation, self._monotonic())
         with self._lock:
             snapshot = self._snapshot
             fresh = self._monotonic() - snapshot.taken < MAX_AGE if snapshot else False
@@ -103,12 +111,17 @@ class ProgressCache:
         full_key = (id(snapshot), *key)
         found = self._derived.get(full_key)
         if found is None:
-            found = compute()
-            with self._lock:
-                if self._snapshot is snapshot:
-                    if len(self._derived) > 256:
-                        self._derived.clear()
-                    self._derived[full_key] = found
+            # One computation per key: twenty sessions opening the same list at once wait for
+            # the first instead of each scanning 10,000 rows under the same interpreter lock.
+            with self._computing:
+                found = self._derived.get(full_key)
+                if found is None:
+                    found = compute()
+                    with self._lock:
+                        if self._snapshot is snapshot:
+                            if len(self._derived) > 256:
+                                self._derived.clear()
+                            self._derived[full_key] = found
         return found
 
 
@@ -207,7 +220,7 @@ def _overview(state: Standing) -> dict:
         key = SubmissionStatus.SUBMITTED if counts(status) else status
         key = SubmissionStatus.IN_PROGRESS if key == SubmissionStatus.RETURNED else key
         by_group.setdefault(row.progress.group, Counter())[key] += 1
-    for group in sorted(by_group, key=_group_rank):
+    for group in sorted(by_group, key=group_rank):
         tally = by_group[group]
         bars.append(
             GroupBar(
@@ -218,23 +231,27 @@ def _overview(state: Standing) -> dict:
             )
         )
     days, cumulative = _submissions_per_day(state, campaign, zone)
-    needing = sorted(
-        (row for row in state.rows if _needs_action(row)), key=lambda row: _urgency(row)
-    )
+    needing = sorted((row for row in state.rows if _needs_action(row)), key=_longest_waiting)
     return {
         "standing": state,
         "deadline_text": format_deadline(campaign.deadline, zone),
         "days_left": left,
         "bars": group_bars(bars),
         "line": submissions_line(
-            days, cumulative, len(state.rows), campaign.deadline.astimezone(zone).date()
+            days,
+            cumulative,
+            len(state.rows),
+            campaign.deadline.astimezone(zone).date(),
+            now.astimezone(zone).date(),
         ),
         "needing": needing[:NEEDS_ACTION_LIMIT],
+        "waited": lambda row: waited_text(waiting_since(row), now),
+        "day": lambda moment: until_text(moment, zone),
         "needing_total": len(needing),
     }
 
 
-def _group_rank(group: str | None) -> tuple:
+def group_rank(group: str | None) -> tuple:
     return (GROUP_ORDER.index(group) if group in GROUP_ORDER else len(GROUP_ORDER), group or "")
 
 
@@ -244,11 +261,23 @@ def _needs_action(row: Row) -> bool:
     )
 
 
-def _urgency(row: Row) -> tuple:
-    """Submitted reports waiting for approval first, then late units, then returned ones."""
+def waiting_since(row: Row) -> datetime | None:
+    """Since when a unit has waited for the secretariat or been late: a report waiting for
+    approval since it was sent, a late unit since its deadline, a returned one since its last
+    activity."""
     status = row.progress.status
-    rank = 0 if status == SubmissionStatus.SUBMITTED else 1 if row.late else 2
-    return (rank, row.unit.code)
+    if status == SubmissionStatus.SUBMITTED:
+        return row.progress.submitted_at
+    if row.late:
+        return row.deadline
+    return row.progress.last_activity_at
+
+
+def _longest_waiting(row: Row) -> tuple:
+    """The one waiting longest first; a report waiting for approval before a late unit."""
+    since = waiting_since(row)
+    rank = 0 if row.progress.status == SubmissionStatus.SUBMITTED else 1 if row.late else 2
+    return (since.timestamp() if since else float("inf"), rank, row.unit.code)
 
 
 def _submissions_per_day(state: Standing, campaign: Campaign, zone) -> tuple[list[date], list[int]]:
@@ -272,75 +301,6 @@ def _submissions_per_day(state: Standing, campaign: Campaign, zone) -> tuple[lis
         cumulative.append(running)
         day += timedelta(days=1)
     return days, cumulative
-
-
-# --- the unit list -----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ListFilter:
-    group: str = ""
-    level: str = ""
-    status: str = ""
-    query: str = ""
-    page: int = 1
-
-    def keeps(self, row: Row) -> bool:
-        item = row.progress
-        if self.group and (item.group or "") != self.group:
-            return False
-        if self.level and item.level != self.level:
-            return False
-        if self.status == "late":
-            if not row.late:
-                return False
-        elif self.status and item.status != self.status:
-            return False
-        if self.query:
-            needle = self.query.casefold()
-            return needle in item.unit.name.casefold() or needle in item.unit.code.casefold()
-        return True
-
-
-def unit_list(
-    session: Session, actor: Actor, now: datetime, wanted: ListFilter, cache: ProgressCache
-) -> dict:
-    """The filtered tree, `PAGE_SIZE` rows a page (a phone cannot show 10,000 rows at once)."""
-    state = standing(session, actor, now, cache)
-    matching = cache.derived(
-        state.snapshot,
-        (
-            "list",
-            actor.scope_unit_id,
-            state.now,
-            wanted.group,
-            wanted.level,
-            wanted.status,
-            wanted.query,
-        ),
-        lambda: [row for row in state.rows if wanted.keeps(row)],
-    )
-    pages = max(1, -(-len(matching) // PAGE_SIZE))
-    page = min(max(wanted.page, 1), pages)
-    rows = matching[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
-    groups = sorted({row.progress.group or "" for row in state.rows}, key=_group_rank)
-    levels = sorted({row.progress.level for row in state.rows}, key=_level_rank)
-    return {
-        "standing": state,
-        "rows": rows,
-        "matching": len(matching),
-        "page": page,
-        "pages": pages,
-        "filter": wanted,
-        "groups": [(g, group_title(g or None)) for g in groups],
-        "levels": [(lv, level_title(lv)) for lv in levels],
-        "statuses": [(s, status_title(s)) for s in STATUSES] + [("late", "quá hạn")],
-    }
-
-
-def _level_rank(level: str) -> int:
-    order = list(LEVEL_TITLES)
-    return order.index(level) if level in order else len(order)
 
 
 # --- one unit ----------------------------------------------------------------------------------
@@ -385,6 +345,7 @@ def unit_page(
         ):
             history.setdefault(change.question_key, []).append(change)
     people = _contact_names(session, history)
+    parent, children = review.relatives(state, row)
     views, last_section = [], None
     for question in form.questions_for(unit.level):
         section = _section_title(form, question)
@@ -409,9 +370,12 @@ def unit_page(
                             first=h.old_not_applicable is None and h.old_value is None,
                         ),
                         "new": _shown(question, h.new_value, h.new_not_applicable),
+                        "note_only": h.old_value == h.new_value
+                        and bool(h.old_not_applicable) == h.new_not_applicable,
+                        "note": h.note,
                         "who": people.get(h.contact_id, "—"),
                         "when": format_moment(h.at, state.zone),
-                        "channel": h.channel or "—",
+                        "channel": channel_title(h.channel),
                     }
                     for h in history.get(question.key, [])
                 ],
@@ -437,7 +401,7 @@ def unit_page(
         "officers": [
             {
                 "name": c.display_name or f"#{c.id}",
-                "channel": c.channel,
+                "channel": channel_title(c.channel),
                 "active": c.active,
                 "last_seen": format_moment(c.last_seen_at, state.zone)
                 if c.last_seen_at
@@ -453,7 +417,18 @@ def unit_page(
             }
             for invite in invites[:10]
         ],
-        "deadline_text": format_deadline(row.deadline, state.zone),
+        "deadline_text": review.deadline_text(row, campaign.deadline, state.zone),
+        "lateness": review.lateness_text(row, now),
+        "resubmissions": review.resubmission_text(
+            review.returns_count(session, unit.id, campaign.created_at), row.progress.status
+        ),
+        "findings": review.family_findings(session, form, state, row),
+        "warnings": review.confirmed_warnings(form, unit.level, answers, lambda _key: 0),
+        "notes": [(view.question, view.note) for view in views if view.note],
+        "parent": parent,
+        "children": children,
+        "live_invite": next((i for i in invites if live_invite(i, now)), None),
+        "extend_min": extend_min(row.deadline, now, state.zone),
         "extended": row.deadline != campaign.deadline,
         "last_activity": format_moment(row.progress.last_activity_at, state.zone)
         if row.progress.last_activity_at
@@ -478,6 +453,18 @@ def unit_page(
     }
 
 
+def live_invite(invite: Invite, now: datetime) -> bool:
+    return invite.used_at is None and invite.expires_at > now
+
+
+def extend_min(deadline: datetime, now: datetime, zone) -> str:
+    """The first day Gia hạn may give: not before today, and after the current deadline (a
+    deadline at 00:00 of the 11th already runs to the end of the 10th)."""
+    today = now.astimezone(zone).date()
+    current = (deadline - timedelta(microseconds=1)).astimezone(zone).date()
+    return max(today, current + timedelta(days=1)).isoformat()
+
+
 def _file_size(size: int) -> str:
     """43 -> "43 byte" (as the workbook says), 1 234 567 -> "1,2 MB" (decimal comma)."""
     if size < 1024:
@@ -488,8 +475,9 @@ def _file_size(size: int) -> str:
 
 
 def _section_title(form: Form, question: Question) -> str | None:
+    """ "Mục 4.3. Kết quả giải quyết đơn thư khiếu nại", numbered as the Phụ lục numbers it."""
     try:
-        return form.section(question.section).title
+        return f"Mục {question.section}. {form.section(question.section).title}"
     except (KeyError, ValueError, StopIteration):
         return None
 
@@ -554,11 +542,14 @@ def action_log(session: Session, actor: Actor, now: datetime, *, surface: str, a
 
 
 def _log_entry(action, unit: Unit | None, zone) -> dict:
+    detail = action.detail or ""
+    if action.action == "invite":
+        detail = role_title(detail)
     return {
         "when": format_moment(action.at, zone),
         "who": action.actor,
         "surface": SURFACE_TITLES.get(action.surface, action.surface),
         "what": ACTION_TITLES.get(action.action, action.action),
         "unit": unit,
-        "detail": action.detail or "",
+        "detail": detail,
     }

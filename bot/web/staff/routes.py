@@ -11,12 +11,11 @@ import asyncio
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
 
-import segno
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -29,8 +28,8 @@ from bot.documents.report_files import read_stored_file, signed_reports_zip_byte
 from bot.documents.word_reports import report_bytes
 from bot.documents.workbooks import export_bytes, per_unit_zip_bytes
 from bot.use_cases import Desk
-from bot.web.inputs import BadInput, check_all, parse_day, parse_id, parse_page
-from bot.web.staff import pages
+from bot.web.inputs import BadInput, check_all, parse_day, parse_id
+from bot.web.staff import actions, charts, listing, pages
 from bot.web.staff.guard import (
     COOKIE,
     CSRF_FIELD,
@@ -42,24 +41,28 @@ from bot.web.staff.guard import (
     viewer_for,
 )
 from bot.web.staff.origin import from_our_page
+from bot.web.staff.wording import until_text
 from conversations import lifecycle
-from conversations.errors import BadValue, DomainError, ErrorKind
-from conversations.messages import format_moment
+from conversations.errors import BadValue, DomainError, ErrorKind, NotFound
+from conversations.parsing import format_day
 from conversations.reminder_plan import after_quiet
 from conversations.statuses import SubmissionStatus
 from conversations.uploads import served_type
 from storage.database import Database
-from storage.repository import StorageError, campaign_spec, current_campaign, unit_by_code
+from storage.repository import campaign_spec, current_campaign, unit_by_code
 from storage.signed_reports import unit_signed_report
 from storage.staff_store import end_session
 
 PACKAGE = Path(__file__).resolve().parents[2]
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
-DONE_MESSAGES = {
-    "duyet": "Đã duyệt báo cáo; cán bộ đầu mối đã được báo.",
-    "tralai": "Đã trả lại báo cáo; cán bộ đầu mối nhận lý do trong cuộc trò chuyện.",
-    "giahan": "Đã gia hạn cho đơn vị.",
+DONE_MESSAGES = {  # {when}: the time of the action, read back from the unit's log
+    "duyet": ("Duyệt", "Đã duyệt báo cáo lúc {when}; cán bộ đầu mối đã được báo."),
+    "tralai": (
+        "Trả lại",
+        "Đã trả lại báo cáo lúc {when}; cán bộ đầu mối nhận lý do trong cuộc trò chuyện.",
+    ),
+    "giahan": ("Gia hạn", "Đã gia hạn lúc {when}: hạn mới của đơn vị là {deadline}."),
 }
 # A refused action, by its kind: a unit outside the viewer's scope is as absent as an unknown one.
 HTTP_STATUS = {
@@ -86,6 +89,7 @@ class StaffWeb:
     data_dir: Path = Path("data")  # where the signed reports units sent back are stored
     templates: Environment = field(init=False)
     progress: pages.ProgressCache = field(init=False, default_factory=pages.ProgressCache)
+    recent_invites: actions.RecentInvites = field(init=False, default_factory=actions.RecentInvites)
 
     def __post_init__(self) -> None:
         self.templates = Environment(
@@ -96,6 +100,7 @@ class StaffWeb:
         )
         # The buttons a unit page offers are the moves the life-cycle table allows.
         self.templates.globals["allows"] = lifecycle.allows
+        self.templates.globals.update(legend=charts.LEGEND, swatch=charts.legend_swatch)
 
 
 STAFF_KEY = web.AppKey("baocao_staff", StaffWeb)
@@ -272,34 +277,47 @@ async def overview(request: web.Request) -> web.Response:
 
 
 async def unit_list(request: web.Request) -> web.Response:
-    query = request.query
-    wanted = pages.ListFilter(
-        group=query.get("nhom", "")[:40],
-        level=query.get("cap", "")[:20],
-        status=query.get("trang-thai", "")[:20],
-        query=query.get("tim", "").strip()[:100],
-        page=parse_page(query.get("trang")),
-    )
-    return await _page(
-        request,
-        "units.j2",
-        lambda s, v, now: pages.unit_list(s, v.actor, now, wanted, _cache(request)),
-    )
+    wanted = listing.read_filter(request.query)
+    notice = None
+    if request.query.get("xong") == "nhac":
+        sent, units = request.query.get("so", ""), request.query.get("dv", "")
+        if sent.isdigit() and units.isdigit():
+            notice = f"Đã xếp {sent} tin nhắc cho {units} đơn vị (mỗi đơn vị một dòng nhật ký)."
+
+    def work(session, viewer, now):
+        rows = request.app[STAFF_KEY].templates.get_template("unit_rows.j2")
+        context = listing.unit_list(
+            session,
+            viewer.actor,
+            now,
+            wanted,
+            _cache(request),
+            lambda values: Markup(rows.render(**values)),  # rendered by our own template
+        )
+        return context | {"notice": notice}
+
+    return await _page(request, "units.j2", work)
 
 
 async def unit_page(request: web.Request, *, error: str | None = None, status: int = 200):
     code = request.match_info["code"]
-    notice = DONE_MESSAGES.get(request.query.get("xong", ""))
-    if request.query.get("xong") == "nhac":
+    done = request.query.get("xong", "")
+    notice = None
+    if done == "nhac":
         count, at = request.query.get("so", ""), request.query.get("luc", "")
         if count.isdigit() and re.fullmatch(r"\d{2}:\d{2}", at or ""):
-            notice = f"Đã xếp {count} tin nhắc; sẽ gửi lúc {at}."
+            notice = f"Đã xếp {count} tin nhắc cho cán bộ đầu mối; sẽ gửi lúc {at}."
 
     def work(session, viewer, now):
         context = pages.unit_page(session, viewer.actor, now, code, _cache(request))
-        if context is not None:
-            context.update(notice=notice, error=error)
-        return context
+        if context is None:
+            return None
+        message = notice
+        if done in DONE_MESSAGES:
+            title, text = DONE_MESSAGES[done]
+            when = next((e["when"] for e in context["log"] if e["what"] == title), "")
+            message = text.format(when=when, deadline=context["deadline_text"])
+        return context | {"notice": message, "error": error}
 
     viewer, context = await _read(request, work)
     if viewer is None:
@@ -345,6 +363,10 @@ async def _act(request: web.Request, action: Callable[[Session, Viewer, datetime
                 viewer = viewer_for(session, token, now)
                 if viewer is None:
                     return None, None
+                code = request.match_info.get("code")
+                if code is not None:
+                    shown = form.get(actions.STATUS_FIELD)
+                    actions.check_not_stale(session, viewer.actor, code, shown)
                 return viewer, action(session, viewer, now, form)
         except DomainError as refused:
             return "refused", refused
@@ -358,14 +380,24 @@ async def _act(request: web.Request, action: Callable[[Session, Viewer, datetime
         if status == 404:
             return _refuse(request, 404, "Không tìm thấy.")
         # The unit page again, as it stands now, with the reason above it.
-        return await unit_page(request, error=f"Không thực hiện được: {outcome}.", status=status)
-    raise web.HTTPSeeOther(f"/web/don-vi/{quote(request.match_info['code'])}?{outcome}")
+        lead = "Chưa làm gì" if isinstance(outcome, actions.StalePage) else "Không thực hiện được"
+        return await unit_page(request, error=f"{lead}: {outcome}.", status=status)
+    target = f"/web/don-vi/{quote(request.match_info['code'])}"
+    if outcome is None:  # Duyệt without its confirmation: ask for it
+        raise web.HTTPSeeOther(f"{target}/duyet")
+    if outcome.startswith("/"):
+        raise web.HTTPSeeOther(outcome)
+    raise web.HTTPSeeOther(f"{target}?{outcome}")
 
 
 async def approve(request: web.Request) -> web.Response:
+    """Only from the confirmation page (`workspace.approve_confirm`): a Duyệt from elsewhere
+    leads there first."""
     code = request.match_info["code"]
 
     def action(session, viewer, now, form):
+        if form.get("xac-nhan") != "co":
+            return None
         use_cases.approve_report(
             session, now, _desk(request), unit_code=code, actor=viewer.actor, expected=_seen(form)
         )
@@ -403,6 +435,14 @@ async def extend(request: web.Request) -> web.Response:
         except BadInput as bad:
             reason = bad.message.rstrip(".")
             raise BadValue(reason[:1].lower() + reason[1:]) from None
+        unit = use_cases.scoped_unit(session, viewer.actor, code)
+        current = use_cases.unit_deadline(session, current_campaign(session), unit)
+        earliest = date.fromisoformat(pages.extend_min(current, now, zone))
+        if day < earliest:
+            raise BadValue(
+                f"ngày gia hạn phải từ {format_day(earliest)} trở đi: không trước hôm nay và sau "
+                f"hạn hiện tại của đơn vị ({until_text(current, zone)})"
+            )
         deadline = datetime.combine(day + timedelta(days=1), time(0, 0), zone)
         use_cases.extend_deadline(
             session, now, unit_code=code, deadline=deadline, actor=viewer.actor
@@ -416,7 +456,7 @@ async def remind(request: web.Request) -> web.Response:
     code = request.match_info["code"]
 
     def action(session, viewer, now, _form):
-        count = use_cases.remind(session, now, _desk(request), unit_code=code, actor=viewer.actor)
+        count = actions.remind_one(session, now, _desk(request), viewer.actor, code)
         spec = campaign_spec(current_campaign(session))
         when = after_quiet(now, spec.reminders, spec.zone).astimezone(spec.zone)
         return urlencode({"xong": "nhac", "so": count, "luc": f"{when:%H:%M}"})
@@ -425,41 +465,28 @@ async def remind(request: web.Request) -> web.Response:
 
 
 async def invite(request: web.Request) -> web.Response:
-    form = await _form(request)
-    if isinstance(form, web.Response):
-        return form
+    """Mời: the unit's live code if it has one, else a new one; then the invite page (GET), so
+    reloading it shows the same code and makes no other."""
     code = request.match_info["code"]
-    staff = request.app[STAFF_KEY]
 
-    def work(session, viewer, now):
-        try:
-            created, unit = use_cases.invite(
-                session, now, staff.desk, role="officer", unit_code=code, actor=viewer.actor
-            )
-        except DomainError:
-            return None
-        link = use_cases.telegram_link(staff.desk, created.code)
-        return {
-            "unit": unit,
-            "code": created.code,
-            "link": link,
-            # segno writes the SVG itself (no user text in it): safe to insert as markup.
-            "qr": Markup(segno.make(link or created.code).svg_inline(scale=4)),
-            "expires": format_moment(created.expires_at),
-        }
+    def action(session, viewer, now, form):
+        replace = form.get("thay") == "1"
+        issued, unit, made = actions.invite_once(
+            session, now, _desk(request), viewer.actor, code, replace=replace
+        )
+        if made:  # the code is shown to this session only: the database keeps its hash
+            request.app[STAFF_KEY].recent_invites.remember(token, unit.code, issued)
+        return f"/web/don-vi/{quote(unit.code)}/moi?{'moi=1' if made else 'co-san=1'}"
 
-    viewer, context = await _read(request, work)
-    if viewer is None:
-        return _refuse(request, 403, NOT_SIGNED_IN)
-    if context is None:
-        return _refuse(request, 404, "Không tìm thấy.")
-    return _render(request, "invite.j2", context, viewer=viewer)
+    token = request.cookies.get(COOKIE)
+
+    return await _act(request, action)
 
 
 def _seen(form: dict[str, str]) -> str | None:
     """The report's status as the page showed it when the button was pressed (None if the form
     did not say): an action on a report that moved since is refused, not applied."""
-    seen = form.get("trang_thai", "")
+    seen = form.get(actions.STATUS_FIELD, "")
     return seen if seen in set(SubmissionStatus) else None
 
 
@@ -552,7 +579,7 @@ async def download_signed(request: web.Request) -> web.Response:
             report = unit_signed_report(session, current_campaign(session), unit.id, report_id)
         data = read_stored_file(data_dir, report.path) if report else None
         if data is None:
-            raise StorageError("không tìm thấy tệp")
+            raise NotFound("không tìm thấy tệp")
         return report.file_name, data, served_type(report.file_name)
 
     return await _file(request, what="báo cáo có chữ ký", code=code, make=make)
