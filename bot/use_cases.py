@@ -278,13 +278,13 @@ def _move(session: Session, unit: Unit, event: Event, values: dict, expected: st
     submission = submission_for(session, current_campaign(session), unit, lock=True)
     found = submission.status
     if expected is not None and found != expected:
-        raise _moved_meanwhile(session, unit, found)
+        raise moved_meanwhile(session, unit, found)
     try:
         if move(session, submission.id, found, event, values):
             return
     except NotAllowedNow as refused:
         raise _explained(session, unit, refused) from None
-    raise _moved_meanwhile(session, unit, current_status(session, submission.id))
+    raise moved_meanwhile(session, unit, current_status(session, submission.id))
 
 
 def _moved_by(session: Session, unit: Unit, status: str) -> str:
@@ -304,7 +304,9 @@ def _explained(session: Session, unit: Unit, refused: NotAllowedNow) -> NotAllow
     return NotAllowedNow(message, status=refused.status)
 
 
-def _moved_meanwhile(session: Session, unit: Unit, status: str) -> NotAllowedNow:
+def moved_meanwhile(session: Session, unit: Unit, status: str) -> NotAllowedNow:
+    """The refusal of an action on a report that moved since its page was drawn: who moved it
+    and when, when a logged staff action did."""
     who = _moved_by(session, unit, status) or f"Báo cáo vừa chuyển sang «{status_title(status)}»"
     return NotAllowedNow(f"{who}; xem lại rồi làm lại nếu vẫn cần", status=status)
 

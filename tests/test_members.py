@@ -13,10 +13,11 @@ from bot import members, use_cases
 from bot.app import CHANNEL_TRAITS
 from bot.service import STRANGER_TEXT, Service
 from bot.use_cases import OPERATOR, Desk, contact_actor
+from conversations.errors import DomainError
 from storage.database import open_database
 from storage.members import remove_member
 from storage.models import Contact, StaffAction, WebSession, WebSignIn
-from storage.repository import StorageError, current_campaign, find_download, unit_by_code
+from storage.repository import current_campaign, find_download, unit_by_code
 from storage.staff_store import create_session, session_contact
 from tests.test_cli import run  # noqa: F401  (the `baocao` runner fixture)
 from tests.test_service import link, new_invite
@@ -116,7 +117,7 @@ def test_removing_twice_records_one_removal_and_unknown_ids_are_refused(database
     for bad, reason in ((contact_id, "đã được gỡ trước đó"), (9999, "không có cán bộ mã số 9999")):
         try:
             remove(database, clock, bad)
-        except StorageError as error:
+        except DomainError as error:
             assert reason in str(error)
         else:
             raise AssertionError("a bad id was accepted")
@@ -140,14 +141,14 @@ def test_a_district_secretariat_cannot_manage_members_and_no_one_removes_themsel
         ):
             try:
                 attempt()
-            except StorageError as error:
+            except DomainError as error:
                 assert str(error) == members.PROVINCE_ONLY
             else:
                 raise AssertionError("a district secretariat managed members")
         district.unit_id = None
         try:
             members.remove(session, clock(), contact_actor(district, "web"), district.id)
-        except StorageError as error:
+        except DomainError as error:
             assert "không tự gỡ chính mình" in str(error)
         else:
             raise AssertionError("removed themselves")

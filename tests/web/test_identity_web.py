@@ -73,7 +73,8 @@ async def test_twenty_posts_to_one_upload_link_store_exactly_one_file(
 
     async with TestServer(web_app) as server, aiohttp.ClientSession() as client:
         statuses = await asyncio.gather(*(press(client, server, n) for n in range(PRESSES)))
-    assert sorted(statuses) == [200] + [404] * (PRESSES - 1)
+    # One file is taken; the others find the link spent (404) or the uploads busy (503).
+    assert sorted(statuses)[0] == 200 and set(sorted(statuses)[1:]) <= {404, 503}
     assert count(database, SignedReport) == 1
 
 

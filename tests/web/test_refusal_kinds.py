@@ -94,9 +94,10 @@ async def test_web_statuses_by_kind(web, seeded, database):
     await province.get("/web/")
     await district.get("/web/")
     before = _actions(database)
-    assert (await province.post("/web/don-vi/XX/duyet")).status == 404  # not found
+    confirmed = {"xac-nhan": "co"}
+    assert (await province.post("/web/don-vi/XX/duyet", confirmed)).status == 404  # not found
     assert (await district.post("/web/don-vi/HU-NH/tra-lai", {"ly_do": "x"})).status == 404
-    state = await province.post("/web/don-vi/DU-PHUOCDAN/duyet")  # in progress: not yet
+    state = await province.post("/web/don-vi/DU-PHUOCDAN/duyet", confirmed)  # not submitted yet
     page = await state.text()
     assert state.status == 409 and "chưa nộp nên chưa duyệt được" in page
     assert 'id="tinh-trang">đang điền<' in page  # the unit page, showing where it stands

@@ -184,7 +184,8 @@ async def test_a_stale_page_is_refused_with_the_current_state(web, seeded, datab
     second = await browser.post("/web/don-vi/HU-NP/duyet", {**CONFIRMED, "trang-thai": "submitted"})
     text = await second.text()
     assert second.status == 409
-    assert "trang đang mở đã cũ: báo cáo hiện «đã duyệt», trang hiển thị «đã nộp»" in text
+    assert "trang đang mở đã cũ (trang hiển thị «đã nộp»). Báo cáo đã được" in text
+    assert 'id="tinh-trang">đã duyệt<' in text
     returned = await browser.post(
         "/web/don-vi/HU-NP/tra-lai", {"ly_do": "Sai số", "trang-thai": "submitted"}
     )
@@ -198,7 +199,7 @@ async def test_a_stale_page_is_refused_with_the_current_state(web, seeded, datab
 # --- honest actions ----------------------------------------------------------------------------
 
 
-async def test_invite_shows_the_live_code_rather_than_making_another(web, seeded, database):
+async def test_invite_shows_the_live_code_rather_than_making_another(web, seeded, database, clock):
     browser = await signed_in(web, seeded["province"])
     await browser.get("/web/don-vi/HU-NH")
     first = await browser.post("/web/don-vi/HU-NH/moi")
@@ -214,7 +215,23 @@ async def test_invite_shows_the_live_code_rather_than_making_another(web, seeded
     with database.transaction() as session:
         assert len(session.exec(select(Invite).where(Invite.role == "officer")).all()) == 1
     unit = await (await browser.get("/web/don-vi/HU-NH")).text()
-    assert "Xem mã mời" in unit
+    assert "Mã mời của đơn vị" in unit
+
+    # The database keeps only the code's hash: another member sees that a live code exists,
+    # not the code, and may replace it (the old code ends at once; one code stays live).
+    other = await signed_in(web, seeded["province"])
+    elsewhere = await (await other.get("/web/don-vi/HU-NH/moi")).text()
+    assert code not in elsewhere and "Đơn vị đã có mã mời còn hiệu lực" in elsewhere
+    await other.get("/web/don-vi/HU-NH")
+    replaced = await other.post("/web/don-vi/HU-NH/moi", {"thay": "1"})
+    assert replaced.headers["Location"] == "/web/don-vi/HU-NH/moi?moi=1"
+    new_page = await (await other.get(replaced.headers["Location"])).text()
+    new_code = re.search(r'id="ma-moi">([^<]+)<', new_page).group(1)
+    assert new_code != code
+    with database.transaction() as session:
+        officer_invites = session.exec(select(Invite).where(Invite.role == "officer")).all()
+        live = [i for i in officer_invites if i.expires_at > clock()]
+    assert len(officer_invites) == 2 and len(live) == 1
 
 
 async def test_remind_is_refused_when_nobody_would_receive_it(web, seeded, database):
@@ -222,7 +239,7 @@ async def test_remind_is_refused_when_nobody_would_receive_it(web, seeded, datab
     await browser.get("/web/don-vi/DU-VANHAI")
     response = await browser.post("/web/don-vi/DU-VANHAI/nhac")
     text = await response.text()
-    assert response.status == 400
+    assert response.status == 409
     assert "không có ai để nhắc" in text and "Đã xếp" not in text
     with database.transaction() as session:
         assert not session.exec(select(StaffAction).where(StaffAction.action == "remind")).all()
@@ -345,7 +362,7 @@ def test_two_invites_at_once_make_one_code(database, clock, seeded):
         started.set()
         with database.transaction() as session:
             invite, _unit, made = invite_once(session, clock(), desk, OPERATOR, "HU-NH")
-            outcome.update(code=invite.code, made=made)
+            outcome.update(id=invite.id, made=made)
 
     with database.transaction() as session:
         first, _unit, made = invite_once(session, clock(), desk, OPERATOR, "HU-NH")
@@ -354,7 +371,7 @@ def test_two_invites_at_once_make_one_code(database, clock, seeded):
         thread.start()
         started.wait(10)
     thread.join(30)
-    assert outcome == {"code": first.code, "made": False}
+    assert outcome == {"id": first.id, "made": False}
     with database.transaction() as session:
         assert len(session.exec(select(Invite)).all()) == 1
 

@@ -54,9 +54,10 @@ def check_not_stale(session: Session, actor: Actor, code: str, shown: str | None
     if shown:
         now_status = current_status(session, unit)
         if now_status != shown:
+            moved = use_cases.moved_meanwhile(session, unit, now_status)
             raise StalePage(
-                f"trang đang mở đã cũ: báo cáo hiện «{status_title(now_status)}», trang hiển thị "
-                f"«{status_title(shown)}». Xem lại tình trạng mới dưới đây rồi làm tiếp"
+                f"trang đang mở đã cũ (trang hiển thị «{status_title(shown)}»). {moved}",
+                status=now_status,
             )
     return unit
 

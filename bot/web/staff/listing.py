@@ -21,6 +21,7 @@ from urllib.parse import urlencode
 from sqlmodel import Session
 
 from bot.use_cases import Actor
+from bot.web.inputs import parse_page
 from bot.web.staff.pages import STATUSES, ProgressCache, Row, Standing, group_rank, standing
 from bot.web.staff.wording import fold
 from conversations.labels import LEVEL_TITLES, group_title, level_title, status_title
@@ -108,8 +109,8 @@ PARAMS = {
 
 
 def read_filter(query) -> ListFilter:
-    """A `ListFilter` from URL parameters; anything unknown or too long is ignored."""
-    page = query.get("trang", "")
+    """A `ListFilter` from URL parameters; anything unknown or too long is ignored, a page
+    number that is not one is refused (`BadInput`, a 400)."""
     sort = query.get("xep", "")
     lateness = query.get("han", "")
     return ListFilter(
@@ -121,7 +122,7 @@ def read_filter(query) -> ListFilter:
         lateness=lateness if lateness in LATENESS else "",
         sort=sort if sort in SORTS else "",
         descending=query.get("giam", "") == "1",
-        page=int(page) if page.isdigit() and len(page) < 6 else 1,
+        page=parse_page(query.get("trang")),
     )
 
 
