@@ -18,13 +18,13 @@ from datetime import datetime, timedelta
 from sqlalchemy import event
 from sqlmodel import Session, select
 
+from bot.deadlines import campaign_deadlines
 from bot.messaging import Outbound
 from bot.reminders.ticks import load_audience, remind_now
 from bot.status import signed_reports_line, status_text, undelivered_line
 from conversations.messages import format_deadline, format_moment, render
 from conversations.reminder_plan import officer_summary
 from conversations.statuses import ContactRole
-from exports.data import campaign_deadlines
 from storage.hot_path import QueuedMessage, Tx, enqueue, mark_sent
 from storage.models import Campaign, Contact, Invite, Unit
 from storage.outbox_store import count_failed

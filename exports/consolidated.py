@@ -65,7 +65,8 @@ from exports.figures import (
     form_columns,
     unit_figures,
 )
-from exports.heading import DocumentFrame, consolidated_letterhead
+from exports.heading import DocumentFrame
+from exports.letterhead import secretariat_letterhead
 
 Progress = Callable[[str, int, int], None]
 """Called as progress(stage, done, total) while rows are written."""
@@ -212,7 +213,7 @@ class SummarySheet:
         styles = StyleBook(ws)
         out = RowWriter(ws, styles)
         frame = DocumentFrame(self.widths, left_share=0.35)
-        letterhead = consolidated_letterhead(self.info)
+        letterhead = secretariat_letterhead(self.info)
         title_lines = self._title_lines()
         header_top = frame.top_rows(letterhead) + len(title_lines) + 2
         self._setup(ws)  # sheet properties first: a write-only sheet writes them with row 1
@@ -297,7 +298,7 @@ class SummarySheet:
         for text in (*LEGEND, *notes):
             style = _NOTE if text in LEGEND else _NOTE.but(bold=True, color="C00000")
             frame.full(out, text, style)
-        frame.bottom(out, consolidated_letterhead(self.info))
+        frame.bottom(out, secretariat_letterhead(self.info))
         ws.close()
         release(ws)
         return ws

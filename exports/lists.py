@@ -41,7 +41,8 @@ from exports.consolidated import BASE_STYLE, HEAD_STYLE, code_width, ordered_rep
 from exports.consolidation import Mismatch, counts
 from exports.data import CampaignInfo, SignedFile, UnitReport
 from exports.figures import documents_of
-from exports.heading import DocumentFrame, consolidated_letterhead
+from exports.heading import DocumentFrame
+from exports.letterhead import secretariat_letterhead
 
 LIST_TITLE = CellStyle(size=14, bold=True, border="none", horizontal="center", wrap=True)
 NOTE = CellStyle(size=11, italic=True, border="none")
@@ -194,7 +195,7 @@ def _with_code_width(headers, reports: list[UnitReport], indexes: tuple[int, ...
 def _start(ws, out: RowWriter, headers, info: CampaignInfo, now: datetime, title, footer) -> int:
     """Page setup, the Party heading, the title and the header row; returns the header's row."""
     frame = DocumentFrame([width for _, width in headers])
-    letterhead = consolidated_letterhead(info)
+    letterhead = secretariat_letterhead(info)
     header_row = frame.top_rows(letterhead) + 2
     for index, (_, width) in enumerate(headers, start=1):
         ws.column_dimensions[get_column_letter(index)].width = width

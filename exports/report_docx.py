@@ -45,12 +45,12 @@ from conversations.outline import (
 from conversations.parsing import format_number, format_value
 from exports.data import CampaignInfo, UnitReport
 from exports.figures import documents_of
+from exports.letterhead import PARTY_NAME, Letterhead
 
 FONT = "Times New Roman"
 BODY_SIZE = Pt(14)
 TABLE_SIZE = Pt(12)
 DRAFT_MARK = "DỰ THẢO"
-PARTY_NAME = "ĐẢNG CỘNG SẢN VIỆT NAM"
 SUBMITTED = ("submitted", "approved")
 UNIT_PLACEHOLDER = "(Đơn vị bổ sung nội dung.)"
 CONSOLIDATED_PLACEHOLDER = "(Ban Dân vận tổng hợp nội dung từ báo cáo của các đơn vị.)"
@@ -59,20 +59,6 @@ GREY = RGBColor(0x59, 0x59, 0x59)
 MARGINS = {"top": Mm(20), "bottom": Mm(20), "left": Mm(30), "right": Mm(15)}
 CONTENT_WIDTH = Mm(210 - 30 - 15)
 _XML_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
-
-
-@dataclass(frozen=True)
-class Letterhead:
-    """Who issues the report and who signs it (the parts of the page a unit fills in)."""
-
-    superior: str  # the superior body, e.g. "ĐẢNG BỘ TỈNH NINH THUẬN"
-    body: str  # the issuing body, e.g. "HUYỆN ỦY NINH PHƯỚC"
-    place: str  # where it is issued, e.g. "Ninh Thuận"
-    number: str = "Số …-BC/…"
-    on_behalf: str = ""  # "T/M BAN THƯỜNG VỤ"
-    position: str = "BÍ THƯ"
-    signer: str = ""
-    recipients: tuple[str, ...] = ("Lưu.",)
 
 
 @dataclass
@@ -282,10 +268,10 @@ def _heading(page: _Page, letterhead: Letterhead, campaign, moment, *, dated: bo
     run(first, letterhead.superior.upper())
     page.paragraph(letterhead.body.upper(), bold=True, container=left, **centered)
     page.paragraph("*", container=left, **centered)
-    page.paragraph(letterhead.number, container=left, **centered)
+    page.paragraph(letterhead.report_number, container=left, **centered)
     party = right.paragraphs[0]
     party.alignment = WD_ALIGN_PARAGRAPH.CENTER
-    run(party, PARTY_NAME, bold=True, underline=True, size=Pt(15))
+    run(party, letterhead.party or PARTY_NAME, bold=True, underline=True, size=Pt(15))
     date_line = _date_line(letterhead.place, moment, campaign.zone, dated=dated)
     spaced = page.paragraph("", container=right, **centered)
     spaced.paragraph_format.space_before = Pt(12)
@@ -403,7 +389,7 @@ def _signature(page: _Page, letterhead: Letterhead) -> None:
         page.paragraph(
             f"- {line}", size=Pt(11), container=left, indent=False, align=WD_ALIGN_PARAGRAPH.LEFT
         )
-    lines = [letterhead.on_behalf, letterhead.position]
+    lines = [letterhead.signer_for, letterhead.signer_title]
     first = True
     for line in filter(None, lines):
         paragraph = right.paragraphs[0] if first else right.add_paragraph()
@@ -413,8 +399,8 @@ def _signature(page: _Page, letterhead: Letterhead) -> None:
     for _ in range(3):
         right.add_paragraph()
     name = page.paragraph("", container=right, align=WD_ALIGN_PARAGRAPH.CENTER, indent=False)
-    if letterhead.signer:
-        run(name, letterhead.signer, bold=True)
+    if letterhead.signer_name:
+        run(name, letterhead.signer_name, bold=True)
     else:
         run(name, "(ký, ghi rõ họ tên)", italic=True, color=GREY)
     for cell in (left, right):

@@ -51,7 +51,8 @@ from exports.cells import (
 )
 from exports.data import AnswerData, CampaignInfo, UnitReport
 from exports.figures import documents_of, numbers_of, unit_words
-from exports.heading import DocumentFrame, unit_letterhead
+from exports.heading import DocumentFrame
+from exports.letterhead import unit_letterhead
 
 NUMBER_WIDTH, DATE_WIDTH, SUMMARY_WIDTH, BULLET_WIDTH = 15.0, 11.5, 25.0, 6.0
 SIZE = 12

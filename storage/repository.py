@@ -80,10 +80,7 @@ def current_campaign(session: Session, code: str | None = None) -> Campaign:
         if not versions:
             raise StorageError("chưa có đợt báo cáo nào; chạy: baocao campaign load TỆP")
         return _cached_campaign(session, versions[0])
-    query = select(Campaign).where(Campaign.code == code)
-    if code.isdigit():
-        query = select(Campaign).where((Campaign.code == code) | (Campaign.id == int(code)))
-    campaign = session.exec(query).first()
+    campaign = session.exec(select(Campaign).where(Campaign.code == code)).first()
     if campaign is None:
         raise StorageError(f"không có đợt báo cáo '{code}'")
     return campaign
@@ -189,7 +186,14 @@ def seed_if_empty(session: Session, now: datetime) -> bool:
 # --- units ----------------------------------------------------------------------------------
 
 
-UNIT_DOCUMENT_FIELDS = ("superior", "heading_name", "place", "signer_for", "signer_title")
+UNIT_DOCUMENT_FIELDS = (
+    "superior",
+    "heading_name",
+    "place",
+    "signer_for",
+    "signer_title",
+    "symbol",
+)
 
 
 @dataclass(frozen=True)
@@ -204,6 +208,7 @@ class UnitRow:
     place: str = ""
     signer_for: str = ""
     signer_title: str = ""
+    symbol: str = ""
 
 
 def replace_units(session: Session, rows: Iterable[UnitRow]) -> tuple[int, int]:

@@ -21,6 +21,7 @@ from bot.cli.console import run_console
 from bot.cli.inbound import add_parser as add_inbound_parser
 from bot.cli.inbound import cmd_inbound
 from bot.cli.text import UsageError, VietnameseParser
+from bot.deadlines import campaign_deadlines
 from bot.documents.report_files import export_signed_reports
 from bot.documents.workbooks import export_per_unit, export_to_file
 from bot.runner import run
@@ -33,7 +34,6 @@ from conversations.labels import group_title, level_title
 from conversations.messages import format_deadline, format_moment
 from conversations.reminder_plan import after_quiet
 from exports.consolidation import status_summary
-from exports.data import campaign_deadlines
 from storage.database import DatabaseUrlError
 from storage.models import OutboxMessage
 from storage.outbox_store import count_failed, requeue_failed, undelivered_rows

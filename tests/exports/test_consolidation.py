@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from bot.deadlines import campaign_deadlines
 from bot.documents.workbooks import export_bytes
 from bot.status import status_text
 from conversations.labels import GROUP_ORDER
@@ -23,7 +24,6 @@ from exports.consolidation import (
     status_counts,
     status_summary,
 )
-from exports.data import campaign_deadlines
 from storage.progress import campaign_progress
 from storage.repository import UnitRow, current_campaign
 from tests.exports.conftest import (

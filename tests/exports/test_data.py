@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 from sqlalchemy import event
 
 from conversations.forms import load_form
-from exports.data import AnswerData, CampaignInfo, load_reports
+from bot.documents.snapshot import load_reports
+from exports.data import AnswerData, CampaignInfo
 from exports.figures import (
     AVG,
     EMPTY,

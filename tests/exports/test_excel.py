@@ -16,7 +16,7 @@ from openpyxl.styles.numbers import is_date_format
 
 from bot.documents.workbooks import export_bytes, export_filename
 from conversations.forms import load_form
-from exports.data import load_reports
+from bot.documents.snapshot import load_reports
 from exports.excel import write_consolidated_workbook
 from storage.repository import current_campaign
 from tests.exports.conftest import (

@@ -11,7 +11,8 @@ import pytest
 from docx import Document
 from docx.shared import Pt
 
-from bot.documents.word_reports import consolidated_totals, report_bytes, unit_letterhead
+from bot.documents.word_reports import consolidated_totals, report_bytes
+from exports.letterhead import unit_letterhead
 from conversations.forms import load_form
 from conversations.outline import load_outline
 from exports.data import AnswerData, CampaignInfo, UnitReport
@@ -76,7 +77,7 @@ def test_heading_in_the_partys_format(database, store):
         "ĐẢNG BỘ TỈNH NINH THUẬN",
         "HUYỆN ỦY NINH PHƯỚC",
         "*",
-        "Số …-BC/…",
+        "Số …-BC/HU",  # the ký hiệu of a Huyện ủy, derived from its kind
     ]
     assert left[1].runs[0].bold
     assert right[0].text == "ĐẢNG CỘNG SẢN VIỆT NAM"
@@ -340,7 +341,7 @@ def test_the_units_own_texts_go_under_their_points():
         outline,
         form,
         unit,
-        letterhead=unit_letterhead(unit, None, info),
+        letterhead=unit_letterhead(info, unit),
         narratives=narratives,
         now=NOW,
     )
