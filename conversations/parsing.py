@@ -31,7 +31,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from functools import lru_cache
 
 __all__ = [
@@ -121,11 +121,28 @@ def format_number(n: int | float) -> str:
     return sign + grouped + ("," + fraction if fraction else "")
 
 
+def half_up(x: float | int | Decimal, places: int = 1) -> Decimal:
+    """`x` rounded half up, as people round on paper: 88.95 -> 89.0 (never to even, and on the
+    decimal written, not on the binary float: round(88.95, 1) could give 88.9)."""
+    exact = x if isinstance(x, Decimal) else Decimal(repr(x) if isinstance(x, float) else x)
+    return exact.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+
+
+def decimal_text(x: float | int | Decimal, places: int = 1) -> str:
+    """A fixed number of decimals with the Vietnamese signs, whatever the machine's locale:
+    88.95 -> "89,0", 1234.5 -> "1.234,5"."""
+    rounded = half_up(x, places)
+    sign = "-" if rounded < 0 else ""
+    whole, _, fraction = format(abs(rounded), "f").partition(".")
+    grouped = f"{int(whole):,}".replace(",", ".")
+    return sign + grouped + ("," + fraction if fraction else "")
+
+
 def format_percent(x: float | None) -> str:
-    """One decimal at most: 90.0 -> "90%", 66.666 -> "66,7%", None -> "—"."""
+    """One decimal at most, rounded half up: 90.0 -> "90%", 66.666 -> "66,7%", None -> "—"."""
     if x is None:
         return "—"
-    return format_number(round(float(x), 1)) + "%"
+    return format_number(float(half_up(float(x), 1))) + "%"
 
 
 def ratio_percent(done: int, total: int) -> float | None:

@@ -29,13 +29,11 @@ from conversations.forms import Form
 from conversations.labels import group_title, status_title
 from conversations.messages import format_moment, late_phrase
 from exports.cells import (
-    AVERAGE_FORMAT,
     GROUP_FILL,
     HEADER_FILL,
     INTEGER_FORMAT,
     NOT_ASKED_FILL,
     PAPER_A3,
-    PERCENT_FORMAT,
     TOTAL_FILL,
     UNANSWERED_FILL,
     CellStyle,
@@ -44,6 +42,7 @@ from exports.cells import (
     line_height,
     make_cell,
     note_comment,
+    percent_text,
     release,
     set_footer,
     text_lines,
@@ -63,6 +62,7 @@ from exports.figures import (
     Column,
     Totals,
     form_columns,
+    printed_title,
     unit_figures,
 )
 from exports.heading import DocumentFrame
@@ -82,6 +82,13 @@ NAME_WIDTH = UNIT_HEADERS[1][1]
 STATUS_WIDTH = UNIT_HEADERS[2][1]
 MISMATCH_FILL = "F8CBAD"
 FIT = 0.7  # row heights are estimated on a narrower column: a cut line is worse than a spare one
+
+
+def shown(figure) -> object:
+    """What a figure's cell holds: counts as numbers, percentages as printed text ("89,0%")."""
+    if figure.role in (PCT, AVG) and isinstance(figure.value, int | float):
+        return percent_text(figure.value)
+    return figure.value
 
 
 def code_width(reports: list[UnitReport], minimum: float = 11) -> float:
@@ -106,12 +113,12 @@ LEGEND = (
     "Ghi chú: chỉ báo cáo đã nộp (hoặc đã duyệt) được cộng. Đơn vị thụt vào dưới một đơn vị "
     "là đơn vị trực thuộc (trong đó), số liệu đã nằm trong báo cáo của đơn vị cấp trên nên "
     "không cộng lại. Số liệu chữ xám nghiêng là của báo cáo chưa nộp, không được cộng.",
-    "KAD = Không áp dụng; ô trống nền vàng = chưa trả lời; ô nền xám = câu không hỏi cấp của "
+    "x = Không áp dụng; ô trống nền vàng = chưa trả lời; ô nền xám = câu không hỏi cấp của "
     "đơn vị; ô nền đỏ = tổng của các đơn vị trực thuộc lớn hơn số của đơn vị cấp trên (xem "
-    "sheet «Kiểm tra số liệu»).",
-    "Tỷ lệ % ở dòng cộng = Σ đã giải quyết / Σ tổng số (không cộng, không lấy trung bình các "
-    "tỷ lệ); «—» khi tổng số bằng 0. «TB» = trung bình cộng tỷ lệ % tự khai của các đơn vị "
-    "được cộng (tỷ lệ tự khai không cộng dồn).",
+    "biểu «Kiểm tra số liệu»).",
+    "Tỷ lệ % ở dòng cộng = tổng số đã giải quyết / tổng số (không cộng, không lấy bình quân "
+    "các tỷ lệ); «—» khi tổng số bằng 0. Tỷ lệ % in nghiêng ở dòng cộng = bình quân tỷ lệ % "
+    "tự khai của các đơn vị được cộng (tỷ lệ tự khai không cộng dồn).",
 )
 
 BASE_STYLE = CellStyle(size=11)
@@ -120,11 +127,13 @@ TITLE_STYLE = CellStyle(size=14, bold=True, border="none")
 DOC_TITLE = CellStyle(size=14, bold=True, border="none", horizontal="center", wrap=True)
 DOC_SUBTITLE = DOC_TITLE.but(size=13)
 DOC_LINE = CellStyle(size=13, italic=True, border="none", horizontal="center", wrap=True)
+TABLE_NUMBER = "Biểu số 01"
+TABLE_NUMBER_STYLE = CellStyle(size=12, bold=True, border="none", horizontal="right")
 _NOTE = CellStyle(size=10, italic=True, border="none", wrap=True, vertical="top")
 _ROLE_STYLES = {
     INT: BASE_STYLE.but(number_format=INTEGER_FORMAT),
-    PCT: BASE_STYLE.but(number_format=PERCENT_FORMAT),
-    AVG: BASE_STYLE.but(number_format=AVERAGE_FORMAT, italic=True),
+    PCT: BASE_STYLE.but(horizontal="right"),
+    AVG: BASE_STYLE.but(horizontal="right", italic=True),
     TEXT: BASE_STYLE,
     NA: BASE_STYLE.but(horizontal="center", italic=True, color="595959"),
     NO_RATE: BASE_STYLE.but(horizontal="center"),
@@ -279,7 +288,7 @@ class SummarySheet:
                         cell_kind = kind
                         if flags and (id(report), question.key, part) in flags:
                             cell_kind = "flag"
-                        cell = make_cell(ws, figure.value, arrays[(figure.role, cell_kind)])
+                        cell = make_cell(ws, shown(figure), arrays[(figure.role, cell_kind)])
                         if part == 0 and answer is not None and answer.note:
                             cell.comment = note_comment(answer.note)
                         cells.append(cell)
@@ -312,7 +321,7 @@ class SummarySheet:
         ]
         for question in self.form.questions:
             for figure in totals.figures(question):
-                cells.append(make_cell(ws, figure.value, arrays[(figure.role, kind)]))
+                cells.append(make_cell(ws, shown(figure), arrays[(figure.role, kind)]))
         lines = max(
             text_lines(scope, STATUS_WIDTH * FIT, 11, bold=True),
             text_lines(label, NAME_WIDTH * FIT, 11, bold=True),
@@ -334,16 +343,16 @@ class SummarySheet:
         moment = format_moment(self.now, self.info.zone)
         set_footer(
             ws,
-            f"Bảng tổng hợp — đợt {self.info.code} — số liệu đến {moment}",
+            f"Bảng tổng hợp — số liệu đến {moment}",
             "Trang &P/&N",
         )
 
     def _title_lines(self) -> list[tuple[str, CellStyle]]:
         first, second = document_title(self.form)
-        attached = self.info.document.attached_to or self.form.subtitle or self.info.issued_by
-        lines = [(first, DOC_TITLE), (second, DOC_SUBTITLE)]
-        if attached:
-            lines.append((attached, DOC_LINE))
+        year = self.now.astimezone(self.info.zone).year
+        attached = secretariat_letterhead(self.info).attached_line(year)
+        lines = [(TABLE_NUMBER, TABLE_NUMBER_STYLE), (first, DOC_TITLE), (second, DOC_SUBTITLE)]
+        lines.append((attached, DOC_LINE))
         period = self.info.period_text
         when = f"Số liệu {period}; " if period else ""
         receiver = f" gửi {self.info.receiver}" if self.info.receiver else ""
@@ -372,7 +381,7 @@ class SummarySheet:
                 section_spans[-1] = (section_title, section_spans[-1][1], last)
             else:
                 section_spans.append((section_title, first, last))
-            label = question.title
+            label = printed_title(question)
             if question.section != section.key:
                 label = f"{question.section}. {label}"
             question_spans.append((label, first, last))

@@ -51,6 +51,7 @@ FONT = "Times New Roman"
 BODY_SIZE = Pt(14)
 TABLE_SIZE = Pt(12)
 DRAFT_MARK = "DỰ THẢO"
+TABLE_NUMBER = "Biểu số 01"
 SUBMITTED = ("submitted", "approved")
 UNIT_PLACEHOLDER = "(Đơn vị bổ sung nội dung.)"
 CONSOLIDATED_PLACEHOLDER = "(Ban Dân vận tổng hợp nội dung từ báo cáo của các đơn vị.)"
@@ -128,7 +129,7 @@ def build_unit_report(
     page = _start(letterhead, draft=not submitted)
     moment = unit.submitted_at if submitted and unit.submitted_at else None
     _heading(page, letterhead, campaign, moment or now, dated=moment is not None)
-    _title(page, outline)
+    _title(page, outline, campaign)
     intro = outline.intro_text(plan=campaign.issued_by, unit=unit.name)
     if intro:
         page.paragraph(intro)
@@ -145,7 +146,7 @@ def build_unit_report(
     body.write(outline)
     _signature(page, letterhead)
     page.page_break()
-    _appendix_title(page, form, unit.name)
+    _appendix_title(page, form, unit.name, letterhead.attached_line(_year(now, campaign)))
     _figures_table(page, form, [q for q in form.questions if q.applies_to(unit.level)], read)
     return _save(page)
 
@@ -175,7 +176,7 @@ def build_consolidated_report(
     """
     page = _start(letterhead, draft=True)
     _heading(page, letterhead, campaign, now, dated=False)
-    _title(page, outline)
+    _title(page, outline, campaign)
     reported = [unit for unit in units if unit.status in SUBMITTED]
     intro = outline.intro_text(plan=campaign.issued_by, unit=campaign.receiver or "Ban Dân vận")
     if intro:
@@ -197,7 +198,12 @@ def build_consolidated_report(
     page.page_break()
     _units_list(page, campaign, units)
     page.page_break()
-    _appendix_title(page, form, f"Tổng hợp từ {format_number(counted)} đơn vị đã báo cáo")
+    _appendix_title(
+        page,
+        form,
+        f"Tổng hợp từ {format_number(counted)} đơn vị đã báo cáo",
+        letterhead.attached_line(_year(now, campaign)),
+    )
     _figures_table(page, form, list(form.questions), read)
     return _save(page)
 
@@ -281,7 +287,17 @@ def _heading(page: _Page, letterhead: Letterhead, campaign, moment, *, dated: bo
             paragraph.paragraph_format.space_after = Pt(0)
 
 
-def _title(page: _Page, outline: Outline) -> None:
+def _year(moment: datetime, campaign: CampaignInfo) -> int:
+    return moment.astimezone(campaign.zone).year
+
+
+def _period(campaign: CampaignInfo) -> str | None:
+    """ "(Thời gian báo cáo từ ngày 11/5/2017 đến ngày 30/5/2022)", or None."""
+    period = campaign.period_text
+    return f"(Thời gian báo cáo {period})" if period else None
+
+
+def _title(page: _Page, outline: Outline, campaign: CampaignInfo) -> None:
     title = page.paragraph(
         outline.report_title, bold=True, size=Pt(15), align=WD_ALIGN_PARAGRAPH.CENTER, indent=False
     )
@@ -290,6 +306,11 @@ def _title(page: _Page, outline: Outline) -> None:
     page.paragraph(
         outline.report_subject, bold=True, align=WD_ALIGN_PARAGRAPH.CENTER, indent=False
     ).paragraph_format.space_after = Pt(0)
+    period = _period(campaign)
+    if period:
+        page.paragraph(
+            period, italic=True, align=WD_ALIGN_PARAGRAPH.CENTER, indent=False
+        ).paragraph_format.space_after = Pt(0)
     rule = page.paragraph("-----", align=WD_ALIGN_PARAGRAPH.CENTER, indent=False)
     rule.paragraph_format.space_after = Pt(12)
 
@@ -419,14 +440,17 @@ def _units_list(page: _Page, campaign, units: Sequence[UnitReport]) -> None:
         _row(table, [str(number), unit.name, status_title(unit.status), when])
 
 
-def _appendix_title(page: _Page, form: Form, who: str) -> None:
+def _appendix_title(page: _Page, form: Form, who: str, attached: str) -> None:
+    """ "Biểu số 01", the Phụ lục's title, the report it is attached to, and whose it is."""
     head, _, rest = form.title.partition(" — ")
     center = {"align": WD_ALIGN_PARAGRAPH.CENTER, "indent": False}
+    page.paragraph(
+        TABLE_NUMBER, bold=True, align=WD_ALIGN_PARAGRAPH.RIGHT, indent=False
+    ).paragraph_format.space_after = Pt(0)
     page.paragraph(head, bold=True, **center).paragraph_format.space_after = Pt(0)
     if rest:
         page.paragraph(rest, bold=True, **center).paragraph_format.space_after = Pt(0)
-    if form.subtitle:
-        page.paragraph(form.subtitle, italic=True, **center).paragraph_format.space_after = Pt(0)
+    page.paragraph(attached, italic=True, **center).paragraph_format.space_after = Pt(0)
     page.paragraph(who, bold=True, **center)
 
 

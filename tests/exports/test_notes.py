@@ -32,7 +32,7 @@ def test_notes_in_the_unit_phu_luc_and_the_consolidated_table(store):
     summary = open_workbook(data)["Tổng hợp"]
     _, columns = summary_columns(summary)
     row = unit_row(summary, "Ban Thường vụ Huyện ủy Ninh Phước")
-    teams_cell = summary.cell(row, columns[("Số đoàn KT", "Số đoàn")])
+    teams_cell = summary.cell(row, columns[("Số đoàn kiểm tra", "Số đoàn")])
     assert teams_cell.value == 5
     assert teams_cell.comment.text == f"Ghi chú của đơn vị: {ESTIMATE}"
     commented = [cell.comment.text for cell in summary[row] if cell.comment is not None]

@@ -100,7 +100,7 @@ def test_consolidated_workbook_prints_as_the_ban_dan_van_would_file_it(store, tm
         "ĐẢNG CỘNG SẢN VIỆT NAM",
         "Ninh Thuận, ngày",
         "BẢNG TỔNG HỢP",
-        "Kèm theo Kế hoạch số 131-KH/TU",
+        "Kèm theo Báo cáo số …-BC/BDVTU",
         "trước ngày 05/7/2022",
         "Toàn tỉnh",
         "Tổng hợp từ",  # "… 1/10 đơn vị đã nộp", wrapped in its cell

@@ -12,10 +12,10 @@ from docx import Document
 from docx.shared import Pt
 
 from bot.documents.word_reports import consolidated_totals, report_bytes
-from exports.letterhead import unit_letterhead
 from conversations.forms import load_form
 from conversations.outline import load_outline
 from exports.data import AnswerData, CampaignInfo, UnitReport
+from exports.letterhead import unit_letterhead
 from exports.report_docx import build_unit_report
 from storage.database import open_database
 from storage.repository import seed_if_empty
@@ -88,7 +88,9 @@ def test_heading_in_the_partys_format(database, store):
     texts = body_texts(document)
     assert texts[0] == "BÁO CÁO"
     assert texts[1].startswith("Kết quả thực hiện Chỉ thị số 37-CT/TU, ngày 11/5/2017")
-    assert texts[3] == (
+    # the period the report covers is stated under its title
+    assert texts[2] == "(Thời gian báo cáo từ ngày 11/5/2017 đến ngày 30/5/2022)"
+    assert texts[4] == (
         "Thực hiện Kế hoạch số 131-KH/TU, ngày 11/5/2022 của Ban Thường vụ Tỉnh ủy về kiểm tra"
         " việc thực hiện Chỉ thị 37-CT/TU, ngày 11/5/2017 của Ban Thường vụ Tỉnh ủy, Ban Thường"
         " vụ Huyện ủy Ninh Phước báo cáo kết quả thực hiện như sau:"
