@@ -13,9 +13,10 @@ formulas), so any viewer shows them and tests can check them.
 A parent's cell whose submitted children add up to more is marked, and "Kiểm tra số liệu"
 lists every such figure with both numbers.
 
-Printing: A3 landscape, fitted to one page wide (rows flow onto further pages); the code of
-the campaign and the export time go to the footer. The sheet is streamed (openpyxl write-only)
-and keeps memory flat at 10,000 units.
+Printing: A4 landscape at 100 % (body text 11 pt on paper): the columns are cut into pages after
+whole questions (`page_breaks`), the unit columns (STT, name, status) and the header rows are
+printed again on every page; the page number and the moment of the figures go to the footer.
+The sheet is streamed (openpyxl write-only) and keeps memory flat at 10,000 units.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from collections.abc import Callable, Iterator
 from datetime import datetime
 
 from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.pagebreak import Break
 
 from conversations.forms import Form
 from conversations.labels import group_title, status_title
@@ -33,7 +35,7 @@ from exports.cells import (
     HEADER_FILL,
     INTEGER_FORMAT,
     NOT_ASKED_FILL,
-    PAPER_A3,
+    PAPER_A4,
     TOTAL_FILL,
     UNANSWERED_FILL,
     CellStyle,
@@ -82,6 +84,48 @@ NAME_WIDTH = UNIT_HEADERS[1][1]
 STATUS_WIDTH = UNIT_HEADERS[2][1]
 MISMATCH_FILL = "F8CBAD"
 FIT = 0.7  # row heights are estimated on a narrower column: a cut line is worse than a spare one
+
+
+# A4 landscape less the margins, in column-width units (a unit is about 7 px at 96 px/inch,
+# plus 5 px of padding per column); the unit columns are printed again on every page.
+PAGE_MARGIN = 0.4  # inch
+PAGE_WIDTH = (11.69 - 2 * PAGE_MARGIN) * 96 / 7 * 0.95  # 5 % kept free: printers differ
+
+
+def _printed(width: float) -> float:
+    return width + 5 / 7
+
+
+def page_breaks(columns: list[Column]) -> list[int]:
+    """The sheet columns after which a printed page ends, so that every page of "Tổng hợp" is
+    A4 landscape at 100 %: the unit columns, then as many whole questions as fit."""
+    room = PAGE_WIDTH - sum(_printed(width) for _, width in UNIT_HEADERS)
+    breaks: list[int] = []
+    used, index = 0.0, 0
+    while index < len(columns):
+        question = columns[index].question
+        end = index
+        while end < len(columns) and columns[end].question is question:
+            end += 1
+        width = sum(_printed(column.width) for column in columns[index:end])
+        if used and used + width > room:
+            breaks.append(UNIT_COLUMNS + index)
+            used = 0.0
+        used += width
+        index = end
+    return breaks
+
+
+def _cut_at(spans: list[tuple[str, int, int]], breaks: list[int]) -> list[tuple[str, int, int]]:
+    """Header spans cut where a printed page ends, each piece carrying the whole title."""
+    result = []
+    for text, first, last in spans:
+        for column in breaks:
+            if first <= column < last:
+                result.append((text, first, column))
+                first = column + 1
+        result.append((text, first, last))
+    return result
 
 
 def shown(figure) -> object:
@@ -204,6 +248,9 @@ class SummarySheet:
         self.columns: list[Column] = form_columns(form)
         self.width = UNIT_COLUMNS + len(self.columns)
         self.widths = [width for _, width in UNIT_HEADERS] + [c.width for c in self.columns]
+        self.breaks = page_breaks(self.columns)
+        first_page = self.breaks[0] if self.breaks else self.width
+        self.page_widths = self.widths[:first_page]
 
     def write(
         self,
@@ -221,7 +268,7 @@ class SummarySheet:
         ws = workbook.create_sheet(title)
         styles = StyleBook(ws)
         out = RowWriter(ws, styles)
-        frame = DocumentFrame(self.widths, left_share=0.35)
+        frame = DocumentFrame(self.page_widths, repeated=UNIT_COLUMNS)
         letterhead = secretariat_letterhead(self.info)
         title_lines = self._title_lines()
         header_top = frame.top_rows(letterhead) + len(title_lines) + 2
@@ -277,7 +324,7 @@ class SummarySheet:
                     )
                 labels = label_styles[kind]
                 cells = [
-                    make_cell(ws, index if depth == 0 else None, labels["center"]),
+                    make_cell(ws, index, labels["center"]),  # every row numbered in turn
                     make_cell(ws, name, name_styles[key]),
                     make_cell(ws, state, labels["left"]),
                 ]
@@ -332,13 +379,13 @@ class SummarySheet:
         for index, width in enumerate(self.widths, start=1):
             ws.column_dimensions[get_column_letter(index)].width = width
         ws.sheet_view.showGridLines = False
-        ws.page_setup.paperSize = PAPER_A3
+        ws.page_setup.paperSize = PAPER_A4
         ws.page_setup.orientation = "landscape"
-        ws.page_setup.fitToWidth = 1
-        ws.page_setup.fitToHeight = 0
-        ws.sheet_properties.pageSetUpPr.fitToPage = True
-        ws.print_options.horizontalCentered = True
-        ws.page_margins.left = ws.page_margins.right = 0.4
+        ws.page_setup.scale = 100  # printed at its own size: 11 pt stays 11 pt on paper
+        ws.print_title_cols = f"A:{get_column_letter(UNIT_COLUMNS)}"
+        for column in self.breaks:  # each page ends after a whole question
+            ws.col_breaks.append(Break(id=column))
+        ws.page_margins.left = ws.page_margins.right = PAGE_MARGIN
         ws.page_margins.top, ws.page_margins.bottom = 0.5, 0.6
         moment = format_moment(self.now, self.info.zone)
         set_footer(
@@ -386,6 +433,7 @@ class SummarySheet:
                 label = f"{question.section}. {label}"
             question_spans.append((label, first, last))
             column_index = last
+        section_spans = _cut_at(section_spans, self.breaks)  # a page never cuts a title
         for column in self.columns:
             rows[2].append(out.cell(column.header, HEAD_STYLE))
         for spans, row in ((section_spans, rows[0]), (question_spans, rows[1])):
@@ -399,12 +447,12 @@ class SummarySheet:
                 width = sum(
                     c.width for c in self.columns[first - UNIT_COLUMNS - 1 : last - UNIT_COLUMNS]
                 )
-                lines = max(lines, text_lines(text, width, 11, bold=True))
-            heights.append(min(lines, 8) * line_height(11))
+                lines = max(lines, text_lines(text, width * FIT, 11, bold=True))
+            heights.append(min(lines, 10) * line_height(11))
         part_lines = max(
-            text_lines(column.header, column.width, 11, bold=True) for column in self.columns
+            text_lines(column.header, column.width * FIT, 11, bold=True) for column in self.columns
         )
-        heights.append(min(part_lines, 5) * line_height(11))
+        heights.append(min(part_lines, 6) * line_height(11))
         all_spans = (section_spans, question_spans, [])
         for row, height, spans in zip(rows, heights, all_spans, strict=True):
             out.append(row, height=height, merges=[(first, last) for _, first, last in spans])

@@ -38,7 +38,7 @@ from openpyxl.utils.indexed_list import IndexedList
 from conversations.forms import Form
 from exports.cells import FONT_NAME, SheetNames, StyleBook, grouped
 from exports.consolidated import Progress, SummarySheet, unit_tree
-from exports.consolidation import mismatches
+from exports.consolidation import left_out, left_out_text, mismatches
 from exports.data import CampaignInfo, SignedFile, UnitReport
 from exports.figures import documents_of
 from exports.lists import (
@@ -108,14 +108,16 @@ def write_consolidated_workbook(
     notes = []
     if skipped:
         notes.append(
-            f"Không tạo sheet riêng cho từng đơn vị vì có {grouped(len(reports))} đơn vị "
-            f"(nhiều hơn {grouped(unit_sheet_limit)}). Xuất Phụ lục của một đơn vị bằng lệnh: "
-            "baocao export --unit MÃ_ĐƠN_VỊ --output TỆP.xlsx"
+            f"Không kèm Phụ lục riêng của từng đơn vị vì có {grouped(len(reports))} đơn vị "
+            f"(nhiều hơn {grouped(unit_sheet_limit)}); Phụ lục của mỗi đơn vị được xuất riêng."
         )
     workbook = _new_workbook(info, f"Bảng tổng hợp — {info.title}")
     names = SheetNames()
     tree = unit_tree(form, reports)
     found = mismatches(tree, form)
+    waiting = left_out(tree)
+    if waiting:
+        notes.insert(0, left_out_text(waiting))
     SummarySheet(form, info, now).write(
         workbook,
         names.unique(SUMMARY_TITLE),
@@ -125,7 +127,9 @@ def write_consolidated_workbook(
         tree=tree,
         flagged=found,
     )
-    write_check_sheet(workbook, names.unique(CHECK_TITLE), info, found, reports, now)
+    write_check_sheet(
+        workbook, names.unique(CHECK_TITLE), info, found, reports, now, left_out=waiting
+    )
     write_documents_sheet(workbook, names.unique(DOCUMENTS_TITLE), form, info, reports, now)
     write_progress_sheet(workbook, names.unique(PROGRESS_TITLE), form, info, reports, now)
     if signed is not None:

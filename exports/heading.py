@@ -33,15 +33,21 @@ SIGNER_NAME = _PLAIN.but(bold=True)
 class DocumentFrame:
     """Places a letterhead on a sheet whose columns have `widths`."""
 
-    def __init__(self, widths: list[float], left_share: float = 0.45) -> None:
+    def __init__(self, widths: list[float], left_share: float = 0.45, *, repeated: int = 0) -> None:
+        """`repeated`: the first columns are printed again on every page (print titles), so
+        the left block takes exactly those and every full-width line starts after them: no
+        piece of the heading or title is repeated on the following pages."""
         self.widths = widths
         self.columns = len(widths)
+        self.first = repeated + 1 if repeated else 1
         total, running, split = sum(widths), 0.0, 1
         for index, width in enumerate(widths, start=1):
             running += width
             split = index
             if running >= total * left_share:
                 break
+        if repeated:
+            split = repeated
         self.split = min(max(split, 1), self.columns - 1)
         self.left = (1, self.split)
         self.right = (self.split + 1, self.columns)
@@ -63,9 +69,13 @@ class DocumentFrame:
         out.append(cells, height=lines * line_height(size), merges=[self.left, self.right])
 
     def full(self, out: RowWriter, text: str, style: CellStyle) -> None:
-        lines = text_lines(text, sum(self.widths), style.size, bold=style.bold)
-        cells = [out.cell(text, style)] + [None] * (self.columns - 1)
-        out.append(cells, height=lines * line_height(style.size), merges=[(1, self.columns)])
+        # estimated on 75 % of the width: a line cut off on paper is worse than a spare one
+        width = sum(self.widths[self.first - 1 :]) * 0.75
+        lines = text_lines(text, width, style.size, bold=style.bold)
+        cells = [None] * (self.first - 1) + [out.cell(text, style)]
+        cells += [None] * (self.columns - self.first)
+        height = lines * line_height(style.size)
+        out.append(cells, height=height, merges=[(self.first, self.columns)])
 
     @staticmethod
     def top_rows(head: Letterhead) -> int:

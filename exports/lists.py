@@ -12,7 +12,7 @@ openpyxl's write-only mode. Dates and times are real date cells, in the campaign
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from openpyxl.utils import get_column_letter
@@ -38,7 +38,7 @@ from exports.cells import (
     to_local_naive,
 )
 from exports.consolidated import BASE_STYLE, HEAD_STYLE, code_width, ordered_reports
-from exports.consolidation import Mismatch, counts
+from exports.consolidation import LeftOut, Mismatch, counts, left_out_text
 from exports.data import CampaignInfo, SignedFile, UnitReport
 from exports.figures import documents_of
 from exports.heading import DocumentFrame
@@ -70,7 +70,7 @@ def write_documents_sheet(
     headers = _with_code_width(DOCUMENT_HEADERS, reports, (1,))
     header_row = _start(
         ws, out, headers, info, now, "VĂN BẢN CHỈ ĐẠO, TRIỂN KHAI DO CÁC ĐƠN VỊ BÁO CÁO",
-        f"Văn bản do các đơn vị báo cáo — đợt {info.code}",
+        "Văn bản do các đơn vị báo cáo",
     )  # fmt: skip
     styles = out.styles
     plain = styles.array(BASE_STYLE)
@@ -143,7 +143,7 @@ def write_progress_sheet(
     headers = _with_code_width(PROGRESS_HEADERS, reports, (1, 5))
     header_row = _start(
         ws, out, headers, info, now, "TIẾN ĐỘ NỘP BÁO CÁO CỦA CÁC ĐƠN VỊ",
-        f"Tiến độ nộp báo cáo — đợt {info.code}",
+        "Tiến độ nộp báo cáo",
     )  # fmt: skip
     styles = out.styles
     plain = styles.array(BASE_STYLE)
@@ -165,7 +165,7 @@ def write_progress_sheet(
                 make_cell(ws, report.total, count),
                 make_cell(ws, to_local_naive(report.submitted_at, zone), moment),
                 make_cell(ws, _late_days(report, info), count),
-                make_cell(ws, report.submitted_by, plain),
+                make_cell(ws, printed_person(report.submitted_by), plain),
                 make_cell(ws, to_local_naive(report.last_activity_at, zone), moment),
                 make_cell(ws, report.reminders_sent, count),
             ]
@@ -233,16 +233,22 @@ CHECK_HEADERS = (
 
 
 def write_check_sheet(
-    workbook, title: str, info: CampaignInfo, found: list[Mismatch], reports, now: datetime
+    workbook,
+    title: str,
+    info: CampaignInfo,
+    found: list[Mismatch],
+    reports,
+    now: datetime,
+    *,
+    left_out: Sequence[LeftOut] = (),
 ):
-    """Every figure where the submitted children add up to more than their parent reported."""
+    """Every figure where the submitted children add up to more than their parent reported,
+    then the submitted units left out of the totals because the unit above has not submitted."""
     ws = workbook.create_sheet(title)
     out = RowWriter(ws, StyleBook(ws))
     headers = _with_code_width(CHECK_HEADERS, reports, (1,))
     title_text = "KIỂM TRA SỐ LIỆU: ĐƠN VỊ TRỰC THUỘC VƯỢT ĐƠN VỊ CẤP TRÊN"
-    header_row = _start(
-        ws, out, headers, info, now, title_text, f"Kiểm tra số liệu — đợt {info.code}"
-    )
+    header_row = _start(ws, out, headers, info, now, title_text, "Kiểm tra số liệu")
     plain = BASE_STYLE.but(wrap=True)
     count = BASE_STYLE.but(number_format=INTEGER_FORMAT)
     flag = count.but(bold=True, color="C00000")
@@ -268,11 +274,28 @@ def write_check_sheet(
     )
     out.append([])
     out.append([out.cell(note, NOTE)])
+    waiting = left_out_text(left_out)
+    if waiting:
+        width = sum(width for _, width in headers)
+        lines = text_lines(waiting, width * 0.9, 11)
+        out.append(
+            [out.cell(waiting, NOTE.but(wrap=True))] + [None] * (len(headers) - 1),
+            height=lines * line_height(11),
+            merges=[(1, len(headers))],
+        )
     last = get_column_letter(len(CHECK_HEADERS))
     ws.auto_filter.ref = f"A{header_row}:{last}{max(out.row - 2, header_row)}"
     ws.close()
     release(ws)
     return ws
+
+
+def printed_person(name: str | None) -> str | None:
+    """Who sent something, as a printed list names them: an entry typed on the server by the
+    operator (the contact "root (dòng lệnh)") is "Văn phòng nhập hộ", never a system account."""
+    if name and name.rstrip().endswith("(dòng lệnh)"):
+        return "Văn phòng nhập hộ"
+    return name
 
 
 # --- Báo cáo ----------------------------------------------------------------------------------
@@ -305,7 +328,7 @@ def write_signed_sheet(
     headers = _with_code_width(SIGNED_HEADERS, reports, (1,))
     header_row = _start(
         ws, out, headers, info, now, "BÁO CÁO CÓ CHỮ KÝ CỦA CÁC ĐƠN VỊ",
-        f"Báo cáo có chữ ký — đợt {info.code}",
+        "Báo cáo có chữ ký",
     )  # fmt: skip
     styles = out.styles
     plain = styles.array(BASE_STYLE)
@@ -317,7 +340,7 @@ def write_signed_sheet(
         files = signed.get(report.code, [])
         last = max((f.received_at for f in files), default=None)
         names = "\n".join(f"{f.file_name} ({format_size(f.size)})" for f in files)
-        senders = ", ".join(dict.fromkeys(f.sender for f in files if f.sender))
+        senders = ", ".join(dict.fromkeys(printed_person(f.sender) for f in files if f.sender))
         out.append(
             [
                 make_cell(ws, number, center),

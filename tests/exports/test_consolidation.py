@@ -146,7 +146,8 @@ def test_units_show_status_and_progress_and_children_sit_beneath_their_parent(ex
     assert ws.cell(district + 1, 2).value == "– Đảng ủy thị trấn Phước Dân"
     assert ws.cell(district + 2, 2).value == "– Đảng ủy xã Phước Hậu"
     assert ws.cell(district + 1, 2).alignment.indent > ws.cell(district, 2).alignment.indent
-    assert ws.cell(district + 1, 1).value is None  # detail, not a numbered unit of the group
+    # every row numbered in turn, the detail too: the STT never skips a number
+    assert ws.cell(district + 1, 1).value == ws.cell(district, 1).value + 1
     assert ws.cell(district, 3).value == "đã nộp"
     draft = unit_row(ws, "Chi bộ Thanh tra tỉnh")
     assert ws.cell(draft, 3).value == "đang điền 3/14 câu"
