@@ -68,7 +68,12 @@ from exports.figures import (
     unit_figures,
 )
 from exports.heading import DocumentFrame
-from exports.letterhead import secretariat_letterhead
+from exports.letterhead import (
+    Letterhead,
+    issuing_body,
+    secretariat_letterhead,
+    unit_letterhead,
+)
 
 Progress = Callable[[str, int, int], None]
 """Called as progress(stage, done, total) while rows are written."""
@@ -241,10 +246,27 @@ def document_title(form: Form) -> tuple[str, str]:
 class SummarySheet:
     """Writes the "Tổng hợp" sheet."""
 
-    def __init__(self, form: Form, info: CampaignInfo, now: datetime) -> None:
+    def __init__(
+        self,
+        form: Form,
+        info: CampaignInfo,
+        now: datetime,
+        *,
+        letterhead: Letterhead | None = None,
+        district: UnitReport | None = None,
+    ) -> None:
+        """`district`: the table is that unit's own (its communes beneath it): its heading,
+        its figures as the total, and the sum of its submitted communes beside them."""
         self.form = form
         self.info = info
         self.now = now
+        self.district = district
+        self.letterhead = letterhead or (
+            unit_letterhead(info, district) if district else secretariat_letterhead(info)
+        )
+        self.total_title = (
+            f"Số liệu của {issuing_body(district.name)}" if district else PROVINCE_TITLE
+        )
         self.columns: list[Column] = form_columns(form)
         self.width = UNIT_COLUMNS + len(self.columns)
         self.widths = [width for _, width in UNIT_HEADERS] + [c.width for c in self.columns]
@@ -269,7 +291,7 @@ class SummarySheet:
         styles = StyleBook(ws)
         out = RowWriter(ws, styles)
         frame = DocumentFrame(self.page_widths, repeated=UNIT_COLUMNS)
-        letterhead = secretariat_letterhead(self.info)
+        letterhead = self.letterhead
         title_lines = self._title_lines()
         header_top = frame.top_rows(letterhead) + len(title_lines) + 2
         self._setup(ws)  # sheet properties first: a write-only sheet writes them with row 1
@@ -348,16 +370,30 @@ class SummarySheet:
             self._totals_row(ws, out, label, scope.label, group_totals, "subtotal", arrays,
                              label_styles)  # fmt: skip
         scope = tree.scope(province_rows)
-        self._totals_row(ws, out, PROVINCE_TITLE, scope.label, province, "total", arrays,
+        self._totals_row(ws, out, self.total_title, scope.label, province, "total", arrays,
                          label_styles)  # fmt: skip
+        if self.district is not None:
+            self._beside(ws, out, tree, arrays, label_styles)
         out.append([], height=6)
         for text in (*LEGEND, *notes):
             style = _NOTE if text in LEGEND else _NOTE.but(bold=True, color="C00000")
             frame.full(out, text, style)
-        frame.bottom(out, secretariat_letterhead(self.info))
+        frame.bottom(out, letterhead)
         ws.close()
         release(ws)
         return ws
+
+    def _beside(self, ws, out, tree: UnitTree, arrays, label_styles) -> None:
+        """The district's communes added up, beside the district's own figures: what the
+        Huyện ủy compares before it signs (its own report already holds them)."""
+        children = tree.children(self.district) if self.district in tree.members else []
+        done = [child for child in children if counts(child.status)]
+        totals = Totals(self.form)
+        for child in done:
+            totals.add(child.level, child.answers)
+        scope = f"Cộng từ {len(done)}/{len(children)} đơn vị trực thuộc đã nộp"
+        self._totals_row(ws, out, "Cộng các đơn vị trực thuộc", scope, totals, "subtotal",
+                         arrays, label_styles)  # fmt: skip
 
     def _totals_row(self, ws, out, label, scope, totals: Totals, kind, arrays, label_styles):
         labels = label_styles[kind]
@@ -397,7 +433,7 @@ class SummarySheet:
     def _title_lines(self) -> list[tuple[str, CellStyle]]:
         first, second = document_title(self.form)
         year = self.now.astimezone(self.info.zone).year
-        attached = secretariat_letterhead(self.info).attached_line(year)
+        attached = self.letterhead.attached_line(year)
         lines = [(TABLE_NUMBER, TABLE_NUMBER_STYLE), (first, DOC_TITLE), (second, DOC_SUBTITLE)]
         lines.append((attached, DOC_LINE))
         period = self.info.period_text

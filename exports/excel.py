@@ -101,9 +101,11 @@ def write_consolidated_workbook(
     unit_sheet_limit: int | None = UNIT_SHEET_LIMIT,
     progress: Progress | None = None,
     signed: Mapping[str, list[SignedFile]] | None = None,
+    district: UnitReport | None = None,
 ) -> ExportResult:
     """Sheets "Tổng hợp", "Kiểm tra số liệu", "Văn bản", "Tiến độ", "Báo cáo" (signed reports,
-    when `signed` is given), then one per unit (unless too many or unwanted)."""
+    when `signed` is given), then one per unit (unless too many or unwanted). With `district`,
+    "Tổng hợp" is that unit's own table: its heading, its communes beneath it and their sum."""
     skipped = unit_sheets and unit_sheet_limit is not None and len(reports) > unit_sheet_limit
     notes = []
     if skipped:
@@ -118,7 +120,7 @@ def write_consolidated_workbook(
     waiting = left_out(tree)
     if waiting:
         notes.insert(0, left_out_text(waiting))
-    SummarySheet(form, info, now).write(
+    SummarySheet(form, info, now, district=district).write(
         workbook,
         names.unique(SUMMARY_TITLE),
         reports,

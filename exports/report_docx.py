@@ -164,6 +164,7 @@ def build_consolidated_report(
     counted: int,
     letterhead: Letterhead,
     narratives: Mapping[str, str] | None = None,
+    left_out: str | None = None,
     now: datetime,
 ) -> bytes:
     """The Ban Dân vận's draft report to the Ban Thường vụ, with the province totals.
@@ -172,7 +173,9 @@ def build_consolidated_report(
     (`{"value": 12}`, `{"times", "people"}`, `{"done", "total"}`, `{"count": 3}` for documents,
     `{"value": 85.5, "average": True}` for an averaged percentage); a missing key or None means
     no unit contributed. `counted` is how many units the totals are built from; `units` are all
-    participating units, listed with whether they reported.
+    participating units, listed with whether they reported. `left_out` names the submitted
+    units in no total because the unit above them has not submitted
+    (`exports.consolidation.left_out_text`).
     """
     page = _start(letterhead, draft=True)
     _heading(page, letterhead, campaign, now, dated=False)
@@ -186,7 +189,7 @@ def build_consolidated_report(
         f"{format_number(len(reported))}/{format_number(len(units))} đơn vị đã gửi báo cáo "
         f"(danh sách kèm theo). Số liệu dưới đây tổng hợp từ báo cáo của "
         f"{format_number(counted)} đơn vị; số liệu của đơn vị cấp dưới đã có trong báo cáo của "
-        f"đơn vị cấp trên không cộng lại lần nữa."
+        f"đơn vị cấp trên không cộng lại lần nữa." + (f" {left_out}" if left_out else "")
     )
 
     def read(question: Question) -> Reading:

@@ -21,7 +21,7 @@ from bot.cli.output_files import ascii_name, check_output_path, replaced_atomica
 from bot.documents.snapshot import Snapshot, campaign_outline, load_snapshot
 from conversations.forms import Form, QuestionKind
 from conversations.narrative import narrative_texts
-from exports.consolidation import UnitTree, add_counted
+from exports.consolidation import UnitTree, add_counted, left_out, left_out_text
 from exports.data import CampaignInfo, UnitReport
 from exports.figures import Totals, question_columns
 from exports.letterhead import secretariat_letterhead, unit_letterhead
@@ -84,6 +84,7 @@ def build_report(snapshot: Snapshot, unit_code: str | None, now: datetime) -> by
     if unit_code:
         return build_unit_draft(snapshot, snapshot.units[0], now)
     totals, counted = consolidated_totals(snapshot.form, snapshot.units)
+    waiting = left_out_text(left_out(UnitTree(snapshot.units)))
     return build_consolidated_report(
         snapshot.info,
         snapshot.outline,
@@ -92,6 +93,7 @@ def build_report(snapshot: Snapshot, unit_code: str | None, now: datetime) -> by
         units=snapshot.units,
         counted=counted,
         letterhead=secretariat_letterhead(snapshot.info),
+        left_out=waiting,
         now=now,
     )
 
