@@ -79,6 +79,7 @@ Progress = Callable[[str, int, int], None]
 """Called as progress(stage, done, total) while rows are written."""
 
 PROVINCE_TITLE = "Toàn tỉnh"
+BEHIND_TITLE = "Số đơn vị có số liệu"
 UNIT_HEADERS = (
     ("STT", 5),
     ("Tên đơn vị", 32),
@@ -372,6 +373,7 @@ class SummarySheet:
         scope = tree.scope(province_rows)
         self._totals_row(ws, out, self.total_title, scope.label, province, "total", arrays,
                          label_styles)  # fmt: skip
+        self._behind(ws, out, tree, province_rows, province, label_styles)
         if self.district is not None:
             self._beside(ws, out, tree, arrays, label_styles)
         out.append([], height=6)
@@ -382,6 +384,30 @@ class SummarySheet:
         ws.close()
         release(ws)
         return ws
+
+    def _behind(self, ws, out, tree: UnitTree, rows, totals: Totals, label_styles) -> None:
+        """How many of the counted units each total is built from ("1/2"): a total from only
+        some of the units that were asked is marked, never passed off as everyone's."""
+        counted = [member for member, _ in rows if tree.counted(member)]
+        labels = label_styles["subtotal"]
+        cells = [
+            make_cell(ws, None, labels["center"]),
+            make_cell(ws, BEHIND_TITLE, labels["left"]),
+            make_cell(ws, "đơn vị có số liệu / đơn vị đã nộp", labels["left"]),
+        ]
+        merges = []
+        column = UNIT_COLUMNS
+        for question in self.form.questions:
+            width = sum(1 for c in self.columns if c.question is question)
+            asked = sum(question.applies_to(member.level) for member in counted)
+            text = f"{totals.contributors(question)}/{asked}" if asked else None
+            cells.append(make_cell(ws, text, labels["center"]))
+            cells.extend(make_cell(ws, None, labels["center"]) for _ in range(width - 1))
+            if width > 1:
+                merges.append((column + 1, column + width))
+            column += width
+        lines = text_lines(cells[2].value, STATUS_WIDTH * FIT, 11, bold=True)
+        out.append(cells, height=lines * line_height(11), merges=merges)
 
     def _beside(self, ws, out, tree: UnitTree, arrays, label_styles) -> None:
         """The district's communes added up, beside the district's own figures: what the

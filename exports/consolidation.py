@@ -29,6 +29,14 @@ from conversations.labels import GROUP_ORDER, group_title
 from conversations.statuses import DONE
 from exports.figures import Totals, numbers_of, question_columns
 
+SAMPLE_MARK = "(mẫu)"
+
+
+def is_sample(member) -> bool:
+    """A sample unit of the bundled list ("Ban Thường vụ Huyện ủy Bác Ái (mẫu)"): shown to try
+    the bot out, never named in a report."""
+    return SAMPLE_MARK in (getattr(member, "name", "") or "")
+
 
 def counts(status: str) -> bool:
     """Whether a report with this status is counted: submitted or approved only (`DONE`)."""

@@ -24,8 +24,9 @@ from conversations.narrative import narrative_texts
 from exports.consolidation import UnitTree, add_counted, left_out, left_out_text
 from exports.data import CampaignInfo, UnitReport
 from exports.figures import Totals, question_columns
+from exports.inspection_report import build_inspection_report
 from exports.letterhead import secretariat_letterhead, unit_letterhead
-from exports.report_docx import SUBMITTED, build_consolidated_report, build_unit_report
+from exports.report_docx import SUBMITTED, build_unit_report
 from storage.database import Database
 
 REPORT_KIND = "report"  # an `Attachment`/download link that carries the unit's draft
@@ -85,7 +86,11 @@ def build_report(snapshot: Snapshot, unit_code: str | None, now: datetime) -> by
         return build_unit_draft(snapshot, snapshot.units[0], now)
     totals, counted = consolidated_totals(snapshot.form, snapshot.units)
     waiting = left_out_text(left_out(UnitTree(snapshot.units)))
-    return build_consolidated_report(
+    texts = {
+        unit.code: narrative_texts({key: answer.value for key, answer in unit.answers.items()})
+        for unit in snapshot.units
+    }
+    return build_inspection_report(
         snapshot.info,
         snapshot.outline,
         snapshot.form,
@@ -93,6 +98,7 @@ def build_report(snapshot: Snapshot, unit_code: str | None, now: datetime) -> by
         units=snapshot.units,
         counted=counted,
         letterhead=secretariat_letterhead(snapshot.info),
+        texts=texts,
         left_out=waiting,
         now=now,
     )

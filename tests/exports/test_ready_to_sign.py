@@ -137,6 +137,22 @@ def test_a_commune_whose_district_has_not_submitted_is_named_not_dropped(databas
     assert any(f"Chưa tính vào tổng: {why}." in text for text in _texts(word))
 
 
+def test_each_total_says_how_many_units_it_comes_from(database, store):
+    store.answer("HU-NP", "inspection_teams", {"value": 5})
+    store.submit("HU-NP")
+    store.answer("DU-STNMT", "documents_party", {"items": []})  # no figure for the teams
+    store.submit("DU-STNMT")
+    _, data = export_bytes(database, now=NOW, unit_sheets=False)
+    ws = load_workbook(io.BytesIO(data))["Tổng hợp"]
+    _, columns = summary_columns(ws)
+    behind = find_row(ws, 2, "Số đơn vị có số liệu")
+    assert behind > find_row(ws, 2, "Toàn tỉnh")
+    assert (
+        ws.cell(find_row(ws, 2, "Toàn tỉnh"), columns[("Số đoàn kiểm tra", "Số đoàn")]).value == 5
+    )
+    assert ws.cell(behind, columns[("Số đoàn kiểm tra", "Số đoàn")]).value == "1/2"
+
+
 # --- the district's own documents --------------------------------------------------------------
 
 
