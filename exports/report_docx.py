@@ -46,6 +46,7 @@ from conversations.parsing import format_number, format_value
 from exports.data import CampaignInfo, UnitReport
 from exports.figures import documents_of
 from exports.letterhead import PARTY_NAME, Letterhead
+from exports.unit_sheet import display_label
 
 FONT = "Times New Roman"
 BODY_SIZE = Pt(14)
@@ -142,12 +143,14 @@ def build_unit_report(
             return Reading(missing=UNANSWERED_TEXT)
         return Reading(answer.value, answer.not_applicable)
 
-    body = _Body(page, form, read, narratives or {}, UNIT_PLACEHOLDER, documents=True)
+    notes = {key: answer.note for key, answer in unit.answers.items() if answer.note}
+    body = _Body(page, form, read, narratives or {}, UNIT_PLACEHOLDER, documents=True, notes=notes)
     body.write(outline)
     _signature(page, letterhead)
     page.page_break()
     _appendix_title(page, form, unit.name, letterhead.attached_line(_year(now, campaign)))
-    _figures_table(page, form, [q for q in form.questions if q.applies_to(unit.level)], read)
+    asked = [q for q in form.questions if q.applies_to(unit.level)]
+    _figures_table(page, form, asked, read, notes)
     return _save(page)
 
 
@@ -322,13 +325,16 @@ def _title(page: _Page, outline: Outline, campaign: CampaignInfo) -> None:
 
 
 class _Body:
-    def __init__(self, page, form, read, narratives, placeholder, *, documents: bool) -> None:
+    def __init__(
+        self, page, form, read, narratives, placeholder, *, documents: bool, notes=None
+    ) -> None:
         self.page = page
         self.form = form
         self.read = read
         self.narratives = narratives
         self.placeholder = placeholder
         self.documents = documents  # list a unit's documents under their figure sentence
+        self.notes = notes or {}  # {question key: the unit's note}, printed under the figure
 
     def write(self, outline: Outline) -> None:
         for section in outline.sections:
@@ -344,6 +350,10 @@ class _Body:
             self._point(point)
 
     def _point(self, point: Point) -> None:
+        written = (self.narratives.get(point.key) or "").strip()
+        if written and not point.numbered and not point.points and not point.figures:
+            self._text(point.key, leaf=True)  # the unit's own words replace the guidance
+            return
         paragraph = self.page.paragraph(keep_with_next=True)
         words = f"{point.mark} {point.text}" if point.mark else point.text
         if point.numbered:
@@ -363,6 +373,10 @@ class _Body:
             if text is None:
                 continue
             self.page.paragraph(text)
+            for clause in sentence.clauses:
+                note = self.notes.get(clause.question)
+                if note:
+                    self.page.paragraph(f"(Ghi chú: {note})", italic=True)
             if self.documents:
                 self._documents(sentence)
 
@@ -457,21 +471,37 @@ def _appendix_title(page: _Page, form: Form, who: str, attached: str) -> None:
     page.paragraph(who, bold=True, **center)
 
 
-def _figures_table(page: _Page, form: Form, questions: list[Question], read) -> None:
-    """The Phụ lục as a table: one row per section, one per question, the value written out."""
+def _figures_table(
+    page: _Page,
+    form: Form,
+    questions: list[Question],
+    read,
+    notes: Mapping[str, str] | None = None,
+) -> None:
+    """The Phụ lục as a table in the plan's words (labels as the printed Phụ lục has them,
+    "* Cấp tỉnh:" lines for headings): one row per section, one per question, the value
+    written out, and the unit's note under its value."""
     table = _grid(page, ["Mục", "Nội dung", "Số liệu"], [Mm(14), Mm(96)])
     shown = {q.section for q in questions} | {q.section.split(".")[0] for q in questions}
     for section in form.sections:
         if section.key not in shown:
             continue
         _row(table, [section.key, section.title], bold=True)
+        heading = None
         for question in questions:
             if question.section != section.key:
                 continue
+            if question.heading and question.heading != heading:
+                _row(table, ["", f"* {question.heading}:"], bold=True)
+            heading = question.heading
             reading = read(question)
             value = _table_value(question, reading)
             quiet = reading.not_applicable or value in (UNANSWERED_TEXT, NO_DATA_TEXT)
-            _row(table, ["", question.label, value], italic_last=quiet)
+            note = (notes or {}).get(question.key)
+            if note:
+                value += f"\n(Ghi chú: {note})"
+            label = display_label(question, section)
+            _row(table, ["", label, value], italic_last=quiet)
 
 
 def _table_value(question: Question, reading: Reading) -> str:

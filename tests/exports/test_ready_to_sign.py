@@ -120,6 +120,16 @@ def test_a_symbol_from_the_unit_list_is_used_everywhere(database, store):
     assert any("-BC/HUNP" in text for text in sheet)
 
 
+def test_the_unit_draft_prints_notes_and_the_plans_labels(database, store):
+    store.answer("HU-NP", "inspection_teams", {"value": 5}, note="Gồm 2 đoàn liên ngành")
+    _, word_data = report_bytes(database, unit_code="HU-NP", now=NOW)
+    texts = _texts(word_data)
+    # under its figure sentence in the body, and under its value in the attached table
+    assert texts.count("(Ghi chú: Gồm 2 đoàn liên ngành)") == 2
+    assert "* Cấp huyện:" in texts  # a heading line, as the printed Phụ lục has it
+    assert not any("— Cấp huyện —" in text for text in texts)  # never the chat's long label
+
+
 # --- totals: who is left out, and why ----------------------------------------------------------
 
 
