@@ -44,8 +44,9 @@ def grouped_format(before: str = "", after: str = "") -> str:
 
 
 INTEGER_FORMAT = grouped_format()
-DATE_FORMAT = "dd/mm/yyyy"
-DATETIME_FORMAT = "dd/mm/yyyy hh:mm"
+# The slashes are literals: a bare "/" is the locale's date separator in a format code.
+DATE_FORMAT = r"dd\/mm\/yyyy"
+DATETIME_FORMAT = r"dd\/mm\/yyyy hh:mm"
 
 UNANSWERED_FILL = "FFF4D6"  # light yellow: asked, not answered yet
 NOT_ASKED_FILL = "E7E6E6"  # grey: the question is not asked of this unit's level

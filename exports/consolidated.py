@@ -321,6 +321,7 @@ class SummarySheet:
         province = Totals(self.form)
         province_rows: list = []
         done = 0
+        footnotes: list[str] = []  # the units' notes, numbered, printed under the table
         for number, (group, members) in enumerate(tree.groups(), start=1):
             out.append(
                 [make_cell(ws, _roman(number), group_number)]
@@ -337,6 +338,7 @@ class SummarySheet:
                 name = f"– {report.name}" if depth else report.name
                 lines = text_lines(name, (NAME_WIDTH - indent * 1.5) * FIT, 11)
                 state = progress_text(report, self.info.deadlines.of(report.code))
+                marks: list[int] = []
                 lines = max(lines, text_lines(state, STATUS_WIDTH * FIT, 11))
                 key = (indent, kind)
                 if key not in name_styles:
@@ -361,7 +363,14 @@ class SummarySheet:
                         cell = make_cell(ws, shown(figure), arrays[(figure.role, cell_kind)])
                         if part == 0 and answer is not None and answer.note:
                             cell.comment = note_comment(answer.note)
+                            footnotes.append(
+                                f"({len(footnotes) + 1}) {report.name} — "
+                                f"{printed_title(question)}: {answer.note}"
+                            )
+                            marks.append(len(footnotes))
                         cells.append(cell)
+                if marks:  # the status cell points to the unit's notes under the table
+                    cells[2].value = f"{state} (ghi chú {', '.join(map(str, marks))})"
                 out.append(cells, height=lines * line_height(11) if lines > 1 else None)
                 done += 1
                 if progress is not None:
@@ -380,6 +389,10 @@ class SummarySheet:
         for text in (*LEGEND, *notes):
             style = _NOTE if text in LEGEND else _NOTE.but(bold=True, color="C00000")
             frame.full(out, text, style)
+        if footnotes:
+            frame.full(out, "Ghi chú của các đơn vị:", _NOTE.but(bold=True))
+            for text in footnotes:
+                frame.full(out, text, _NOTE)
         frame.bottom(out, letterhead)
         ws.close()
         release(ws)

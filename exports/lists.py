@@ -61,6 +61,9 @@ DOCUMENT_HEADERS = (
 )
 
 
+FIT = 0.7
+
+
 def write_documents_sheet(
     workbook, title: str, form: Form, info: CampaignInfo, reports: list[UnitReport], now: datetime
 ):
@@ -90,16 +93,20 @@ def write_documents_sheet(
                 raw_date = item.get("date")
                 when = iso_date(raw_date) or (str(raw_date) if raw_date else None)
                 summary, raw = item.get("summary"), item.get("raw")
+                # every text wraps, and the row is as high as its longest text needs (on a
+                # narrower column: a line cut off on paper is worse than a spare one)
                 lines = max(
-                    text_lines(summary or "", summary_width, 11),
-                    text_lines(raw or "", raw_width, 11),
+                    text_lines(summary or "", summary_width * FIT, 11),
+                    text_lines(raw or "", raw_width * FIT, 11),
+                    text_lines(report.name, headers[2][1] * FIT, 11),
+                    text_lines(question.label, DOCUMENT_HEADERS[3][1] * FIT, 11),
                 )
                 out.append(
                     [
                         make_cell(ws, number, center),
                         make_cell(ws, report.code, plain),
-                        make_cell(ws, report.name, plain),
-                        make_cell(ws, question.label, plain),
+                        make_cell(ws, report.name, wrapped),
+                        make_cell(ws, question.label, wrapped),
                         make_cell(ws, item.get("number"), plain),
                         make_cell(ws, when, day),
                         make_cell(ws, summary, wrapped),
@@ -253,7 +260,10 @@ def write_check_sheet(
     count = BASE_STYLE.but(number_format=INTEGER_FORMAT)
     flag = count.but(bold=True, color="C00000")
     for number, item in enumerate(found, start=1):
-        lines = text_lines(item.label, CHECK_HEADERS[3][1], 11)
+        lines = max(
+            text_lines(item.label, CHECK_HEADERS[3][1] * FIT, 11),
+            text_lines(item.parent.name, headers[2][1] * FIT, 11),
+        )
         out.append(
             [
                 out.cell(number, BASE_STYLE.but(horizontal="center")),

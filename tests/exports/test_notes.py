@@ -43,3 +43,9 @@ def test_notes_in_the_unit_phu_luc_and_the_consolidated_table(store):
             "Ghi chú của đơn vị: văn bản gốc đang lưu ở Văn phòng",
         ]
     )
+    # on paper a comment is lost: the notes are numbered footnotes under the table
+    assert summary.cell(row, 3).value.endswith("(ghi chú 1, 2, 3)")
+    footnotes = [summary.cell(r, 4).value for r in range(row, summary.max_row + 1)]
+    footnotes = [text for text in footnotes if isinstance(text, str) and text[:1] == "("]
+    assert len(footnotes) == 3
+    assert "(1) Ban Thường vụ Huyện ủy Ninh Phước — " in footnotes[0]
