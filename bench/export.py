@@ -289,7 +289,7 @@ def build_database(units: int, path: str) -> dict:
 
 def database_child(path: str) -> dict:
     """Load the province from the database, then export it; each timed on its own."""
-    from exports.data import load_reports
+    from bot.documents.snapshot import load_reports
     from storage.database import open_database
     from storage.repository import current_campaign
 

@@ -36,14 +36,12 @@ class ExportResolver:
         return await asyncio.to_thread(self._link, attachment, channel, chat_id)
 
     def _build(self, attachment: Attachment) -> ExportFile:
-        with self.database.transaction() as session:
-            campaign = session.get(Campaign, attachment.campaign_id)
-            if campaign is None:
-                raise LookupError(f"không có đợt báo cáo {attachment.campaign_id}")
-            code = campaign.code
         build = report_bytes if attachment.kind == REPORT_KIND else export_bytes
         filename, data = build(
-            self.database, campaign_code=code, unit_code=attachment.unit_code, now=self.clock()
+            self.database,
+            campaign_id=attachment.campaign_id,
+            unit_code=attachment.unit_code,
+            now=self.clock(),
         )
         return ExportFile(filename, data)
 

@@ -9,13 +9,13 @@ from datetime import datetime
 
 from sqlmodel import Session
 
+from bot.deadlines import campaign_deadlines
 from bot.signed_intake import signed_summary
 from conversations.campaigns import days_left
 from conversations.labels import STATUS_TITLES, group_title
 from conversations.messages import format_deadline, late_phrase
 from conversations.statuses import SubmissionStatus
 from exports.consolidation import Deadlines, UnitTree, counts, late, status_counts
-from exports.data import campaign_deadlines
 from storage.models import Campaign, Unit
 from storage.progress import UnitProgress, campaign_progress
 from storage.repository import campaign_spec

@@ -1,9 +1,10 @@
 """Reading the unit list an operator imports (CSV or XLSX) and checking every row.
 
 Header `code,name,level,parent_code,group`, optionally followed by the heading and signer of
-the unit's printed Phụ lục: `superior,heading_name,place,signer_for,signer_title`; CSV in UTF-8
-with or without BOM. Every bad row is reported with its line number and nothing is imported
-unless the whole file is good.
+the unit's printed documents: `superior,heading_name,place,signer_for,signer_title,symbol`
+(symbol: the ký hiệu of its documents, "HU" in "Số …-BC/HU"; when absent it is derived from the
+unit's kind, `exports.letterhead`); CSV in UTF-8 with or without BOM. Every bad row is reported
+with its line number and nothing is imported unless the whole file is good.
 
 Files come from outside, so they are read within limits before anything is loaded: the file's
 size, an XLSX's declared unpacked size (a few KB of zip can unpack to gigabytes), and the number of
@@ -41,6 +42,7 @@ DOCUMENT_LIMITS = {
     "place": 100,
     "signer_for": 100,
     "signer_title": 100,
+    "symbol": 20,
 }
 MAX_FILE_BYTES = 20 * 1024 * 1024
 MAX_UNPACKED_BYTES = 60 * 1024 * 1024  # all parts of an XLSX together, as the zip declares them

@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import event
 from sqlmodel import Session, select
 
+from bot.deadlines import campaign_deadlines
 from bot.messaging import Outbound
 from bot.notify import notify, officers_of
 from bot.reminders.ticks import load_audience, remind_now
@@ -30,7 +31,6 @@ from conversations.lifecycle import Event, after
 from conversations.messages import format_deadline, format_moment, render
 from conversations.reminder_plan import officer_summary
 from conversations.statuses import ContactRole, SubmissionStatus
-from exports.data import campaign_deadlines
 from storage.hot_path import QueuedMessage, Tx, mark_sent
 from storage.models import Campaign, Contact, Unit
 from storage.outbox_store import count_failed, redact_sent

@@ -123,14 +123,29 @@ def format_number(n: int | float) -> str:
     return sign + grouped + ("," + fraction if fraction else "")
 
 
+def half_up(x: float | int | Decimal, places: int = 1) -> Decimal:
+    """`x` rounded half up, as people round on paper: 88.95 -> 89.0 (never to even, and on the
+    decimal written, not on the binary float: round(88.95, 1) could give 88.9)."""
+    exact = x if isinstance(x, Decimal) else Decimal(repr(x) if isinstance(x, float) else x)
+    return exact.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+
+
+def decimal_text(x: float | int | Decimal, places: int = 1) -> str:
+    """A fixed number of decimals with the Vietnamese signs, whatever the machine's locale:
+    88.95 -> "89,0", 1234.5 -> "1.234,5"."""
+    rounded = half_up(x, places)
+    sign = "-" if rounded < 0 else ""
+    whole, _, fraction = format(abs(rounded), "f").partition(".")
+    grouped = f"{int(whole):,}".replace(",", ".")
+    return sign + grouped + ("," + fraction if fraction else "")
+
+
 def format_percent(x: float | None, places: int = 1) -> str:
     """`places` decimals at most, rounded half up: 90.0 -> "90%", 66.666 -> "66,7%",
-    88.95 -> "89%" (88,95 is not rounded down to 88,9 as binary floats would), None -> "—".
-    A stored answer is shown with two places, as typed ("90,25%")."""
+    88.95 -> "89%". A stored answer is shown with two places, as typed ("90,25%")."""
     if x is None:
         return "—"
-    step = Decimal(1).scaleb(-places)
-    return format_number(float(Decimal(repr(float(x))).quantize(step, ROUND_HALF_UP))) + "%"
+    return format_number(float(half_up(float(x), places))) + "%"
 
 
 def ratio_percent(done: int, total: int) -> float | None:

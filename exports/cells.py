@@ -24,6 +24,8 @@ from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.styles.cell_style import StyleArray
 from openpyxl.worksheet.cell_range import CellRange, MultiCellRange
 
+from conversations.parsing import decimal_text
+
 FONT_NAME = "Times New Roman"
 MAX_CELL_CHARS = 32_767
 MAX_SHEET_NAME = 31
@@ -31,11 +33,20 @@ PAPER_A4 = "9"  # Worksheet.PAPERSIZE_A4 (not available on write-only sheets)
 PAPER_A3 = "8"
 FOOTER_FONT = f"{FONT_NAME},Regular"
 
-INTEGER_FORMAT = "#,##0"
-PERCENT_FORMAT = '0.0"%"'
-AVERAGE_FORMAT = '"TB "0.0"%"'
-DATE_FORMAT = "dd/mm/yyyy"
-DATETIME_FORMAT = "dd/mm/yyyy hh:mm"
+
+def grouped_format(before: str = "", after: str = "") -> str:
+    """A count's number format with the thousands dot written as a literal, so 12345 prints
+    "12.345" whatever the locale of the machine that opens or prints the workbook (a "#,##0"
+    prints "12,345" under LANG=C or en_US). `before`/`after` are already-quoted literals."""
+    return (
+        f'[>=1000000]{before}#"."###"."###{after};[>=1000]{before}#"."###{after};{before}0{after}'
+    )
+
+
+INTEGER_FORMAT = grouped_format()
+# The slashes are literals: a bare "/" is the locale's date separator in a format code.
+DATE_FORMAT = r"dd\/mm\/yyyy"
+DATETIME_FORMAT = r"dd\/mm\/yyyy hh:mm"
 
 UNANSWERED_FILL = "FFF4D6"  # light yellow: asked, not answered yet
 NOT_ASKED_FILL = "E7E6E6"  # grey: the question is not asked of this unit's level
@@ -66,6 +77,12 @@ def clean_text(text: object) -> str:
 def grouped(number: int) -> str:
     """A count written the Vietnamese way: 10000 -> "10.000"."""
     return f"{number:,}".replace(",", ".")
+
+
+def percent_text(value: float) -> str:
+    """A percentage as printed text, one decimal rounded half up, decimal comma: "89,0%".
+    Text, not a number format: a format's decimal sign follows the viewer's locale."""
+    return decimal_text(value, 1) + "%"
 
 
 def format_quote(text: str) -> str:

@@ -13,9 +13,10 @@ formulas), so any viewer shows them and tests can check them.
 A parent's cell whose submitted children add up to more is marked, and "Kiểm tra số liệu"
 lists every such figure with both numbers.
 
-Printing: A3 landscape, fitted to one page wide (rows flow onto further pages); the code of
-the campaign and the export time go to the footer. The sheet is streamed (openpyxl write-only)
-and keeps memory flat at 10,000 units.
+Printing: A4 landscape at 100 % (body text 11 pt on paper): the columns are cut into pages after
+whole questions (`page_breaks`), the unit columns (STT, name, status) and the header rows are
+printed again on every page; the page number and the moment of the figures go to the footer.
+The sheet is streamed (openpyxl write-only) and keeps memory flat at 10,000 units.
 """
 
 from __future__ import annotations
@@ -24,19 +25,18 @@ from collections.abc import Callable, Iterator
 from datetime import datetime
 
 from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.pagebreak import Break
 
 from conversations.forms import Form
 from conversations.labels import group_title, status_title
 from conversations.messages import format_moment, late_phrase
 from conversations.statuses import SubmissionStatus
 from exports.cells import (
-    AVERAGE_FORMAT,
     GROUP_FILL,
     HEADER_FILL,
     INTEGER_FORMAT,
     NOT_ASKED_FILL,
-    PAPER_A3,
-    PERCENT_FORMAT,
+    PAPER_A4,
     TOTAL_FILL,
     UNANSWERED_FILL,
     CellStyle,
@@ -45,6 +45,7 @@ from exports.cells import (
     line_height,
     make_cell,
     note_comment,
+    percent_text,
     release,
     set_footer,
     text_lines,
@@ -64,14 +65,22 @@ from exports.figures import (
     Column,
     Totals,
     form_columns,
+    printed_title,
     unit_figures,
 )
-from exports.heading import DocumentFrame, consolidated_letterhead
+from exports.heading import DocumentFrame
+from exports.letterhead import (
+    Letterhead,
+    issuing_body,
+    secretariat_letterhead,
+    unit_letterhead,
+)
 
 Progress = Callable[[str, int, int], None]
 """Called as progress(stage, done, total) while rows are written."""
 
 PROVINCE_TITLE = "Toàn tỉnh"
+BEHIND_TITLE = "Số đơn vị có số liệu"
 UNIT_HEADERS = (
     ("STT", 5),
     ("Tên đơn vị", 32),
@@ -82,6 +91,55 @@ NAME_WIDTH = UNIT_HEADERS[1][1]
 STATUS_WIDTH = UNIT_HEADERS[2][1]
 MISMATCH_FILL = "F8CBAD"
 FIT = 0.7  # row heights are estimated on a narrower column: a cut line is worse than a spare one
+
+
+# A4 landscape less the margins, in column-width units (a unit is about 7 px at 96 px/inch,
+# plus 5 px of padding per column); the unit columns are printed again on every page.
+PAGE_MARGIN = 0.4  # inch
+PAGE_WIDTH = (11.69 - 2 * PAGE_MARGIN) * 96 / 7 * 0.95  # 5 % kept free: printers differ
+
+
+def _printed(width: float) -> float:
+    return width + 5 / 7
+
+
+def page_breaks(columns: list[Column]) -> list[int]:
+    """The sheet columns after which a printed page ends, so that every page of "Tổng hợp" is
+    A4 landscape at 100 %: the unit columns, then as many whole questions as fit."""
+    room = PAGE_WIDTH - sum(_printed(width) for _, width in UNIT_HEADERS)
+    breaks: list[int] = []
+    used, index = 0.0, 0
+    while index < len(columns):
+        question = columns[index].question
+        end = index
+        while end < len(columns) and columns[end].question is question:
+            end += 1
+        width = sum(_printed(column.width) for column in columns[index:end])
+        if used and used + width > room:
+            breaks.append(UNIT_COLUMNS + index)
+            used = 0.0
+        used += width
+        index = end
+    return breaks
+
+
+def _cut_at(spans: list[tuple[str, int, int]], breaks: list[int]) -> list[tuple[str, int, int]]:
+    """Header spans cut where a printed page ends, each piece carrying the whole title."""
+    result = []
+    for text, first, last in spans:
+        for column in breaks:
+            if first <= column < last:
+                result.append((text, first, column))
+                first = column + 1
+        result.append((text, first, last))
+    return result
+
+
+def shown(figure) -> object:
+    """What a figure's cell holds: counts as numbers, percentages as printed text ("89,0%")."""
+    if figure.role in (PCT, AVG) and isinstance(figure.value, int | float):
+        return percent_text(figure.value)
+    return figure.value
 
 
 def code_width(reports: list[UnitReport], minimum: float = 11) -> float:
@@ -106,12 +164,12 @@ LEGEND = (
     "Ghi chú: chỉ báo cáo đã nộp (hoặc đã duyệt) được cộng. Đơn vị thụt vào dưới một đơn vị "
     "là đơn vị trực thuộc (trong đó), số liệu đã nằm trong báo cáo của đơn vị cấp trên nên "
     "không cộng lại. Số liệu chữ xám nghiêng là của báo cáo chưa nộp, không được cộng.",
-    "KAD = Không áp dụng; ô trống nền vàng = chưa trả lời; ô nền xám = câu không hỏi cấp của "
+    "x = Không áp dụng; ô trống nền vàng = chưa trả lời; ô nền xám = câu không hỏi cấp của "
     "đơn vị; ô nền đỏ = tổng của các đơn vị trực thuộc lớn hơn số của đơn vị cấp trên (xem "
-    "sheet «Kiểm tra số liệu»).",
-    "Tỷ lệ % ở dòng cộng = Σ đã giải quyết / Σ tổng số (không cộng, không lấy trung bình các "
-    "tỷ lệ); «—» khi tổng số bằng 0. «TB» = trung bình cộng tỷ lệ % tự khai của các đơn vị "
-    "được cộng (tỷ lệ tự khai không cộng dồn).",
+    "biểu «Kiểm tra số liệu»).",
+    "Tỷ lệ % ở dòng cộng = tổng số đã giải quyết / tổng số (không cộng, không lấy bình quân "
+    "các tỷ lệ); «—» khi tổng số bằng 0. Tỷ lệ % in nghiêng ở dòng cộng = bình quân tỷ lệ % "
+    "tự khai của các đơn vị được cộng (tỷ lệ tự khai không cộng dồn).",
 )
 
 BASE_STYLE = CellStyle(size=11)
@@ -120,11 +178,13 @@ TITLE_STYLE = CellStyle(size=14, bold=True, border="none")
 DOC_TITLE = CellStyle(size=14, bold=True, border="none", horizontal="center", wrap=True)
 DOC_SUBTITLE = DOC_TITLE.but(size=13)
 DOC_LINE = CellStyle(size=13, italic=True, border="none", horizontal="center", wrap=True)
+TABLE_NUMBER = "Biểu số 01"
+TABLE_NUMBER_STYLE = CellStyle(size=12, bold=True, border="none", horizontal="right")
 _NOTE = CellStyle(size=10, italic=True, border="none", wrap=True, vertical="top")
 _ROLE_STYLES = {
     INT: BASE_STYLE.but(number_format=INTEGER_FORMAT),
-    PCT: BASE_STYLE.but(number_format=PERCENT_FORMAT),
-    AVG: BASE_STYLE.but(number_format=AVERAGE_FORMAT, italic=True),
+    PCT: BASE_STYLE.but(horizontal="right"),
+    AVG: BASE_STYLE.but(horizontal="right", italic=True),
     TEXT: BASE_STYLE,
     NA: BASE_STYLE.but(horizontal="center", italic=True, color="595959"),
     NO_RATE: BASE_STYLE.but(horizontal="center"),
@@ -188,13 +248,33 @@ def document_title(form: Form) -> tuple[str, str]:
 class SummarySheet:
     """Writes the "Tổng hợp" sheet."""
 
-    def __init__(self, form: Form, info: CampaignInfo, now: datetime) -> None:
+    def __init__(
+        self,
+        form: Form,
+        info: CampaignInfo,
+        now: datetime,
+        *,
+        letterhead: Letterhead | None = None,
+        district: UnitReport | None = None,
+    ) -> None:
+        """`district`: the table is that unit's own (its communes beneath it): its heading,
+        its figures as the total, and the sum of its submitted communes beside them."""
         self.form = form
         self.info = info
         self.now = now
+        self.district = district
+        self.letterhead = letterhead or (
+            unit_letterhead(info, district) if district else secretariat_letterhead(info)
+        )
+        self.total_title = (
+            f"Số liệu của {issuing_body(district.name)}" if district else PROVINCE_TITLE
+        )
         self.columns: list[Column] = form_columns(form)
         self.width = UNIT_COLUMNS + len(self.columns)
         self.widths = [width for _, width in UNIT_HEADERS] + [c.width for c in self.columns]
+        self.breaks = page_breaks(self.columns)
+        first_page = self.breaks[0] if self.breaks else self.width
+        self.page_widths = self.widths[:first_page]
 
     def write(
         self,
@@ -212,8 +292,8 @@ class SummarySheet:
         ws = workbook.create_sheet(title)
         styles = StyleBook(ws)
         out = RowWriter(ws, styles)
-        frame = DocumentFrame(self.widths, left_share=0.35)
-        letterhead = consolidated_letterhead(self.info)
+        frame = DocumentFrame(self.page_widths, repeated=UNIT_COLUMNS)
+        letterhead = self.letterhead
         title_lines = self._title_lines()
         header_top = frame.top_rows(letterhead) + len(title_lines) + 2
         self._setup(ws)  # sheet properties first: a write-only sheet writes them with row 1
@@ -242,6 +322,7 @@ class SummarySheet:
         province = Totals(self.form)
         province_rows: list = []
         done = 0
+        footnotes: list[str] = []  # the units' notes, numbered, printed under the table
         for number, (group, members) in enumerate(tree.groups(), start=1):
             out.append(
                 [make_cell(ws, _roman(number), group_number)]
@@ -258,6 +339,7 @@ class SummarySheet:
                 name = f"– {report.name}" if depth else report.name
                 lines = text_lines(name, (NAME_WIDTH - indent * 1.5) * FIT, 11)
                 state = progress_text(report, self.info.deadlines.of(report.code))
+                marks: list[int] = []
                 lines = max(lines, text_lines(state, STATUS_WIDTH * FIT, 11))
                 key = (indent, kind)
                 if key not in name_styles:
@@ -268,7 +350,7 @@ class SummarySheet:
                     )
                 labels = label_styles[kind]
                 cells = [
-                    make_cell(ws, index if depth == 0 else None, labels["center"]),
+                    make_cell(ws, index, labels["center"]),  # every row numbered in turn
                     make_cell(ws, name, name_styles[key]),
                     make_cell(ws, state, labels["left"]),
                 ]
@@ -279,10 +361,17 @@ class SummarySheet:
                         cell_kind = kind
                         if flags and (id(report), question.key, part) in flags:
                             cell_kind = "flag"
-                        cell = make_cell(ws, figure.value, arrays[(figure.role, cell_kind)])
+                        cell = make_cell(ws, shown(figure), arrays[(figure.role, cell_kind)])
                         if part == 0 and answer is not None and answer.note:
                             cell.comment = note_comment(answer.note)
+                            footnotes.append(
+                                f"({len(footnotes) + 1}) {report.name} — "
+                                f"{printed_title(question)}: {answer.note}"
+                            )
+                            marks.append(len(footnotes))
                         cells.append(cell)
+                if marks:  # the status cell points to the unit's notes under the table
+                    cells[2].value = f"{state} (ghi chú {', '.join(map(str, marks))})"
                 out.append(cells, height=lines * line_height(11) if lines > 1 else None)
                 done += 1
                 if progress is not None:
@@ -292,16 +381,59 @@ class SummarySheet:
             self._totals_row(ws, out, label, scope.label, group_totals, "subtotal", arrays,
                              label_styles)  # fmt: skip
         scope = tree.scope(province_rows)
-        self._totals_row(ws, out, PROVINCE_TITLE, scope.label, province, "total", arrays,
+        self._totals_row(ws, out, self.total_title, scope.label, province, "total", arrays,
                          label_styles)  # fmt: skip
+        self._behind(ws, out, tree, province_rows, province, label_styles)
+        if self.district is not None:
+            self._beside(ws, out, tree, arrays, label_styles)
         out.append([], height=6)
         for text in (*LEGEND, *notes):
             style = _NOTE if text in LEGEND else _NOTE.but(bold=True, color="C00000")
             frame.full(out, text, style)
-        frame.bottom(out, consolidated_letterhead(self.info))
+        if footnotes:
+            frame.full(out, "Ghi chú của các đơn vị:", _NOTE.but(bold=True))
+            for text in footnotes:
+                frame.full(out, text, _NOTE)
+        frame.bottom(out, letterhead)
         ws.close()
         release(ws)
         return ws
+
+    def _behind(self, ws, out, tree: UnitTree, rows, totals: Totals, label_styles) -> None:
+        """How many of the counted units each total is built from ("1/2"): a total from only
+        some of the units that were asked is marked, never passed off as everyone's."""
+        counted = [member for member, _ in rows if tree.counted(member)]
+        labels = label_styles["subtotal"]
+        cells = [
+            make_cell(ws, None, labels["center"]),
+            make_cell(ws, BEHIND_TITLE, labels["left"]),
+            make_cell(ws, "đơn vị có số liệu / đơn vị đã nộp", labels["left"]),
+        ]
+        merges = []
+        column = UNIT_COLUMNS
+        for question in self.form.questions:
+            width = sum(1 for c in self.columns if c.question is question)
+            asked = sum(question.applies_to(member.level) for member in counted)
+            text = f"{totals.contributors(question)}/{asked}" if asked else None
+            cells.append(make_cell(ws, text, labels["center"]))
+            cells.extend(make_cell(ws, None, labels["center"]) for _ in range(width - 1))
+            if width > 1:
+                merges.append((column + 1, column + width))
+            column += width
+        lines = text_lines(cells[2].value, STATUS_WIDTH * FIT, 11, bold=True)
+        out.append(cells, height=lines * line_height(11), merges=merges)
+
+    def _beside(self, ws, out, tree: UnitTree, arrays, label_styles) -> None:
+        """The district's communes added up, beside the district's own figures: what the
+        Huyện ủy compares before it signs (its own report already holds them)."""
+        children = tree.children(self.district) if self.district in tree.members else []
+        done = [child for child in children if counts(child.status)]
+        totals = Totals(self.form)
+        for child in done:
+            totals.add(child.level, child.answers)
+        scope = f"Cộng từ {len(done)}/{len(children)} đơn vị trực thuộc đã nộp"
+        self._totals_row(ws, out, "Cộng các đơn vị trực thuộc", scope, totals, "subtotal",
+                         arrays, label_styles)  # fmt: skip
 
     def _totals_row(self, ws, out, label, scope, totals: Totals, kind, arrays, label_styles):
         labels = label_styles[kind]
@@ -312,7 +444,7 @@ class SummarySheet:
         ]
         for question in self.form.questions:
             for figure in totals.figures(question):
-                cells.append(make_cell(ws, figure.value, arrays[(figure.role, kind)]))
+                cells.append(make_cell(ws, shown(figure), arrays[(figure.role, kind)]))
         lines = max(
             text_lines(scope, STATUS_WIDTH * FIT, 11, bold=True),
             text_lines(label, NAME_WIDTH * FIT, 11, bold=True),
@@ -323,27 +455,27 @@ class SummarySheet:
         for index, width in enumerate(self.widths, start=1):
             ws.column_dimensions[get_column_letter(index)].width = width
         ws.sheet_view.showGridLines = False
-        ws.page_setup.paperSize = PAPER_A3
+        ws.page_setup.paperSize = PAPER_A4
         ws.page_setup.orientation = "landscape"
-        ws.page_setup.fitToWidth = 1
-        ws.page_setup.fitToHeight = 0
-        ws.sheet_properties.pageSetUpPr.fitToPage = True
-        ws.print_options.horizontalCentered = True
-        ws.page_margins.left = ws.page_margins.right = 0.4
+        ws.page_setup.scale = 100  # printed at its own size: 11 pt stays 11 pt on paper
+        ws.print_title_cols = f"A:{get_column_letter(UNIT_COLUMNS)}"
+        for column in self.breaks:  # each page ends after a whole question
+            ws.col_breaks.append(Break(id=column))
+        ws.page_margins.left = ws.page_margins.right = PAGE_MARGIN
         ws.page_margins.top, ws.page_margins.bottom = 0.5, 0.6
         moment = format_moment(self.now, self.info.zone)
         set_footer(
             ws,
-            f"Bảng tổng hợp — đợt {self.info.code} — số liệu đến {moment}",
+            f"Bảng tổng hợp — số liệu đến {moment}",
             "Trang &P/&N",
         )
 
     def _title_lines(self) -> list[tuple[str, CellStyle]]:
         first, second = document_title(self.form)
-        attached = self.info.document.attached_to or self.form.subtitle or self.info.issued_by
-        lines = [(first, DOC_TITLE), (second, DOC_SUBTITLE)]
-        if attached:
-            lines.append((attached, DOC_LINE))
+        year = self.now.astimezone(self.info.zone).year
+        attached = self.letterhead.attached_line(year)
+        lines = [(TABLE_NUMBER, TABLE_NUMBER_STYLE), (first, DOC_TITLE), (second, DOC_SUBTITLE)]
+        lines.append((attached, DOC_LINE))
         period = self.info.period_text
         when = f"Số liệu {period}; " if period else ""
         receiver = f" gửi {self.info.receiver}" if self.info.receiver else ""
@@ -372,11 +504,12 @@ class SummarySheet:
                 section_spans[-1] = (section_title, section_spans[-1][1], last)
             else:
                 section_spans.append((section_title, first, last))
-            label = question.title
+            label = printed_title(question)
             if question.section != section.key:
                 label = f"{question.section}. {label}"
             question_spans.append((label, first, last))
             column_index = last
+        section_spans = _cut_at(section_spans, self.breaks)  # a page never cuts a title
         for column in self.columns:
             rows[2].append(out.cell(column.header, HEAD_STYLE))
         for spans, row in ((section_spans, rows[0]), (question_spans, rows[1])):
@@ -390,12 +523,12 @@ class SummarySheet:
                 width = sum(
                     c.width for c in self.columns[first - UNIT_COLUMNS - 1 : last - UNIT_COLUMNS]
                 )
-                lines = max(lines, text_lines(text, width, 11, bold=True))
-            heights.append(min(lines, 8) * line_height(11))
+                lines = max(lines, text_lines(text, width * FIT, 11, bold=True))
+            heights.append(min(lines, 10) * line_height(11))
         part_lines = max(
-            text_lines(column.header, column.width, 11, bold=True) for column in self.columns
+            text_lines(column.header, column.width * FIT, 11, bold=True) for column in self.columns
         )
-        heights.append(min(part_lines, 5) * line_height(11))
+        heights.append(min(part_lines, 6) * line_height(11))
         all_spans = (section_spans, question_spans, [])
         for row, height, spans in zip(rows, heights, all_spans, strict=True):
             out.append(row, height=height, merges=[(first, last) for _, first, last in spans])

@@ -29,6 +29,14 @@ from conversations.labels import GROUP_ORDER, group_title
 from conversations.statuses import DONE, SubmissionStatus
 from exports.figures import Totals, numbers_of, question_columns
 
+SAMPLE_MARK = "(mẫu)"
+
+
+def is_sample(member) -> bool:
+    """A sample unit of the bundled list ("Ban Thường vụ Huyện ủy Bác Ái (mẫu)"): shown to try
+    the bot out, never named in a report."""
+    return SAMPLE_MARK in (getattr(member, "name", "") or "")
+
 
 def counts(status: str) -> bool:
     """Whether a report with this status is counted: submitted or approved only (`DONE`)."""
@@ -227,6 +235,49 @@ def status_summary(members: Sequence[M], deadlines: Deadlines, now: datetime) ->
 
 
 # --- totals and the parent/children check ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LeftOut:
+    """A submitted unit whose figures are in no total: the unit above it takes part and has
+    not submitted (so the unit is "trong đó" detail of a report that is not counted yet)."""
+
+    member: Member
+    waiting_for: Member  # the nearest unit above it that has not submitted
+
+
+def left_out(tree: UnitTree, rows: Sequence[tuple[Member, int]] | None = None) -> list[LeftOut]:
+    """Submitted units left out of every total because a unit above them has not submitted.
+
+    Printed under the "Tổng hợp" table ("chưa tính vào tổng: …, vì … chưa nộp"), listed on the
+    check sheet, and told by the unit's own draft, so that no figure is dropped silently."""
+    members = [member for member, _ in rows] if rows is not None else list(tree.ordered())
+    found = []
+    for member in members:
+        if not counts(member.status) or tree.is_root(member):
+            continue
+        parent = tree.parent(member)
+        while parent is not None and not counts(parent.status) and not tree.is_root(parent):
+            parent = tree.parent(parent)
+        if parent is not None and not counts(parent.status):
+            found.append(LeftOut(member, _first_unsubmitted(tree, member)))
+    return found
+
+
+def _first_unsubmitted(tree: UnitTree, member: Member) -> Member:
+    parent = tree.parent(member)
+    while parent is not None and counts(parent.status):
+        parent = tree.parent(parent)
+    assert parent is not None
+    return parent
+
+
+def left_out_text(items: Sequence[LeftOut]) -> str | None:
+    """ "Chưa tính vào tổng: Đảng ủy xã Tri Hải (vì Ban Thường vụ Huyện ủy Ninh Hải chưa nộp)."."""
+    if not items:
+        return None
+    parts = [f"{item.member.name} (vì {item.waiting_for.name} chưa nộp)" for item in items]
+    return "Chưa tính vào tổng: " + "; ".join(parts) + "."
 
 
 def add_counted(tree: UnitTree, rows: Sequence[tuple[Member, int]], totals: Totals) -> None:

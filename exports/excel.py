@@ -38,7 +38,7 @@ from openpyxl.utils.indexed_list import IndexedList
 from conversations.forms import Form
 from exports.cells import FONT_NAME, SheetNames, StyleBook, grouped
 from exports.consolidated import Progress, SummarySheet, unit_tree
-from exports.consolidation import mismatches
+from exports.consolidation import left_out, left_out_text, mismatches
 from exports.data import CampaignInfo, SignedFile, UnitReport
 from exports.figures import documents_of
 from exports.lists import (
@@ -101,22 +101,26 @@ def write_consolidated_workbook(
     unit_sheet_limit: int | None = UNIT_SHEET_LIMIT,
     progress: Progress | None = None,
     signed: Mapping[str, list[SignedFile]] | None = None,
+    district: UnitReport | None = None,
 ) -> ExportResult:
     """Sheets "Tổng hợp", "Kiểm tra số liệu", "Văn bản", "Tiến độ", "Báo cáo" (signed reports,
-    when `signed` is given), then one per unit (unless too many or unwanted)."""
+    when `signed` is given), then one per unit (unless too many or unwanted). With `district`,
+    "Tổng hợp" is that unit's own table: its heading, its communes beneath it and their sum."""
     skipped = unit_sheets and unit_sheet_limit is not None and len(reports) > unit_sheet_limit
     notes = []
     if skipped:
         notes.append(
-            f"Không tạo sheet riêng cho từng đơn vị vì có {grouped(len(reports))} đơn vị "
-            f"(nhiều hơn {grouped(unit_sheet_limit)}). Xuất Phụ lục của một đơn vị bằng lệnh: "
-            "baocao export --unit MÃ_ĐƠN_VỊ --output TỆP.xlsx"
+            f"Không kèm Phụ lục riêng của từng đơn vị vì có {grouped(len(reports))} đơn vị "
+            f"(nhiều hơn {grouped(unit_sheet_limit)}); Phụ lục của mỗi đơn vị được xuất riêng."
         )
     workbook = _new_workbook(info, f"Bảng tổng hợp — {info.title}")
     names = SheetNames()
     tree = unit_tree(form, reports)
     found = mismatches(tree, form)
-    SummarySheet(form, info, now).write(
+    waiting = left_out(tree)
+    if waiting:
+        notes.insert(0, left_out_text(waiting))
+    SummarySheet(form, info, now, district=district).write(
         workbook,
         names.unique(SUMMARY_TITLE),
         reports,
@@ -125,7 +129,9 @@ def write_consolidated_workbook(
         tree=tree,
         flagged=found,
     )
-    write_check_sheet(workbook, names.unique(CHECK_TITLE), info, found, reports, now)
+    write_check_sheet(
+        workbook, names.unique(CHECK_TITLE), info, found, reports, now, left_out=waiting
+    )
     write_documents_sheet(workbook, names.unique(DOCUMENTS_TITLE), form, info, reports, now)
     write_progress_sheet(workbook, names.unique(PROGRESS_TITLE), form, info, reports, now)
     if signed is not None:

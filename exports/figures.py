@@ -8,8 +8,8 @@ question and `Totals` adds units up following FORM-CT37.md "Consolidation rules"
 * a ratio's percentage is recomputed from the summed halves (Σdone / Σtotal), never averaged,
   and is "—" when Σtotal is 0;
 * a typed percentage is never summed: totals show the average of the units that gave one,
-  marked "TB" by its number format;
-* "Không áp dụng" (KAD) and "not answered" are kept apart from 0 and left out of every sum;
+  printed in italics (the legend says it is an average);
+* "Không áp dụng" ("x") and "not answered" are kept apart from 0 and left out of every sum;
   a total nobody contributed to stays empty, not 0.
 
 Every cell is a `Figure(value, role)`; the role tells the writer how to show it.
@@ -17,12 +17,13 @@ Every cell is a `Figure(value, role)`; the role tells the writer how to show it.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from conversations.forms import Form, Question, QuestionKind
 from conversations.parsing import ratio_percent
 
-NA_MARK = "KAD"
+NA_MARK = "x"  # as statistical tables mark "Không áp dụng" (the legend says so)
 DASH = "—"
 
 # Roles of a figure
@@ -91,7 +92,7 @@ def question_columns(question: Question) -> list[Column]:
             Column(question, "rate", "Tỷ lệ %", 7.5),
         ]
     if kind == QuestionKind.PERCENT:
-        return [Column(question, "value", "% (dòng cộng: TB)", 9)]
+        return [Column(question, "value", "% (dòng cộng: bình quân)", 9)]
     if kind == QuestionKind.DOCUMENTS:
         return [Column(question, "count", "Số văn bản", 8)]
     if kind == QuestionKind.TEXT:
@@ -219,3 +220,14 @@ class Totals:
             rate = ratio_percent(int(total.sums[0]), int(total.sums[1]))
             figures.append(Figure(DASH, NO_RATE) if rate is None else Figure(rate, PCT))
         return figures
+
+
+# The chat's short labels abbreviate; printed documents use the plan's own words.
+_PLAN_WORDS = {"KT": "kiểm tra", "VB": "Văn bản", "DVC": "Dịch vụ công"}
+_ABBREVIATION = re.compile(r"\b(" + "|".join(_PLAN_WORDS) + r")\b")
+
+
+def printed_title(question) -> str:
+    """A question's short title with the chat's abbreviations written out: "Số đoàn KT" ->
+    "Số đoàn kiểm tra", "VB cấp ủy Đảng" -> "Văn bản cấp ủy Đảng"."""
+    return _ABBREVIATION.sub(lambda match: _PLAN_WORDS[match.group(1)], question.title)

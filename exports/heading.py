@@ -3,8 +3,8 @@
 Top: the issuing body on the left (superior body, the body in bold capitals, "*" beneath, the
 document number) and "ĐẢNG CỘNG SẢN VIỆT NAM" on the right, underlined as its rule, with the
 italic place-and-date line beneath. Bottom: "Nơi nhận" on the left and the signer block on the
-right (authority, position, room to sign, name). All words come from the campaign file and
-the unit list (`Letterhead`); this module only places them.
+right (authority, position, room to sign, name). All words come from the one letterhead
+(`exports.letterhead`, shared with the Word drafts); this module only places them.
 
 The left block takes the first columns up to about 45 % of the printed width, the right block
 the rest, so the heading sits on the first printed page of a sheet fitted to one page wide.
@@ -12,11 +12,10 @@ the rest, so the heading sits on the first printed page of a sheet fitted to one
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 
 from exports.cells import CellStyle, RowWriter, line_height, text_lines
-from exports.data import CampaignInfo, UnitReport
+from exports.letterhead import Letterhead
 
 SIZE = 13
 _PLAIN = CellStyle(size=SIZE, border="none", horizontal="center", vertical="center", wrap=True)
@@ -31,38 +30,24 @@ SIGNER = _PLAIN.but(bold=True)
 SIGNER_NAME = _PLAIN.but(bold=True)
 
 
-@dataclass(frozen=True)
-class Letterhead:
-    """Who issues and signs one document."""
-
-    superior: str
-    body: str
-    place: str
-    party: str = "ĐẢNG CỘNG SẢN VIỆT NAM"
-    number: str = ""
-    recipients: tuple[str, ...] = ()
-    signer_for: str = ""
-    signer_title: str = ""
-    signer_name: str = ""
-
-    def date_line(self, now: datetime) -> str:
-        """ "Ninh Thuận, ngày     tháng     năm 2022": day and month left for the signer."""
-        place = f"{self.place}, " if self.place else ""
-        return f"{place}ngày     tháng     năm {now.year}"
-
-
 class DocumentFrame:
     """Places a letterhead on a sheet whose columns have `widths`."""
 
-    def __init__(self, widths: list[float], left_share: float = 0.45) -> None:
+    def __init__(self, widths: list[float], left_share: float = 0.45, *, repeated: int = 0) -> None:
+        """`repeated`: the first columns are printed again on every page (print titles), so
+        the left block takes exactly those and every full-width line starts after them: no
+        piece of the heading or title is repeated on the following pages."""
         self.widths = widths
         self.columns = len(widths)
+        self.first = repeated + 1 if repeated else 1
         total, running, split = sum(widths), 0.0, 1
         for index, width in enumerate(widths, start=1):
             running += width
             split = index
             if running >= total * left_share:
                 break
+        if repeated:
+            split = repeated
         self.split = min(max(split, 1), self.columns - 1)
         self.left = (1, self.split)
         self.right = (self.split + 1, self.columns)
@@ -84,9 +69,13 @@ class DocumentFrame:
         out.append(cells, height=lines * line_height(size), merges=[self.left, self.right])
 
     def full(self, out: RowWriter, text: str, style: CellStyle) -> None:
-        lines = text_lines(text, sum(self.widths), style.size, bold=style.bold)
-        cells = [out.cell(text, style)] + [None] * (self.columns - 1)
-        out.append(cells, height=lines * line_height(style.size), merges=[(1, self.columns)])
+        # estimated on 75 % of the width: a line cut off on paper is worse than a spare one
+        width = sum(self.widths[self.first - 1 :]) * 0.75
+        lines = text_lines(text, width, style.size, bold=style.bold)
+        cells = [None] * (self.first - 1) + [out.cell(text, style)]
+        cells += [None] * (self.columns - self.first)
+        height = lines * line_height(style.size)
+        out.append(cells, height=height, merges=[(self.first, self.columns)])
 
     @staticmethod
     def top_rows(head: Letterhead) -> int:
@@ -117,33 +106,3 @@ class DocumentFrame:
             )
         for left_part, right_part in lines:
             self._pair(out, left_part, right_part)
-
-
-def consolidated_letterhead(info: CampaignInfo) -> Letterhead:
-    """The Ban Dân vận's heading and signer, from the campaign file's `document`."""
-    doc = info.document
-    return Letterhead(
-        superior=doc.superior,
-        body=doc.body,
-        place=doc.place,
-        party=doc.party,
-        number=doc.number,
-        recipients=tuple(doc.recipients),
-        signer_for=doc.signer_for,
-        signer_title=doc.signer_title,
-        signer_name=doc.signer_name,
-    )
-
-
-def unit_letterhead(info: CampaignInfo, report: UnitReport) -> Letterhead:
-    """A unit's own heading: the unit list's columns, else the campaign's defaults."""
-    doc, own = info.document, report.heading
-    return Letterhead(
-        superior=own.superior or "",
-        body=own.heading_name or report.name.upper(),
-        place=own.place or doc.place,
-        party=doc.party,
-        recipients=tuple(doc.unit_recipients),
-        signer_for=own.signer_for or doc.unit_signer_for,
-        signer_title=own.signer_title or "",
-    )

@@ -12,7 +12,7 @@ openpyxl's write-only mode. Dates and times are real date cells, in the campaign
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from openpyxl.utils import get_column_letter
@@ -38,10 +38,11 @@ from exports.cells import (
     to_local_naive,
 )
 from exports.consolidated import BASE_STYLE, HEAD_STYLE, code_width, ordered_reports
-from exports.consolidation import Mismatch, counts
+from exports.consolidation import LeftOut, Mismatch, counts, left_out_text
 from exports.data import CampaignInfo, SignedFile, UnitReport
 from exports.figures import documents_of
-from exports.heading import DocumentFrame, consolidated_letterhead
+from exports.heading import DocumentFrame
+from exports.letterhead import secretariat_letterhead
 
 LIST_TITLE = CellStyle(size=14, bold=True, border="none", horizontal="center", wrap=True)
 NOTE = CellStyle(size=11, italic=True, border="none")
@@ -60,6 +61,9 @@ DOCUMENT_HEADERS = (
 )
 
 
+FIT = 0.7
+
+
 def write_documents_sheet(
     workbook, title: str, form: Form, info: CampaignInfo, reports: list[UnitReport], now: datetime
 ):
@@ -69,7 +73,7 @@ def write_documents_sheet(
     headers = _with_code_width(DOCUMENT_HEADERS, reports, (1,))
     header_row = _start(
         ws, out, headers, info, now, "VĂN BẢN CHỈ ĐẠO, TRIỂN KHAI DO CÁC ĐƠN VỊ BÁO CÁO",
-        f"Văn bản do các đơn vị báo cáo — đợt {info.code}",
+        "Văn bản do các đơn vị báo cáo",
     )  # fmt: skip
     styles = out.styles
     plain = styles.array(BASE_STYLE)
@@ -89,16 +93,20 @@ def write_documents_sheet(
                 raw_date = item.get("date")
                 when = iso_date(raw_date) or (str(raw_date) if raw_date else None)
                 summary, raw = item.get("summary"), item.get("raw")
+                # every text wraps, and the row is as high as its longest text needs (on a
+                # narrower column: a line cut off on paper is worse than a spare one)
                 lines = max(
-                    text_lines(summary or "", summary_width, 11),
-                    text_lines(raw or "", raw_width, 11),
+                    text_lines(summary or "", summary_width * FIT, 11),
+                    text_lines(raw or "", raw_width * FIT, 11),
+                    text_lines(report.name, headers[2][1] * FIT, 11),
+                    text_lines(question.label, DOCUMENT_HEADERS[3][1] * FIT, 11),
                 )
                 out.append(
                     [
                         make_cell(ws, number, center),
                         make_cell(ws, report.code, plain),
-                        make_cell(ws, report.name, plain),
-                        make_cell(ws, question.label, plain),
+                        make_cell(ws, report.name, wrapped),
+                        make_cell(ws, question.label, wrapped),
                         make_cell(ws, item.get("number"), plain),
                         make_cell(ws, when, day),
                         make_cell(ws, summary, wrapped),
@@ -142,7 +150,7 @@ def write_progress_sheet(
     headers = _with_code_width(PROGRESS_HEADERS, reports, (1, 5))
     header_row = _start(
         ws, out, headers, info, now, "TIẾN ĐỘ NỘP BÁO CÁO CỦA CÁC ĐƠN VỊ",
-        f"Tiến độ nộp báo cáo — đợt {info.code}",
+        "Tiến độ nộp báo cáo",
     )  # fmt: skip
     styles = out.styles
     plain = styles.array(BASE_STYLE)
@@ -164,7 +172,7 @@ def write_progress_sheet(
                 make_cell(ws, report.total, count),
                 make_cell(ws, to_local_naive(report.submitted_at, zone), moment),
                 make_cell(ws, _late_days(report, info), count),
-                make_cell(ws, report.submitted_by, plain),
+                make_cell(ws, printed_person(report.submitted_by), plain),
                 make_cell(ws, to_local_naive(report.last_activity_at, zone), moment),
                 make_cell(ws, report.reminders_sent, count),
             ]
@@ -194,7 +202,7 @@ def _with_code_width(headers, reports: list[UnitReport], indexes: tuple[int, ...
 def _start(ws, out: RowWriter, headers, info: CampaignInfo, now: datetime, title, footer) -> int:
     """Page setup, the Party heading, the title and the header row; returns the header's row."""
     frame = DocumentFrame([width for _, width in headers])
-    letterhead = consolidated_letterhead(info)
+    letterhead = secretariat_letterhead(info)
     header_row = frame.top_rows(letterhead) + 2
     for index, (_, width) in enumerate(headers, start=1):
         ws.column_dimensions[get_column_letter(index)].width = width
@@ -232,21 +240,30 @@ CHECK_HEADERS = (
 
 
 def write_check_sheet(
-    workbook, title: str, info: CampaignInfo, found: list[Mismatch], reports, now: datetime
+    workbook,
+    title: str,
+    info: CampaignInfo,
+    found: list[Mismatch],
+    reports,
+    now: datetime,
+    *,
+    left_out: Sequence[LeftOut] = (),
 ):
-    """Every figure where the submitted children add up to more than their parent reported."""
+    """Every figure where the submitted children add up to more than their parent reported,
+    then the submitted units left out of the totals because the unit above has not submitted."""
     ws = workbook.create_sheet(title)
     out = RowWriter(ws, StyleBook(ws))
     headers = _with_code_width(CHECK_HEADERS, reports, (1,))
     title_text = "KIỂM TRA SỐ LIỆU: ĐƠN VỊ TRỰC THUỘC VƯỢT ĐƠN VỊ CẤP TRÊN"
-    header_row = _start(
-        ws, out, headers, info, now, title_text, f"Kiểm tra số liệu — đợt {info.code}"
-    )
+    header_row = _start(ws, out, headers, info, now, title_text, "Kiểm tra số liệu")
     plain = BASE_STYLE.but(wrap=True)
     count = BASE_STYLE.but(number_format=INTEGER_FORMAT)
     flag = count.but(bold=True, color="C00000")
     for number, item in enumerate(found, start=1):
-        lines = text_lines(item.label, CHECK_HEADERS[3][1], 11)
+        lines = max(
+            text_lines(item.label, CHECK_HEADERS[3][1] * FIT, 11),
+            text_lines(item.parent.name, headers[2][1] * FIT, 11),
+        )
         out.append(
             [
                 out.cell(number, BASE_STYLE.but(horizontal="center")),
@@ -267,11 +284,28 @@ def write_check_sheet(
     )
     out.append([])
     out.append([out.cell(note, NOTE)])
+    waiting = left_out_text(left_out)
+    if waiting:
+        width = sum(width for _, width in headers)
+        lines = text_lines(waiting, width * 0.9, 11)
+        out.append(
+            [out.cell(waiting, NOTE.but(wrap=True))] + [None] * (len(headers) - 1),
+            height=lines * line_height(11),
+            merges=[(1, len(headers))],
+        )
     last = get_column_letter(len(CHECK_HEADERS))
     ws.auto_filter.ref = f"A{header_row}:{last}{max(out.row - 2, header_row)}"
     ws.close()
     release(ws)
     return ws
+
+
+def printed_person(name: str | None) -> str | None:
+    """Who sent something, as a printed list names them: an entry typed on the server by the
+    operator (the contact "root (dòng lệnh)") is "Văn phòng nhập hộ", never a system account."""
+    if name and name.rstrip().endswith("(dòng lệnh)"):
+        return "Văn phòng nhập hộ"
+    return name
 
 
 # --- Báo cáo ----------------------------------------------------------------------------------
@@ -304,7 +338,7 @@ def write_signed_sheet(
     headers = _with_code_width(SIGNED_HEADERS, reports, (1,))
     header_row = _start(
         ws, out, headers, info, now, "BÁO CÁO CÓ CHỮ KÝ CỦA CÁC ĐƠN VỊ",
-        f"Báo cáo có chữ ký — đợt {info.code}",
+        "Báo cáo có chữ ký",
     )  # fmt: skip
     styles = out.styles
     plain = styles.array(BASE_STYLE)
@@ -316,7 +350,7 @@ def write_signed_sheet(
         files = signed.get(report.code, [])
         last = max((f.received_at for f in files), default=None)
         names = "\n".join(f"{f.file_name} ({format_size(f.size)})" for f in files)
-        senders = ", ".join(dict.fromkeys(f.sender for f in files if f.sender))
+        senders = ", ".join(dict.fromkeys(printed_person(f.sender) for f in files if f.sender))
         out.append(
             [
                 make_cell(ws, number, center),

@@ -46,12 +46,14 @@ from conversations.parsing import format_number, format_value
 from conversations.statuses import SubmissionStatus
 from exports.data import CampaignInfo, UnitReport
 from exports.figures import documents_of
+from exports.letterhead import PARTY_NAME, Letterhead
+from exports.unit_sheet import display_label
 
 FONT = "Times New Roman"
 BODY_SIZE = Pt(14)
 TABLE_SIZE = Pt(12)
 DRAFT_MARK = "DỰ THẢO"
-PARTY_NAME = "ĐẢNG CỘNG SẢN VIỆT NAM"
+TABLE_NUMBER = "Biểu số 01"
 SUBMITTED = (SubmissionStatus.SUBMITTED, SubmissionStatus.APPROVED)
 UNIT_PLACEHOLDER = "(Đơn vị bổ sung nội dung.)"
 CONSOLIDATED_PLACEHOLDER = "(Ban Dân vận tổng hợp nội dung từ báo cáo của các đơn vị.)"
@@ -60,20 +62,6 @@ GREY = RGBColor(0x59, 0x59, 0x59)
 MARGINS = {"top": Mm(20), "bottom": Mm(20), "left": Mm(30), "right": Mm(15)}
 CONTENT_WIDTH = Mm(210 - 30 - 15)
 _XML_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
-
-
-@dataclass(frozen=True)
-class Letterhead:
-    """Who issues the report and who signs it (the parts of the page a unit fills in)."""
-
-    superior: str  # the superior body, e.g. "ĐẢNG BỘ TỈNH NINH THUẬN"
-    body: str  # the issuing body, e.g. "HUYỆN ỦY NINH PHƯỚC"
-    place: str  # where it is issued, e.g. "Ninh Thuận"
-    number: str = "Số …-BC/…"
-    on_behalf: str = ""  # "T/M BAN THƯỜNG VỤ"
-    position: str = "BÍ THƯ"
-    signer: str = ""
-    recipients: tuple[str, ...] = ("Lưu.",)
 
 
 @dataclass
@@ -143,7 +131,7 @@ def build_unit_report(
     page = _start(letterhead, draft=not submitted)
     moment = unit.submitted_at if submitted and unit.submitted_at else None
     _heading(page, letterhead, campaign, moment or now, dated=moment is not None)
-    _title(page, outline)
+    _title(page, outline, campaign)
     intro = outline.intro_text(plan=campaign.issued_by, unit=unit.name)
     if intro:
         page.paragraph(intro)
@@ -156,12 +144,14 @@ def build_unit_report(
             return Reading(missing=UNANSWERED_TEXT)
         return Reading(answer.value, answer.not_applicable)
 
-    body = _Body(page, form, read, narratives or {}, UNIT_PLACEHOLDER, documents=True)
+    notes = {key: answer.note for key, answer in unit.answers.items() if answer.note}
+    body = _Body(page, form, read, narratives or {}, UNIT_PLACEHOLDER, documents=True, notes=notes)
     body.write(outline)
     _signature(page, letterhead)
     page.page_break()
-    _appendix_title(page, form, unit.name)
-    _figures_table(page, form, [q for q in form.questions if q.applies_to(unit.level)], read)
+    _appendix_title(page, form, unit.name, letterhead.attached_line(_year(now, campaign)))
+    asked = [q for q in form.questions if q.applies_to(unit.level)]
+    _figures_table(page, form, asked, read, notes)
     return _save(page)
 
 
@@ -178,6 +168,7 @@ def build_consolidated_report(
     counted: int,
     letterhead: Letterhead,
     narratives: Mapping[str, str] | None = None,
+    left_out: str | None = None,
     now: datetime,
 ) -> bytes:
     """The Ban Dân vận's draft report to the Ban Thường vụ, with the province totals.
@@ -186,11 +177,13 @@ def build_consolidated_report(
     (`{"value": 12}`, `{"times", "people"}`, `{"done", "total"}`, `{"count": 3}` for documents,
     `{"value": 85.5, "average": True}` for an averaged percentage); a missing key or None means
     no unit contributed. `counted` is how many units the totals are built from; `units` are all
-    participating units, listed with whether they reported.
+    participating units, listed with whether they reported. `left_out` names the submitted
+    units in no total because the unit above them has not submitted
+    (`exports.consolidation.left_out_text`).
     """
     page = _start(letterhead, draft=True)
     _heading(page, letterhead, campaign, now, dated=False)
-    _title(page, outline)
+    _title(page, outline, campaign)
     reported = [unit for unit in units if unit.status in SUBMITTED]
     intro = outline.intro_text(plan=campaign.issued_by, unit=campaign.receiver or "Ban Dân vận")
     if intro:
@@ -200,7 +193,7 @@ def build_consolidated_report(
         f"{format_number(len(reported))}/{format_number(len(units))} đơn vị đã gửi báo cáo "
         f"(danh sách kèm theo). Số liệu dưới đây tổng hợp từ báo cáo của "
         f"{format_number(counted)} đơn vị; số liệu của đơn vị cấp dưới đã có trong báo cáo của "
-        f"đơn vị cấp trên không cộng lại lần nữa."
+        f"đơn vị cấp trên không cộng lại lần nữa." + (f" {left_out}" if left_out else "")
     )
 
     def read(question: Question) -> Reading:
@@ -212,7 +205,12 @@ def build_consolidated_report(
     page.page_break()
     _units_list(page, campaign, units)
     page.page_break()
-    _appendix_title(page, form, f"Tổng hợp từ {format_number(counted)} đơn vị đã báo cáo")
+    _appendix_title(
+        page,
+        form,
+        f"Tổng hợp từ {format_number(counted)} đơn vị đã báo cáo",
+        letterhead.attached_line(_year(now, campaign)),
+    )
     _figures_table(page, form, list(form.questions), read)
     return _save(page)
 
@@ -283,10 +281,10 @@ def _heading(page: _Page, letterhead: Letterhead, campaign, moment, *, dated: bo
     run(first, letterhead.superior.upper())
     page.paragraph(letterhead.body.upper(), bold=True, container=left, **centered)
     page.paragraph("*", container=left, **centered)
-    page.paragraph(letterhead.number, container=left, **centered)
+    page.paragraph(letterhead.report_number, container=left, **centered)
     party = right.paragraphs[0]
     party.alignment = WD_ALIGN_PARAGRAPH.CENTER
-    run(party, PARTY_NAME, bold=True, underline=True, size=Pt(15))
+    run(party, letterhead.party or PARTY_NAME, bold=True, underline=True, size=Pt(15))
     date_line = _date_line(letterhead.place, moment, campaign.zone, dated=dated)
     spaced = page.paragraph("", container=right, **centered)
     spaced.paragraph_format.space_before = Pt(12)
@@ -296,7 +294,17 @@ def _heading(page: _Page, letterhead: Letterhead, campaign, moment, *, dated: bo
             paragraph.paragraph_format.space_after = Pt(0)
 
 
-def _title(page: _Page, outline: Outline) -> None:
+def _year(moment: datetime, campaign: CampaignInfo) -> int:
+    return moment.astimezone(campaign.zone).year
+
+
+def _period(campaign: CampaignInfo) -> str | None:
+    """ "(Thời gian báo cáo từ ngày 11/5/2017 đến ngày 30/5/2022)", or None."""
+    period = campaign.period_text
+    return f"(Thời gian báo cáo {period})" if period else None
+
+
+def _title(page: _Page, outline: Outline, campaign: CampaignInfo) -> None:
     title = page.paragraph(
         outline.report_title, bold=True, size=Pt(15), align=WD_ALIGN_PARAGRAPH.CENTER, indent=False
     )
@@ -305,6 +313,11 @@ def _title(page: _Page, outline: Outline) -> None:
     page.paragraph(
         outline.report_subject, bold=True, align=WD_ALIGN_PARAGRAPH.CENTER, indent=False
     ).paragraph_format.space_after = Pt(0)
+    period = _period(campaign)
+    if period:
+        page.paragraph(
+            period, italic=True, align=WD_ALIGN_PARAGRAPH.CENTER, indent=False
+        ).paragraph_format.space_after = Pt(0)
     rule = page.paragraph("-----", align=WD_ALIGN_PARAGRAPH.CENTER, indent=False)
     rule.paragraph_format.space_after = Pt(12)
 
@@ -313,13 +326,16 @@ def _title(page: _Page, outline: Outline) -> None:
 
 
 class _Body:
-    def __init__(self, page, form, read, narratives, placeholder, *, documents: bool) -> None:
+    def __init__(
+        self, page, form, read, narratives, placeholder, *, documents: bool, notes=None
+    ) -> None:
         self.page = page
         self.form = form
         self.read = read
         self.narratives = narratives
         self.placeholder = placeholder
         self.documents = documents  # list a unit's documents under their figure sentence
+        self.notes = notes or {}  # {question key: the unit's note}, printed under the figure
 
     def write(self, outline: Outline) -> None:
         for section in outline.sections:
@@ -335,6 +351,10 @@ class _Body:
             self._point(point)
 
     def _point(self, point: Point) -> None:
+        written = (self.narratives.get(point.key) or "").strip()
+        if written and not point.numbered and not point.points and not point.figures:
+            self._text(point.key, leaf=True)  # the unit's own words replace the guidance
+            return
         paragraph = self.page.paragraph(keep_with_next=True)
         words = f"{point.mark} {point.text}" if point.mark else point.text
         if point.numbered:
@@ -354,6 +374,10 @@ class _Body:
             if text is None:
                 continue
             self.page.paragraph(text)
+            for clause in sentence.clauses:
+                note = self.notes.get(clause.question)
+                if note:
+                    self.page.paragraph(f"(Ghi chú: {note})", italic=True)
             if self.documents:
                 self._documents(sentence)
 
@@ -404,7 +428,7 @@ def _signature(page: _Page, letterhead: Letterhead) -> None:
         page.paragraph(
             f"- {line}", size=Pt(11), container=left, indent=False, align=WD_ALIGN_PARAGRAPH.LEFT
         )
-    lines = [letterhead.on_behalf, letterhead.position]
+    lines = [letterhead.signer_for, letterhead.signer_title]
     first = True
     for line in filter(None, lines):
         paragraph = right.paragraphs[0] if first else right.add_paragraph()
@@ -414,8 +438,8 @@ def _signature(page: _Page, letterhead: Letterhead) -> None:
     for _ in range(3):
         right.add_paragraph()
     name = page.paragraph("", container=right, align=WD_ALIGN_PARAGRAPH.CENTER, indent=False)
-    if letterhead.signer:
-        run(name, letterhead.signer, bold=True)
+    if letterhead.signer_name:
+        run(name, letterhead.signer_name, bold=True)
     else:
         run(name, "(ký, ghi rõ họ tên)", italic=True, color=GREY)
     for cell in (left, right):
@@ -434,32 +458,51 @@ def _units_list(page: _Page, campaign, units: Sequence[UnitReport]) -> None:
         _row(table, [str(number), unit.name, status_title(unit.status), when])
 
 
-def _appendix_title(page: _Page, form: Form, who: str) -> None:
+def _appendix_title(page: _Page, form: Form, who: str, attached: str) -> None:
+    """ "Biểu số 01", the Phụ lục's title, the report it is attached to, and whose it is."""
     head, _, rest = form.title.partition(" — ")
     center = {"align": WD_ALIGN_PARAGRAPH.CENTER, "indent": False}
+    page.paragraph(
+        TABLE_NUMBER, bold=True, align=WD_ALIGN_PARAGRAPH.RIGHT, indent=False
+    ).paragraph_format.space_after = Pt(0)
     page.paragraph(head, bold=True, **center).paragraph_format.space_after = Pt(0)
     if rest:
         page.paragraph(rest, bold=True, **center).paragraph_format.space_after = Pt(0)
-    if form.subtitle:
-        page.paragraph(form.subtitle, italic=True, **center).paragraph_format.space_after = Pt(0)
+    page.paragraph(attached, italic=True, **center).paragraph_format.space_after = Pt(0)
     page.paragraph(who, bold=True, **center)
 
 
-def _figures_table(page: _Page, form: Form, questions: list[Question], read) -> None:
-    """The Phụ lục as a table: one row per section, one per question, the value written out."""
+def _figures_table(
+    page: _Page,
+    form: Form,
+    questions: list[Question],
+    read,
+    notes: Mapping[str, str] | None = None,
+) -> None:
+    """The Phụ lục as a table in the plan's words (labels as the printed Phụ lục has them,
+    "* Cấp tỉnh:" lines for headings): one row per section, one per question, the value
+    written out, and the unit's note under its value."""
     table = _grid(page, ["Mục", "Nội dung", "Số liệu"], [Mm(14), Mm(96)])
     shown = {q.section for q in questions} | {q.section.split(".")[0] for q in questions}
     for section in form.sections:
         if section.key not in shown:
             continue
         _row(table, [section.key, section.title], bold=True)
+        heading = None
         for question in questions:
             if question.section != section.key:
                 continue
+            if question.heading and question.heading != heading:
+                _row(table, ["", f"* {question.heading}:"], bold=True)
+            heading = question.heading
             reading = read(question)
             value = _table_value(question, reading)
             quiet = reading.not_applicable or value in (UNANSWERED_TEXT, NO_DATA_TEXT)
-            _row(table, ["", question.label, value], italic_last=quiet)
+            note = (notes or {}).get(question.key)
+            if note:
+                value += f"\n(Ghi chú: {note})"
+            label = display_label(question, section)
+            _row(table, ["", label, value], italic_last=quiet)
 
 
 def _table_value(question: Question, reading: Reading) -> str:

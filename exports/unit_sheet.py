@@ -1,10 +1,11 @@
 """One unit's Phụ lục as a worksheet that reads like the printed Phụ lục of Kế hoạch 131-KH/TU.
 
 The sheet opens with the unit's own Party heading (`exports.heading`: its superior body and name,
-place and date, from the unit list), then the form's title, the line "(Kèm theo Kế hoạch …)",
-the period and the deadline, then the sections in form order with the plan's labels and the
-unit's values, and ends with "Nơi nhận" and the signer block. Internal lines (unit code,
-campaign code, status, export time) go to the page footer. The layout is derived from the form
+place and date, from the unit list), "Biểu số 01", the form's title, the line "(Kèm theo Báo cáo
+số …-BC/HU, ngày … của Huyện ủy …)" naming the unit's own report it is attached to, the period
+and the deadline, then the sections in form order with the plan's labels and the
+unit's values, and ends with "Nơi nhận" and the signer block. The unit's name, status and the
+moment of the figures go to the page footer. The layout is derived from the form
 alone, so another form file exports without code changes:
 
 * consecutive `documents` questions of a section become side-by-side column groups (for CT37:
@@ -37,24 +38,27 @@ from conversations.statuses import DONE
 from exports.cells import (
     DATE_FORMAT,
     PAPER_A4,
-    PERCENT_FORMAT,
     UNANSWERED_FILL,
     CellStyle,
     RowWriter,
     StyleBook,
     format_quote,
+    grouped_format,
     iso_date,
     line_height,
+    percent_text,
     release,
     set_footer,
     text_lines,
 )
 from exports.data import AnswerData, CampaignInfo, UnitReport
 from exports.figures import documents_of, numbers_of, unit_words
-from exports.heading import DocumentFrame, unit_letterhead
+from exports.heading import DocumentFrame
+from exports.letterhead import unit_letterhead
 
 NUMBER_WIDTH, DATE_WIDTH, SUMMARY_WIDTH, BULLET_WIDTH = 15.0, 11.5, 25.0, 6.0
 SIZE = 12
+TABLE_NUMBER = "Biểu số 01"  # the annex of a unit's report has one table
 UNANSWERED_TEXT = "(chưa trả lời)"
 NOT_APPLICABLE_TEXT = "Không áp dụng"
 NO_DOCUMENTS_TEXT = "(không có văn bản)"
@@ -62,6 +66,7 @@ NO_DOCUMENTS_TEXT = "(không có văn bản)"
 _PLAIN = CellStyle(size=SIZE, border="none", vertical="top")
 TITLE = _PLAIN.but(bold=True, size=13, horizontal="center", vertical="center", wrap=True)
 SUBTITLE = _PLAIN.but(italic=True, horizontal="center", vertical="center", wrap=True)
+TABLE_NUMBER_STYLE = _PLAIN.but(bold=True, horizontal="right")
 SECTION_NUMBER = _PLAIN.but(bold=True)
 SECTION_TITLE = _PLAIN.but(bold=True, wrap=True)
 HEADING = _PLAIN.but(bold=True, italic=True, wrap=True)
@@ -110,7 +115,7 @@ def display_label(question: Question, section: Section) -> str:
 def _number_format(unit: str | None, *, before: str = "") -> str:
     word = format_quote(unit or "")
     head = f'"{before}"' if before else ""
-    return head + "#,##0" + (f'" {word}"' if word else "")
+    return grouped_format(head, f'" {word}"' if word else "")
 
 
 class UnitSheet:
@@ -176,10 +181,7 @@ class UnitSheet:
             state += f" ({late})" if late else ""
         else:
             state += f", {report.answered}/{report.total} câu"
-        internal = (
-            f"Mã đơn vị {report.code} · đợt {self.info.code} · {state} · "
-            f"xuất lúc {format_moment(self.now, zone)}"
-        )
+        internal = f"{report.name} · {state} · số liệu đến {format_moment(self.now, zone)}"
         set_footer(ws, internal, "Trang &P/&N", size=8)
 
     def _full_row(self, out: RowWriter, text: str, style: CellStyle, size: float) -> None:
@@ -189,11 +191,12 @@ class UnitSheet:
         out.append(cells, height=lines * line_height(size), merges=[(1, self.columns)])
 
     def _header(self, out: RowWriter, report: UnitReport) -> None:
-        self.frame.top(out, unit_letterhead(self.info, report), self.now)
+        letterhead = unit_letterhead(self.info, report)
+        self.frame.top(out, letterhead, self.now)
+        self._full_row(out, TABLE_NUMBER, TABLE_NUMBER_STYLE, SIZE)
         self._full_row(out, self.form.title, TITLE, 13)
-        attached = self.info.document.attached_to or self.form.subtitle or self.info.issued_by
-        if attached:
-            self._full_row(out, attached, SUBTITLE, SIZE)
+        year = self.now.astimezone(self.info.zone).year
+        self._full_row(out, letterhead.attached_line(year), SUBTITLE, SIZE)
         period = self.info.period_text
         when = f"Số liệu {period}; " if period else ""
         receiver = f"gửi {self.info.receiver} " if self.info.receiver else "gửi "
@@ -308,8 +311,8 @@ class UnitSheet:
         if numbers is None:
             return self._spread(out, str(value), VALUE_TEXT), spread, 1
         if kind == QuestionKind.PERCENT:
-            style = VALUE.but(number_format=PERCENT_FORMAT)
-            cells = [out.cell(numbers[0], style), out.cell(None, VALUE), out.cell(None, VALUE)]
+            text = percent_text(numbers[0])
+            cells = [out.cell(text, VALUE), out.cell(None, VALUE), out.cell(None, VALUE)]
             return cells, [], 1
         if kind == QuestionKind.PAIR:
             times, people = unit_words(question)
@@ -328,8 +331,7 @@ class UnitSheet:
                 ),
             ]
             if total:
-                rate_style = VALUE.but(number_format='"đạt "' + PERCENT_FORMAT)
-                cells.append(out.cell(done * 100 / total, rate_style))
+                cells.append(out.cell(f"đạt {percent_text(done * 100 / total)}", VALUE))
             else:
                 cells.append(out.cell("—", VALUE))
             return cells, [], 1

@@ -80,6 +80,7 @@ class Unit(SQLModel, table=True):
     place: str | None = Field(default=None, max_length=100)
     signer_for: str | None = Field(default=None, max_length=100)
     signer_title: str | None = Field(default=None, max_length=100)
+    symbol: str | None = Field(default=None, max_length=20)  # ký hiệu: "HU" in "Số …-BC/HU"
 
 
 class Contact(SQLModel, table=True):

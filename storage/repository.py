@@ -85,10 +85,7 @@ def current_campaign(session: Session, code: str | None = None) -> Campaign:
                 "chưa có đợt báo cáo nào; chạy: baocao campaign load TỆP", ErrorKind.NOT_FOUND
             )
         return _cached_campaign(session, versions[0])
-    query = select(Campaign).where(Campaign.code == code)
-    if code.isdigit():
-        query = select(Campaign).where((Campaign.code == code) | (Campaign.id == int(code)))
-    campaign = session.exec(query).first()
+    campaign = session.exec(select(Campaign).where(Campaign.code == code)).first()
     if campaign is None:
         raise StorageError(f"không có đợt báo cáo '{code}'", ErrorKind.NOT_FOUND)
     return campaign
@@ -194,7 +191,14 @@ def seed_if_empty(session: Session, now: datetime) -> bool:
 # --- units ----------------------------------------------------------------------------------
 
 
-UNIT_DOCUMENT_FIELDS = ("superior", "heading_name", "place", "signer_for", "signer_title")
+UNIT_DOCUMENT_FIELDS = (
+    "superior",
+    "heading_name",
+    "place",
+    "signer_for",
+    "signer_title",
+    "symbol",
+)
 
 
 @dataclass(frozen=True)
@@ -209,6 +213,7 @@ class UnitRow:
     place: str = ""
     signer_for: str = ""
     signer_title: str = ""
+    symbol: str = ""
 
 
 def replace_units(session: Session, rows: Iterable[UnitRow]) -> tuple[int, int]:

@@ -121,3 +121,13 @@ def test_conversations_do_no_io() -> None:
             roots = {target.split(".")[0] for target in imported_names(path, name)}
             used = sorted(roots & set(IO_LIBRARIES))
             assert not used, f"{name} imports {used}"
+
+
+def test_exports_read_no_database() -> None:
+    """Documents are built from one snapshot (`bot.documents.snapshot`): the builders in
+    exports/ only see plain data and never reach storage or a database library."""
+    for name, path in all_modules().items():
+        if name.startswith("exports."):
+            roots = {target.split(".")[0] for target in imported_names(path, name)}
+            used = sorted(roots & {"storage", "bot", "sqlmodel", "sqlalchemy"})
+            assert not used, f"{name} imports {used}"

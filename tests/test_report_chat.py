@@ -96,6 +96,7 @@ def test_texts_lock_on_submission_and_the_draft_carries_them(service, database, 
     assert "_bao-cao_HU-NP_" in built.filename and built.filename.endswith(".docx")
     document = docx.Document(io.BytesIO(built.data))
     paragraphs = [p.text for p in document.paragraphs]
-    at = paragraphs.index("- Khái quát đặc điểm, tình hình chung của cơ quan, đơn vị, địa phương.")
+    # the unit's text stands where the Đề cương's prompt was (the prompt is not printed)
+    at = paragraphs.index("I- ĐẶC ĐIỂM, TÌNH HÌNH")
     assert paragraphs[at + 1] == "Huyện có 9 xã, thị trấn; dân số khoảng 140 nghìn người."
     assert "DỰ THẢO" not in document.sections[0].header.paragraphs[0].text  # submitted

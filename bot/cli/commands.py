@@ -24,6 +24,8 @@ from bot.cli.members import add_parser as add_members_parser
 from bot.cli.members import cmd_members
 from bot.cli.refusals import refused
 from bot.cli.text import UsageError, VietnameseParser
+from bot.deadlines import campaign_deadlines
+from bot.documents.district import district_to_file
 from bot.documents.report_files import export_signed_reports
 from bot.documents.workbooks import export_per_unit, export_to_file
 from bot.runner import run
@@ -37,7 +39,6 @@ from conversations.labels import group_title, level_title
 from conversations.messages import format_deadline, format_moment
 from conversations.reminder_plan import after_quiet
 from exports.consolidation import status_summary
-from exports.data import campaign_deadlines
 from storage.database import DatabaseUrlError
 from storage.models import OutboxMessage
 from storage.outbox_store import count_failed, requeue_failed, undelivered_rows
@@ -125,6 +126,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="báo cáo có chữ ký của mọi đơn vị (đơn vị chưa gửi: dự thảo), vào thư mục hoặc .zip",
     )
     export.add_argument("--unit", metavar="MÃ", help="chỉ Phụ lục của một đơn vị")
+    export.add_argument(
+        "--scope", metavar="MÃ", help="bảng của một đơn vị (huyện) và các đơn vị trực thuộc"
+    )
     export.add_argument("--campaign", metavar="MÃ_ĐỢT", help="đợt báo cáo (mặc định: đợt mới nhất)")
     export.add_argument("--no-unit-sheets", action="store_true", help="không tạo sheet từng đơn vị")
 
@@ -133,6 +137,9 @@ def build_parser() -> argparse.ArgumentParser:
     report_what.add_argument("--unit", metavar="MÃ", help="báo cáo của một đơn vị")
     report_what.add_argument(
         "--consolidated", action="store_true", help="báo cáo tổng hợp của Ban Dân vận"
+    )
+    report_what.add_argument(
+        "--scope", metavar="MÃ", help="báo cáo tổng hợp của một đơn vị (huyện) và đơn vị trực thuộc"
     )
     report.add_argument("--output", "-o", required=True, metavar="TỆP.docx")
     report.add_argument("--campaign", metavar="MÃ_ĐỢT")
@@ -362,6 +369,10 @@ def cmd_export(app: App, args: argparse.Namespace) -> int:
         return export_signed_reports(app, args.reports, campaign_code=args.campaign)
     if args.per_unit:
         return export_per_unit(app, args.per_unit, campaign_code=args.campaign)
+    if args.scope:
+        return district_to_file(
+            app, args.output, args.scope, word=False, campaign_code=args.campaign
+        )
     return export_to_file(
         app,
         args.output,
@@ -374,6 +385,10 @@ def cmd_export(app: App, args: argparse.Namespace) -> int:
 def cmd_report(app: App, args: argparse.Namespace) -> int:
     from bot.documents.word_reports import report_to_file
 
+    if args.scope:
+        return district_to_file(
+            app, args.output, args.scope, word=True, campaign_code=args.campaign
+        )
     return report_to_file(app, args.output, unit_code=args.unit, campaign_code=args.campaign)
 
 

@@ -20,12 +20,12 @@ from datetime import datetime
 from pathlib import Path
 
 from bot.cli.output_files import ascii_name, replaced_atomically
-from bot.documents.word_reports import LoadedReport, build_unit_draft, load_for_report
+from bot.documents.snapshot import Snapshot, load_snapshot
+from bot.documents.word_reports import build_unit_draft
 from bot.documents.workbooks import check_per_unit_target
 from exports.consolidated import unit_tree
-from exports.data import SignedFile, UnitReport, load_signed
+from exports.data import SignedFile, UnitReport
 from storage.database import Database
-from storage.repository import current_campaign, unit_by_code
 from storage.signed_reports import SIGNED_FOLDER
 
 _UNSAFE = re.compile(r'[\x00-\x1f\x7f/\\:*?"<>|]+')
@@ -74,7 +74,7 @@ def signed_reports_zip_bytes(
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         for name, data in collected.entries():
             archive.writestr(name, data)
-    info = collected.loaded.campaign
+    info = collected.loaded.info
     stamp = now.astimezone(info.zone).strftime("%Y%m%d-%H%M")
     code = ascii_name(info.code).upper()
     return f"{code}_bao-cao-co-chu-ky_{stamp}.zip", buffer.getvalue()
@@ -84,16 +84,14 @@ def signed_reports_zip_bytes(
 class CollectedReports:
     """Every unit's signed files (or its draft), read lazily in the "Tổng hợp" order."""
 
-    loaded: LoadedReport
-    signed: dict[str, list[SignedFile]]
-    parents: dict[str, str]
+    loaded: Snapshot
     data_dir: Path
     now: datetime
     missing: list[str] = field(default_factory=list)
 
     def entries(self) -> Iterator[tuple[str, bytes]]:
         for unit in unit_tree(self.loaded.form, self.loaded.units).ordered():
-            files = self.signed.get(unit.code, [])
+            files = self.loaded.signed.get(unit.code, [])
             for number, file in enumerate(files, start=1):
                 data = read_stored_file(self.data_dir, file.path)
                 if data is None:
@@ -101,22 +99,15 @@ class CollectedReports:
                     continue
                 yield report_file_name(unit, _extension(file), number), data
             if not files:
-                draft = build_unit_draft(self.loaded, unit, self.parents.get(unit.code), self.now)
+                draft = build_unit_draft(self.loaded, unit, self.now)
                 yield report_file_name(unit, "docx", draft=True), draft
 
 
 def collect_signed_reports(
     database: Database, data_dir: Path, now: datetime, campaign_code: str | None
 ) -> CollectedReports:
-    with database.transaction() as session:
-        loaded = load_for_report(session, campaign_code, None)
-        signed = load_signed(session, current_campaign(session, campaign_code))
-        parents = {
-            unit.code: unit_by_code(session, unit.parent_code).name
-            for unit in loaded.units
-            if unit.parent_code
-        }
-    return CollectedReports(loaded, signed, parents, data_dir, now)
+    snapshot = load_snapshot(database, campaign_code=campaign_code, signed=True, outline=True)
+    return CollectedReports(snapshot, data_dir, now)
 
 
 def read_stored_file(data_dir: str | os.PathLike, relative: str) -> bytes | None:

@@ -21,8 +21,9 @@ from typing import TextIO
 
 from bot.cli.output_files import ascii_name, replaced_atomically
 from bot.cli.output_files import check_output_path as check_path
+from bot.documents.snapshot import Snapshot, load_snapshot
 from exports.cells import grouped
-from exports.data import CampaignInfo, load_reports, load_signed
+from exports.data import CampaignInfo
 from exports.excel import (
     UNIT_SHEET_LIMIT,
     ExportResult,
@@ -31,7 +32,6 @@ from exports.excel import (
     write_unit_workbooks,
 )
 from storage.database import Database
-from storage.repository import current_campaign
 
 PROGRESS_EVERY = 1000
 LARGE_EXPORT = 500
@@ -44,30 +44,21 @@ def export_filename(info: CampaignInfo, unit_code: str | None, now: datetime) ->
     return f"{ascii_name(info.code).upper()}_{what}_{stamp}.xlsx"
 
 
-def _load(database: Database, campaign_code: str | None, unit_code: str | None):
-    with database.transaction() as session:
-        campaign = current_campaign(session, campaign_code)
-        return load_reports(session, campaign, unit_code)
-
-
 def _write(
     output,
-    database: Database,
+    snapshot: Snapshot,
     *,
-    campaign_code: str | None,
     unit_code: str | None,
     unit_sheets: bool,
     now: datetime,
     progress=None,
-    loaded=None,
 ) -> tuple[str, ExportResult]:
-    info, form, reports = loaded or _load(database, campaign_code, unit_code)
+    """Build from one snapshot: the Phụ lục of `unit_code`, or the consolidated workbook."""
+    info, form, reports = snapshot.info, snapshot.form, snapshot.units
     name = export_filename(info, reports[0].code if unit_code else None, now)
     if unit_code:
         result = write_unit_workbook(output, info, form, reports[0], now=now)
     else:
-        with database.transaction() as session:
-            signed = load_signed(session, current_campaign(session, info.code))
         result = write_consolidated_workbook(
             output,
             info,
@@ -76,7 +67,7 @@ def _write(
             now=now,
             unit_sheets=unit_sheets,
             progress=progress,
-            signed=signed,
+            signed=snapshot.signed,
         )
     return name, result
 
@@ -84,6 +75,7 @@ def _write(
 def export_bytes(
     database: Database,
     *,
+    campaign_id: int | None = None,
     campaign_code: str | None = None,
     unit_code: str | None = None,
     unit_sheets: bool = True,
@@ -91,24 +83,25 @@ def export_bytes(
 ) -> tuple[str, bytes]:
     """(file name, workbook bytes): the consolidated workbook, or `unit_code`'s Phụ lục.
 
-    `campaign_code` may be a campaign's code or id; None means the current campaign.
-    Raises `StorageError` for an unknown campaign or unit.
+    The campaign is `campaign_id`, else the one whose code is `campaign_code`, else the current
+    one. Raises `StorageError` for an unknown campaign or unit.
     """
-    buffer = io.BytesIO()
-    name, _ = _write(
-        buffer,
+    snapshot = load_snapshot(
         database,
+        campaign_id=campaign_id,
         campaign_code=campaign_code,
         unit_code=unit_code,
-        unit_sheets=unit_sheets,
-        now=now,
+        signed=unit_code is None,
     )
+    buffer = io.BytesIO()
+    name, _ = _write(buffer, snapshot, unit_code=unit_code, unit_sheets=unit_sheets, now=now)
     return name, buffer.getvalue()
 
 
 def per_unit_zip_bytes(database: Database, *, now: datetime) -> tuple[str, bytes]:
     """(file name, zip bytes): every unit's Phụ lục, as `baocao export --per-unit TỆP.zip`."""
-    info, form, reports = _load(database, None, None)
+    snapshot = load_snapshot(database)
+    info, form, reports = snapshot.info, snapshot.form, snapshot.units
     buffer = io.BytesIO()
     write_unit_workbooks(
         buffer, info, form, reports, now=now, name=lambda r: export_filename(info, r.code, now)
@@ -155,8 +148,10 @@ def export_to_file(
         return 1
     path = Path(output)
     now = app.clock()
-    loaded = _load(app.database, campaign_code, unit_code)  # StorageError → clear line, exit 1
-    units = len(loaded[2])
+    snapshot = load_snapshot(  # StorageError → one clear line, exit 1
+        app.database, campaign_code=campaign_code, unit_code=unit_code, signed=unit_code is None
+    )
+    units = len(snapshot.units)
     progress = None
     if not unit_code and (units > LARGE_EXPORT or sys.stderr.isatty()):
         progress = _ProgressLine(sys.stderr)
@@ -164,19 +159,17 @@ def export_to_file(
         with replaced_atomically(path) as stream:
             _, result = _write(
                 stream,
-                app.database,
-                campaign_code=campaign_code,
+                snapshot,
                 unit_code=unit_code,
                 unit_sheets=unit_sheets,
                 now=now,
                 progress=progress,
-                loaded=loaded,
             )
     except OSError as error:
         print(f"baocao: không ghi được {path}: {error.strerror or error}", file=sys.stderr)
         return 1
     if unit_code:
-        print(f"Đã xuất Phụ lục của {loaded[2][0].name} vào {path}")
+        print(f"Đã xuất Phụ lục của {snapshot.units[0].name} vào {path}")
     else:
         extra = ""
         if result.unit_sheets_skipped:
@@ -211,7 +204,8 @@ def export_per_unit(app, target: str | os.PathLike, *, campaign_code: str | None
         return 1
     path = Path(target)
     now = app.clock()
-    info, form, reports = _load(app.database, campaign_code, None)
+    snapshot = load_snapshot(app.database, campaign_code=campaign_code)
+    info, form, reports = snapshot.info, snapshot.form, snapshot.units
 
     def name(report) -> str:
         return export_filename(info, report.code, now)

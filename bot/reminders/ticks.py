@@ -36,6 +36,7 @@ from functools import partial
 
 from sqlmodel import Session
 
+from bot.deadlines import campaign_deadlines
 from bot.messaging import Outbound
 from conversations.engine import CHOICES
 from conversations.reminder_plan import (
@@ -49,6 +50,7 @@ from conversations.reminder_plan import (
     officer_text,
     plan_slots,
 )
+from exports.consolidation import Deadlines
 from storage.database import Database
 from storage.models import Campaign
 from storage.reminder_store import (
@@ -62,7 +64,6 @@ from storage.reminder_store import (
     unit_standings,
 )
 from storage.repository import campaign_spec, list_campaigns
-from storage.staff_store import unit_deadlines_by_code
 
 __all__ = [
     "SPREAD_RATE",
@@ -252,9 +253,9 @@ def _act(
             kind=KIND_DIGEST,
             now=now,
         )
-    own = unit_deadlines_by_code(session, campaign.id)
+    own = campaign_deadlines(session, campaign)
     if now >= campaign.deadline:  # an extended unit is not overdue before its own deadline
-        people = [p for p in people if own.get(p.unit.code, campaign.deadline) <= now]
+        people = [p for p in people if own.of(p.unit.code) <= now]
     return queue_messages(
         session,
         campaign_id=campaign.id,
@@ -267,7 +268,7 @@ def _act(
 
 
 def _officer_messages(
-    campaign: Campaign, people: list[Recipient], now: datetime, zone, own: dict[str, datetime]
+    campaign: Campaign, people: list[Recipient], now: datetime, zone, own: Deadlines
 ) -> list[tuple[Recipient, dict]]:
     """One payload per unit, shared by its contacts (the text is about the unit and names its
     own deadline when it was extended)."""
@@ -276,7 +277,7 @@ def _officer_messages(
     for person in people:
         payload = payloads.get(person.unit)  # type: ignore[arg-type]
         if payload is None:
-            deadline = own.get(person.unit.code, campaign.deadline)
+            deadline = own.of(person.unit.code)
             payload = reminder_payload(_officer_text(campaign, person, now, zone, deadline))
             payloads[person.unit] = payload  # type: ignore[index]
         messages.append((person, payload))
@@ -329,7 +330,7 @@ def remind_now(
     spec = campaign_spec(campaign)
     audience = load_audience(session, campaign, unit_code)
     not_before = after_quiet(now, spec.reminders, spec.zone)
-    own = unit_deadlines_by_code(session, campaign.id)
+    own = campaign_deadlines(session, campaign)
     messages = _officer_messages(campaign, audience.officers, not_before, spec.zone, own)
     count = queue_messages(
         session,

@@ -23,7 +23,7 @@ from bot.web.staff.members_page import add_member_pages
 from bot.web.staff.routes import StaffWeb, add_staff_pages
 from bot.web.staff.workspace import add_routes as add_workspace_pages
 from storage.database import Database
-from storage.models import Campaign, Unit
+from storage.models import Unit
 from storage.repository import find_download
 
 EXPORT_KIND = "export"
@@ -117,8 +117,7 @@ def _export_for_token(deps: WebDeps, token: str) -> tuple[str, bytes] | None:
         grant = find_download(session, token, now)
         if grant is None or grant.kind not in (EXPORT_KIND, REPORT_KIND):
             return None  # an upload link opens the upload page, never a download
-        campaign = session.get(Campaign, grant.campaign_id)
         unit = session.get(Unit, grant.unit_id) if grant.unit_id else None
-        campaign_code, unit_code = campaign.code, unit.code if unit else None
+        campaign_id, unit_code = grant.campaign_id, unit.code if unit else None
         build = report_bytes if grant.kind == REPORT_KIND and unit_code else export_bytes
-    return build(deps.database, campaign_code=campaign_code, unit_code=unit_code, now=now)
+    return build(deps.database, campaign_id=campaign_id, unit_code=unit_code, now=now)

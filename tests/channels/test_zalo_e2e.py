@@ -27,13 +27,13 @@ from sqlmodel import select
 from bot.app import App, assemble, build_app
 from bot.channels.zalo import ZaloChannel, render_parts
 from bot.clock import FakeClock
+from bot.deadlines import campaign_deadlines
 from bot.messaging import Attachment, Inbound, Outbound
 from bot.runner import ChannelStartError, serve
 from bot.service import BAD_CODE_TEXT, STRANGER_TEXT, TEXT_ONLY_TEXT
 from bot.settings import Settings
 from bot.status import status_text
 from conversations.engine import Choice
-from exports.data import campaign_deadlines
 from storage.models import Answer, AnswerHistory, DownloadToken, OutboxMessage, Submission
 from storage.progress import campaign_progress
 from storage.quota import usage

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from bot.deadlines import campaign_deadlines
 from bot.documents.workbooks import export_bytes
 from bot.status import status_text
 from conversations.labels import GROUP_ORDER
@@ -23,7 +24,6 @@ from exports.consolidation import (
     status_counts,
     status_summary,
 )
-from exports.data import campaign_deadlines
 from storage.progress import campaign_progress
 from storage.repository import UnitRow, current_campaign
 from tests.exports.conftest import (
@@ -109,7 +109,7 @@ def test_every_total_cell_of_the_hand_computed_example(example):
     assert ws.cell(self_check, 3).value == "Tổng hợp từ 1/4 đơn vị đã nộp"  # HU-BACAI
     assert ws.cell(province, 3).value == "Tổng hợp từ 3/10 đơn vị đã nộp"
 
-    teams = columns[("Số đoàn KT", "Số đoàn")]
+    teams = columns[("Số đoàn kiểm tra", "Số đoàn")]
     # 4 (DU-STNMT) + 5 (HU-NP); not the communes' 2 + 1, not CB-TTT's 100, not HU-NH's 50
     assert ws.cell(direct, teams).value == 9
     assert ws.cell(self_check, teams).value == 3
@@ -122,21 +122,21 @@ def test_every_total_cell_of_the_hand_computed_example(example):
 
     done = columns[("4.3. Khiếu nại", "Số đơn đã giải quyết")]
     assert [ws.cell(direct, done + i).value for i in (0, 1)] == [55, 60]  # 10+45, 10+50
-    assert ws.cell(direct, done + 2).value == pytest.approx(55 / 60 * 100)
+    assert ws.cell(direct, done + 2).value == "91,7%"  # 55/60, printed text, decimal comma
     assert [ws.cell(self_check, done + i).value for i in range(3)] == [0, 0, "—"]
     assert [ws.cell(province, done + i).value for i in (0, 1)] == [55, 60]
-    assert ws.cell(province, done + 2).value == pytest.approx(55 / 60 * 100)
+    assert ws.cell(province, done + 2).value == "91,7%"
 
     times = columns[("4.1. Tiếp định kỳ (huyện, sở)", "lượt")]
     assert [ws.cell(direct, times + i).value for i in (0, 1)] == [5, 50]  # 2+3, 20+30
     assert [ws.cell(province, times + i).value for i in (0, 1)] == [5, 50]
     assert ws.cell(self_check, times).value is None
 
-    pct = columns[("Chỉ số hài lòng (%)", "% (dòng cộng: TB)")]
-    assert ws.cell(direct, pct).value == pytest.approx(80)  # CB-TTT's draft 10 left out
-    assert ws.cell(self_check, pct).value == pytest.approx(60)
-    assert ws.cell(province, pct).value == pytest.approx((80 + 60) / 2)  # an average, labelled
-    assert ws.cell(province, pct).number_format.startswith('"TB ')
+    pct = columns[("Chỉ số hài lòng (%)", "% (dòng cộng: bình quân)")]
+    assert ws.cell(direct, pct).value == "80,0%"  # CB-TTT's draft 10 left out
+    assert ws.cell(self_check, pct).value == "60,0%"
+    assert ws.cell(province, pct).value == "70,0%"  # (80 + 60) / 2: an average, in italics
+    assert ws.cell(province, pct).font.italic
 
 
 def test_units_show_status_and_progress_and_children_sit_beneath_their_parent(example):
@@ -146,7 +146,8 @@ def test_units_show_status_and_progress_and_children_sit_beneath_their_parent(ex
     assert ws.cell(district + 1, 2).value == "– Đảng ủy thị trấn Phước Dân"
     assert ws.cell(district + 2, 2).value == "– Đảng ủy xã Phước Hậu"
     assert ws.cell(district + 1, 2).alignment.indent > ws.cell(district, 2).alignment.indent
-    assert ws.cell(district + 1, 1).value is None  # detail, not a numbered unit of the group
+    # every row numbered in turn, the detail too: the STT never skips a number
+    assert ws.cell(district + 1, 1).value == ws.cell(district, 1).value + 1
     assert ws.cell(district, 3).value == "đã nộp"
     draft = unit_row(ws, "Chi bộ Thanh tra tỉnh")
     assert ws.cell(draft, 3).value == "đang điền 3/14 câu"
@@ -177,7 +178,7 @@ def test_the_mismatch_sheet_lists_the_planted_mismatch_and_marks_the_cell(exampl
     commune_party = columns[("4.2. Đối thoại xã — cấp ủy", "Số hội nghị")]
     marked = ws.cell(unit_row(ws, "Ban Thường vụ Huyện ủy Ninh Phước"), commune_party)
     assert marked.value == 7 and marked.fill.fgColor.rgb.endswith("F8CBAD")
-    teams = columns[("Số đoàn KT", "Số đoàn")]  # 2 + 1 ≤ 5: not marked
+    teams = columns[("Số đoàn kiểm tra", "Số đoàn")]  # 2 + 1 ≤ 5: not marked
     plain = ws.cell(unit_row(ws, "Ban Thường vụ Huyện ủy Ninh Phước"), teams)
     assert plain.fill.fgColor.rgb in ("00000000", None)
 
@@ -209,7 +210,7 @@ def test_parent_in_another_group_three_levels_and_missing_parent_in_the_workbook
     _, data = export_bytes(store.database, now=NOW, unit_sheets=False)
     ws = open_workbook(data)["Tổng hợp"]
     columns, rows = totals(ws)
-    teams = columns[("Số đoàn KT", "Số đoàn")]
+    teams = columns[("Số đoàn kiểm tra", "Số đoàn")]
     assert ws.cell(rows["direct"], teams).value == 5
     assert ws.cell(rows["self"], teams).value == 8  # the orphan counts as a root
     assert ws.cell(rows["province"], teams).value == 13

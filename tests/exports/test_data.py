@@ -11,8 +11,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import event
 
+from bot.documents.snapshot import load_reports
 from conversations.forms import load_form
-from exports.data import AnswerData, CampaignInfo, load_reports
+from exports.data import AnswerData, CampaignInfo
 from exports.figures import (
     AVG,
     EMPTY,
@@ -171,7 +172,7 @@ def test_totals_follow_the_consolidation_rules(raws):
 def test_unit_figures_keep_na_unanswered_and_not_asked_apart():
     ratio = FORM.question("complaints")
     assert [f.role for f in unit_figures(ratio, None, True)] == [UNANSWERED] * 3
-    assert [f.value for f in unit_figures(ratio, AnswerData(None, True), True)] == ["KAD"] * 3
+    assert [f.value for f in unit_figures(ratio, AnswerData(None, True), True)] == ["x"] * 3
     assert [f.role for f in unit_figures(ratio, AnswerData(None, True), True)] == [NA] * 3
     assert [f.role for f in unit_figures(ratio, AnswerData({"done": 1}), False)] == [NOT_ASKED] * 3
     zero = unit_figures(ratio, AnswerData({"done": 0, "total": 0}), True)

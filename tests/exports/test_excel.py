@@ -14,9 +14,10 @@ from datetime import UTC, datetime
 import pytest
 from openpyxl.styles.numbers import is_date_format
 
+from bot.documents.snapshot import load_reports
 from bot.documents.workbooks import export_bytes, export_filename
 from conversations.forms import load_form
-from exports.data import load_reports
+from exports.cells import INTEGER_FORMAT
 from exports.excel import write_consolidated_workbook
 from storage.repository import current_campaign
 from tests.exports.conftest import (
@@ -89,12 +90,14 @@ def test_unit_sheet_title_unit_and_section_order(store):
     assert ws["A3"].value == "*"
     assert ws["E1"].value == "ĐẢNG CỘNG SẢN VIỆT NAM" and ws["E1"].font.underline == "single"
     assert ws["E3"].value == "Ninh Phước, ngày     tháng     năm 2022" and ws["E3"].font.italic
-    assert ws["A5"].value == FORM.title
-    assert ws["A5"].value.startswith("PHỤ LỤC — Kết quả triển khai thực hiện Chỉ thị 37-CT/TU")
-    assert ws["A6"].value == (
-        "(Kèm theo Kế hoạch số 131-KH/TU, ngày 11 tháng 5 năm 2022 của Ban Thường vụ Tỉnh ủy)"
-    )
+    assert ws["A5"].value == "Biểu số 01"
+    assert ws["A6"].value == FORM.title
+    assert ws["A6"].value.startswith("PHỤ LỤC — Kết quả triển khai thực hiện Chỉ thị 37-CT/TU")
+    # the annex of the unit's own report, with the unit's ký hiệu; the number is left blank
     assert ws["A7"].value == (
+        "(Kèm theo Báo cáo số …-BC/HU, ngày … tháng … năm 2022 của Huyện ủy Ninh Phước)"
+    )
+    assert ws["A8"].value == (
         "Số liệu từ ngày 11/5/2017 đến ngày 30/5/2022; gửi Ban Dân vận Tỉnh ủy "
         "trước ngày 05/7/2022."
     )
@@ -144,13 +147,12 @@ def test_unit_sheet_every_answer_in_its_cell_with_its_type(store):
 
     teams = value_row(ws, "Tổng số đoàn kiểm tra")
     assert teams[0].value == 12 and type(teams[0].value) is int
-    assert "#,##0" in teams[0].number_format and "đoàn" in teams[0].number_format
+    assert '#"."###' in teams[0].number_format and "đoàn" in teams[0].number_format
     assert value_row(ws, "Tổng số đơn vị cơ sở được kiểm tra")[0].value == 1234
 
     satisfaction = FORM.question("satisfaction_pct").label
     pct = value_row(ws, satisfaction)[0]
-    assert pct.value == 85.5 and isinstance(pct.value, float)
-    assert pct.number_format == '0.0"%"'
+    assert pct.value == "85,5%"  # printed text: the decimal comma whatever the locale
     # The district's own leaders come first under "Cấp huyện" (a district has no province rows).
     assert value_row(ws, "Người đứng đầu cấp ủy")[0].value == 3
     assert value_row(ws, "Người đứng đầu chính quyền")[0].value == "Không áp dụng"
@@ -170,12 +172,11 @@ def test_unit_sheet_every_answer_in_its_cell_with_its_type(store):
 
     done, total, rate = value_row(ws, FORM.question("complaints").label)
     assert (done.value, total.value) == (45, 50)
-    assert isinstance(rate.value, int | float) and rate.value == pytest.approx(90.0)
-    assert "đạt" in rate.number_format
+    assert rate.value == "đạt 90,0%"  # text: the decimal comma whatever the locale
     done, total, rate = value_row(ws, FORM.question("denunciations").label)
     assert (done.value, total.value, rate.value) == (0, 0, "—")
     done, total, rate = value_row(ws, FORM.question("complex_cases").label)
-    assert rate.value == pytest.approx(200 / 3)
+    assert rate.value == "đạt 66,7%"
 
     assert value_row(ws, "Số cuộc giám sát")[0].value == 6
     assert value_row(ws, "Số Hội nghị phản biện")[0].value == 1
@@ -208,7 +209,8 @@ def test_unit_sheet_looks_and_prints_right(store):
     assert ws.sheet_properties.pageSetUpPr.fitToPage
     assert ws.print_title_rows is None  # the heading is printed once, on page 1
     # internal lines go to the footer, in Times New Roman
-    assert "Mã đơn vị HU-NP" in ws.oddFooter.left.text and "ct37-2022" in ws.oddFooter.left.text
+    assert "Huyện ủy Ninh Phước" in ws.oddFooter.left.text
+    assert "ct37-2022" not in ws.oddFooter.left.text and "HU-NP" not in ws.oddFooter.left.text
     assert "08:30 ngày 04/7/2022" in ws.oddFooter.left.text
     assert ws.oddFooter.right.text == "Trang &P/&N"
     assert ws.oddFooter.left.font == ws.oddFooter.right.font == "Times New Roman,Regular"
@@ -295,12 +297,16 @@ def test_consolidated_heading_title_and_signer(consolidated):
     assert ws.cell(1, right).font.bold and ws.cell(1, right).font.underline == "single"
     assert ws.cell(3, right).value == "Ninh Thuận, ngày     tháng     năm 2022"
     assert ws.cell(3, right).font.italic
-    assert ws["A6"].value == "BẢNG TỔNG HỢP"
-    assert ws["A7"].value == (
+    # the title starts after the unit columns, which every printed page repeats
+    assert ws["D6"].value == "Biểu số 01"
+    assert ws["D7"].value == "BẢNG TỔNG HỢP"
+    assert ws["D8"].value == (
         "Kết quả triển khai thực hiện Chỉ thị 37-CT/TU, ngày 11/5/2017 của Ban Thường vụ Tỉnh ủy"
     )
-    assert ws["A8"].value.startswith("(Kèm theo Kế hoạch số 131-KH/TU")
-    assert ws["A9"].value == (
+    assert ws["D9"].value == (
+        "(Kèm theo Báo cáo số …-BC/BDVTU, ngày … tháng … năm 2022 của Ban Dân vận Tỉnh ủy)"
+    )
+    assert ws["D10"].value == (
         "Số liệu từ ngày 11/5/2017 đến ngày 30/5/2022; các đơn vị gửi Ban Dân vận Tỉnh ủy "
         "trước ngày 05/7/2022."
     )
@@ -312,7 +318,7 @@ def test_consolidated_heading_title_and_signer(consolidated):
     # internal lines only in the footer; Times New Roman there too
     cells = [c.value for row in ws.iter_rows() for c in row if isinstance(c.value, str)]
     assert not any("ct37-2022" in text or "Mã đơn vị" in text for text in cells)
-    assert "ct37-2022" in ws.oddFooter.left.text
+    assert "ct37-2022" not in ws.oddFooter.left.text  # no system words on paper either
     assert ws.oddFooter.left.font == "Times New Roman,Regular"
 
 
@@ -324,10 +330,10 @@ def test_consolidated_unit_rows(consolidated):
     assert ws.cell(row, 3).value == "đã nộp"
     assert ws.cell(unit_row(ws, "Ban Thường vụ Huyện ủy Ninh Hải"), 3).value == "đang điền 5/18 câu"
     assert ws.cell(unit_row(ws, "Đảng ủy xã Tri Hải"), 3).value == "chưa bắt đầu"
-    teams = columns[("Số đoàn KT", "Số đoàn")]
+    teams = columns[("Số đoàn kiểm tra", "Số đoàn")]
     cell = ws.cell(row, teams)
-    assert cell.value == 5 and type(cell.value) is int and cell.number_format == "#,##0"
-    assert ws.cell(unit_row(ws, "Ban Thường vụ Huyện ủy Ninh Hải"), teams).value == "KAD"
+    assert cell.value == 5 and type(cell.value) is int and cell.number_format == INTEGER_FORMAT
+    assert ws.cell(unit_row(ws, "Ban Thường vụ Huyện ủy Ninh Hải"), teams).value == "x"
     unanswered = ws.cell(unit_row(ws, "Ban Thường vụ Thành ủy Phan Rang - Tháp Chàm"), teams)
     assert unanswered.value is None and unanswered.fill.fgColor.rgb.endswith("FFF4D6")
     # a commune is not asked the province questions: empty on grey
@@ -335,12 +341,12 @@ def test_consolidated_unit_rows(consolidated):
     not_asked = ws.cell(unit_row(ws, "Đảng ủy thị trấn Phước Dân"), province)
     assert not_asked.value is None and not_asked.fill.fgColor.rgb.endswith("E7E6E6")
     done = columns[("4.3. Khiếu nại", "Số đơn đã giải quyết")]
-    assert [ws.cell(row, done + i).value for i in range(3)] == [45, 50, 90]
+    assert [ws.cell(row, done + i).value for i in range(3)] == [45, 50, "90,0%"]
     rate = ws.cell(unit_row(ws, "Ban Thường vụ Huyện ủy Ninh Hải"), done + 2)
     assert rate.value == "—"
-    assert ws.cell(row, columns[("VB cấp ủy Đảng", "Số văn bản")]).value == 1
-    pct = ws.cell(row, columns[("Chỉ số hài lòng (%)", "% (dòng cộng: TB)")])
-    assert pct.value == 80 and pct.number_format == '0.0"%"'
+    assert ws.cell(row, columns[("Văn bản cấp ủy Đảng", "Số văn bản")]).value == 1
+    pct = ws.cell(row, columns[("Chỉ số hài lòng (%)", "% (dòng cộng: bình quân)")])
+    assert pct.value == "80,0%"  # text: a number format's decimal sign follows the locale
 
 
 def test_consolidated_totals_follow_the_rules(consolidated):
@@ -356,34 +362,35 @@ def test_consolidated_totals_follow_the_rules(consolidated):
     assert ws.cell(self_check, 3).value == "Tổng hợp từ 0/4 đơn vị đã nộp"
     assert ws.cell(province, 3).value == "Tổng hợp từ 1/10 đơn vị đã nộp"
 
-    teams = columns[("Số đoàn KT", "Số đoàn")]
+    teams = columns[("Số đoàn kiểm tra", "Số đoàn")]
     assert ws.cell(direct, teams).value == 5
     assert ws.cell(province, teams).value == 5
     assert ws.cell(self_check, teams).value is None  # nobody counted: empty, not 0
-    inspected = columns[("Số đơn vị được KT", "Số đơn vị")]
+    inspected = columns[("Số đơn vị được kiểm tra", "Số đơn vị")]
     assert ws.cell(direct, inspected).value is None  # only N/A: empty, not 0
 
     times = columns[("4.1. Tiếp định kỳ (huyện, sở)", "lượt")]
     assert ws.cell(direct, times).value == 3 and ws.cell(direct, times + 1).value == 30
 
     done = columns[("4.3. Khiếu nại", "Số đơn đã giải quyết")]
-    assert [ws.cell(direct, done + i).value for i in range(3)] == [45, 50, 90]
+    assert [ws.cell(direct, done + i).value for i in range(3)] == [45, 50, "90,0%"]
     assert [ws.cell(self_check, done + i).value for i in range(3)] == [None, None, None]
-    assert [ws.cell(province, done + i).value for i in range(3)] == [45, 50, 90]
+    assert [ws.cell(province, done + i).value for i in range(3)] == [45, 50, "90,0%"]
     denounced = columns[("4.4. Tố cáo", "Số đơn đã giải quyết")]
     assert [ws.cell(province, denounced + i).value for i in range(3)] == [0, 0, "—"]
 
-    pct = columns[("Chỉ số hài lòng (%)", "% (dòng cộng: TB)")]
+    pct = columns[("Chỉ số hài lòng (%)", "% (dòng cộng: bình quân)")]
     average = ws.cell(province, pct)
-    assert average.value == pytest.approx(80)  # HU-NH's 90.5 and HU-BACAI's 60 are drafts
-    assert "TB" in average.number_format
+    assert average.value == "80,0%"  # HU-NH's 90.5 and HU-BACAI's 60 are drafts
+    assert average.font.italic  # an average, as the legend says
 
-    docs = columns[("VB cấp ủy Đảng", "Số văn bản")]
+    docs = columns[("Văn bản cấp ủy Đảng", "Số văn bản")]
     assert ws.cell(province, docs).value == 1
     for row in (direct, self_check, province):
         for column in range(4, ws.max_column + 1):
             value = ws.cell(row, column).value
-            assert value is None or value == "—" or isinstance(value, int | float)
+            is_percent = isinstance(value, str) and value.endswith("%")
+            assert value is None or value == "—" or is_percent or isinstance(value, int | float)
 
 
 def test_consolidated_groups_parents_and_frozen_header(consolidated):
@@ -406,12 +413,14 @@ def test_consolidated_groups_parents_and_frozen_header(consolidated):
     assert ws.print_title_rows == f"${top}:${top + 2}"
 
 
-def test_consolidated_prints_on_a3_landscape_one_page_wide(consolidated):
+def test_consolidated_prints_on_a4_landscape_at_full_size(consolidated):
     _, _, workbook = consolidated
     ws = workbook["Tổng hợp"]
-    assert ws.page_setup.paperSize in (8, "8") and ws.page_setup.orientation == "landscape"
-    assert ws.page_setup.fitToWidth in (1, "1") and ws.page_setup.fitToHeight in (0, "0")
-    assert ws.sheet_properties.pageSetUpPr.fitToPage
+    assert ws.page_setup.paperSize in (9, "9") and ws.page_setup.orientation == "landscape"
+    assert not ws.sheet_properties.pageSetUpPr.fitToPage
+    assert ws.page_setup.scale in (100, "100")
+    assert ws.print_title_cols == "$A:$C"  # STT, name and status again on every page
+    assert ws.col_breaks.count >= 2  # the questions are cut into pages
     fonts = {cell.font.name for row in ws.iter_rows() for cell in row if cell.value is not None}
     assert fonts == {"Times New Roman"}
 
@@ -494,8 +503,8 @@ def test_unit_sheets_skipped_above_the_limit(database):
     workbook = open_workbook(buffer.getvalue())
     assert workbook.sheetnames == ["Tổng hợp", "Kiểm tra số liệu", "Văn bản", "Tiến độ"]
     ws = workbook["Tổng hợp"]
-    notes = [ws.cell(row, 1).value for row in range(find_row(ws, 2, "Toàn tỉnh"), ws.max_row)]
-    assert any(note and "Không tạo sheet riêng" in note and "13" in note for note in notes)
+    notes = [ws.cell(row, 4).value for row in range(find_row(ws, 2, "Toàn tỉnh"), ws.max_row)]
+    assert any(note and "Không kèm Phụ lục riêng" in note and "13" in note for note in notes)
 
 
 def test_export_filename_is_ascii(database):

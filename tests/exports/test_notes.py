@@ -32,7 +32,7 @@ def test_notes_in_the_unit_phu_luc_and_the_consolidated_table(store):
     summary = open_workbook(data)["Tổng hợp"]
     _, columns = summary_columns(summary)
     row = unit_row(summary, "Ban Thường vụ Huyện ủy Ninh Phước")
-    teams_cell = summary.cell(row, columns[("Số đoàn KT", "Số đoàn")])
+    teams_cell = summary.cell(row, columns[("Số đoàn kiểm tra", "Số đoàn")])
     assert teams_cell.value == 5
     assert teams_cell.comment.text == f"Ghi chú của đơn vị: {ESTIMATE}"
     commented = [cell.comment.text for cell in summary[row] if cell.comment is not None]
@@ -43,3 +43,9 @@ def test_notes_in_the_unit_phu_luc_and_the_consolidated_table(store):
             "Ghi chú của đơn vị: văn bản gốc đang lưu ở Văn phòng",
         ]
     )
+    # on paper a comment is lost: the notes are numbered footnotes under the table
+    assert summary.cell(row, 3).value.endswith("(ghi chú 1, 2, 3)")
+    footnotes = [summary.cell(r, 4).value for r in range(row, summary.max_row + 1)]
+    footnotes = [text for text in footnotes if isinstance(text, str) and text[:1] == "("]
+    assert len(footnotes) == 3
+    assert "(1) Ban Thường vụ Huyện ủy Ninh Phước — " in footnotes[0]

@@ -8,7 +8,6 @@ from __future__ import annotations
 import io
 from datetime import UTC, datetime
 
-import pytest
 from openpyxl import load_workbook
 
 from conversations.forms import parse_form
@@ -99,9 +98,13 @@ def test_unit_sheet_of_another_form():
     data = unit_workbook_bytes(INFO, FORM, PROVINCE, now=NOW)
     ws = load_workbook(io.BytesIO(data))["TINH"]
     assert ws["A2"].value == "BAN DÂN VẬN TỈNH ỦY"  # no heading columns: the name, in capitals
-    assert ws["A5"].value == FORM.title
-    assert ws["A6"].value == FORM.subtitle
-    assert ws["A7"].value == "gửi Ban Dân vận trước 07:00 ngày 10/3/2024."
+    assert ws["A5"].value == "Biểu số 01"
+    assert ws["A6"].value == FORM.title
+    # the annex of the unit's own report; the ký hiệu follows from the kind of body
+    assert ws["A7"].value == (
+        "(Kèm theo Báo cáo số …-BC/BDV, ngày … tháng … năm 2024 của Ban Dân vận Tỉnh ủy)"
+    )
+    assert ws["A8"].value == "gửi Ban Dân vận trước 07:00 ngày 10/3/2024."
     head = find_row(ws, 2, "Nghị quyết")
     # three consecutive documents questions: three column groups side by side
     assert [ws.cell(head, column).value for column in (2, 5, 8)] == [
@@ -119,7 +122,7 @@ def test_unit_sheet_of_another_form():
     assert (ws.cell(visits, values).value, ws.cell(visits, values + 1).value) == (3, 70)
     assert "buổi" in ws.cell(visits, values).number_format
     cases = find_row(ws, 2, "Vụ việc")
-    assert [ws.cell(cases, values + i).value for i in range(3)] == [2, 4, 50]
+    assert [ws.cell(cases, values + i).value for i in range(3)] == [2, 4, "đạt 50,0%"]
     opinion = ws.cell(find_row(ws, 2, "Ý kiến khác"), values)
     assert opinion.value == "=Đề nghị tăng cường" and opinion.data_type == "s"
     sections = [ws.cell(row, 1).value for row in range(1, ws.max_row + 1)]
@@ -157,7 +160,7 @@ def test_consolidated_workbook_of_another_form():
     assert ws.cell(total, columns[("Cuộc họp", "Số cuộc")]).value == 4
     cases = columns[("B.1. Vụ việc", "Số vụ đã giải quyết")]
     assert [ws.cell(total, cases + i).value for i in (0, 1)] == [2, 4]
-    assert ws.cell(total, cases + 2).value == pytest.approx(50)
+    assert ws.cell(total, cases + 2).value == "50,0%"
     assert ws.cell(total, columns[("B.1. Tiếp dân", "buổi")]).value == 3
     assert ws.cell(total, columns[("Nghị quyết", "Số văn bản")]).value == 2
     assert ws.cell(first + 1, columns[("Ý kiến khác", "Nội dung")]).value == "=Đề nghị tăng cường"

@@ -7,6 +7,7 @@ installs both).
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -26,11 +27,17 @@ pytestmark = pytest.mark.skipif(
     "apt-get install -y libreoffice-calc poppler-utils",
 )
 
-A3_LANDSCAPE = (1190.55, 841.89)
+A4_LANDSCAPE = (841.89, 595.3)
 A4_PORTRAIT = (595.3, 841.89)
+FOOTER = 40  # points at the foot of a page where the footer (9 pt) is printed
+_WORD = re.compile(
+    r'<word xMin="([\d.]+)" yMin="([\d.]+)" xMax="([\d.]+)" yMax="([\d.]+)">([^<]*)</word>'
+)
 
 
-def to_pdf(workbook: bytes, folder: Path) -> Path:
+def to_pdf(workbook: bytes, folder: Path, lang: str = "C") -> Path:
+    """The workbook as LibreOffice prints it, run under the locale `lang` (the machine's
+    locale must not change a printed number)."""
     source = folder / "bang.xlsx"
     source.write_bytes(workbook)
     profile = folder / "lo-profile"  # own profile: other LibreOffice runs may be going on
@@ -48,8 +55,43 @@ def to_pdf(workbook: bytes, folder: Path) -> Path:
         check=True,
         capture_output=True,
         timeout=180,
+        env={**os.environ, "LANG": lang, "LC_ALL": lang},
     )
     return folder / "bang.pdf"
+
+
+def words(pdf: Path, page: int) -> list[tuple[float, float, float, float, str]]:
+    """(x0, y0, x1, y1, text) of every word on `page`, from pdftotext -bbox."""
+    html = subprocess.run(
+        ["pdftotext", "-bbox", "-f", str(page), "-l", str(page), str(pdf), "-"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    return [
+        (float(x0), float(y0), float(x1), float(y1), text)
+        for x0, y0, x1, y1, text in _WORD.findall(html)
+    ]
+
+
+def body_font_sizes(pdf: Path, page: int) -> list[float]:
+    """The height of every word's box above the footer: about 1.15 × its font size."""
+    height = page_sizes(pdf)[page - 1][1]
+    return [(y1 - y0) / 1.15 for _, y0, _, y1, _ in words(pdf, page) if y1 < height - FOOTER]
+
+
+def overprinted(pdf: Path, page: int) -> list[tuple[str, str]]:
+    """Pairs of words printed over each other (a row too low for its text, a cut cell)."""
+    boxes = words(pdf, page)
+    found = []
+    for index, (ax0, ay0, ax1, ay1, a) in enumerate(boxes):
+        for bx0, by0, bx1, by1, b in boxes[index + 1 :]:
+            width = min(ax1, bx1) - max(ax0, bx0)
+            height = min(ay1, by1) - max(ay0, by0)
+            smaller = min((ax1 - ax0) * (ay1 - ay0), (bx1 - bx0) * (by1 - by0))
+            if width > 0 and height > 0 and width * height > 0.3 * smaller:
+                found.append((a, b))
+    return found
 
 
 def page_sizes(pdf: Path) -> list[tuple[float, float]]:
@@ -80,44 +122,60 @@ def is_size(size: tuple[float, float], expected: tuple[float, float]) -> bool:
 
 def test_consolidated_workbook_prints_as_the_ban_dan_van_would_file_it(store, tmp_path):
     store.answers(
-        "HU-NP", {"inspection_teams": {"value": 12}, "complaints": {"done": 45, "total": 50}}
+        "HU-NP",
+        {
+            "inspection_teams": {"value": 1234},
+            "complaints": {"done": 45, "total": 50},
+            "satisfaction_pct": {"value": 88.95},
+        },
     )
     store.submit("HU-NP")
     store.answers("DU-STNMT", {"inspection_teams": {"value": 4}})
+    # a commune submits, typed in on the server, while its district has not
+    store.answers("DU-TRIHAI", {"inspection_teams": {"value": 2}})
+    store.submit("DU-TRIHAI", by="root (dòng lệnh)")
     _, data = export_bytes(store.database, now=NOW)
-    pdf = to_pdf(data, tmp_path)
+    pdf = to_pdf(data, tmp_path, lang="en_US.UTF-8")  # not a Vietnamese machine
     sizes = page_sizes(pdf)
-    # Tổng hợp, Kiểm tra số liệu, Văn bản, Tiến độ, Báo cáo, and the two units that answered
-    # something: one page each, none blank
-    assert len(sizes) == 7
     texts = [page_text(pdf, page) for page in range(1, len(sizes) + 1)]
-    assert all(text.strip() for text in texts)
-    assert is_size(sizes[0], A3_LANDSCAPE)  # the consolidated table: A3 landscape
-    first = texts[0]
+    assert all(text.strip() for text in texts)  # no blank page
+    flat = [" ".join(text.split()) for text in texts]
+    tong_hop = [index for index, text in enumerate(flat) if "Tên đơn vị Tình trạng" in text]
+    tong_hop = [index for index in tong_hop if "Tiến độ" not in flat[index]]
+    assert tong_hop[0] == 0 and len(tong_hop) >= 3  # cut into A4 pages
+    for index in tong_hop:
+        assert is_size(sizes[index], A4_LANDSCAPE)
+        assert min(body_font_sizes(pdf, index + 1)) >= 10  # readable on A4: never below 10 pt
+        assert not overprinted(pdf, index + 1)
+    first = flat[0]
     for words in (
         "TỈNH ỦY NINH THUẬN",
         "BAN DÂN VẬN",
         "ĐẢNG CỘNG SẢN VIỆT NAM",
-        "Ninh Thuận, ngày",
+        "Biểu số 01",
         "BẢNG TỔNG HỢP",
-        "Kèm theo Kế hoạch số 131-KH/TU",
-        "trước ngày 05/7/2022",
-        "Toàn tỉnh",
-        "Tổng hợp từ",  # "… 1/10 đơn vị đã nộp", wrapped in its cell
-        "1/10",
-        "Nơi nhận:",
-        "PHÓ TRƯỞNG BAN",
+        "-BC/BDVTU",
+        "Kèm theo Báo cáo số",
+        "11/5/2017",
+        "30/5/2022",
     ):
-        assert words in " ".join(first.split()), words
-    # the whole title on one line: never cut by a page edge
-    assert "Kết quả triển khai thực hiện Chỉ thị 37-CT/TU, ngày 11/5/2017 của Ban Thường vụ " in (
-        " ".join(first.split())
-    )
+        assert words in first, words
+    every_page = " ".join(flat[index] for index in tong_hop)
+    assert "1.234" in every_page  # the thousands dot of the plan, not the machine's comma
+    assert "89,0%" in every_page  # 88,95 rounded half up, with a decimal comma
+    assert "90,0%" in every_page
+    assert "Trang 1/" in first  # page numbers in the footer
+    assert "Chưa tính vào tổng" in every_page and "Tri Hải" in every_page
+    assert "1,234" not in every_page and "89.0" not in every_page and "90.0" not in every_page
+    folded = " ".join(flat).casefold()
+    for word in ("sheet", "ct37", "root", "dòng lệnh", "console", "telegram", "kad", " tb "):
+        assert word not in folded, word
     # the units' Phụ lục: A4 portrait, their own heading
-    assert "BÁO CÁO CÓ CHỮ KÝ CỦA CÁC ĐƠN VỊ" in " ".join(texts[4].split())
-    assert is_size(sizes[5], A4_PORTRAIT) and is_size(sizes[6], A4_PORTRAIT)
-    unit_pages = " ".join(" ".join(text.split()) for text in texts[5:])
-    assert "HUYỆN ỦY NINH PHƯỚC" in unit_pages and "T/M BAN THƯỜNG VỤ" in unit_pages
+    unit_pages = [index for index, text in enumerate(flat) if "PHỤ LỤC" in text]
+    assert unit_pages and all(is_size(sizes[index], A4_PORTRAIT) for index in unit_pages)
+    units_text = " ".join(flat[index] for index in unit_pages)
+    assert "HUYỆN ỦY NINH PHƯỚC" in units_text and "T/M BAN THƯỜNG VỤ" in units_text
+    assert "-BC/HU" in units_text  # the unit's own report number
 
 
 def test_a_long_table_repeats_its_header_rows_and_has_no_blank_page(store, tmp_path):
@@ -136,8 +194,9 @@ def test_a_long_table_repeats_its_header_rows_and_has_no_blank_page(store, tmp_p
     tong_hop = [i for i in range(len(texts)) if "Tên đơn vị Tình trạng" in texts[i]]
     assert tong_hop[0] == 0 and len(tong_hop) >= 2  # 133 units: more than one page
     for index in tong_hop:
-        assert is_size(sizes[index], A3_LANDSCAPE)
-        assert "4.3. Khiếu nại" in texts[index]  # header rows repeated
+        assert is_size(sizes[index], A4_LANDSCAPE)
+        assert "STT" in texts[index]  # header rows and unit columns repeated on every page
+    assert any("4.3. Khiếu nại" in texts[index] for index in tong_hop[1:])
     assert "BẢNG TỔNG HỢP" in texts[0]
     assert all("BẢNG TỔNG HỢP" not in texts[index] for index in tong_hop[1:])
     assert "Toàn tỉnh" in texts[tong_hop[-1]]

@@ -11,10 +11,11 @@ import pytest
 from docx import Document
 from docx.shared import Pt
 
-from bot.documents.word_reports import consolidated_totals, report_bytes, unit_letterhead
+from bot.documents.word_reports import consolidated_totals, report_bytes
 from conversations.forms import load_form
 from conversations.outline import load_outline
 from exports.data import AnswerData, CampaignInfo, UnitReport
+from exports.letterhead import unit_letterhead
 from exports.report_docx import build_unit_report
 from storage.database import open_database
 from storage.repository import seed_if_empty
@@ -76,7 +77,7 @@ def test_heading_in_the_partys_format(database, store):
         "ĐẢNG BỘ TỈNH NINH THUẬN",
         "HUYỆN ỦY NINH PHƯỚC",
         "*",
-        "Số …-BC/…",
+        "Số …-BC/HU",  # the ký hiệu of a Huyện ủy, derived from its kind
     ]
     assert left[1].runs[0].bold
     assert right[0].text == "ĐẢNG CỘNG SẢN VIỆT NAM"
@@ -87,7 +88,9 @@ def test_heading_in_the_partys_format(database, store):
     texts = body_texts(document)
     assert texts[0] == "BÁO CÁO"
     assert texts[1].startswith("Kết quả thực hiện Chỉ thị số 37-CT/TU, ngày 11/5/2017")
-    assert texts[3] == (
+    # the period the report covers is stated under its title
+    assert texts[2] == "(Thời gian báo cáo từ ngày 11/5/2017 đến ngày 30/5/2022)"
+    assert texts[4] == (
         "Thực hiện Kế hoạch số 131-KH/TU, ngày 11/5/2022 của Ban Thường vụ Tỉnh ủy về kiểm tra"
         " việc thực hiện Chỉ thị 37-CT/TU, ngày 11/5/2017 của Ban Thường vụ Tỉnh ủy, Ban Thường"
         " vụ Huyện ủy Ninh Phước báo cáo kết quả thực hiện như sau:"
@@ -205,51 +208,73 @@ def test_user_text_with_control_characters_is_kept_readable(database, store):
     assert "+ Kế hoạch số 1" in texts
 
 
-def test_consolidated_draft(database, store):
+def test_the_inspection_report(database, store):
     store.answers("HU-NP", NINH_PHUOC)
     store.answers("HU-NH", {"inspection_teams": {"value": 5}, "inspected_units": {"value": 40}})
     store.answers("DU-TRIHAI", {"inspection_teams": {"value": 2}})  # in Ninh Hải's figures
-    store.answers("HU-BACAI", {"inspection_teams": {"value": 100}})  # not submitted
+    store.answers("HU-BACAI", {"inspection_teams": {"value": 100}})  # a sample, not submitted
+    store.answer("HU-NP", "dc:I.1", {"text": "Ninh Phước có 9 xã, thị trấn."})
+    store.answer("HU-NH", "dc:I.1", {"text": "Ninh Hải ven biển."})
+    store.answer("HU-NH", "dc:II.1", {"text": "Đã quán triệt đến chi bộ."})
     for code in ("HU-NP", "HU-NH", "DU-TRIHAI"):
         store.submit(code)
-    name, data = report_bytes(database, now=NOW)
-    assert name == "CT37-2022_bao-cao_tong-hop_20220704-0830.docx"
+    store.submit("DU-PHUOCDAN", at=NOW.replace(day=6))  # after the deadline of 05/7
+    name, data = report_bytes(database, now=NOW.replace(day=7))
+    assert name == "CT37-2022_bao-cao_tong-hop_20220707-0830.docx"
     document = open_docx(data)
     assert document.sections[0].header.paragraphs[0].text == "DỰ THẢO"
     left = [p.text for p in document.tables[0].rows[0].cells[0].paragraphs]
     assert left == ["TỈNH ỦY NINH THUẬN", "BAN DÂN VẬN", "*", "Số      -BC/BDVTU"]  # campaign file
     texts = body_texts(document)
-    assert [text for text in texts if text in PLAN_SECTIONS] == PLAN_SECTIONS
-    assert (
-        "Đến 04/07/2022, 3/13 đơn vị đã gửi báo cáo (danh sách kèm theo). Số liệu dưới đây tổng"
-        " hợp từ báo cáo của 2 đơn vị; số liệu của đơn vị cấp dưới đã có trong báo cáo của đơn"
-        " vị cấp trên không cộng lại lần nữa." in texts
+    whole = "\n".join(texts)
+    assert texts[0] == "BÁO CÁO"
+    assert texts[1] == (
+        "Kết quả kiểm tra việc thực hiện Chỉ thị 37-CT/TU, ngày 11/5/2017 của Ban Thường vụ Tỉnh ủy"
     )
+    assert "báo cáo Ban Thường vụ Tỉnh ủy kết quả kiểm tra như sau:" in texts[4]
+    # how the inspection was run: the plan's two groups, on time / late / missing by name
+    headings = [t for t in texts if t[:2] in ("I-", "II", "II", "IV") and t.isupper()]
+    assert headings == [
+        "I- CÔNG TÁC TỔ CHỨC KIỂM TRA",
+        "II- KẾT QUẢ KIỂM TRA",
+        "III- ĐÁNH GIÁ CHUNG",
+        "IV- KIẾN NGHỊ",
+    ]
+    assert any(t.startswith("1. Đoàn kiểm tra làm việc trực tiếp tại 9 đơn vị:") for t in texts)
+    assert "- Gửi muộn: Đảng ủy thị trấn Phước Dân (ngày 06/07/2022)." in texts
+    on_time = next(t for t in texts if t.startswith("- Gửi đúng hạn:"))
+    assert "Ban Thường vụ Huyện ủy Ninh Phước" in on_time and "Đảng ủy xã Tri Hải" in on_time
+    missing = next(t for t in texts if t.startswith("- Chưa gửi báo cáo:"))
+    assert "Chi bộ Thanh tra tỉnh" in missing
+    assert "(mẫu)" not in whole and "Bác Ái" not in whole  # samples never appear
+    for part in ("1. Ưu điểm", "2. Hạn chế", "3. Nguyên nhân"):
+        assert part in texts
+    # the results under the Đề cương's points with the consolidated figures
+    assert "1- ĐẶC ĐIỂM, TÌNH HÌNH" in texts
     assert (
         "Tổng số đoàn kiểm tra: 17 đoàn; tổng số đơn vị cơ sở được kiểm tra: 1.274 đơn vị." in texts
     )
     assert "Chỉ số hài lòng của người dân về dịch vụ hành chính công: bình quân 85,5%." in texts
-    assert any(text.startswith("Chủ tịch UBND tỉnh: số lần tiếp định kỳ") for text in texts)
-    assert "(chưa có số liệu)" in "\n".join(texts)
-
+    # Phụ lục 1: each unit's own text under each point, with its name
+    annex = texts.index("NỘI DUNG BÁO CÁO CỦA CÁC ĐƠN VỊ THEO ĐỀ CƯƠNG")
+    after = texts[annex:]
+    assert "- Ban Thường vụ Huyện ủy Ninh Phước: Ninh Phước có 9 xã, thị trấn." in after
+    assert "- Ban Thường vụ Huyện ủy Ninh Hải: Ninh Hải ven biển." in after
+    assert "- Ban Thường vụ Huyện ủy Ninh Hải: Đã quán triệt đến chi bộ." in after
+    # Phụ lục 2: only the units that sent a report
     units = cell_texts(document.tables[2])
-    assert units[0] == ["STT", "Đơn vị", "Tình trạng", "Ngày nộp"]
-    reported = [row[1] for row in units[1:] if row[2] == "đã nộp"]
-    assert reported == [
+    assert units[0] == ["STT", "Đơn vị", "Ngày gửi"]
+    assert [row[1] for row in units[1:]] == [
         "Ban Thường vụ Huyện ủy Ninh Phước",
+        "Đảng ủy thị trấn Phước Dân",
         "Ban Thường vụ Huyện ủy Ninh Hải",
         "Đảng ủy xã Tri Hải",
     ]
-    assert all(row[3] == "04/07/2022" for row in units[1:] if row[2] == "đã nộp")
-    assert len(units) == 14
 
     figures = {row[1]: row[2] for row in cell_texts(document.tables[-1])[1:] if row[0] == ""}
     assert figures["Tổng số đoàn kiểm tra"] == "17 đoàn"
     assert figures["Kết quả giải quyết đơn thư khiếu nại (số đơn đã giải quyết / tổng số đơn)"] == (
         "45/50 đơn, đạt 90%"
-    )
-    assert figures["Tỷ lệ cơ quan sở, ngành thực hiện cơ chế “một cửa”, “một cửa liên thông”"] == (
-        "(chưa có số liệu)"
     )
 
 
@@ -340,12 +365,14 @@ def test_the_units_own_texts_go_under_their_points():
         outline,
         form,
         unit,
-        letterhead=unit_letterhead(unit, None, info),
+        letterhead=unit_letterhead(info, unit),
         narratives=narratives,
         now=NOW,
     )
     texts = body_texts(open_docx(data))
-    point = texts.index("- Khái quát đặc điểm, tình hình chung của cơ quan, đơn vị, địa phương.")
+    # the Đề cương's prompt is not printed where the unit wrote its text: the text replaces it
+    assert "- Khái quát đặc điểm, tình hình chung của cơ quan, đơn vị, địa phương." not in texts
+    point = texts.index("I- ĐẶC ĐIỂM, TÌNH HÌNH")
     assert texts[point + 1 : point + 3] == [
         "Huyện có 9 xã, thị trấn.",
         "Dân số khoảng 140.000 người.",

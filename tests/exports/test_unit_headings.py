@@ -13,7 +13,7 @@ from storage.database import alembic_config, open_database
 from storage.models import Unit
 from storage.repository import UnitRow, replace_units, seed_if_empty, unit_by_code
 
-HEADING_COLUMNS = {"superior", "heading_name", "place", "signer_for", "signer_title"}
+HEADING_COLUMNS = {"superior", "heading_name", "place", "signer_for", "signer_title", "symbol"}
 
 
 def _migrate(url: str, revision: str, *, downgrade: bool = False) -> None:

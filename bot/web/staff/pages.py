@@ -22,6 +22,7 @@ from datetime import date, datetime, timedelta
 from sqlmodel import Session, col, select
 
 from bot.clock import monotonic as monotonic_clock
+from bot.deadlines import campaign_deadlines
 from bot.use_cases import Actor, scope_unit_ids
 from bot.web.staff import review
 from bot.web.staff.charts import GroupBar, group_bars, submissions_line
@@ -33,7 +34,6 @@ from conversations.messages import format_deadline, format_moment
 from conversations.parsing import format_value
 from conversations.statuses import SubmissionStatus
 from exports.consolidation import Deadlines, UnitTree, counts, level_order
-from exports.data import campaign_deadlines
 from storage.models import Answer, AnswerHistory, Campaign, Contact, Invite, Submission, Unit
 from storage.progress import UnitProgress, campaign_progress
 from storage.repository import campaign_form, campaign_spec, current_campaign
