@@ -5,7 +5,8 @@ gives it the "Tổng hợp" table of its communes under its own heading, its own
 total and the communes' sum beside them; `district_report_bytes` the consolidated Word draft of
 the same units. Both are built from one snapshot (`bot.documents.snapshot`) cut down to the unit
 and the units beneath it, by the same builders as the province's documents. The command line
-(`baocao export --scope`, `baocao report --scope`) and the web page's «Tải về» call these.
+(`baocao export --scope`, `baocao report --scope`) and the web page's «Tải về» call these;
+`district_zip_bytes` is the district's own `export --per-unit`, for the web page.
 """
 
 from __future__ import annotations
@@ -20,9 +21,9 @@ from pathlib import Path
 from bot.cli.output_files import ascii_name, replaced_atomically
 from bot.documents.snapshot import Snapshot, load_snapshot
 from bot.documents.word_reports import check_report_path, consolidated_totals
-from bot.documents.workbooks import check_output_path
+from bot.documents.workbooks import check_output_path, export_filename
 from exports.consolidation import UnitTree, left_out, left_out_text
-from exports.excel import write_consolidated_workbook
+from exports.excel import write_consolidated_workbook, write_unit_workbooks
 from exports.letterhead import unit_letterhead
 from exports.report_docx import build_consolidated_report
 from storage.database import Database
@@ -78,6 +79,29 @@ def district_workbook_bytes(
         district=snapshot.units[0],
     )
     return _name(snapshot, "tong-hop", "xlsx", now), buffer.getvalue()
+
+
+def district_zip_bytes(
+    database: Database,
+    code: str,
+    *,
+    now: datetime,
+    campaign_id: int | None = None,
+    campaign_code: str | None = None,
+) -> tuple[str, bytes]:
+    """(file name, .zip bytes): the Phụ lục of the district and of each unit beneath it."""
+    snapshot = _snapshot(database, code, campaign_id, campaign_code, outline=False)
+    info = snapshot.info
+    buffer = io.BytesIO()
+    write_unit_workbooks(
+        buffer,
+        info,
+        snapshot.form,
+        snapshot.units,
+        now=now,
+        name=lambda report: export_filename(info, report.code, now),
+    )
+    return _name(snapshot, "phu-luc", "zip", now), buffer.getvalue()
 
 
 def district_report_bytes(

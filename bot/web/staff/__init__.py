@@ -7,5 +7,6 @@ staff action log. Pages are server-rendered Jinja2 with plain forms; every actio
 each page shows), `charts` (the overview's SVG), `listing` (the unit list's search, filters and
 sorting), `review` (what is read before Duyệt), `actions` (the checks that keep the feedback
 honest), `workspace` (Duyệt's confirmation, the invite page, Nhắc for a filter, a district's
-files), `district_files` and `wording` (roles, channels and dates as people read them).
+files, built by `bot.documents.district`) and `wording` (roles, channels and dates as people
+read them).
 """

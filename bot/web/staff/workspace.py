@@ -15,8 +15,8 @@ import segno
 from aiohttp import web
 from markupsafe import Markup
 
+from bot.documents.district import district_workbook_bytes, district_zip_bytes
 from bot.web.staff import actions, listing, pages, routes
-from bot.web.staff.district_files import district_workbook_bytes, district_zip_bytes
 from conversations.errors import DomainError
 from conversations.messages import format_moment
 from storage.models import Unit
@@ -138,7 +138,7 @@ async def _district_file(request: web.Request, *, what: str, build):
         return routes._refuse(request, 404, "Không tìm thấy.")
 
     def make(database, now):
-        name, data = build(database, code, now)
+        name, data = build(database, code, now=now)
         kind = routes.XLSX if name.endswith(".xlsx") else "application/zip"
         return name, data, kind
 
