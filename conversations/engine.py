@@ -44,6 +44,7 @@ from datetime import date, datetime
 from typing import NamedTuple
 
 from conversations.checks import Checks
+from conversations.constraints import constraint_refusal
 from conversations.forms import (
     Form,
     Question,
@@ -65,6 +66,8 @@ from conversations.parsing import (
     read_document_lines,
     split_note,
 )
+from conversations.typed_answers import TYPED_KINDS, parse_typed
+from conversations.typed_answers import example as typed_example
 
 EDITABLE_STATUSES = {"not_started", "in_progress", "returned"}
 
@@ -554,15 +557,21 @@ class _Step:
         question = self.form.question(cursor)
         if question.kind is QuestionKind.DOCUMENTS:
             return self._add_documents(question, text)
-        parsed = parse_answer(
-            question.kind.value,
-            text,
-            unit=question.unit,
-            minimum=question.minimum,
-            maximum=question.maximum,
-        )
+        if question.kind.value in TYPED_KINDS:
+            parsed = parse_typed(question, text)
+        else:
+            parsed = parse_answer(
+                question.kind.value,
+                text,
+                unit=question.unit,
+                minimum=question.minimum,
+                maximum=question.maximum,
+            )
         if isinstance(parsed, Rejected):
             return self._ask(cursor, prefix=render("rejected", **vars(parsed)))
+        broken = constraint_refusal(question, parsed.value, self.state.level, self.state.answers)
+        if broken:
+            return self._ask(cursor, prefix=broken)
         violation = self.checks.rule_violation(question, parsed.value)
         if violation:
             return self._ask(cursor, prefix=violation)
@@ -801,7 +810,7 @@ class _Step:
             QuestionKind.RATIO: "Trả lời số đã giải quyết / tổng số, ví dụ: 45/50 (không có: 0)",
             QuestionKind.TEXT: "Trả lời bằng một đoạn văn ngắn.",
         }
-        return examples.get(question.kind, "").strip()
+        return (examples.get(question.kind) or typed_example(question)).strip()
 
     def _choices_for(self, question: Question) -> tuple[Choice, ...]:
         ids = []

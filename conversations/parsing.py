@@ -71,6 +71,7 @@ MAX_DOCUMENT_LINE_CHARS = 500
 MAX_DOCUMENT_LINES = 100
 
 KINDS = ("integer", "percent", "pair", "ratio", "documents", "text")
+_TYPED_KINDS = frozenset({"decimal", "date", "select_one", "select_multiple", "list"})
 
 
 @dataclass(frozen=True)
@@ -173,6 +174,10 @@ def format_value(kind: str, value: dict, *, unit: str | None = None) -> str:
     Raises ValueError for an unknown kind or a value of the wrong shape (programming errors).
     """
     try:
+        if kind in _TYPED_KINDS:
+            from conversations.typed_answers import format_typed  # it builds on this module
+
+            return format_typed(kind, value)
         if kind == "integer":
             text = format_number(int(value["value"]))
             return f"{text} {unit}" if unit else text
