@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import BinaryIO
 
 from openpyxl import Workbook
 from openpyxl.styles import Font
@@ -153,8 +154,8 @@ def settings_row(form: Form, spec: CampaignSpec) -> tuple[list[str], list[str]]:
     return list(values), [str(v) for v in values.values()]
 
 
-def write_xlsform(form: Form, spec: CampaignSpec, path: str | Path) -> Path:
-    path = Path(path)
+def write_xlsform(form: Form, spec: CampaignSpec, target: str | Path | BinaryIO) -> None:
+    """Write the workbook to a path or an open binary stream."""
     workbook = Workbook()
     survey = workbook.active
     survey.title = "survey"
@@ -173,5 +174,4 @@ def write_xlsform(form: Form, spec: CampaignSpec, path: str | Path) -> Path:
             cell.font = Font(bold=True)
         sheet.freeze_panes = "A2"
     survey.column_dimensions["C"].width = 60
-    workbook.save(path)
-    return path
+    workbook.save(target)
