@@ -46,6 +46,7 @@ from typing import NamedTuple
 from conversations.checks import Checks
 from conversations.constraints import constraint_refusal
 from conversations.forms import (
+    SELECT_KINDS,
     Form,
     Question,
     QuestionKind,
@@ -395,6 +396,8 @@ class _Step:
             if self._document_edit(text, words):
                 return None
             slip = near_miss(words, _NEAR_MISS_WORDS) if "\n" not in text.strip() else None
+            if slip and self._is_choice(text):  # «loa» is a choice here, not a slip for «xóa»
+                slip = None
             if slip:
                 return self._ask_back({"kind": "keyword", "command": _NEAR_MISS_TARGETS[slip]})
             return self._answer(text)
@@ -403,6 +406,12 @@ class _Step:
         if mode == "start":
             return self._advance(prefix=self._intro())
         self._show_current(prefix="Chưa hiểu ý đồng chí.")
+
+    def _is_choice(self, text: str) -> bool:
+        question = self.form.question(self.dialogue.cursor)
+        return question.kind in SELECT_KINDS and not isinstance(
+            parse_typed(question, text), Rejected
+        )
 
     def _noted(self, body: str, note: str) -> None:
         """An answer with «ghi chú: …», or a note alone for the answer already given."""

@@ -89,11 +89,13 @@ def current_campaign(session: Session, code: str | None = None) -> Campaign:
     return campaign
 
 
-def campaign_for_unit(db: Session | Tx, unit_code: str, unit_group: str | None) -> Campaign | None:
+def campaign_for_unit(
+    db: Session | Tx, unit_code: str, unit_group: str | None, unit_level: str | None = None
+) -> Campaign | None:
     """The latest-deadline campaign the unit takes part in; None when it takes part in none."""
     for version in campaign_versions(db):
         campaign = _cached_campaign(db, version)
-        if campaign_spec(campaign).participants.includes(unit_code, unit_group):
+        if campaign_spec(campaign).participants.includes(unit_code, unit_group, unit_level):
             return campaign
     return None
 
