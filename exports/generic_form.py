@@ -196,6 +196,15 @@ def _heading(sheet, info: CampaignInfo, form: Form, width: int, subtitle: str) -
     return row + 1
 
 
+def _fit_page(sheet, *, landscape: bool) -> None:
+    """A4, every column on one page width, as many pages down as needed."""
+    sheet.page_setup.paperSize = sheet.PAPERSIZE_A4
+    sheet.page_setup.orientation = "landscape" if landscape else "portrait"
+    sheet.sheet_properties.pageSetUpPr.fitToPage = True
+    sheet.page_setup.fitToWidth = 1
+    sheet.page_setup.fitToHeight = 0
+
+
 def _header(sheet, row: int, column: int, text: str) -> None:
     cell = sheet.cell(row=row, column=column, value=text)
     cell.font, cell.alignment, cell.border = Font(name=FONT, bold=True), _CENTER, _BOX
@@ -206,6 +215,10 @@ def _cell(sheet, row: int, column: int, value, *, bold: bool = False) -> None:
     cell.font, cell.alignment, cell.border = Font(name=FONT, bold=bold), _WRAP, _BOX
     if isinstance(value, float):
         cell.number_format = "#,##0" if value.is_integer() else "#,##0.0#"
+    if isinstance(value, str) and "\n" in value:  # Excel does not grow a row by itself
+        lines = value.count("\n") + 1
+        current = sheet.row_dimensions[row].height or 15
+        sheet.row_dimensions[row].height = max(current, 15 * lines)
 
 
 def _write_table(sheet, form: Form, info: CampaignInfo, reports: list[UnitReport]) -> None:
@@ -260,6 +273,10 @@ def _write_table(sheet, form: Form, info: CampaignInfo, reports: list[UnitReport
     for number in range(start, width + 1):
         sheet.column_dimensions[get_column_letter(number)].width = 14
     sheet.freeze_panes = sheet.cell(row=top + 2, column=start)
+    sheet.print_title_rows = f"{top}:{top + 1}"
+    sheet.row_dimensions[top].height = 32
+    sheet.row_dimensions[top + 1].height = 80
+    _fit_page(sheet, landscape=True)
 
 
 def _depth(tree: UnitTree, report: UnitReport) -> int:
@@ -329,6 +346,7 @@ def _write_texts(sheet, form: Form, info: CampaignInfo, reports: list[UnitReport
                     _cell(sheet, row, column, cell)
     for letter, width in zip("ABCD", (35, 35, 6, 70), strict=True):
         sheet.column_dimensions[letter].width = width
+    _fit_page(sheet, landscape=True)
 
 
 def _write_unit(sheet, form: Form, info: CampaignInfo, report: UnitReport) -> None:
@@ -369,6 +387,7 @@ def _write_unit(sheet, form: Form, info: CampaignInfo, report: UnitReport) -> No
             _cell(sheet, row, 3, values[calculation.key])
     for letter, width in zip("ABC", (6, 60, 40), strict=True):
         sheet.column_dimensions[letter].width = width
+    _fit_page(sheet, landscape=False)
 
 
 def _sheet_title(text: str, used: set[str]) -> str:
