@@ -3,7 +3,7 @@ and list (a repeat, one item per line).
 
 `parse_typed` reads what an officer typed for such a question (it needs the question for its
 choices and fields) and returns `Parsed` or `Rejected` with a Vietnamese reason, never raising;
-`format_typed` writes a stored value back (`parsing.format_value` defers to it). Value shapes:
+`parsing.format_value` writes a stored value back. Value shapes:
 
 * ``decimal``         -> ``{"value": float}``
 * ``date``            -> ``{"value": "YYYY-MM-DD"}``
@@ -28,6 +28,7 @@ from conversations.parsing import (
     Parsed,
     Rejected,
     format_number,
+    format_value,
     normalize,
     parse_answer,
 )
@@ -74,30 +75,7 @@ def example(question: Question) -> str:
 
 
 def format_typed(kind: str, value: dict) -> str:
-    if kind == "decimal":
-        return _format_decimal(float(value["value"]))
-    if kind == "date":
-        return format_iso_day(value["value"])
-    if kind == "select_one":
-        return str(value["label"])
-    if kind == "select_multiple":
-        return ", ".join(str(label) for label in value["labels"]) or "(không chọn)"
-    if kind == "list":
-        return "\n".join(str(item.get("raw", "")) for item in value["items"])
-    raise ValueError(f"unknown answer kind: {kind!r}")
-
-
-def format_iso_day(iso: str) -> str:
-    day = date.fromisoformat(iso)
-    return f"{day.day:02d}/{day.month:02d}/{day.year}"
-
-
-def _format_decimal(number: float) -> str:
-    if number.is_integer():
-        return format_number(int(number))
-    whole, _, fraction = f"{number:.6f}".rstrip("0").partition(".")
-    sign = "-" if whole.startswith("-") else ""
-    return f"{sign}{format_number(abs(int(whole)))},{fraction}"
+    return format_value(kind, value)
 
 
 def _read_decimal(text: str) -> Decimal | None:
@@ -125,8 +103,8 @@ def _decimal(text: str, minimum, maximum, unit) -> Parsed | Rejected:
     high = DEFAULT_MAXIMUM if maximum is None else maximum
     if number < Decimal(str(low)) or number > Decimal(str(high)):
         return Rejected(
-            reason=f"Số phải trong khoảng {_format_decimal(float(low))} đến "
-            f"{_format_decimal(float(high))}.",
+            reason=f"Số phải trong khoảng {format_number(float(low))} đến "
+            f"{format_number(float(high))}.",
             example="Ví dụ: 12,5",
         )
     value = {"value": float(number)}

@@ -1,6 +1,7 @@
 """Workbooks for any form (campaigns imported from XLSForm): a unit's sheet and the consolidated
-table, generated from the form's groups and questions. CT37 keeps its hand-tuned layout
-(`exports.unit_sheet`, `exports.consolidated`); `uses_generic_layout` is the one rule choosing.
+table, generated from the form's groups and questions. CT37, and any form of its kinds of
+question, keeps the hand-tuned layout (`exports.unit_sheet`, `exports.consolidated`);
+`uses_generic_layout` is the one rule choosing.
 
 The consolidated table has one row per participating unit in the unit tree's order (a unit
 beneath its participating parent, indented) and a province total built by the hierarchy rules of
@@ -30,7 +31,18 @@ from conversations.parsing import format_value
 from exports.consolidation import UnitTree, counts, level_order
 from exports.data import CampaignInfo, UnitReport
 
-HAND_TUNED_FORMS = frozenset({"ct37_phuluc"})
+# What the hand-tuned layout (exports.unit_sheet, exports.consolidated) can show; a form using
+# anything else (a choice, a date, a decimal, a list, a calculation) gets the generic layout.
+HAND_TUNED_KINDS = frozenset(
+    {
+        QuestionKind.INTEGER,
+        QuestionKind.PERCENT,
+        QuestionKind.PAIR,
+        QuestionKind.RATIO,
+        QuestionKind.DOCUMENTS,
+        QuestionKind.TEXT,
+    }
+)
 FONT = "Times New Roman"
 STATUS_TITLES = {
     "not_started": "Chưa bắt đầu",
@@ -48,7 +60,7 @@ _CENTER = Alignment(wrap_text=True, horizontal="center", vertical="center")
 
 
 def uses_generic_layout(form: Form) -> bool:
-    return form.key not in HAND_TUNED_FORMS
+    return bool(form.calculations) or any(q.kind not in HAND_TUNED_KINDS for q in form.questions)
 
 
 @dataclass(frozen=True)

@@ -312,7 +312,7 @@ def cmd_campaign(app: App, args: argparse.Namespace) -> int:
     else:
         for campaign, r in zip(campaigns, records, strict=True):
             deadline = format_deadline(campaign.deadline, ZoneInfo(campaign.timezone))
-            print(f"{r['code']:<14} {r['state']:<8} hạn nộp {deadline}  {r['title']}")
+            print(f"{r['code']:<14} hạn nộp {deadline}  {r['title']}")
     return 0
 
 
