@@ -68,7 +68,7 @@ def test_import_creates_a_draft_and_list_shows_it(run, db, tmp_path):
     # participant_levels tinh huyen xa: every bundled unit but the so_nganh ones
     assert 0 < mine["participants"] < listing["ct37-2022"]["participants"]
     assert listing["ct37-2022"]["state"] == "open"
-    assert "dv-2026        hạn nộp trước ngày 01/01/2027" in run("campaign", "list")[1]
+    assert "dv-2026        hạn nộp trước ngày 01/1/2027" in run("campaign", "list")[1]
 
 
 def test_import_twice_is_refused_and_another_code_is_accepted(run, db, tmp_path):
