@@ -29,7 +29,7 @@ from conversations.campaigns import (
     load_campaign,
 )
 from conversations.forms import Form, parse_form
-from conversations.statuses import DONE, ContactRole, SubmissionStatus
+from conversations.statuses import DONE, CampaignState, ContactRole, SubmissionStatus
 from storage.hot_path import Tx, campaign_versions
 from storage.models import (
     Answer,
@@ -92,9 +92,12 @@ def current_campaign(session: Session, code: str | None = None) -> Campaign:
 def campaign_for_unit(
     db: Session | Tx, unit_code: str, unit_group: str | None, unit_level: str | None = None
 ) -> Campaign | None:
-    """The latest-deadline campaign the unit takes part in; None when it takes part in none."""
+    """The latest-deadline open campaign the unit takes part in; None when it takes part in none
+    (a draft is not reachable yet, a closed or archived campaign no longer takes answers)."""
     for version in campaign_versions(db):
         campaign = _cached_campaign(db, version)
+        if campaign.state != CampaignState.OPEN:
+            continue
         if campaign_spec(campaign).participants.includes(unit_code, unit_group, unit_level):
             return campaign
     return None

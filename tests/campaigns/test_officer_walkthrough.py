@@ -94,3 +94,22 @@ def test_a_commune_is_asked_its_own_question(service, database, clock, tmp_path)
         reply = officer.say(text)
     assert "Số thôn" in reply
     assert "Đã ghi câu 6: 4 thôn" in officer.say("4 thôn")
+
+
+def test_only_an_open_campaign_is_answered(service, database, clock, tmp_path):
+    with database.transaction() as session:
+        create_draft(session, read_xlsform(write_form(tmp_path / "f.xlsx")), clock())
+    early = Chat(service, "officer-nh")
+    early.send(f"/start {new_invite(database, clock, 'HU-NH')}")
+    assert "Câu 1/18" in early.say("có")  # the draft reaches nobody: CT37 is still asked
+    with database.transaction() as session:
+        change_state(session, "dv-2026", "open", clock())
+    officer = Chat(service, "officer-np")
+    officer.send(f"/start {new_invite(database, clock, 'HU-NP')}")
+    assert "Câu 1/6 — Mục 1. Tình hình chung" in officer.say("có")
+    with database.transaction() as session:
+        change_state(session, "dv-2026", "close", clock())
+        change_state(session, "ct37-2022", "close", clock())
+    closed = officer.say("12")
+    assert "không có đợt báo cáo nào cần điền" in closed
+    assert answers(database, "HU-NP") == {}
