@@ -96,8 +96,9 @@ class _Parser:
         return token
 
     def expect(self, value: str) -> None:
-        if self.take()[1] != value:
+        if self.peek()[1] != value:
             raise ExpressionError(f"thiếu «{value}» trong biểu thức")
+        self.take()
 
     def parse_or(self) -> tuple:
         tree = self.parse_and()
