@@ -910,8 +910,13 @@ class _Step:
 
     def _ask_submit(self, prefix: str = "") -> None:
         missing = [self._number(q.key) for q in self.questions if not self._is_answered(q.key)]
-        if missing and self.form.submit_incomplete == "refuse":
-            return self._review(prefix=render("refuse_submit", missing=missing))
+        required = [
+            self._number(q.key)
+            for q in self.questions
+            if q.required and not self._is_answered(q.key)
+        ]
+        if required or (missing and self.form.submit_incomplete == "refuse"):
+            return self._review(prefix=render("refuse_submit", missing=required or missing))
         self.dialogue.mode = "confirm"
         text = render("confirm_submit", missing=missing, unit_name=self.state.unit_name)
         if prefix:

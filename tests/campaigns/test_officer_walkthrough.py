@@ -113,3 +113,18 @@ def test_only_an_open_campaign_is_answered(service, database, clock, tmp_path):
     closed = officer.say("12")
     assert "không có đợt báo cáo nào cần điền" in closed
     assert answers(database, "HU-NP") == {}
+
+
+def test_a_required_question_must_be_answered_before_submitting(service, database, clock, tmp_path):
+    open_sample(database, clock, tmp_path)
+    officer = Chat(service, "officer-np")
+    officer.send(f"/start {new_invite(database, clock, 'HU-NP')}")
+    officer.send("có")
+    assert "Câu 2/6" in officer.say("bỏ qua")  # «Số cuộc họp» is required, skipped for now
+    officer.say("30,5")
+    refused = officer.say("nộp")
+    assert "Chưa nộp được: còn 1 câu chưa trả lời (1)" in refused
+    officer.say("1")
+    officer.say("12")
+    officer.send("nộp")
+    assert "Đã nộp báo cáo" in officer.say("có")
