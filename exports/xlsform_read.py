@@ -16,11 +16,8 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import openpyxl
 import yaml
@@ -28,7 +25,7 @@ from pydantic import ValidationError
 from pyxform import xls2json, xls2json_backends
 from pyxform.errors import PyXFormError
 
-from conversations.campaigns import CampaignSpec, LoadedCampaign
+from conversations.campaigns import LoadedCampaign
 from conversations.expressions import ExpressionError, parse_expression
 from conversations.forms import (
     KEY_PATTERN,
@@ -43,18 +40,16 @@ from conversations.forms import (
     Section,
     parse_form,
 )
+from exports.xlsform_rows import Row as _Row
+from exports.xlsform_rows import XLSFormError
+from exports.xlsform_rows import fail as _fail
+from exports.xlsform_settings import campaign_spec_of, read_settings
 
 DEFAULT_LEVELS = ["tinh", "so_nganh", "huyen", "xa"]
-ZONE = "Asia/Ho_Chi_Minh"
 SURVEY_COLUMNS = {
     "type", "name", "label", "hint", "required", "constraint", "constraint_message",
     "relevant", "calculation", "default", "levels",
     "unit", "short_label", "heading", "example", "kind", "plausible",
-}  # fmt: skip
-SETTINGS_COLUMNS = {
-    "form_id", "form_title", "version", "campaign_title", "form_subtitle", "submit_incomplete",
-    "deadline", "period_start", "period_end", "issued_by", "receiver",
-    "participant_groups", "participant_levels", "participant_units", "form_levels",
 }  # fmt: skip
 SIMPLE_TYPES = {
     "integer": QuestionKind.INTEGER,
@@ -72,35 +67,6 @@ KIND_OVERRIDES = {
 _SECTION_NAME = re.compile(r"^muc_(\d+(?:_\d+)?)$")
 _BOUND = re.compile(r"^\s*\.\s*(<=|>=)\s*(-?\d+(?:\.\d+)?)\s*$")
 _RULE = re.compile(r"^\s*\.\s*(<=|>=)\s*\$\{([A-Za-z_][A-Za-z0-9_]*)\}\s*$")
-_DAY = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})(?:\s+(\d{1,2}):(\d{2}))?$")
-_ISO = re.compile(r"^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{1,2}):(\d{2})(?::\d{2})?)?$")
-
-
-class XLSFormError(FormError):
-    """A workbook that cannot be imported; the message names sheet, row and column."""
-
-
-@dataclass
-class _Row:
-    number: int
-    cells: dict[str, Any]
-
-    def text(self, column: str) -> str:
-        value = self.cells.get(column)
-        if value is None:
-            return ""
-        if isinstance(value, float) and value.is_integer():
-            value = int(value)
-        return str(value).strip()
-
-
-def _fail(sheet: str, row: int | None, column: str | None, what: str) -> XLSFormError:
-    where = f"trang «{sheet}»"
-    if row is not None:
-        where += f", dòng {row}"
-    if column:
-        where += f", cột «{column}»"
-    return XLSFormError(f"{where}: {what}")
 
 
 def _sheet(workbook, name: str, *, required: bool) -> list[_Row]:
@@ -110,12 +76,29 @@ def _sheet(workbook, name: str, *, required: bool) -> list[_Row]:
         return []
     rows = workbook[name].iter_rows(values_only=True)
     header = next(rows, None) or ()
-    columns = [str(cell).strip().lower() if cell is not None else "" for cell in header]
+    columns = _base_columns([str(c).strip().lower() if c is not None else "" for c in header])
     result = []
     for number, values in enumerate(rows, start=2):
         cells = {c: v for c, v in zip(columns, values, strict=False) if c and v not in (None, "")}
         if cells:
             result.append(_Row(number, cells))
+    return result
+
+
+TRANSLATED = ("label", "hint", "constraint_message")
+
+
+def _base_columns(columns: list[str]) -> list[str]:
+    """`label::Tiếng Việt (vi)` (a KoboToolbox form in one language) read as `label`: the first
+    language of a translated column stands for it when the plain column is absent."""
+    result = list(columns)
+    for base in TRANSLATED:
+        if base in columns:
+            continue
+        for index, column in enumerate(columns):
+            if column.startswith(base + "::"):
+                result[index] = base
+                break
     return result
 
 
@@ -136,7 +119,7 @@ def read_xlsform(path: str | Path, *, code: str | None = None) -> LoadedCampaign
         settings_rows = _sheet(workbook, "settings", required=True)
     finally:
         workbook.close()
-    settings = _settings(settings_rows)
+    settings = read_settings(settings_rows)
     reader = _FormReader(survey, _choice_lists(choices), settings)
     form_raw = reader.read()
     try:
@@ -144,7 +127,7 @@ def read_xlsform(path: str | Path, *, code: str | None = None) -> LoadedCampaign
     except FormError as error:
         raise XLSFormError(str(error)) from None
     _check_with_pyxform(path, settings.get("form_id", "form"))
-    spec = _spec(settings, code)
+    spec = campaign_spec_of(settings, code)
     spec_text = yaml.safe_dump(
         spec.model_dump(mode="json", exclude_defaults=True), allow_unicode=True, sort_keys=False
     )
@@ -168,26 +151,6 @@ def _check_with_pyxform(path: Path, form_id: str) -> None:
         xls2json.workbook_to_json(definition, form_name=form_id, warnings=[])
     except PyXFormError as error:
         raise XLSFormError(f"tệp không đúng chuẩn XLSForm (pyxform): {error}") from None
-
-
-def _settings(rows: list[_Row]) -> dict[str, str]:
-    if not rows:
-        raise _fail("settings", 2, None, "cần một dòng thiết lập (form_id, form_title, deadline)")
-    row = rows[0]
-    for column in row.cells:
-        if column not in SETTINGS_COLUMNS and not column.startswith("document_"):
-            raise _fail("settings", row.number, column, "cột này không được hỗ trợ")
-    values = {column: row.text(column) for column in row.cells}
-    for column, value in row.cells.items():
-        if isinstance(value, datetime):
-            values[column] = value.strftime("%d/%m/%Y %H:%M")
-        elif isinstance(value, date):
-            values[column] = value.strftime("%d/%m/%Y")
-    for column in ("form_id", "form_title", "deadline"):
-        if not values.get(column):
-            raise _fail("settings", row.number, column, "cần điền ô này")
-    values["_row"] = str(row.number)
-    return values
 
 
 def _choice_lists(rows: list[_Row]) -> dict[str, list[Option]]:
@@ -527,68 +490,3 @@ class _FormReader:
 def _form_key(form_id: str) -> str:
     key = re.sub(r"[^a-z0-9_]", "_", form_id.lower())
     return key if key[:1].isalpha() else f"f_{key}"[:40]
-
-
-def parse_moment(text: str, *, end_of_day: bool) -> datetime | None:
-    """A Vietnam-time date ("05/7/2022", "2022-07-05") or date and time ("05/7/2022 17:00");
-    a date alone means the end of that day (00:00 of the next) when `end_of_day`."""
-    text = text.strip()
-    match = _DAY.match(text)
-    if match:
-        day, month, year, hour, minute = match.groups()
-    else:
-        match = _ISO.match(text)
-        if not match:
-            return None
-        year, month, day, hour, minute = match.groups()
-    try:
-        moment = datetime(int(year), int(month), int(day), tzinfo=ZoneInfo(ZONE))
-    except ValueError:
-        return None
-    if hour is not None:
-        if int(hour) > 23 or int(minute) > 59:
-            return None
-        return moment.replace(hour=int(hour), minute=int(minute))
-    return moment + timedelta(days=1) if end_of_day else moment
-
-
-def _spec(settings: dict[str, str], code: str | None) -> CampaignSpec:
-    row = int(settings["_row"])
-    deadline = parse_moment(settings["deadline"], end_of_day=True)
-    if deadline is None:
-        raise _fail("settings", row, "deadline", "cần ngày dạng dd/mm/yyyy (có thể kèm giờ HH:MM)")
-    raw: dict[str, Any] = {
-        "code": code or settings["form_id"],
-        "title": settings.get("campaign_title") or settings["form_title"],
-        "issued_by": settings.get("issued_by", ""),
-        "receiver": settings.get("receiver", ""),
-        "form": "xlsform",
-        "deadline": deadline,
-        "timezone": ZONE,
-        "participants": {
-            "groups": settings.get("participant_groups", "").split(),
-            "units": settings.get("participant_units", "").split(),
-            "levels": settings.get("participant_levels", "").split(),
-        },
-    }
-    for column in ("period_start", "period_end"):
-        if settings.get(column):
-            moment = parse_moment(settings[column], end_of_day=False)
-            if moment is None or moment.time() != time(0, 0):
-                raise _fail("settings", row, column, "cần ngày dạng dd/mm/yyyy")
-            raw[column] = moment.date()
-    document = {}
-    for column, value in settings.items():
-        if column.startswith("document_"):
-            field = column.removeprefix("document_")
-            document[field] = value.split("\n") if field.endswith("recipients") else value
-    if document:
-        raw["document"] = document
-    try:
-        return CampaignSpec.model_validate(raw)
-    except ValidationError as error:
-        first = error.errors()[0]
-        column = {"code": "form_id", "title": "form_title"}.get(
-            str(first["loc"][0]), str(first["loc"][0])
-        )
-        raise _fail("settings", row, column, first["msg"]) from None

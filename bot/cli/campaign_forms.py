@@ -17,7 +17,8 @@ from sqlmodel import Session, select
 from bot.app import App
 from bot.cli.output_files import check_output_path, replaced_atomically
 from bot.cli.text import UsageError
-from exports.xlsform_read import parse_moment, read_xlsform
+from exports.xlsform_read import read_xlsform
+from exports.xlsform_settings import parse_moment
 from exports.xlsform_write import write_xlsform
 from storage.campaign_life import (
     STATE_NAMES,

@@ -134,3 +134,23 @@ def test_nothing_is_stored_when_refused(database, tmp_path, clock):
 def _count(database) -> int:
     with database.transaction() as session:
         return session.exec(select(func.count()).select_from(Campaign)).one()
+
+
+def test_date_cells_and_a_kobo_language_column_are_read(tmp_path):
+    """Excel date cells (deadline: the end of that day) and `label::Tiếng Việt (vi)` headers."""
+    from datetime import datetime
+
+    survey = [list(row) for row in SURVEY]
+    survey[0][2] = "label::Tiếng Việt (vi)"
+    settings = {
+        **SETTINGS,
+        "deadline": datetime(2026, 12, 31),
+        "period_start": datetime(2026, 7, 1),
+    }
+    loaded = read_xlsform(write_form(tmp_path / "f.xlsx", survey=survey, settings=settings))
+    assert loaded.spec.deadline.isoformat() == "2027-01-01T00:00:00+07:00"
+    assert loaded.spec.period_start.isoformat() == "2026-07-01"
+    assert loaded.form.question("meetings").label == "Số cuộc họp"
+    timed = {**SETTINGS, "deadline": datetime(2026, 12, 31, 17, 0)}
+    loaded = read_xlsform(write_form(tmp_path / "g.xlsx", settings=timed))
+    assert loaded.spec.deadline.isoformat() == "2026-12-31T17:00:00+07:00"
