@@ -437,7 +437,7 @@ class Service:
         """Run the engine for an officer; every read and write here is on the hot path."""
         tx, contact, now = ctx.tx, ctx.contact, ctx.now
         unit = contact.unit
-        campaign = campaign_for_unit(tx, unit.code, unit.group)
+        campaign = campaign_for_unit(tx, unit.code, unit.group, unit.level)
         if campaign is None:
             return [Outbound(f"Hiện {unit.name} không có đợt báo cáo nào cần điền.")]
         form = campaign_form(campaign)

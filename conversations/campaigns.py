@@ -76,8 +76,13 @@ class Participants(BaseModel):
     model_config = ConfigDict(extra="forbid")
     groups: list[str] = Field(default_factory=list)
     units: list[str] = Field(default_factory=list)
+    levels: list[str] = Field(default_factory=list)  # empty: every level
 
-    def includes(self, unit_code: str, unit_group: str | None) -> bool:
+    def includes(
+        self, unit_code: str, unit_group: str | None, unit_level: str | None = None
+    ) -> bool:
+        if self.levels and unit_level is not None and unit_level not in self.levels:
+            return False
         if not self.groups and not self.units:
             return True
         return unit_code in self.units or (unit_group is not None and unit_group in self.groups)

@@ -45,7 +45,9 @@ from typing import NamedTuple
 
 from conversations import lifecycle
 from conversations.checks import Checks
+from conversations.constraints import constraint_refusal
 from conversations.forms import (
+    SELECT_KINDS,
     Form,
     Question,
     QuestionKind,
@@ -67,6 +69,8 @@ from conversations.parsing import (
     split_note,
 )
 from conversations.text import shorten
+from conversations.typed_answers import TYPED_KINDS, parse_typed
+from conversations.typed_answers import example as typed_example
 
 EDITABLE_STATUSES = lifecycle.EDITABLE
 
@@ -391,6 +395,8 @@ class _Step:
             if self._document_edit(text, words):
                 return None
             slip = near_miss(words, _NEAR_MISS_WORDS) if "\n" not in text.strip() else None
+            if slip and self._is_choice(text):  # «loa» is a choice here, not a slip for «xóa»
+                slip = None
             if slip:
                 return self._ask_back({"kind": "keyword", "command": _NEAR_MISS_TARGETS[slip]})
             return self._answer(text)
@@ -399,6 +405,12 @@ class _Step:
         if mode == "start":
             return self._advance(prefix=self._intro())
         self._show_current(prefix="Chưa hiểu ý đồng chí.")
+
+    def _is_choice(self, text: str) -> bool:
+        question = self.form.question(self.dialogue.cursor)
+        return question.kind in SELECT_KINDS and not isinstance(
+            parse_typed(question, text), Rejected
+        )
 
     def _noted(self, body: str, note: str) -> None:
         """An answer with «ghi chú: …», or a note alone for the answer already given."""
@@ -556,15 +568,21 @@ class _Step:
         question = self.form.question(cursor)
         if question.kind is QuestionKind.DOCUMENTS:
             return self._add_documents(question, text)
-        parsed = parse_answer(
-            question.kind.value,
-            text,
-            unit=question.unit,
-            minimum=question.minimum,
-            maximum=question.maximum,
-        )
+        if question.kind.value in TYPED_KINDS:
+            parsed = parse_typed(question, text)
+        else:
+            parsed = parse_answer(
+                question.kind.value,
+                text,
+                unit=question.unit,
+                minimum=question.minimum,
+                maximum=question.maximum,
+            )
         if isinstance(parsed, Rejected):
             return self._ask(cursor, prefix=render("rejected", **vars(parsed)))
+        broken = constraint_refusal(question, parsed.value, self.state.level, self.state.answers)
+        if broken:
+            return self._ask(cursor, prefix=broken)
         violation = self.checks.rule_violation(question, parsed.value)
         if violation:
             return self._ask(cursor, prefix=violation)
@@ -802,7 +820,7 @@ class _Step:
             QuestionKind.RATIO: "Trả lời số đã giải quyết / tổng số, ví dụ: 45/50 (không có: 0)",
             QuestionKind.TEXT: "Trả lời bằng một đoạn văn ngắn.",
         }
-        return examples.get(question.kind, "").strip()
+        return (examples.get(question.kind) or typed_example(question)).strip()
 
     def _choices_for(self, question: Question) -> tuple[Choice, ...]:
         ids = []
@@ -893,8 +911,13 @@ class _Step:
 
     def _ask_submit(self, prefix: str = "") -> None:
         missing = [self._number(q.key) for q in self.questions if not self._is_answered(q.key)]
-        if missing and self.form.submit_incomplete == "refuse":
-            return self._review(prefix=render("refuse_submit", missing=missing))
+        required = [
+            self._number(q.key)
+            for q in self.questions
+            if q.required and not self._is_answered(q.key)
+        ]
+        if required or (missing and self.form.submit_incomplete == "refuse"):
+            return self._review(prefix=render("refuse_submit", missing=required or missing))
         self.dialogue.mode = "confirm"
         text = render("confirm_submit", missing=missing, unit_name=self.state.unit_name)
         if prefix:

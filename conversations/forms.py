@@ -19,6 +19,8 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from conversations.expressions import ExpressionError, parse_expression
+
 BUNDLED_FORMS = Path(__file__).parent / "forms"
 KEY_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 
@@ -34,9 +36,22 @@ class QuestionKind(StrEnum):
     RATIO = "ratio"
     DOCUMENTS = "documents"
     TEXT = "text"
+    # Kinds an XLSForm brings (conversations.typed_answers reads them).
+    DECIMAL = "decimal"
+    DATE = "date"
+    SELECT_ONE = "select_one"
+    SELECT_MULTIPLE = "select_multiple"
+    LIST = "list"  # a repeat: one item per line, its fields separated by ";"
 
 
-NUMERIC_KINDS = {QuestionKind.INTEGER, QuestionKind.PERCENT}
+NUMERIC_KINDS = {QuestionKind.INTEGER, QuestionKind.PERCENT, QuestionKind.DECIMAL}
+SELECT_KINDS = {QuestionKind.SELECT_ONE, QuestionKind.SELECT_MULTIPLE}
+LIST_FIELD_KINDS = {
+    QuestionKind.INTEGER,
+    QuestionKind.DECIMAL,
+    QuestionKind.TEXT,
+    QuestionKind.DATE,
+}
 
 
 class Rule(BaseModel):
@@ -78,6 +93,34 @@ class Plausible(BaseModel):
         return self.max_by_level.get(level, self.max)
 
 
+class Option(BaseModel):
+    """One choice of a select question: the stored name and the label an officer sees."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str
+    label: str
+
+
+class ListField(BaseModel):
+    """One field of a list item (a repeat's question), in the order typed on a line."""
+
+    model_config = ConfigDict(extra="forbid")
+    key: str
+    label: str
+    kind: QuestionKind = QuestionKind.TEXT
+
+
+class Calculation(BaseModel):
+    """A value computed from other answers (XLSForm `calculate`): never asked, recomputed from
+    the sums in the consolidated table."""
+
+    model_config = ConfigDict(extra="forbid")
+    key: str
+    section: str
+    label: str
+    calculation: str
+
+
 class Section(BaseModel):
     model_config = ConfigDict(extra="forbid")
     key: str
@@ -100,6 +143,15 @@ class Question(BaseModel):
     example: str | None = None
     rules: list[Rule] = Field(default_factory=list)
     plausible: list[Plausible] = Field(default_factory=list)
+    # From an XLSForm: shown before the question (a `note`), choices, a constraint in the safe
+    # subset of conversations.expressions, whether it must be answered, a list's fields.
+    intro: str | None = None
+    choices: list[Option] = Field(default_factory=list)
+    constraint: str | None = None
+    constraint_message: str | None = None
+    required: bool = False
+    default: str | None = None
+    fields: list[ListField] = Field(default_factory=list)
 
     @property
     def title(self) -> str:
@@ -118,6 +170,7 @@ class Form(BaseModel):
     submit_incomplete: Literal["confirm", "refuse"] = "confirm"
     sections: list[Section]
     questions: list[Question]
+    calculations: list[Calculation] = Field(default_factory=list)
 
     def question(self, key: str) -> Question:
         return _lookups(self).questions[key]
@@ -253,7 +306,48 @@ def _check_consistency(form: Form, source: str) -> None:
             unknown = set(check.max_by_level) - set(form.levels)
             if unknown:
                 raise FormError(f"{where}: cấp không hợp lệ {sorted(unknown)}")
+        _check_typed(question, where)
         seen[question.key] = question
+    for calculation in form.calculations:
+        where = f"{source}: câu tính '{calculation.key}'"
+        if not KEY_PATTERN.match(calculation.key) or calculation.key in seen:
+            raise FormError(f"{where}: khóa không hợp lệ hoặc bị trùng")
+        if calculation.section not in section_keys:
+            raise FormError(f"{where}: phần '{calculation.section}' không có trong sections")
+        try:
+            expression = parse_expression(calculation.calculation)
+        except ExpressionError as error:
+            raise FormError(f"{where}: {error}") from None
+        unknown = expression.references - set(seen) - {"unit_level"}
+        if unknown:
+            raise FormError(
+                f"{where}: công thức nhắc tới câu chưa có: {', '.join(sorted(unknown))}"
+            )
+        seen[calculation.key] = Question(
+            key=calculation.key,
+            section=calculation.section,
+            label=calculation.label,
+            type="decimal",
+        )
+
+
+def _check_typed(question: Question, where: str) -> None:
+    """The parts an XLSForm brings: choices, list fields, a constraint in the safe subset."""
+    if (question.kind in SELECT_KINDS) != bool(question.choices):
+        raise FormError(f"{where}: chỉ câu chọn (select) có danh sách lựa chọn, và phải có")
+    names = [option.name for option in question.choices]
+    if len(set(names)) != len(names):
+        raise FormError(f"{where}: tên lựa chọn bị trùng")
+    if (question.kind is QuestionKind.LIST) != bool(question.fields):
+        raise FormError(f"{where}: chỉ câu danh sách (repeat) có các trường, và phải có")
+    for field in question.fields:
+        if field.kind not in LIST_FIELD_KINDS:
+            raise FormError(f"{where}: trường '{field.key}' có kiểu không hỗ trợ trong danh sách")
+    if question.constraint:
+        try:
+            parse_expression(question.constraint)
+        except ExpressionError as error:
+            raise FormError(f"{where}: constraint: {error}") from None
 
 
 def _describe(error: ValidationError) -> str:

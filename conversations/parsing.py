@@ -73,6 +73,7 @@ MAX_DOCUMENT_LINE_CHARS = 500
 MAX_DOCUMENT_LINES = 100
 
 KINDS = ("integer", "percent", "pair", "ratio", "documents", "text")
+_TYPED_KINDS = frozenset({"decimal", "date", "select_one", "select_multiple", "list"})
 
 
 @dataclass(frozen=True)
@@ -193,6 +194,8 @@ def format_value(kind: str, value: dict, *, unit: str | None = None) -> str:
     Raises ValueError for an unknown kind or a value of the wrong shape (programming errors).
     """
     try:
+        if kind in _TYPED_KINDS:
+            return _format_typed(kind, value)
         if kind == "integer":
             text = format_number(int(value["value"]))
             return f"{text} {unit}" if unit else text
@@ -219,6 +222,19 @@ def format_value(kind: str, value: dict, *, unit: str | None = None) -> str:
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise ValueError(f"malformed {kind} value: {value!r}") from exc
     raise ValueError(f"unknown answer kind: {kind!r}")
+
+
+def _format_typed(kind: str, value: dict) -> str:
+    """The kinds an XLSForm brings (read by `conversations.typed_answers`)."""
+    if kind == "decimal":
+        return format_number(float(value["value"]))
+    if kind == "date":
+        return format_day(date.fromisoformat(value["value"]))
+    if kind == "select_one":
+        return str(value["label"])
+    if kind == "select_multiple":
+        return ", ".join(str(label) for label in value["labels"]) or "(không chọn)"
+    return "\n".join(str(item.get("raw", "")) for item in value["items"])  # list
 
 
 # --------------------------------------------------------------------------------------------

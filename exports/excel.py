@@ -41,6 +41,11 @@ from exports.consolidated import Progress, SummarySheet, unit_tree
 from exports.consolidation import left_out, left_out_text, mismatches
 from exports.data import CampaignInfo, SignedFile, UnitReport
 from exports.figures import documents_of
+from exports.generic_form import (
+    uses_generic_layout,
+    write_generic_consolidated,
+    write_generic_unit,
+)
 from exports.lists import (
     SIGNED_TITLE,
     write_check_sheet,
@@ -84,6 +89,9 @@ def write_unit_workbook(
     now: datetime,
 ) -> ExportResult:
     """A workbook with one sheet: `report`'s Phụ lục."""
+    if uses_generic_layout(form):
+        write_generic_unit(output, info, form, report, now=now)
+        return ExportResult(units=1, documents=0, unit_sheets=1)
     workbook = _new_workbook(info, f"{form.title} — {report.name}")
     UnitSheet(form, info, now).write(workbook, None, SheetNames().unique(report.code), report)
     workbook.save(output)
@@ -107,6 +115,11 @@ def write_consolidated_workbook(
     when `signed` is given), then one per unit (unless too many or unwanted). With `district`,
     "Tổng hợp" is that unit's own table: its heading, its communes beneath it and their sum."""
     skipped = unit_sheets and unit_sheet_limit is not None and len(reports) > unit_sheet_limit
+    if uses_generic_layout(form):
+        written = write_generic_consolidated(
+            output, info, form, reports, now=now, unit_sheets=unit_sheets and not skipped
+        )
+        return ExportResult(len(reports), 0, written, unit_sheets_skipped=skipped)
     notes = []
     if skipped:
         notes.append(

@@ -56,7 +56,7 @@ class UnitProgress:
 def participating_units(session: Session, campaign: Campaign) -> list[Unit]:
     participants = campaign_spec(campaign).participants
     units = session.exec(select(Unit).order_by(Unit.code)).all()
-    return [u for u in units if participants.includes(u.code, u.group)]
+    return [u for u in units if participants.includes(u.code, u.group, u.level)]
 
 
 def campaign_progress(session: Session, campaign: Campaign) -> list[UnitProgress]:

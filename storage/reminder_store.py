@@ -74,7 +74,7 @@ def unit_standings(
     for unit_id, code, name, level, group in session.execute(
         select(Unit.id, Unit.code, Unit.name, Unit.level, Unit.group)
     ):
-        if participants.includes(code, group) and (wanted is None or code.upper() == wanted):
+        if participants.includes(code, group, level) and (wanted is None or code.upper() == wanted):
             units[unit_id] = (code, name, level)
             if level not in keys_of:
                 keys_of[level] = frozenset(q.key for q in form.questions_for(level))

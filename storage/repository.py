@@ -30,7 +30,7 @@ from conversations.campaigns import (
 )
 from conversations.errors import DomainError, ErrorKind
 from conversations.forms import Form, parse_form
-from conversations.statuses import ContactRole
+from conversations.statuses import CampaignState, ContactRole
 from storage.hot_path import Tx, campaign_versions
 from storage.models import (
     Answer,
@@ -91,11 +91,16 @@ def current_campaign(session: Session, code: str | None = None) -> Campaign:
     return campaign
 
 
-def campaign_for_unit(db: Session | Tx, unit_code: str, unit_group: str | None) -> Campaign | None:
-    """The latest-deadline campaign the unit takes part in; None when it takes part in none."""
+def campaign_for_unit(
+    db: Session | Tx, unit_code: str, unit_group: str | None, unit_level: str | None = None
+) -> Campaign | None:
+    """The latest-deadline open campaign the unit takes part in; None when it takes part in none
+    (a draft is not reachable yet, a closed or archived campaign no longer takes answers)."""
     for version in campaign_versions(db):
         campaign = _cached_campaign(db, version)
-        if campaign_spec(campaign).participants.includes(unit_code, unit_group):
+        if campaign.state != CampaignState.OPEN:
+            continue
+        if campaign_spec(campaign).participants.includes(unit_code, unit_group, unit_level):
             return campaign
     return None
 

@@ -17,6 +17,9 @@ from sqlalchemy.exc import OperationalError
 
 from bot import use_cases
 from bot.app import App, build_app
+from bot.cli.campaign_forms import ACTIONS as CAMPAIGN_ACTIONS
+from bot.cli.campaign_forms import add_actions as add_campaign_actions
+from bot.cli.campaign_forms import campaign_facts, cmd_campaign_action
 from bot.cli.console import run_console
 from bot.cli.inbound import add_parser as add_inbound_parser
 from bot.cli.inbound import cmd_inbound
@@ -108,6 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
     campaign_load.add_argument("file", metavar="TỆP", help="tệp YAML của đợt báo cáo")
     campaign_list = campaign_commands.add_parser("list", help="liệt kê các đợt báo cáo")
     campaign_list.add_argument("--json", action="store_true", help="in JSON")
+    add_campaign_actions(campaign_commands, VietnameseParser)
 
     status = commands.add_parser("status", help="tiến độ nộp báo cáo theo đợt")
     status.add_argument("--json", action="store_true", help="in JSON")
@@ -295,6 +299,8 @@ def cmd_web_link(app: App, args: argparse.Namespace) -> int:
 
 
 def cmd_campaign(app: App, args: argparse.Namespace) -> int:
+    if args.action in CAMPAIGN_ACTIONS:
+        return cmd_campaign_action(app, args)
     with app.database.transaction() as session:
         if args.action == "load":
             loaded = load_campaign(args.file)
@@ -310,6 +316,7 @@ def cmd_campaign(app: App, args: argparse.Namespace) -> int:
                 "form": c.form_key,
                 "deadline": c.deadline.isoformat(),
                 "issued_by": c.issued_by,
+                **campaign_facts(session, c),
             }
             for c in campaigns
         ]

@@ -50,6 +50,7 @@ from conversations.reminder_plan import (
     officer_text,
     plan_slots,
 )
+from conversations.statuses import CampaignState
 from exports.consolidation import Deadlines
 from storage.database import Database
 from storage.models import Campaign
@@ -157,7 +158,7 @@ def tick(
     result = TickResult()
     spread = Spread(now, rate)
     with database.transaction() as session:
-        campaigns = list_campaigns(session)
+        campaigns = [c for c in list_campaigns(session) if c.state == CampaignState.OPEN]
     failure: Exception | None = None
     for campaign in campaigns:
         try:  # one campaign's trouble must not hold back the others' reminders
