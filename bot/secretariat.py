@@ -8,6 +8,7 @@ these gets the same answer as for any unknown command.
 from __future__ import annotations
 
 from bot import use_cases
+from bot.campaign_choice import contact_campaign, no_campaign_text
 from bot.message_context import Context
 from bot.messaging import Attachment, Outbound
 from bot.status import unit_status_text
@@ -60,7 +61,9 @@ def web_reply(desk: Desk, ctx: Context) -> Outbound:
 
 def unit_status(ctx: Context) -> Outbound:
     """An officer's «/status»: their own unit's standing."""
-    campaign = current_campaign(ctx.session)
+    campaign = contact_campaign(ctx)
+    if campaign is None:
+        return Outbound(no_campaign_text(ctx.contact.unit.name))
     return Outbound(unit_status_text(ctx.session, campaign, ctx.contact.unit_id, ctx.now))
 
 

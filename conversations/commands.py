@@ -22,6 +22,7 @@ OFFICER_COMMANDS = frozenset({
     "start", "tiep", "continue", "xem", "review", "nop", "submit", "help", "huongdan", "status",
     "cau", "sua", "lai", "quaylai", "dung", "tamdung", "kad", "boqua", "xong",
     "baocao", "vietbaocao", "duthao", "phuluc", "diem", "xoa", "guibaocao",
+    "dot",
 })  # fmt: skip
 
 # What a platform menu shows (command, description), in order.

@@ -153,6 +153,7 @@ class Correspondent(NamedTuple):
     active: bool
     display_name: str
     unit: UnitBrief | None
+    campaign_id: int | None = None  # chosen while several campaigns are open
 
 
 def claim_inbound(db: Session | Tx, channel: str, inbound_id: str, now: datetime) -> bool:
@@ -167,7 +168,7 @@ def find_correspondent(db: Session | Tx, channel: str, external_id: str) -> Corr
     row = tx.run("sender", {"channel": channel, "external_id": external_id}).fetchone()
     if row is None:
         return None
-    contact_id, role, unit_id, pending, seen, active, name, *unit = row
+    contact_id, role, unit_id, pending, seen, active, name, chosen, *unit = row
     return Correspondent(
         contact_id,
         role,
@@ -177,6 +178,7 @@ def find_correspondent(db: Session | Tx, channel: str, external_id: str) -> Corr
         bool(active),
         name,
         UnitBrief(*unit) if unit_id is not None and unit[0] is not None else None,
+        chosen,
     )
 
 
@@ -244,6 +246,11 @@ def add_contact(
     return tx.run("add_contact", params).fetchone()[0]
 
 
+def choose_campaign(db: Session | Tx, contact_id: int, campaign_id: int | None) -> None:
+    """Remember which open campaign the contact fills in (None: ask again, or the only one)."""
+    Tx.of(db).run("choose_campaign", {"contact_id": contact_id, "campaign_id": campaign_id})
+
+
 def set_pending_invite(db: Session | Tx, contact_id: int, invite_id: int | None) -> None:
     Tx.of(db).run("pending_invite", {"contact_id": contact_id, "invite_id": invite_id})
 
@@ -257,7 +264,7 @@ def link_contact(
 
 
 def campaign_versions(db: Session | Tx) -> list[tuple]:
-    """(id, updated_at as stored) of every campaign, latest deadline first."""
+    """(id, updated_at as stored, state) of every campaign, latest deadline first."""
     return Tx.of(db).run("campaign_versions", {}).fetchall()
 
 

@@ -77,6 +77,7 @@ def build_statements(insert: Callable, *, lock: bool) -> dict[str, Executable]:
             contact.c.last_seen_at,
             contact.c.active,
             contact.c.display_name,
+            contact.c.campaign_id,
             unit.c.code,
             unit.c.name,
             unit.c.level,
@@ -90,9 +91,9 @@ def build_statements(insert: Callable, *, lock: bool) -> dict[str, Executable]:
         "seen": update(contact)
         .where(contact.c.id == bindparam("contact_id"))
         .values(_binds(last_seen_at="now", active="active", display_name="name")),
-        "campaign_versions": select(campaign.c.id, campaign.c.updated_at).order_by(
-            campaign.c.deadline.desc(), campaign.c.id
-        ),
+        "campaign_versions": select(
+            campaign.c.id, campaign.c.updated_at, campaign.c.state
+        ).order_by(campaign.c.deadline.desc(), campaign.c.id),
         "invite": select(
             invite.c.id,
             invite.c.role,
@@ -118,6 +119,9 @@ def build_statements(insert: Callable, *, lock: bool) -> dict[str, Executable]:
             | {"role": officer}
         )
         .returning(contact.c.id),
+        "choose_campaign": update(contact)
+        .where(contact.c.id == bindparam("contact_id"))
+        .values(_binds(campaign_id="campaign_id")),
         "pending_invite": update(contact)
         .where(contact.c.id == bindparam("contact_id"))
         .values(_binds(pending_invite_id="invite_id")),

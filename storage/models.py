@@ -93,6 +93,8 @@ class Contact(SQLModel, table=True):
     pending_invite_id: int | None = Field(default=None, foreign_key="invite.id")
     created_at: datetime = utc_field(nullable=False)
     last_seen_at: datetime | None = utc_field()
+    # The campaign an officer chose to fill in while several are open (None: the only open one).
+    campaign_id: int | None = Field(default=None, foreign_key="campaign.id")
 
 
 class Invite(SQLModel, table=True):
