@@ -49,6 +49,7 @@ from conversations.reminder_plan import (
     officer_text,
     plan_slots,
 )
+from conversations.statuses import CampaignState
 from storage.database import Database
 from storage.models import Campaign
 from storage.reminder_store import (
@@ -155,8 +156,8 @@ def tick(
     memo = memo if memo is not None else set()
     result = TickResult()
     spread = Spread(now, rate)
-    with database.transaction() as session:
-        campaigns = list_campaigns(session)
+    with database.transaction() as session:  # only open campaigns are reminded
+        campaigns = [c for c in list_campaigns(session) if c.state == CampaignState.OPEN]
     failure: Exception | None = None
     for campaign in campaigns:
         try:  # one campaign's trouble must not hold back the others' reminders
