@@ -23,7 +23,7 @@ from bot.reminders.ticks import load_audience, remind_now
 from bot.status import signed_reports_line, status_text, undelivered_line
 from conversations.messages import format_deadline, format_moment, render
 from conversations.reminder_plan import officer_summary
-from conversations.statuses import ContactRole
+from conversations.statuses import CampaignState, ContactRole
 from exports.data import campaign_deadlines
 from storage.hot_path import QueuedMessage, Tx, enqueue, mark_sent
 from storage.models import Campaign, Contact, Invite, Unit
@@ -32,6 +32,7 @@ from storage.progress import campaign_progress, participating_units
 from storage.repository import (
     StorageError,
     approve_submission,
+    campaign_by_code,
     campaign_spec,
     create_download_token,
     create_invite,
@@ -286,11 +287,13 @@ def remind(
     *,
     unit_code: str | None = None,
     actor: Actor = OPERATOR,
+    campaign_code: str | None = None,
 ) -> int:
-    """Queue a reminder now to the reachable officers of units that have not submitted.
+    """Queue a reminder now to the reachable officers of units that have not submitted, in
+    the named campaign (by default the only open one).
 
     A district secretariat without a unit reminds the units of its scope."""
-    campaign = current_campaign(session)
+    campaign = current_campaign(session, campaign_code)
     allowed = scope_unit_ids(session, actor)
     unit = scoped_unit(session, actor, unit_code) if unit_code is not None else None
     if unit_code is not None and not _participates(session, campaign, unit_code):
@@ -307,10 +310,14 @@ def remind(
 
 
 def remind_preview(
-    session: Session, now: datetime, *, unit_code: str | None = None
+    session: Session,
+    now: datetime,
+    *,
+    unit_code: str | None = None,
+    campaign_code: str | None = None,
 ) -> tuple[Campaign, list[str]]:
     """What `remind` would queue, one line per officer, queuing nothing."""
-    campaign = current_campaign(session)
+    campaign = current_campaign(session, campaign_code)
     if unit_code is not None and not _participates(session, campaign, unit_code):
         raise StorageError(f"đơn vị '{unit_code}' không có trong đợt báo cáo {campaign.code}")
     zone = campaign_spec(campaign).zone
@@ -460,12 +467,20 @@ def unit_choices(session: Session) -> list[tuple[str, str]]:
     return [(unit.code, unit.name) for unit in list_units(session)]
 
 
-def link_console_contact(session: Session, unit_code: str, operator: str, now: datetime) -> str:
+def link_console_contact(
+    session: Session,
+    unit_code: str,
+    operator: str,
+    now: datetime,
+    campaign_code: str | None = None,
+) -> str:
     """Make (or re-point) the console contact of `operator` at the unit; return its user id.
 
-    The operator on the server is trusted, so no invite is needed."""
+    The operator on the server is trusted, so no invite is needed. With `campaign_code` the
+    contact fills that campaign (it must be open and include the unit)."""
     user_id = f"{operator}@{unit_code.upper()}"
     unit = unit_by_code(session, unit_code)
+    campaign = _fillable_campaign(session, campaign_code, unit) if campaign_code else None
     contact = find_contact(session, CONSOLE, user_id)
     if contact is None:
         contact = Contact(
@@ -476,8 +491,19 @@ def link_console_contact(session: Session, unit_code: str, operator: str, now: d
             created_at=now,
         )
     contact.unit_id, contact.role, contact.active = unit.id, ContactRole.OFFICER, True
+    if campaign is not None:
+        contact.campaign_id = campaign.id
     session.add(contact)
     return user_id
+
+
+def _fillable_campaign(session: Session, code: str, unit: Unit) -> Campaign:
+    campaign = campaign_by_code(session, code)
+    if campaign.state != CampaignState.OPEN:
+        raise StorageError(f"đợt báo cáo {campaign.code} không mở để điền ({campaign.state})")
+    if not campaign_spec(campaign).participants.includes(unit.code, unit.group):
+        raise StorageError(f"đơn vị '{unit.code}' không có trong đợt báo cáo {campaign.code}")
+    return campaign
 
 
 def mark_printed(tx: Tx, rows: list[QueuedMessage], now: datetime) -> None:
