@@ -83,7 +83,8 @@ def select(ctx: Context, text: str) -> Selection:
             picked = campaign_menu.read_pick(text, codes)
     if picked is None:
         notice = _closed_notice(ctx, contact.campaign_id)
-        return Selection(None, [*notice, _menu(ctx, opened, asked_again=not notice)])
+        answered = bool(text) and not text.startswith("/")  # an answer typed before picking
+        return Selection(None, [*notice, _menu(ctx, opened, asked_again=answered and not notice)])
     campaign = opened[picked]
     choose_campaign(ctx.tx, contact.id, campaign.id)
     return Selection(campaign, label=campaign_menu.prefix_line(campaign.title), restart=True)
