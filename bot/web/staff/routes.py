@@ -28,7 +28,7 @@ from bot.documents.report_files import read_stored_file, signed_reports_zip_byte
 from bot.documents.word_reports import report_bytes
 from bot.documents.workbooks import export_bytes, per_unit_zip_bytes
 from bot.use_cases import Desk
-from bot.web.staff import pages
+from bot.web.staff import campaigns, pages
 from bot.web.staff.guard import (
     COOKIE,
     CSRF_FIELD,
@@ -122,7 +122,9 @@ def _render(
 ) -> web.Response:
     staff = request.app[STAFF_KEY]
     html = staff.templates.get_template(name).render(viewer=viewer, **context)
-    return web.Response(text=html, content_type="text/html", charset="utf-8", status=status)
+    response = web.Response(text=html, content_type="text/html", charset="utf-8", status=status)
+    campaigns.remember(request, response)
+    return response
 
 
 def _refuse(request: web.Request, status: int, text: str) -> web.Response:
@@ -149,8 +151,21 @@ async def _read(
     return await asyncio.to_thread(run)
 
 
+def _with_switcher(request: web.Request, work):
+    """`work`, with the header's campaign switcher added to the page's context."""
+
+    def run(session, viewer, now):
+        context = work(session, viewer, now)
+        if isinstance(context, dict):
+            code = campaigns.requested_code(request)
+            context["switcher"] = campaigns.switcher(session, code, request.path)
+        return context
+
+    return run
+
+
 async def _page(request, name, work) -> web.Response:
-    viewer, context = await _read(request, work)
+    viewer, context = await _read(request, _with_switcher(request, work))
     if viewer is None:
         return _refuse(request, 403, NOT_SIGNED_IN)
     if context is None:
@@ -235,7 +250,9 @@ async def stylesheet(_request: web.Request) -> web.Response:
 
 async def overview(request: web.Request) -> web.Response:
     return await _page(
-        request, "overview.j2", lambda s, v, now: pages.overview(s, v.actor, now, _cache(request))
+        request,
+        "overview.j2",
+        lambda s, v, now: pages.overview(s, v.actor, now, _cache(request), _code(request)),
     )
 
 
@@ -251,7 +268,7 @@ async def unit_list(request: web.Request) -> web.Response:
     return await _page(
         request,
         "units.j2",
-        lambda s, v, now: pages.unit_list(s, v.actor, now, wanted, _cache(request)),
+        lambda s, v, now: pages.unit_list(s, v.actor, now, wanted, _cache(request), _code(request)),
     )
 
 
@@ -264,12 +281,12 @@ async def unit_page(request: web.Request, *, error: str | None = None, status: i
             notice = f"Đã xếp {count} tin nhắc; sẽ gửi lúc {at}."
 
     def work(session, viewer, now):
-        context = pages.unit_page(session, viewer.actor, now, code, _cache(request))
+        context = pages.unit_page(session, viewer.actor, now, code, _cache(request), _code(request))
         if context is not None:
             context.update(notice=notice, error=error)
         return context
 
-    viewer, context = await _read(request, work)
+    viewer, context = await _read(request, _with_switcher(request, work))
     if viewer is None:
         return _refuse(request, 403, NOT_SIGNED_IN)
     if context is None:
@@ -289,7 +306,7 @@ async def action_log(request: web.Request) -> web.Response:
 
 async def downloads(request: web.Request) -> web.Response:
     def work(session, viewer, now):
-        state = pages.standing(session, viewer.actor, now, _cache(request))
+        state = pages.standing(session, viewer.actor, now, _cache(request), _code(request))
         return {"standing": state, "province": viewer.actor.scope_unit_id is None}
 
     return await _page(request, "downloads.j2", work)
@@ -418,6 +435,10 @@ async def invite(request: web.Request) -> web.Response:
     return _render(request, "invite.j2", context, viewer=viewer)
 
 
+def _code(request: web.Request) -> str | None:
+    return campaigns.requested_code(request)
+
+
 def _cache(request: web.Request) -> pages.ProgressCache:
     return request.app[STAFF_KEY].progress
 
@@ -432,21 +453,24 @@ def _desk(request: web.Request) -> Desk:
 async def _file(request, *, what: str, code: str | None, make):
     """Check the scope and log the download in one transaction, then build the file."""
 
-    def allow(session, viewer, now) -> bool:
+    def allow(session, viewer, now) -> str | None:
+        """The code of the campaign shown, once the download is allowed and logged."""
         try:
             use_cases.record_export(session, now, viewer.actor, what=what, unit_code=code)
         except StorageError:
-            return False
-        return True
+            return None
+        return campaigns.page_campaign(session, _code(request)).code
 
-    viewer, allowed = await _read(request, allow)
+    viewer, campaign_code = await _read(request, allow)
     if viewer is None:
         return _refuse(request, 403, NOT_SIGNED_IN)
-    if not allowed:
+    if campaign_code is None:
         return _refuse(request, 404, "Không tìm thấy.")
     staff = request.app[STAFF_KEY]
     try:
-        name, data, kind = await asyncio.to_thread(make, staff.database, staff.clock())
+        name, data, kind = await asyncio.to_thread(
+            make, staff.database, staff.clock(), campaign_code
+        )
     except StorageError:
         return _refuse(request, 404, "Không tìm thấy.")
     return web.Response(
@@ -457,8 +481,8 @@ async def _file(request, *, what: str, code: str | None, make):
 
 
 async def download_consolidated(request: web.Request) -> web.Response:
-    def make(database, now):
-        return (*export_bytes(database, now=now), XLSX)
+    def make(database, now, campaign_code):
+        return (*export_bytes(database, campaign_code=campaign_code, now=now), XLSX)
 
     return await _file(request, what="bảng tổng hợp", code=None, make=make)
 
@@ -466,22 +490,23 @@ async def download_consolidated(request: web.Request) -> web.Response:
 async def download_unit(request: web.Request) -> web.Response:
     code = request.match_info["code"]
 
-    def make(database, now):
-        return (*export_bytes(database, unit_code=code, now=now), XLSX)
+    def make(database, now, campaign_code):
+        data = export_bytes(database, campaign_code=campaign_code, unit_code=code, now=now)
+        return (*data, XLSX)
 
     return await _file(request, what="Phụ lục", code=code, make=make)
 
 
 async def download_per_unit(request: web.Request) -> web.Response:
-    def make(database, now):
+    def make(database, now, _campaign_code):  # the only or latest open campaign
         return (*per_unit_zip_bytes(database, now=now), "application/zip")
 
     return await _file(request, what="Phụ lục từng đơn vị (.zip)", code=None, make=make)
 
 
 async def download_report(request: web.Request) -> web.Response:
-    def make(database, now):
-        return (*report_bytes(database, now=now), DOCX)
+    def make(database, now, campaign_code):
+        return (*report_bytes(database, campaign_code=campaign_code, now=now), DOCX)
 
     return await _file(request, what="dự thảo báo cáo tổng hợp", code=None, make=make)
 
@@ -489,7 +514,7 @@ async def download_report(request: web.Request) -> web.Response:
 async def download_signed_zip(request: web.Request) -> web.Response:
     data_dir = request.app[STAFF_KEY].data_dir
 
-    def make(database, now):
+    def make(database, now, _campaign_code):  # the only or latest open campaign
         return (*signed_reports_zip_bytes(database, data_dir, now=now), "application/zip")
 
     return await _file(request, what="báo cáo có chữ ký (.zip)", code=None, make=make)
@@ -501,10 +526,11 @@ async def download_signed(request: web.Request) -> web.Response:
     report_id = int(request.match_info["report_id"])
     data_dir = request.app[STAFF_KEY].data_dir
 
-    def make(database, _now):
+    def make(database, _now, campaign_code):
         with database.transaction() as session:
             unit = unit_by_code(session, code)
-            report = unit_signed_report(session, current_campaign(session), unit.id, report_id)
+            campaign = campaigns.page_campaign(session, campaign_code)
+            report = unit_signed_report(session, campaign, unit.id, report_id)
         data = read_stored_file(data_dir, report.path) if report else None
         if data is None:
             raise StorageError("không tìm thấy tệp")
