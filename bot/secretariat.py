@@ -21,6 +21,7 @@ from storage.models import Contact
 from storage.repository import SeveralOpen, StorageError, current_campaign, list_campaigns
 
 HELP_TEXT = SECRETARIAT_HELP
+CAMPAIGN_COMMANDS = frozenset({"status", "export", "remind"})  # they take a campaign code first
 
 
 def handle_command(desk: Desk, ctx: Context, command: str | None, argument: str) -> list[Outbound]:
@@ -47,7 +48,9 @@ def handle_command(desk: Desk, ctx: Context, command: str | None, argument: str)
         if command in ("help", "start", None):
             return [Outbound(HELP_TEXT)]
     except SeveralOpen as error:
-        return [Outbound(several_open_text(error.codes, f"/{command} {error.codes[0]}"))]
+        if command in CAMPAIGN_COMMANDS:
+            return [Outbound(several_open_text(error.codes, f"/{command} {error.codes[0]}"))]
+        return [Outbound(several_open_text(error.codes, None))]
     except StorageError as error:
         return [Outbound(f"Không thực hiện được: {error}.")]
     return [Outbound(UNKNOWN_COMMAND_TEXT)]

@@ -75,9 +75,10 @@ def only_one_text(title: str) -> str:
     return f"Hiện chỉ có một đợt báo cáo đang mở: «{short_title(title)}». Gõ «tiếp» để điền tiếp."
 
 
-def several_open_text(codes: Sequence[str], example: str) -> str:
-    """For the secretariat: a command that needs to know which campaign."""
-    return (
-        "Đang mở nhiều đợt báo cáo: " + ", ".join(codes) + ". "
-        f"Đề nghị ghi rõ mã đợt, ví dụ: {example}"
-    )
+def several_open_text(codes: Sequence[str], example: str | None) -> str:
+    """For the secretariat: a command that needs to know which campaign (`example` None: one
+    that cannot be told yet)."""
+    lead = "Đang mở nhiều đợt báo cáo: " + ", ".join(codes) + ". "
+    if example is None:
+        return lead + "Lệnh này chưa chọn được đợt khi nhiều đợt cùng mở; chưa thay đổi gì."
+    return lead + f"Đề nghị ghi rõ mã đợt, ví dụ: {example}"

@@ -61,6 +61,13 @@ async def test_the_switcher_picks_the_campaign_of_every_page(
     assert "CT38-2030" in response.headers["Content-Disposition"]
     response = await browser.get("/web/tai-ve/tong-hop.xlsx?dot=ct37-2022")
     assert "CT37-2022" in response.headers["Content-Disposition"]
+    # Nhắc follows the campaign shown: HU-NH is approved in CT37, not started in ct38-2030.
+    await browser.get("/web/don-vi/HU-NH?dot=ct38-2030")
+    response = await browser.post("/web/don-vi/HU-NH/nhac")
+    assert response.status == 303 and "so=1" in response.headers["Location"]
+    await browser.get("/web/don-vi/HU-NH?dot=ct37-2022")
+    response = await browser.post("/web/don-vi/HU-NH/nhac")
+    assert response.status == 303 and "so=0" in response.headers["Location"]
     # A code that names no campaign shows the default one, never an error.
     assert (await browser.get("/web/don-vi?dot=khong-co")).status == 200
     assert (await browser.get("/web/don-vi?dot=%3Cscript%3E")).status == 200

@@ -42,7 +42,7 @@ from bot.web.staff.guard import (
 from conversations.messages import format_moment
 from conversations.reminder_plan import after_quiet
 from storage.database import Database
-from storage.repository import StorageError, campaign_spec, current_campaign, unit_by_code
+from storage.repository import StorageError, campaign_spec, unit_by_code
 from storage.signed_reports import unit_signed_report
 from storage.staff_store import end_session
 
@@ -377,7 +377,7 @@ async def extend(request: web.Request) -> web.Response:
     code = request.match_info["code"]
 
     def action(session, viewer, now, form):
-        zone = campaign_spec(current_campaign(session)).zone
+        zone = campaign_spec(campaigns.page_campaign(session, _code(request))).zone
         try:
             day = datetime.strptime(form.get("ngay", ""), "%Y-%m-%d").date()
         except ValueError:
@@ -395,8 +395,16 @@ async def remind(request: web.Request) -> web.Response:
     code = request.match_info["code"]
 
     def action(session, viewer, now, _form):
-        count = use_cases.remind(session, now, _desk(request), unit_code=code, actor=viewer.actor)
-        spec = campaign_spec(current_campaign(session))
+        campaign = campaigns.page_campaign(session, _code(request))
+        count = use_cases.remind(
+            session,
+            now,
+            _desk(request),
+            unit_code=code,
+            actor=viewer.actor,
+            campaign_code=campaign.code,
+        )
+        spec = campaign_spec(campaign)
         when = after_quiet(now, spec.reminders, spec.zone).astimezone(spec.zone)
         return urlencode({"xong": "nhac", "so": count, "luc": f"{when:%H:%M}"})
 
