@@ -7,29 +7,38 @@ these gets the same answer as for any unknown command.
 
 from __future__ import annotations
 
+from sqlmodel import Session
+
 from bot import use_cases
+from bot.campaign_choice import contact_campaign, no_campaign_text
 from bot.message_context import Context
 from bot.messaging import Attachment, Outbound
 from bot.status import unit_status_text
 from bot.use_cases import Actor, Desk, contact_actor
+from conversations.campaign_menu import several_open_text
 from conversations.commands import SECRETARIAT_HELP, UNKNOWN_COMMAND_TEXT
 from conversations.errors import DomainError, ErrorKind, OutOfScope
 from storage.models import Contact
-from storage.repository import current_campaign
+from storage.repository import SeveralOpen, current_campaign, list_campaigns
 
 HELP_TEXT = SECRETARIAT_HELP
+CAMPAIGN_COMMANDS = frozenset({"status", "export", "remind"})  # they take a campaign code first
 
 
 def handle_command(desk: Desk, ctx: Context, command: str | None, argument: str) -> list[Outbound]:
     try:
         if command == "status":
-            return [Outbound(use_cases.status(ctx.session, ctx.now, actor=_actor(ctx)))]
+            code, _ = campaign_argument(ctx.session, argument)
+            return [Outbound(use_cases.status(ctx.session, ctx.now, code, actor=_actor(ctx)))]
         if command == "export":
             return [export_reply(desk, ctx, argument)]
         if command == "invite":
             return [invite_reply(desk, ctx, argument)]
         if command == "remind":
-            count = use_cases.remind(ctx.session, ctx.now, desk, actor=_actor(ctx))
+            code, _ = campaign_argument(ctx.session, argument)
+            count = use_cases.remind(
+                ctx.session, ctx.now, desk, actor=_actor(ctx), campaign_code=code
+            )
             return [Outbound(f"Đã xếp lịch gửi {count} tin nhắc tới các đơn vị chưa nộp.")]
         if command == "tralai":
             return [return_reply(desk, ctx, argument)]
@@ -39,6 +48,10 @@ def handle_command(desk: Desk, ctx: Context, command: str | None, argument: str)
             return [web_reply(desk, ctx)]
         if command in ("help", "start", None):
             return [Outbound(HELP_TEXT)]
+    except SeveralOpen as error:
+        if command in CAMPAIGN_COMMANDS:
+            return [Outbound(several_open_text(error.codes, f"/{command} {error.codes[0]}"))]
+        return [Outbound(several_open_text(error.codes, None))]
     except DomainError as error:
         return [refusal_reply(error)]
     return [Outbound(UNKNOWN_COMMAND_TEXT)]
@@ -77,13 +90,25 @@ def web_reply(desk: Desk, ctx: Context) -> Outbound:
 
 def unit_status(ctx: Context) -> Outbound:
     """An officer's «/status»: their own unit's standing."""
-    campaign = current_campaign(ctx.session)
+    campaign = contact_campaign(ctx)
+    if campaign is None:
+        return Outbound(no_campaign_text(ctx.contact.unit.name))
     return Outbound(unit_status_text(ctx.session, campaign, ctx.contact.unit_id, ctx.now))
+
+
+def campaign_argument(session: Session, argument: str) -> tuple[str | None, str]:
+    """«ct38-2030 HU-NP» -> ("ct38-2030", "HU-NP"): a leading word that is a campaign's code
+    names the campaign (None: the only open one), the rest is the command's own argument."""
+    first, _, rest = argument.strip().partition(" ")
+    if first and first in {campaign.code for campaign in list_campaigns(session)}:
+        return first, rest.strip()
+    return None, argument.strip()
 
 
 def export_reply(desk: Desk, ctx: Context, argument: str) -> Outbound:
     session = ctx.session
-    campaign = current_campaign(session)
+    code, argument = campaign_argument(session, argument)
+    campaign = current_campaign(session, code)
     actor = _actor(ctx)
     if not argument and actor.scope_unit_id is not None:
         raise OutOfScope(

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import asdict, replace
 from datetime import datetime, timedelta
 
-from bot import secretariat
+from bot import campaign_choice, secretariat
 from bot.clock import Clock
 from bot.documents.word_reports import REPORT_KIND, campaign_outline
 from bot.message_context import Context
@@ -84,7 +84,7 @@ from storage.inbound_faults import (
 )
 from storage.inbound_faults import set_aside as keep_set_aside
 from storage.invite_guesses import forget_misses, record_miss, refused_until
-from storage.repository import StorageError, campaign_for_unit, campaign_form, campaign_spec
+from storage.repository import StorageError, campaign_form, campaign_spec
 
 log = logging.getLogger(__name__)
 
@@ -437,16 +437,20 @@ class Service:
         """Run the engine for an officer; every read and write here is on the hot path."""
         tx, contact, now = ctx.tx, ctx.contact, ctx.now
         unit = contact.unit
-        campaign = campaign_for_unit(tx, unit.code, unit.group, unit.level)
+        selection = campaign_choice.select(ctx, text)
+        campaign = selection.campaign
         if campaign is None:
-            return [Outbound(f"Hiện {unit.name} không có đợt báo cáo nào cần điền.")]
+            return selection.replies
+        if selection.restart:  # just picked: show where the officer is in that campaign
+            text = "/tiep"
+            ctx.inbound = replace(ctx.inbound, text=text, choice=None, context="")
         form = campaign_form(campaign)
         submission = open_submission(tx, campaign.id, contact.unit_id)
         # A few whole-message words switch what the officer is doing; only short texts can be one.
         typed = "" if ctx.inbound.choice or len(text) > 40 else narrative.command_words(text)
         opening = typed in narrative.OPEN_WORDS
         if typed in UPLOAD_WORDS:
-            return [self._upload_prompt(ctx, campaign.id)]
+            return selection.finish([self._upload_prompt(ctx, campaign.id)])
         signed = signed_briefs(tx, submission.id)
         rows = load_answers(tx, submission.id)
         state_id, dialogue = load_dialogue(tx, contact.id, campaign.id, submission.id)
@@ -545,7 +549,7 @@ class Service:
             dialogue=new_state.dialogue,
             now=now,
         )
-        return replies
+        return selection.finish(replies)
 
     def _upload_prompt(self, ctx: Context, campaign_id: int, lead: str = "") -> Outbound:
         """How to send the signed report: into the chat, or by a single-use link (Zalo)."""

@@ -15,8 +15,10 @@ from datetime import datetime, timedelta
 from sqlalchemy import update
 from sqlmodel import Session
 
+from bot.campaign_choice import contact_campaign
 from bot.message_context import Context
 from bot.messaging import Outbound
+from conversations.statuses import CampaignState
 from conversations.uploads import (
     APPROVED_TEXT,
     UploadLimits,
@@ -30,7 +32,7 @@ from conversations.uploads import (
 )
 from storage.hot_path import SignedBrief, open_submission
 from storage.models import DownloadToken, SignedReport
-from storage.repository import campaign_for_unit, create_download_token, find_download
+from storage.repository import create_download_token, find_download
 from storage.signed_reports import (
     Stored,
     signed_reports,
@@ -55,8 +57,8 @@ def receive_in_chat(ctx: Context, uploads: Uploads) -> list[Outbound]:
     """An officer sent a file: refuse it clearly, or store it and confirm name and size."""
     file = ctx.inbound.file
     unit = ctx.contact.unit
-    campaign = campaign_for_unit(ctx.tx, unit.code, unit.group)
-    if campaign is None:
+    campaign = contact_campaign(ctx)
+    if campaign is None or campaign.state != CampaignState.OPEN:
         return [Outbound(f"Hiện {unit.name} không có đợt báo cáo nào để gửi báo cáo.")]
     name = safe_name(file.name, f"bao-cao-{file.source_id[-8:] or 'tep'}")
     problem = refusal(name, file.content_type, file.size, uploads.limits)

@@ -30,7 +30,7 @@ from conversations.labels import status_title
 from conversations.lifecycle import Event, after
 from conversations.messages import format_deadline, format_moment, render
 from conversations.reminder_plan import officer_summary
-from conversations.statuses import ContactRole, SubmissionStatus
+from conversations.statuses import CampaignState, ContactRole, SubmissionStatus
 from storage.hot_path import QueuedMessage, Tx, mark_sent
 from storage.models import Campaign, Contact, Unit
 from storage.outbox_store import count_failed, redact_sent
@@ -38,6 +38,7 @@ from storage.progress import campaign_progress, participating_units
 from storage.repository import (
     IssuedInvite,
     StorageError,
+    campaign_by_code,
     campaign_spec,
     create_download_token,
     create_invite,
@@ -235,6 +236,7 @@ def return_report(
     actor: Actor = OPERATOR,
     reason_required: bool = False,
     expected: str | None = None,
+    campaign_code: str | None = None,
 ) -> Unit:
     """Open a submitted (or approved) report again for correction, and tell its officers.
 
@@ -244,7 +246,7 @@ def return_report(
     if reason_required and not reason.strip():
         raise BadValue("cần ghi lý do trả lại để đơn vị biết cần sửa gì")
     values = {"returned_at": now, "return_reason": reason.strip() or None}
-    _move(session, unit, Event.RETURN, values, expected)
+    _move(session, unit, Event.RETURN, values, expected, campaign_code)
     _log(session, now, actor, "return", unit, reason.strip() or None)
     text = render("returned", unit_name=unit.name, reason=reason.strip())
     notify_officers(session, unit, text + "\nGõ «xem» để sửa và nộp lại.", now, desk)
@@ -259,10 +261,11 @@ def approve_report(
     unit_code: str,
     actor: Actor = OPERATOR,
     expected: str | None = None,
+    campaign_code: str | None = None,
 ) -> Unit:
     """Accept a submitted report: it is locked for good (only a return opens it again)."""
     unit = scoped_unit(session, actor, unit_code)
-    _move(session, unit, Event.APPROVE, {"last_activity_at": now}, expected)
+    _move(session, unit, Event.APPROVE, {"last_activity_at": now}, expected, campaign_code)
     _log(session, now, actor, "approve", unit)
     notify_officers(session, unit, APPROVED_TEXT.format(unit=unit.name), now, desk)
     return unit
@@ -272,10 +275,19 @@ STAFF_MOVES = {"approve": "duyệt", "return": "trả lại"}  # logged action �
 MOVED_INTO = {SubmissionStatus.APPROVED: "approve", SubmissionStatus.RETURNED: "return"}
 
 
-def _move(session: Session, unit: Unit, event: Event, values: dict, expected: str | None) -> None:
-    """Apply a staff event to the unit's report in the current campaign as one conditional write;
-    refused (nothing written, nobody told) when the table refuses it or someone moved it first."""
-    submission = submission_for(session, current_campaign(session), unit, lock=True)
+def _move(
+    session: Session,
+    unit: Unit,
+    event: Event,
+    values: dict,
+    expected: str | None,
+    campaign_code: str | None = None,
+) -> None:
+    """Apply a staff event to the unit's report in the campaign (named, else the only open one)
+    as one conditional write; refused (nothing written, nobody told) when the table refuses it
+    or someone moved it first."""
+    campaign = current_campaign(session, campaign_code)
+    submission = submission_for(session, campaign, unit, lock=True)
     found = submission.status
     if expected is not None and found != expected:
         raise moved_meanwhile(session, unit, found)
@@ -329,11 +341,13 @@ def remind(
     *,
     unit_code: str | None = None,
     actor: Actor = OPERATOR,
+    campaign_code: str | None = None,
 ) -> int:
-    """Queue a reminder now to the reachable officers of units that have not submitted.
+    """Queue a reminder now to the reachable officers of units that have not submitted, in
+    the named campaign (by default the only open one).
 
     A district secretariat without a unit reminds the units of its scope."""
-    campaign = current_campaign(session)
+    campaign = current_campaign(session, campaign_code)
     allowed = scope_unit_ids(session, actor)
     unit = scoped_unit(session, actor, unit_code) if unit_code is not None else None
     if unit_code is not None and not _participates(session, campaign, unit_code):
@@ -350,10 +364,14 @@ def remind(
 
 
 def remind_preview(
-    session: Session, now: datetime, *, unit_code: str | None = None
+    session: Session,
+    now: datetime,
+    *,
+    unit_code: str | None = None,
+    campaign_code: str | None = None,
 ) -> tuple[Campaign, list[str]]:
     """What `remind` would queue, one line per officer, queuing nothing."""
-    campaign = current_campaign(session)
+    campaign = current_campaign(session, campaign_code)
     if unit_code is not None and not _participates(session, campaign, unit_code):
         raise NotFound(f"đơn vị '{unit_code}' không có trong đợt báo cáo {campaign.code}")
     zone = campaign_spec(campaign).zone
@@ -390,10 +408,11 @@ def extend_deadline(
     unit_code: str,
     deadline: datetime,
     actor: Actor = OPERATOR,
+    campaign_code: str | None = None,
 ) -> Unit:
-    """Give a unit its own, later deadline in the current campaign (Gia hạn)."""
+    """Give a unit its own, later deadline in the campaign (Gia hạn)."""
     unit = scoped_unit(session, actor, unit_code)
-    campaign = current_campaign(session)
+    campaign = current_campaign(session, campaign_code)
     if not _participates(session, campaign, unit.code):
         raise NotFound(f"đơn vị '{unit.code}' không có trong đợt báo cáo {campaign.code}")
     if deadline <= campaign.deadline or deadline <= now:
@@ -506,12 +525,20 @@ def unit_choices(session: Session) -> list[tuple[str, str]]:
     return [(unit.code, unit.name) for unit in list_units(session)]
 
 
-def link_console_contact(session: Session, unit_code: str, operator: str, now: datetime) -> str:
+def link_console_contact(
+    session: Session,
+    unit_code: str,
+    operator: str,
+    now: datetime,
+    campaign_code: str | None = None,
+) -> str:
     """Make (or re-point) the console contact of `operator` at the unit; return its user id.
 
-    The operator on the server is trusted, so no invite is needed."""
+    The operator on the server is trusted, so no invite is needed. With `campaign_code` the
+    contact fills that campaign (it must be open and include the unit)."""
     user_id = f"{operator}@{unit_code.upper()}"
     unit = unit_by_code(session, unit_code)
+    campaign = _fillable_campaign(session, campaign_code, unit) if campaign_code else None
     contact = find_contact(session, CONSOLE, user_id)
     if contact is None:
         contact = Contact(
@@ -523,8 +550,19 @@ def link_console_contact(session: Session, unit_code: str, operator: str, now: d
         )
     contact.unit_id, contact.role, contact.active = unit.id, ContactRole.OFFICER, True
     contact.removed_at = None  # the operator at the terminal needs no invite
+    if campaign is not None:
+        contact.campaign_id = campaign.id
     session.add(contact)
     return user_id
+
+
+def _fillable_campaign(session: Session, code: str, unit: Unit) -> Campaign:
+    campaign = campaign_by_code(session, code)
+    if campaign.state != CampaignState.OPEN:
+        raise StorageError(f"đợt báo cáo {campaign.code} không mở để điền ({campaign.state})")
+    if not campaign_spec(campaign).participants.includes(unit.code, unit.group):
+        raise StorageError(f"đơn vị '{unit.code}' không có trong đợt báo cáo {campaign.code}")
+    return campaign
 
 
 def mark_printed(tx: Tx, rows: list[QueuedMessage], now: datetime) -> None:

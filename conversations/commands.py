@@ -22,6 +22,7 @@ OFFICER_COMMANDS = frozenset({
     "start", "tiep", "continue", "xem", "review", "nop", "submit", "help", "huongdan", "status",
     "cau", "sua", "lai", "quaylai", "dung", "tamdung", "kad", "boqua", "xong",
     "baocao", "vietbaocao", "duthao", "phuluc", "diem", "xoa", "guibaocao", "giup",
+    "dot",
 })  # fmt: skip
 
 # What a platform menu shows (command, description), in order.
@@ -52,7 +53,9 @@ SECRETARIAT_HELP = (
     "/invite MÃ_ĐƠN_VỊ — tạo mã mời cho cán bộ đầu mối\n"
     "/tralai MÃ_ĐƠN_VỊ lý do — trả lại báo cáo để đơn vị sửa\n"
     "/duyet MÃ_ĐƠN_VỊ — duyệt báo cáo đã nộp (khóa lại, không sửa được nữa)\n"
-    "/web — mở trang web của Ban Dân vận (liên kết dùng một lần, trong 10 phút)"
+    "/web — mở trang web của Ban Dân vận (liên kết dùng một lần, trong 10 phút)\n"
+    "Khi đang mở nhiều đợt báo cáo: ghi mã đợt ngay sau lệnh, ví dụ /status MÃ_ĐỢT, "
+    "/export MÃ_ĐỢT MÃ_ĐƠN_VỊ, /remind MÃ_ĐỢT"
 )
 UNKNOWN_COMMAND_TEXT = "Lệnh không rõ. Gõ /help để xem hướng dẫn."
 

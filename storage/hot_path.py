@@ -155,6 +155,7 @@ class Correspondent(NamedTuple):
     active: bool
     display_name: str
     unit: UnitBrief | None
+    campaign_id: int | None = None  # chosen while several campaigns are open
     removed: bool = False  # removed by the secretariat: a stranger until invited again
 
     @property
@@ -175,7 +176,7 @@ def find_correspondent(db: Session | Tx, channel: str, external_id: str) -> Corr
     row = tx.run("sender", {"channel": channel, "external_id": external_id}).fetchone()
     if row is None:
         return None
-    contact_id, role, unit_id, pending, seen, active, name, removed_at, *unit = row
+    contact_id, role, unit_id, pending, seen, active, name, removed_at, chosen, *unit = row
     return Correspondent(
         contact_id,
         role,
@@ -185,7 +186,8 @@ def find_correspondent(db: Session | Tx, channel: str, external_id: str) -> Corr
         bool(active),
         name,
         UnitBrief(*unit) if unit_id is not None and unit[0] is not None else None,
-        removed_at is not None,
+        campaign_id=chosen,
+        removed=removed_at is not None,
     )
 
 
@@ -253,6 +255,11 @@ def add_contact(
     return tx.run("add_contact", params).fetchone()[0]
 
 
+def choose_campaign(db: Session | Tx, contact_id: int, campaign_id: int | None) -> None:
+    """Remember which open campaign the contact fills in (None: ask again, or the only one)."""
+    Tx.of(db).run("choose_campaign", {"contact_id": contact_id, "campaign_id": campaign_id})
+
+
 def set_pending_invite(db: Session | Tx, contact_id: int, invite_id: int | None) -> None:
     Tx.of(db).run("pending_invite", {"contact_id": contact_id, "invite_id": invite_id})
 
@@ -267,7 +274,7 @@ def link_contact(
 
 
 def campaign_versions(db: Session | Tx) -> list[tuple]:
-    """(id, updated_at as stored) of every campaign, latest deadline first."""
+    """(id, updated_at as stored, state) of every campaign, latest deadline first."""
     return Tx.of(db).run("campaign_versions", {}).fetchall()
 
 

@@ -79,6 +79,7 @@ def build_statements(insert: Callable, *, lock: bool) -> dict[str, Executable]:
             contact.c.active,
             contact.c.display_name,
             contact.c.removed_at,
+            contact.c.campaign_id,
             unit.c.code,
             unit.c.name,
             unit.c.level,
@@ -96,9 +97,9 @@ def build_statements(insert: Callable, *, lock: bool) -> dict[str, Executable]:
             # A removed member stays removed whatever they write; only a new invite links them.
             | {"active": case((contact.c.removed_at.is_(None), bindparam("active")), else_=false())}
         ),
-        "campaign_versions": select(campaign.c.id, campaign.c.updated_at).order_by(
-            campaign.c.deadline.desc(), campaign.c.id
-        ),
+        "campaign_versions": select(
+            campaign.c.id, campaign.c.updated_at, campaign.c.state
+        ).order_by(campaign.c.deadline.desc(), campaign.c.id),
         "invite": select(
             invite.c.id,
             invite.c.role,
@@ -124,6 +125,9 @@ def build_statements(insert: Callable, *, lock: bool) -> dict[str, Executable]:
             | {"role": officer}
         )
         .returning(contact.c.id),
+        "choose_campaign": update(contact)
+        .where(contact.c.id == bindparam("contact_id"))
+        .values(_binds(campaign_id="campaign_id")),
         "pending_invite": update(contact)
         .where(contact.c.id == bindparam("contact_id"))
         .values(_binds(pending_invite_id="invite_id")),

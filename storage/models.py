@@ -100,6 +100,8 @@ class Contact(SQLModel, table=True):
     # unlike `active = false` (blocked the bot), writing again does not bring them back; only a
     # new invite does.
     removed_at: datetime | None = utc_field()
+    # The campaign an officer chose to fill in while several are open (None: the only open one).
+    campaign_id: int | None = Field(default=None, foreign_key="campaign.id")
 
 
 class Invite(SQLModel, table=True):

@@ -72,23 +72,78 @@ def list_campaigns(session: Session) -> list[Campaign]:
     return list(session.exec(select(Campaign).order_by(Campaign.deadline.desc(), Campaign.id)))
 
 
-def current_campaign(session: Session, code: str | None = None) -> Campaign:
-    """The campaign named by `code`, or the one with the latest deadline.
+class SeveralOpen(StorageError):
+    """No campaign was named and several are open: the caller must say which (`codes`)."""
 
-    Without a code (every inbound message asks), only the id and version are read; the full
-    row is cached per version, detached and read-only.
-    """
-    if code is None:
-        versions = campaign_versions(session)[:1]
-        if not versions:
-            raise StorageError(
-                "chưa có đợt báo cáo nào; chạy: baocao campaign load TỆP", ErrorKind.NOT_FOUND
-            )
-        return _cached_campaign(session, versions[0])
-    campaign = session.exec(select(Campaign).where(Campaign.code == code)).first()
+    def __init__(self, codes: list[str]) -> None:
+        self.codes = codes
+        super().__init__("đang mở nhiều đợt báo cáo (" + ", ".join(codes) + "); cần chọn một đợt")
+
+
+def campaign_by_code(session: Session, code: str) -> Campaign:
+    """The campaign with this code (any state: a closed one is still exported)."""
+    campaign = session.exec(select(Campaign).where(Campaign.code == code.strip())).first()
     if campaign is None:
-        raise StorageError(f"không có đợt báo cáo '{code}'", ErrorKind.NOT_FOUND)
+        raise StorageError(f"không có đợt báo cáo '{code.strip()}'", ErrorKind.NOT_FOUND)
     return campaign
+
+
+def campaign_by_id(session: Session, campaign_id: int) -> Campaign:
+    campaign = session.get(Campaign, campaign_id)
+    if campaign is None:
+        raise StorageError(f"không có đợt báo cáo số {campaign_id}", ErrorKind.NOT_FOUND)
+    return campaign
+
+
+def open_campaigns(db: Session | Tx) -> list[Campaign]:
+    """The open campaigns, latest deadline first (cached rows, detached and read-only)."""
+    return [
+        _cached_campaign(db, version)
+        for version in campaign_versions(db)
+        if version[2] == CampaignState.OPEN
+    ]
+
+
+def current_campaign(session: Session, code: str | None = None) -> Campaign:
+    """The campaign named by `code`; without one, the only open campaign.
+
+    Several open: `SeveralOpen` (each surface asks which, in its own words). None open: the
+    latest-deadline campaign of any state, so that a closed round can still be exported.
+    Without a code, only ids, versions and states are read; the full row is cached per version.
+    """
+    if code:
+        return campaign_by_code(session, code)
+    versions = campaign_versions(session)
+    opened = [version for version in versions if version[2] == CampaignState.OPEN]
+    if len(opened) > 1:
+        raise SeveralOpen([_cached_campaign(session, version).code for version in opened])
+    chosen = opened or versions[:1]
+    if not chosen:
+        raise StorageError(
+            "chưa có đợt báo cáo nào; chạy: baocao campaign load TỆP", ErrorKind.NOT_FOUND
+        )
+    return _cached_campaign(session, chosen[0])
+
+
+def unit_campaigns(
+    db: Session | Tx, unit_code: str, unit_group: str | None, unit_level: str | None = None
+) -> tuple[list[Campaign], Campaign | None]:
+    """The open campaigns the unit takes part in (latest deadline first), and the latest closed
+    one it took part in (None if none): drafts and archived campaigns are not the officer's."""
+    opened: list[Campaign] = []
+    closed: Campaign | None = None
+    for version in campaign_versions(db):
+        if version[2] not in (CampaignState.OPEN, CampaignState.CLOSED):
+            continue
+        if version[2] == CampaignState.CLOSED and closed is not None:
+            continue
+        campaign = _cached_campaign(db, version)
+        if campaign_spec(campaign).participants.includes(unit_code, unit_group, unit_level):
+            if version[2] == CampaignState.OPEN:
+                opened.append(campaign)
+            else:
+                closed = campaign
+    return opened, closed
 
 
 def campaign_for_unit(
@@ -96,13 +151,8 @@ def campaign_for_unit(
 ) -> Campaign | None:
     """The latest-deadline open campaign the unit takes part in; None when it takes part in none
     (a draft is not reachable yet, a closed or archived campaign no longer takes answers)."""
-    for version in campaign_versions(db):
-        campaign = _cached_campaign(db, version)
-        if campaign.state != CampaignState.OPEN:
-            continue
-        if campaign_spec(campaign).participants.includes(unit_code, unit_group, unit_level):
-            return campaign
-    return None
+    opened, _ = unit_campaigns(db, unit_code, unit_group, unit_level)
+    return opened[0] if opened else None
 
 
 def _cached_campaign(db: Session | Tx, version) -> Campaign:

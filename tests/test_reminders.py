@@ -27,7 +27,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import yaml
 from apscheduler.triggers.interval import IntervalTrigger
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select, text, update
 from sqlmodel import Session
 
 import bot.reminders.ticks as reminders
@@ -168,6 +168,9 @@ def build_world(
             spec_path.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
             campaign = save_campaign(session, load_campaign(spec_path), now)
         campaign_id = campaign.id
+        session.execute(  # the bundled 2022 round, when seeded, is over
+            update(Campaign).where(Campaign.code == "ct37-2022").values(state="closed")
+        )
     return World(database, campaign_id, ids)
 
 

@@ -586,14 +586,18 @@ def _load_campaign_for(database, clock, tmp_path, code: str, deadline: str, unit
 def test_an_officer_fills_the_latest_campaign_their_unit_takes_part_in(
     service, database, clock, tmp_path
 ):
-    # A later campaign only for HU-NH: HU-NP keeps filling CT37, HU-NH moves to the new one.
+    # A later campaign only for HU-NH: HU-NP keeps filling CT37 as before (one campaign, nothing
+    # asked); HU-NH takes part in both, is asked which, and picks the new one by its number.
     _load_campaign_for(
         database, clock, tmp_path, "ct37-2023", "2023-07-05T00:00:00+07:00", ["HU-NH"]
     )
     ninh_phuoc = link(service, database, clock, "np", "HU-NP")
     ninh_hai = link(service, database, clock, "nh", "HU-NH")
     ninh_phuoc.send("/cau 3")
-    ninh_phuoc.send("7")
+    assert "[Đợt:" not in ninh_phuoc.say("7")
+    asked = ninh_hai.send("/cau 3")
+    assert [choice.id for choice in asked[-1].choices] == ["ct37-2023", "ct37-2022"]
+    assert ninh_hai.say("1").startswith("[Đợt: Kiểm tra việc thực hiện Chỉ thị 37-CT/TU]")
     ninh_hai.send("/cau 3")
     ninh_hai.send("9")
     with database.transaction() as session:

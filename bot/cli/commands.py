@@ -47,6 +47,7 @@ from storage.models import OutboxMessage
 from storage.outbox_store import count_failed, requeue_failed, undelivered_rows
 from storage.progress import campaign_progress
 from storage.repository import (
+    SeveralOpen,
     campaign_spec,
     current_campaign,
     list_campaigns,
@@ -54,6 +55,8 @@ from storage.repository import (
     replace_units,
     save_campaign,
 )
+
+CAMPAIGN_HELP = "đợt báo cáo (mặc định: đợt đang mở duy nhất)"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -67,6 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     chat = commands.add_parser("chat", help="điền Phụ lục ngay trong cửa sổ dòng lệnh")
     chat.add_argument("--unit", metavar="MÃ", help="mã đơn vị (bỏ trống để chọn từ danh sách)")
+    chat.add_argument(
+        "--campaign", metavar="MÃ_ĐỢT", help="đợt báo cáo (mặc định: hỏi khi có nhiều đợt đang mở)"
+    )
 
     commands.add_parser("run", help="chạy bot (Telegram, Zalo, web, nhắc hạn) theo cấu hình")
 
@@ -115,6 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     status = commands.add_parser("status", help="tiến độ nộp báo cáo theo đợt")
     status.add_argument("--json", action="store_true", help="in JSON")
+    status.add_argument("--campaign", metavar="MÃ_ĐỢT", help=CAMPAIGN_HELP)
 
     export = commands.add_parser("export", help="xuất bảng Excel")
     target = export.add_mutually_exclusive_group(required=True)
@@ -133,7 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument(
         "--scope", metavar="MÃ", help="bảng của một đơn vị (huyện) và các đơn vị trực thuộc"
     )
-    export.add_argument("--campaign", metavar="MÃ_ĐỢT", help="đợt báo cáo (mặc định: đợt mới nhất)")
+    export.add_argument("--campaign", metavar="MÃ_ĐỢT", help=CAMPAIGN_HELP)
     export.add_argument("--no-unit-sheets", action="store_true", help="không tạo sheet từng đơn vị")
 
     report = commands.add_parser("report", help="tạo dự thảo báo cáo Word theo Đề cương")
@@ -146,11 +153,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--scope", metavar="MÃ", help="báo cáo tổng hợp của một đơn vị (huyện) và đơn vị trực thuộc"
     )
     report.add_argument("--output", "-o", required=True, metavar="TỆP.docx")
-    report.add_argument("--campaign", metavar="MÃ_ĐỢT")
+    report.add_argument("--campaign", metavar="MÃ_ĐỢT", help=CAMPAIGN_HELP)
 
     remind = commands.add_parser("remind", help="gửi (hoặc liệt kê) tin nhắc hạn ngay bây giờ")
     remind.add_argument("--dry-run", action="store_true", help="chỉ liệt kê, không gửi")
     remind.add_argument("--unit", metavar="MÃ", help="chỉ nhắc một đơn vị")
+    remind.add_argument("--campaign", metavar="MÃ_ĐỢT", help=CAMPAIGN_HELP)
 
     reopen = commands.add_parser("return", help="trả lại báo cáo đã nộp để đơn vị sửa")
     reopen.add_argument("unit", metavar="MÃ_ĐƠN_VỊ", help="đơn vị có báo cáo cần trả lại")
@@ -189,6 +197,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         app = build_app(load_settings())
         return COMMANDS[args.command](app, args)
+    except SeveralOpen as error:
+        codes = ", ".join(error.codes)
+        print(
+            f"baocao: đang mở nhiều đợt báo cáo ({codes}); chọn một: --campaign MÃ_ĐỢT",
+            file=sys.stderr,
+        )
+        return 1
     except DomainError as error:
         return refused(error)
     except (SettingsError, DatabaseUrlError, FormError, UsageError) as error:
@@ -208,7 +223,9 @@ def _print_json(data: object) -> None:
 
 
 def cmd_chat(app: App, args: argparse.Namespace) -> int:
-    return run_console(app.service, unit_code=args.unit, operator=getpass.getuser())
+    return run_console(
+        app.service, unit_code=args.unit, operator=getpass.getuser(), campaign_code=args.campaign
+    )
 
 
 def cmd_run(app: App, args: argparse.Namespace) -> int:
@@ -333,7 +350,7 @@ def cmd_status(app: App, args: argparse.Namespace) -> int:
     now = app.clock()
     records, texts = [], []
     with app.database.transaction() as session:
-        for campaign in list_campaigns(session):
+        for campaign in [current_campaign(session, args.campaign)]:
             progress = campaign_progress(session, campaign)
             deadlines = campaign_deadlines(session, campaign)
             texts.append(status_text(campaign, progress, now, deadlines))
@@ -404,18 +421,23 @@ def cmd_remind(app: App, args: argparse.Namespace) -> int:
     now = app.clock()
     if args.dry_run:
         with app.database.transaction() as session:
-            campaign, lines = use_cases.remind_preview(session, now, unit_code=args.unit)
+            campaign, lines = use_cases.remind_preview(
+                session, now, unit_code=args.unit, campaign_code=args.campaign
+            )
+            code = campaign.code  # read before the rollback expires the row
             session.rollback()
         for line in lines:
             print(line)
         print(
             f"(thử) {len(lines)} tin nhắc sẽ được gửi "
-            f"cho đợt {campaign.code}; chưa gửi gì, không thay đổi gì."
+            f"cho đợt {code}; chưa gửi gì, không thay đổi gì."
         )
         return 0
     with app.database.transaction() as session:
-        count = use_cases.remind(session, now, app.desk, unit_code=args.unit)
-        spec = campaign_spec(current_campaign(session))
+        count = use_cases.remind(
+            session, now, app.desk, unit_code=args.unit, campaign_code=args.campaign
+        )
+        spec = campaign_spec(current_campaign(session, args.campaign))
     when = after_quiet(now, spec.reminders, spec.zone)
     later = "" if when == now else f" (giờ yên tĩnh: gửi từ {when.astimezone(spec.zone):%H:%M})"
     print(

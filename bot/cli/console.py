@@ -47,6 +47,7 @@ def run_console(
     *,
     unit_code: str | None,
     operator: str,
+    campaign_code: str | None = None,
     stdin: TextIO = sys.stdin,
     out: TextIO = sys.stdout,
 ) -> int:
@@ -61,7 +62,9 @@ def run_console(
         if unit_code is None:
             return 1
         with service.database.transaction() as session:
-            user_id = use_cases.link_console_contact(session, unit_code, operator, service.clock())
+            user_id = use_cases.link_console_contact(
+                session, unit_code, operator, service.clock(), campaign_code
+            )
         print("(Gõ câu trả lời rồi Enter. «tạm dừng» hoặc Ctrl-D để nghỉ.)", file=out)
         text, sequence = "/tiep", 0
         while True:

@@ -157,7 +157,7 @@ def tick(
     memo = memo if memo is not None else set()
     result = TickResult()
     spread = Spread(now, rate)
-    with database.transaction() as session:
+    with database.transaction() as session:  # only open campaigns are reminded
         campaigns = [c for c in list_campaigns(session) if c.state == CampaignState.OPEN]
     failure: Exception | None = None
     for campaign in campaigns:

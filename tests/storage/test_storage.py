@@ -20,6 +20,7 @@ from sqlmodel import SQLModel, select
 
 from conversations.campaigns import BUNDLED_CAMPAIGN, load_campaign
 from conversations.forms import BUNDLED_FORMS
+from conversations.statuses import CampaignState
 from storage.database import (
     DatabaseUrlError,
     alembic_config,
@@ -42,8 +43,11 @@ from storage.models import (
 from storage.progress import campaign_progress
 from storage.repository import (
     INVITE_ALPHABET,
+    SeveralOpen,
     StorageError,
     UnitRow,
+    campaign_by_code,
+    campaign_by_id,
     campaign_form,
     campaign_spec,
     create_download_token,
@@ -51,6 +55,7 @@ from storage.repository import (
     current_campaign,
     find_download,
     list_units,
+    open_campaigns,
     replace_units,
     save_campaign,
     seed_if_empty,
@@ -416,10 +421,30 @@ def test_a_new_campaign_code_is_a_new_campaign(database, clock, tmp_path):
         save_campaign(session, load_campaign(path), clock())
     with database.transaction() as session:
         assert count(session, Campaign) == 2
-        assert current_campaign(session).code == "ct37-2023"  # latest deadline
+        with pytest.raises(SeveralOpen) as several:  # both open: the caller must say which
+            current_campaign(session)
+        assert several.value.codes == ["ct37-2023", "ct37-2022"]  # latest deadline first
         assert current_campaign(session, "ct37-2022").code == "ct37-2022"
+        assert campaign_by_code(session, "ct37-2023").code == "ct37-2023"
+        by_id = campaign_by_id(session, campaign_by_code(session, "ct37-2022").id)
+        assert by_id.code == "ct37-2022"
         with pytest.raises(StorageError, match="không có đợt"):
             current_campaign(session, "nope")
+        with pytest.raises(StorageError, match="không có đợt"):
+            current_campaign(session, str(by_id.id))  # an id is not a code
+        closing = campaign_by_code(session, "ct37-2023")
+        closing.state = CampaignState.CLOSED
+        closing.updated_at = clock()
+        session.add(closing)
+    with database.transaction() as session:
+        assert current_campaign(session).code == "ct37-2022"  # the only open one
+        assert [c.code for c in open_campaigns(session)] == ["ct37-2022"]
+        bundled = campaign_by_code(session, "ct37-2022")
+        bundled.state = CampaignState.CLOSED
+        session.add(bundled)
+    with database.transaction() as session:
+        assert open_campaigns(session) == []
+        assert current_campaign(session).code == "ct37-2023"  # none open: the latest, to export
 
 
 # --- invites ----------------------------------------------------------------------------------

@@ -38,8 +38,8 @@ class StalePage(NotAllowedNow):
     """The report changed since the page was drawn; the action was not done."""
 
 
-def current_status(session: Session, unit: Unit) -> str:
-    campaign = current_campaign(session)
+def current_status(session: Session, unit: Unit, campaign_code: str | None = None) -> str:
+    campaign = current_campaign(session, campaign_code)
     status = session.exec(
         select(Submission.status).where(
             Submission.campaign_id == campaign.id, Submission.unit_id == unit.id
@@ -48,11 +48,13 @@ def current_status(session: Session, unit: Unit) -> str:
     return status or SubmissionStatus.NOT_STARTED
 
 
-def check_not_stale(session: Session, actor: Actor, code: str, shown: str | None) -> Unit:
+def check_not_stale(
+    session: Session, actor: Actor, code: str, shown: str | None, campaign_code: str | None = None
+) -> Unit:
     """Refuse when the page showed another status than the report has now."""
     unit = use_cases.scoped_unit(session, actor, code)
     if shown:
-        now_status = current_status(session, unit)
+        now_status = current_status(session, unit, campaign_code)
         if now_status != shown:
             moved = use_cases.moved_meanwhile(session, unit, now_status)
             raise StalePage(
@@ -82,12 +84,21 @@ NOBODY_TO_REMIND = (
 )
 
 
-def remind_one(session: Session, now: datetime, desk: Desk, actor: Actor, code: str) -> int:
+def remind_one(
+    session: Session,
+    now: datetime,
+    desk: Desk,
+    actor: Actor,
+    code: str,
+    campaign_code: str | None = None,
+) -> int:
     """Nhắc one unit, refused (nothing logged) when nobody would receive it."""
     unit = use_cases.scoped_unit(session, actor, code)
     if not reachable_officers(session, unit.id):
         raise NotAllowedNow(NOBODY_TO_REMIND)
-    return use_cases.remind(session, now, desk, unit_code=unit.code, actor=actor)
+    return use_cases.remind(
+        session, now, desk, unit_code=unit.code, actor=actor, campaign_code=campaign_code
+    )
 
 
 @dataclass(frozen=True)
@@ -121,12 +132,19 @@ def bulk_plan(session: Session, rows) -> BulkPlan:
 
 
 def remind_many(
-    session: Session, now: datetime, desk: Desk, actor: Actor, codes: list[str]
+    session: Session,
+    now: datetime,
+    desk: Desk,
+    actor: Actor,
+    codes: list[str],
+    campaign_code: str | None = None,
 ) -> tuple[int, int]:
     """Nhắc each unit in turn (each logged as its own row): (messages queued, units)."""
     queued = 0
     for code in codes:
-        queued += use_cases.remind(session, now, desk, unit_code=code, actor=actor)
+        queued += use_cases.remind(
+            session, now, desk, unit_code=code, actor=actor, campaign_code=campaign_code
+        )
     return queued, len(codes)
 
 

@@ -200,10 +200,15 @@ def _sort_key(column: str):
 
 
 def matching_rows(
-    session: Session, actor: Actor, now: datetime, wanted: ListFilter, cache: ProgressCache
+    session: Session,
+    actor: Actor,
+    now: datetime,
+    wanted: ListFilter,
+    cache: ProgressCache,
+    campaign_code: str | None = None,
 ) -> tuple[Standing, list[Row]]:
     """Every row of the actor's scope the filter keeps, sorted (not paged)."""
-    state = standing(session, actor, now, cache)
+    state = standing(session, actor, now, cache, campaign_code)
     facts = cache.derived(state.snapshot, ("facts", actor.scope_unit_id), lambda: _facts(state))
     key = ("list", actor.scope_unit_id, state.now, tuple(sorted(wanted.params(page=1).items())))
 
@@ -223,13 +228,14 @@ def unit_list(
     now: datetime,
     wanted: ListFilter,
     cache: ProgressCache,
+    campaign_code: str | None = None,
     render_rows: Callable[[dict], str] | None = None,
 ) -> dict:
     """The filtered list, `PAGE_SIZE` rows a page (a phone cannot show 10,000 rows at once).
 
     `render_rows` turns a page of rows into HTML; what it gives is kept with the snapshot (per
     filter, page and minute), so twenty sessions reading the same page render it once."""
-    state, matching = matching_rows(session, actor, now, wanted, cache)
+    state, matching = matching_rows(session, actor, now, wanted, cache, campaign_code)
     pages = max(1, -(-len(matching) // PAGE_SIZE))
     page = min(max(wanted.page, 1), pages)
     rows = matching[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]

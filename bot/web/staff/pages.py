@@ -25,6 +25,7 @@ from bot.clock import monotonic as monotonic_clock
 from bot.deadlines import campaign_deadlines
 from bot.use_cases import Actor, scope_unit_ids
 from bot.web.staff import review
+from bot.web.staff.campaigns import page_campaign
 from bot.web.staff.charts import GroupBar, group_bars, submissions_line
 from bot.web.staff.wording import channel_title, role_title, until_text, waited_text
 from conversations.campaigns import days_left
@@ -36,7 +37,7 @@ from conversations.statuses import SubmissionStatus
 from exports.consolidation import Deadlines, UnitTree, counts, level_order
 from storage.models import Answer, AnswerHistory, Campaign, Contact, Invite, Submission, Unit
 from storage.progress import UnitProgress, campaign_progress
-from storage.repository import campaign_form, campaign_spec, current_campaign
+from storage.repository import campaign_form, campaign_spec
 from storage.signed_reports import unit_signed_reports
 from storage.staff_store import list_actions, progress_fingerprint
 
@@ -161,9 +162,16 @@ class Standing:
     snapshot: Snapshot | None = None
 
 
-def standing(session: Session, actor: Actor, now: datetime, cache: ProgressCache) -> Standing:
-    """Every unit of the actor's scope in the current campaign, in the export's tree order."""
-    campaign = current_campaign(session)
+def standing(
+    session: Session,
+    actor: Actor,
+    now: datetime,
+    cache: ProgressCache,
+    campaign_code: str | None = None,
+) -> Standing:
+    """Every unit of the actor's scope in the campaign shown (`campaign_code`, else the only
+    or latest open one), in the export's tree order."""
+    campaign = page_campaign(session, campaign_code)
     snapshot = cache.get(session, campaign)
     minute = now.replace(second=0, microsecond=0)
     return cache.derived(
@@ -202,8 +210,10 @@ def _standing(
     return Standing(campaign, rows, campaign_spec(campaign).zone, now, tally, snapshot)
 
 
-def overview(session: Session, actor: Actor, now: datetime, cache: ProgressCache) -> dict:
-    state = standing(session, actor, now, cache)
+def overview(
+    session: Session, actor: Actor, now: datetime, cache: ProgressCache, campaign_code=None
+) -> dict:
+    state = standing(session, actor, now, cache, campaign_code)
     return cache.derived(
         state.snapshot, ("overview", actor.scope_unit_id, state.now), lambda: _overview(state)
     )
@@ -317,10 +327,15 @@ class AnswerView:
 
 
 def unit_page(
-    session: Session, actor: Actor, now: datetime, code: str, cache: ProgressCache
+    session: Session,
+    actor: Actor,
+    now: datetime,
+    code: str,
+    cache: ProgressCache,
+    campaign_code: str | None = None,
 ) -> dict | None:
     """Everything about one unit of the actor's scope; None when it is outside (or unknown)."""
-    state = standing(session, actor, now, cache)
+    state = standing(session, actor, now, cache, campaign_code)
     row = next((r for r in state.rows if r.unit.code.upper() == code.strip().upper()), None)
     if row is None:
         return None
@@ -523,7 +538,7 @@ def _invite_state(invite: Invite, now: datetime, zone) -> str:
 
 
 def action_log(session: Session, actor: Actor, now: datetime, *, surface: str, action: str) -> dict:
-    campaign = current_campaign(session)
+    campaign = page_campaign(session, None)  # for its time zone only
     zone = campaign_spec(campaign).zone
     allowed = scope_unit_ids(session, actor)
     entries = list_actions(

@@ -29,7 +29,7 @@ from bot.documents.word_reports import report_bytes
 from bot.documents.workbooks import export_bytes, per_unit_zip_bytes
 from bot.use_cases import Desk
 from bot.web.inputs import BadInput, check_all, parse_day, parse_id
-from bot.web.staff import actions, charts, listing, pages
+from bot.web.staff import actions, campaigns, charts, listing, pages
 from bot.web.staff.guard import (
     COOKIE,
     CSRF_FIELD,
@@ -49,7 +49,7 @@ from conversations.reminder_plan import after_quiet
 from conversations.statuses import SubmissionStatus
 from conversations.uploads import served_type
 from storage.database import Database
-from storage.repository import campaign_spec, current_campaign, unit_by_code
+from storage.repository import campaign_spec, unit_by_code
 from storage.signed_reports import unit_signed_report
 from storage.staff_store import end_session
 
@@ -145,7 +145,9 @@ def _render(
 ) -> web.Response:
     staff = request.app[STAFF_KEY]
     html = staff.templates.get_template(name).render(viewer=viewer, **context)
-    return web.Response(text=html, content_type="text/html", charset="utf-8", status=status)
+    response = web.Response(text=html, content_type="text/html", charset="utf-8", status=status)
+    campaigns.remember(request, response)
+    return response
 
 
 def _refuse(request: web.Request, status: int, text: str) -> web.Response:
@@ -172,8 +174,21 @@ async def _read(
     return await asyncio.to_thread(run)
 
 
+def _with_switcher(request: web.Request, work):
+    """`work`, with the header's campaign switcher added to the page's context."""
+
+    def run(session, viewer, now):
+        context = work(session, viewer, now)
+        if isinstance(context, dict):
+            code = campaigns.requested_code(request)
+            context["switcher"] = campaigns.switcher(session, code, request.path)
+        return context
+
+    return run
+
+
 async def _page(request, name, work) -> web.Response:
-    viewer, context = await _read(request, work)
+    viewer, context = await _read(request, _with_switcher(request, work))
     if viewer is None:
         return _refuse(request, 403, NOT_SIGNED_IN)
     if context is None:
@@ -272,7 +287,9 @@ async def stylesheet(_request: web.Request) -> web.Response:
 
 async def overview(request: web.Request) -> web.Response:
     return await _page(
-        request, "overview.j2", lambda s, v, now: pages.overview(s, v.actor, now, _cache(request))
+        request,
+        "overview.j2",
+        lambda s, v, now: pages.overview(s, v.actor, now, _cache(request), _code(request)),
     )
 
 
@@ -292,6 +309,7 @@ async def unit_list(request: web.Request) -> web.Response:
             now,
             wanted,
             _cache(request),
+            _code(request),
             lambda values: Markup(rows.render(**values)),  # rendered by our own template
         )
         return context | {"notice": notice}
@@ -309,7 +327,7 @@ async def unit_page(request: web.Request, *, error: str | None = None, status: i
             notice = f"Đã xếp {count} tin nhắc cho cán bộ đầu mối; sẽ gửi lúc {at}."
 
     def work(session, viewer, now):
-        context = pages.unit_page(session, viewer.actor, now, code, _cache(request))
+        context = pages.unit_page(session, viewer.actor, now, code, _cache(request), _code(request))
         if context is None:
             return None
         message = notice
@@ -319,7 +337,7 @@ async def unit_page(request: web.Request, *, error: str | None = None, status: i
             message = text.format(when=when, deadline=context["deadline_text"])
         return context | {"notice": message, "error": error}
 
-    viewer, context = await _read(request, work)
+    viewer, context = await _read(request, _with_switcher(request, work))
     if viewer is None:
         return _refuse(request, 403, NOT_SIGNED_IN)
     if context is None:
@@ -339,7 +357,7 @@ async def action_log(request: web.Request) -> web.Response:
 
 async def downloads(request: web.Request) -> web.Response:
     def work(session, viewer, now):
-        state = pages.standing(session, viewer.actor, now, _cache(request))
+        state = pages.standing(session, viewer.actor, now, _cache(request), _code(request))
         return {"standing": state, "province": viewer.actor.scope_unit_id is None}
 
     return await _page(request, "downloads.j2", work)
@@ -366,7 +384,8 @@ async def _act(request: web.Request, action: Callable[[Session, Viewer, datetime
                 code = request.match_info.get("code")
                 if code is not None:
                     shown = form.get(actions.STATUS_FIELD)
-                    actions.check_not_stale(session, viewer.actor, code, shown)
+                    shown_campaign = _campaign_code(session, request)
+                    actions.check_not_stale(session, viewer.actor, code, shown, shown_campaign)
                 return viewer, action(session, viewer, now, form)
         except DomainError as refused:
             return "refused", refused
@@ -399,7 +418,13 @@ async def approve(request: web.Request) -> web.Response:
         if form.get("xac-nhan") != "co":
             return None
         use_cases.approve_report(
-            session, now, _desk(request), unit_code=code, actor=viewer.actor, expected=_seen(form)
+            session,
+            now,
+            _desk(request),
+            unit_code=code,
+            actor=viewer.actor,
+            expected=_seen(form),
+            campaign_code=_campaign_code(session, request),
         )
         return "xong=duyet"
 
@@ -419,6 +444,7 @@ async def return_report(request: web.Request) -> web.Response:
             actor=viewer.actor,
             reason_required=True,
             expected=_seen(form),
+            campaign_code=_campaign_code(session, request),
         )
         return "xong=tralai"
 
@@ -429,14 +455,15 @@ async def extend(request: web.Request) -> web.Response:
     code = request.match_info["code"]
 
     def action(session, viewer, now, form):
-        zone = campaign_spec(current_campaign(session)).zone
+        campaign = campaigns.page_campaign(session, _code(request))
+        zone = campaign_spec(campaign).zone
         try:
             day = parse_day(form.get("ngay", ""), "ngày gia hạn")
         except BadInput as bad:
             reason = bad.message.rstrip(".")
             raise BadValue(reason[:1].lower() + reason[1:]) from None
         unit = use_cases.scoped_unit(session, viewer.actor, code)
-        current = use_cases.unit_deadline(session, current_campaign(session), unit)
+        current = use_cases.unit_deadline(session, campaign, unit)
         earliest = date.fromisoformat(pages.extend_min(current, now, zone))
         if day < earliest:
             raise BadValue(
@@ -445,7 +472,12 @@ async def extend(request: web.Request) -> web.Response:
             )
         deadline = datetime.combine(day + timedelta(days=1), time(0, 0), zone)
         use_cases.extend_deadline(
-            session, now, unit_code=code, deadline=deadline, actor=viewer.actor
+            session,
+            now,
+            unit_code=code,
+            deadline=deadline,
+            actor=viewer.actor,
+            campaign_code=campaign.code,
         )
         return "xong=giahan"
 
@@ -456,8 +488,11 @@ async def remind(request: web.Request) -> web.Response:
     code = request.match_info["code"]
 
     def action(session, viewer, now, _form):
-        count = actions.remind_one(session, now, _desk(request), viewer.actor, code)
-        spec = campaign_spec(current_campaign(session))
+        campaign = campaigns.page_campaign(session, _code(request))
+        count = actions.remind_one(
+            session, now, _desk(request), viewer.actor, code, campaign_code=campaign.code
+        )
+        spec = campaign_spec(campaign)
         when = after_quiet(now, spec.reminders, spec.zone).astimezone(spec.zone)
         return urlencode({"xong": "nhac", "so": count, "luc": f"{when:%H:%M}"})
 
@@ -490,6 +525,16 @@ def _seen(form: dict[str, str]) -> str | None:
     return seen if seen in set(SubmissionStatus) else None
 
 
+def _code(request: web.Request) -> str | None:
+    return campaigns.requested_code(request)
+
+
+def _campaign_code(session: Session, request: web.Request) -> str:
+    """The code of the campaign the page showed (named in the URL or cookie, else the only or
+    latest open one): every action applies to it."""
+    return campaigns.page_campaign(session, _code(request)).code
+
+
 def _cache(request: web.Request) -> pages.ProgressCache:
     return request.app[STAFF_KEY].progress
 
@@ -504,21 +549,24 @@ def _desk(request: web.Request) -> Desk:
 async def _file(request, *, what: str, code: str | None, make):
     """Check the scope and log the download in one transaction, then build the file."""
 
-    def allow(session, viewer, now) -> bool:
+    def allow(session, viewer, now) -> str | None:
+        """The code of the campaign shown, once the download is allowed and logged."""
         try:
             use_cases.record_export(session, now, viewer.actor, what=what, unit_code=code)
         except DomainError:
-            return False
-        return True
+            return None
+        return campaigns.page_campaign(session, _code(request)).code
 
-    viewer, allowed = await _read(request, allow)
+    viewer, campaign_code = await _read(request, allow)
     if viewer is None:
         return _refuse(request, 403, NOT_SIGNED_IN)
-    if not allowed:
+    if campaign_code is None:
         return _refuse(request, 404, "Không tìm thấy.")
     staff = request.app[STAFF_KEY]
     try:
-        name, data, kind = await asyncio.to_thread(make, staff.database, staff.clock())
+        name, data, kind = await asyncio.to_thread(
+            make, staff.database, staff.clock(), campaign_code
+        )
     except DomainError:
         return _refuse(request, 404, "Không tìm thấy.")
     return web.Response(
@@ -529,8 +577,8 @@ async def _file(request, *, what: str, code: str | None, make):
 
 
 async def download_consolidated(request: web.Request) -> web.Response:
-    def make(database, now):
-        return (*export_bytes(database, now=now), XLSX)
+    def make(database, now, campaign_code):
+        return (*export_bytes(database, campaign_code=campaign_code, now=now), XLSX)
 
     return await _file(request, what="bảng tổng hợp", code=None, make=make)
 
@@ -538,22 +586,23 @@ async def download_consolidated(request: web.Request) -> web.Response:
 async def download_unit(request: web.Request) -> web.Response:
     code = request.match_info["code"]
 
-    def make(database, now):
-        return (*export_bytes(database, unit_code=code, now=now), XLSX)
+    def make(database, now, campaign_code):
+        data = export_bytes(database, campaign_code=campaign_code, unit_code=code, now=now)
+        return (*data, XLSX)
 
     return await _file(request, what="Phụ lục", code=code, make=make)
 
 
 async def download_per_unit(request: web.Request) -> web.Response:
-    def make(database, now):
+    def make(database, now, _campaign_code):  # the only or latest open campaign
         return (*per_unit_zip_bytes(database, now=now), "application/zip")
 
     return await _file(request, what="Phụ lục từng đơn vị (.zip)", code=None, make=make)
 
 
 async def download_report(request: web.Request) -> web.Response:
-    def make(database, now):
-        return (*report_bytes(database, now=now), DOCX)
+    def make(database, now, campaign_code):
+        return (*report_bytes(database, campaign_code=campaign_code, now=now), DOCX)
 
     return await _file(request, what="dự thảo báo cáo tổng hợp", code=None, make=make)
 
@@ -561,7 +610,7 @@ async def download_report(request: web.Request) -> web.Response:
 async def download_signed_zip(request: web.Request) -> web.Response:
     data_dir = request.app[STAFF_KEY].data_dir
 
-    def make(database, now):
+    def make(database, now, _campaign_code):  # the only or latest open campaign
         return (*signed_reports_zip_bytes(database, data_dir, now=now), "application/zip")
 
     return await _file(request, what="báo cáo có chữ ký (.zip)", code=None, make=make)
@@ -573,10 +622,11 @@ async def download_signed(request: web.Request) -> web.Response:
     report_id = parse_id(request.match_info["report_id"], "mã tệp")
     data_dir = request.app[STAFF_KEY].data_dir
 
-    def make(database, _now):
+    def make(database, _now, campaign_code):
         with database.transaction() as session:
             unit = unit_by_code(session, code)
-            report = unit_signed_report(session, current_campaign(session), unit.id, report_id)
+            campaign = campaigns.page_campaign(session, campaign_code)
+            report = unit_signed_report(session, campaign, unit.id, report_id)
         data = read_stored_file(data_dir, report.path) if report else None
         if data is None:
             raise NotFound("không tìm thấy tệp")

@@ -36,7 +36,9 @@ async def approve_confirm(request: web.Request) -> web.Response:
     code = request.match_info["code"]
 
     def work(session, viewer, now):
-        return pages.unit_page(session, viewer.actor, now, code, routes._cache(request))
+        return pages.unit_page(
+            session, viewer.actor, now, code, routes._cache(request), routes._code(request)
+        )
 
     return await routes._page(request, "approve.j2", work)
 
@@ -47,7 +49,9 @@ async def invite_page(request: web.Request) -> web.Response:
     token = request.cookies.get(routes.COOKIE)
 
     def work(session, viewer, now):
-        context = pages.unit_page(session, viewer.actor, now, code, routes._cache(request))
+        context = pages.unit_page(
+            session, viewer.actor, now, code, routes._cache(request), routes._code(request)
+        )
         if context is None:
             return None
         unit = context["unit"]
@@ -80,7 +84,9 @@ async def bulk_remind_confirm(request: web.Request) -> web.Response:
 
     def work(session, viewer, now):
         cache = routes._cache(request)
-        state, rows = listing.matching_rows(session, viewer.actor, now, wanted, cache)
+        state, rows = listing.matching_rows(
+            session, viewer.actor, now, wanted, cache, routes._code(request)
+        )
         plan = actions.bulk_plan(session, rows)
         names = {row.unit.code: row.unit.name for row in rows}
         return {
@@ -99,6 +105,7 @@ async def bulk_remind(request: web.Request) -> web.Response:
     if isinstance(form, web.Response):
         return form
     wanted = listing.read_filter(form)
+    campaign_code = routes._code(request)
     staff = request.app[routes.STAFF_KEY]
     token = request.cookies.get(routes.COOKIE)
 
@@ -109,10 +116,12 @@ async def bulk_remind(request: web.Request) -> web.Response:
             if viewer is None:
                 return None
             _state, rows = listing.matching_rows(
-                session, viewer.actor, now, wanted, routes._cache(request)
+                session, viewer.actor, now, wanted, routes._cache(request), campaign_code
             )
             plan = actions.bulk_plan(session, rows)
-            return actions.remind_many(session, now, staff.desk, viewer.actor, plan.to_remind)
+            return actions.remind_many(
+                session, now, staff.desk, viewer.actor, plan.to_remind, campaign_code
+            )
 
     outcome = await asyncio.to_thread(run)
     routes._cache(request).invalidate()
