@@ -27,6 +27,7 @@ def answered(service, database, clock, tmp_path):
         officer = Chat(service, f"officer-{unit}")
         officer.send(f"/start {new_invite(database, clock, unit)}")
         officer.send("có")
+        officer.send("/dot dv-2026")  # CT37 is open too
         for text in texts:
             assert "Đã ghi" in officer.say(text), (unit, text)
         if unit != "TU-PRTC":

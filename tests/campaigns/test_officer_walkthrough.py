@@ -37,7 +37,8 @@ def test_an_officer_answers_an_imported_form_and_submits(service, database, cloc
     open_sample(database, clock, tmp_path)
     officer = Chat(service, "officer-np")
     officer.send(f"/start {new_invite(database, clock, 'HU-NP')}")
-    first = officer.say("có")
+    officer.send("có")
+    first = officer.say("/dot dv-2026")  # CT37 is open too: the officer picks the new form
     assert "Câu 1/6 — Mục 1. Tình hình chung" in first  # a district: no tinh or xa questions
     assert "Số liệu tính đến hết kỳ báo cáo." in first  # the note comes with the question
     assert "Số cuộc họp" in first and "Đếm cả họp trực tuyến" in first
@@ -89,7 +90,8 @@ def test_a_commune_is_asked_its_own_question(service, database, clock, tmp_path)
     open_sample(database, clock, tmp_path)
     officer = Chat(service, "officer-xa")
     officer.send(f"/start {new_invite(database, clock, 'DU-PHUOCDAN')}")
-    assert "Câu 1/7" in officer.say("có")  # the commune also gets «Số thôn»
+    officer.send("có")
+    assert "Câu 1/7" in officer.say("/dot dv-2026")  # the commune also gets «Số thôn»
     for text in ("1", "0", "01/01/2026", "2", "1"):
         reply = officer.say(text)
     assert "Số thôn" in reply
@@ -106,12 +108,13 @@ def test_only_an_open_campaign_is_answered(service, database, clock, tmp_path):
         change_state(session, "dv-2026", "open", clock())
     officer = Chat(service, "officer-np")
     officer.send(f"/start {new_invite(database, clock, 'HU-NP')}")
-    assert "Câu 1/6 — Mục 1. Tình hình chung" in officer.say("có")
+    assert "đang có 2 đợt báo cáo cần điền" in officer.say("có")  # open now, beside CT37
+    assert "Câu 1/6 — Mục 1. Tình hình chung" in officer.say("/dot dv-2026")
     with database.transaction() as session:
         change_state(session, "dv-2026", "close", clock())
         change_state(session, "ct37-2022", "close", clock())
     closed = officer.say("12")
-    assert "không có đợt báo cáo nào cần điền" in closed
+    assert "đã kết thúc, trợ lý không nhận thêm trả lời" in closed
     assert answers(database, "HU-NP") == {}
 
 
@@ -120,6 +123,7 @@ def test_a_required_question_must_be_answered_before_submitting(service, databas
     officer = Chat(service, "officer-np")
     officer.send(f"/start {new_invite(database, clock, 'HU-NP')}")
     officer.send("có")
+    officer.send("/dot dv-2026")
     assert "Câu 2/6" in officer.say("bỏ qua")  # «Số cuộc họp» is required, skipped for now
     officer.say("30,5")
     refused = officer.say("nộp")
