@@ -22,6 +22,7 @@ from bot.channels.zalo import ZaloChannel
 from bot.clock import Clock, utc_now
 from bot.dispatch import ChannelHost
 from bot.messaging import ChannelTraits
+from bot.metrics import Metrics
 from bot.outbox import Outbox, Pacer
 from bot.quota_gate import MonthlyQuotaGate
 from bot.reminders.runner import ReminderRunner, start_scheduler
@@ -34,6 +35,7 @@ from bot.web.staff.routes import StaffWeb
 from bot.web.upload_page import UploadDeps, add_upload_page
 from storage.database import Database, open_database
 from storage.repository import question_contexts, secretariat_chat_ids, seed_if_empty
+from storage.schema import require_current
 
 CHANNEL_TRAITS = {
     "telegram": ChannelTraits(
@@ -58,9 +60,18 @@ class App:
         self.database.dispose()
 
 
-def build_app(settings: Settings, *, clock: Clock = utc_now) -> App:
-    """Open (and upgrade) the database, seed a fresh one, and build the service."""
-    database = open_database(settings.baocao_database_url)
+def build_app(settings: Settings, *, clock: Clock = utc_now, upgrade: bool = True) -> App:
+    """Open (and upgrade) the database, seed a fresh one, and build the service.
+
+    With `upgrade=False` (`baocao run`) only an empty database is migrated; an older or newer
+    schema raises `storage.schema.SchemaError` saying to run `baocao db upgrade`."""
+    database = open_database(settings.baocao_database_url, upgrade=upgrade)
+    if not upgrade:
+        try:
+            require_current(database.engine)
+        except BaseException:
+            database.dispose()
+            raise
     with database.transaction() as session:
         seed_if_empty(session, clock())
     usernames = settings.telegram_bot_username
@@ -129,6 +140,10 @@ def assemble(app: App, channels: list[Channel]) -> Assembly:
         on_loop_thread=database.is_sqlite,
         channels={c.name: c for c in channels},
     )
+    if settings.baocao_metrics:
+        metrics = Metrics(database, host, outbox)
+        metrics.install(web_app)
+        outbox.observe_send = metrics.observe_send
     app.service.on_role_change = host.role_changed
     app.service.claimant = outbox.claimant
     app.desk.wake_outbox = host.wake_outbox

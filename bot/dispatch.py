@@ -53,6 +53,8 @@ class ChannelHost:
     retry_first: float = RETRY_FIRST
     channels: dict[str, Channel] = field(default_factory=dict)
     loop: asyncio.AbstractEventLoop | None = None
+    # Updates by (channel, outcome): received, applied, set_aside, not_applied (`bot.metrics`).
+    counts: dict[tuple[str, str], int] = field(default_factory=dict)
     _waiting: list[tuple[Inbound, asyncio.Future]] = field(default_factory=list)
 
     # --- in: batches to the service ----------------------------------------------------------
@@ -81,6 +83,23 @@ class ChannelHost:
         `transient_attempts` tries (a webhook call, which the platform will repeat). `pause`
         waits between tries and says whether to go on; `tried` hears of every attempt.
         """
+        receipt = await self._receive(inbound, payload, pause, transient_attempts, tried)
+        self._count(inbound.channel, "received")
+        self._count(inbound.channel, receipt.name.lower())
+        return receipt
+
+    def _count(self, channel: str, outcome: str) -> None:
+        key = (channel, outcome)
+        self.counts[key] = self.counts.get(key, 0) + 1
+
+    async def _receive(
+        self,
+        inbound: Inbound,
+        payload: Callable[[], dict],
+        pause: Pause,
+        transient_attempts: int | None,
+        tried: Callable[[bool], None] | None,
+    ) -> Receipt:
         failures = persistent = waited = 0
         while True:
             try:

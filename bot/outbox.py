@@ -168,7 +168,11 @@ class Outbox:
     _idle: asyncio.Event = field(default_factory=asyncio.Event)
     _outcomes: list[tuple[_Queued, str, asyncio.Future]] = field(default_factory=list)
     _recorder: asyncio.Task | None = None
-    stats: dict[str, int] = field(default_factory=lambda: {"sent": 0, "retried": 0, "failed": 0})
+    stats: dict[str, int] = field(
+        default_factory=lambda: {"sent": 0, "retried": 0, "failed": 0, "held_429": 0}
+    )
+    # Hears each send's latency, by channel (`bot.metrics`).
+    observe_send: Callable[[str, float], None] | None = None
 
     def submit(self, rows: list[OutboxMessage] | list[QueuedMessage]) -> None:
         """Queue rows this process has claimed; delivery starts at once."""
@@ -324,12 +328,14 @@ class Outbox:
         chat = f"{channel}:{chat_id}"
         await self._wait_turn(chat)
         item.attempts += 1
+        started = time.perf_counter()
         try:
             await self.senders[channel].send(chat_id, item.outbound)
         except RetryLater as retry:
             self.stats["retried"] += 1
             now = self.monotonic()
             if retry.throttled:
+                self.stats["held_429"] += 1
                 item.failures_in_row = 0
                 self.pacer.hold_chat(chat, now + retry.seconds)
                 if retry.flood:
@@ -355,6 +361,9 @@ class Outbox:
             item.failures_in_row += 1
             self.pacer.hold_chat(chat, self.monotonic() + backoff(item.failures_in_row))
             return None
+        finally:
+            if self.observe_send is not None:
+                self.observe_send(channel, time.perf_counter() - started)
         self.stats["sent"] += 1
         return "sent"
 

@@ -13,7 +13,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
@@ -123,7 +122,7 @@ def alembic_config() -> Config:
 
 
 def upgrade_schema(database: Database) -> None:
-    config = alembic_config()
-    with database.engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, "head")
+    """Migrate to the code's revision, one process at a time (`storage.schema.upgrade`)."""
+    from storage.schema import upgrade
+
+    upgrade(database.engine)

@@ -17,9 +17,12 @@ from sqlalchemy.exc import OperationalError
 
 from bot import use_cases
 from bot.app import App, build_app
+from bot.backup import BackupError
 from bot.cli.console import run_console
 from bot.cli.inbound import add_parser as add_inbound_parser
 from bot.cli.inbound import cmd_inbound
+from bot.cli.ops import COMMANDS as OPS_COMMANDS
+from bot.cli.ops import add_parser as add_ops_parser
 from bot.cli.text import UsageError, VietnameseParser
 from bot.documents.report_files import export_signed_reports
 from bot.documents.workbooks import export_per_unit, export_to_file
@@ -47,6 +50,7 @@ from storage.repository import (
     replace_units,
     save_campaign,
 )
+from storage.schema import SchemaError
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -146,6 +150,7 @@ def build_parser() -> argparse.ArgumentParser:
     approve.add_argument("unit", metavar="MÃ_ĐƠN_VỊ", help="đơn vị có báo cáo cần duyệt")
 
     add_inbound_parser(commands, VietnameseParser)
+    add_ops_parser(commands, VietnameseParser)
     outbox = commands.add_parser("outbox", help="tin nhắn đi chưa gửi được: xem và gửi lại")
     outbox_commands = outbox.add_subparsers(
         dest="action", metavar="VIỆC", parser_class=VietnameseParser
@@ -172,9 +177,15 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     app: App | None = None
     try:
-        app = build_app(load_settings())
+        settings = load_settings()
+        if args.command in OPS_COMMANDS:  # they open the database themselves (bot.cli.ops)
+            return OPS_COMMANDS[args.command](settings, args)
+        app = build_app(settings, upgrade=args.command != "run")
         return COMMANDS[args.command](app, args)
     except (SettingsError, DatabaseUrlError, StorageError, FormError, UsageError) as error:
+        print(f"baocao: {error}", file=sys.stderr)
+        return 1
+    except (SchemaError, BackupError) as error:
         print(f"baocao: {error}", file=sys.stderr)
         return 1
     except OperationalError as error:
