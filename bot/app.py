@@ -35,7 +35,6 @@ from bot.web.staff.routes import StaffWeb
 from bot.web.upload_page import UploadDeps, add_upload_page
 from storage.database import Database, open_database
 from storage.repository import question_contexts, secretariat_chat_ids, seed_if_empty
-from storage.schema import require_current
 
 CHANNEL_TRAITS = {
     "telegram": ChannelTraits(
@@ -60,18 +59,9 @@ class App:
         self.database.dispose()
 
 
-def build_app(settings: Settings, *, clock: Clock = utc_now, upgrade: bool = True) -> App:
-    """Open (and upgrade) the database, seed a fresh one, and build the service.
-
-    With `upgrade=False` (`baocao run`) only an empty database is migrated; an older or newer
-    schema raises `storage.schema.SchemaError` saying to run `baocao db upgrade`."""
-    database = open_database(settings.baocao_database_url, upgrade=upgrade)
-    if not upgrade:
-        try:
-            require_current(database.engine)
-        except BaseException:
-            database.dispose()
-            raise
+def build_app(settings: Settings, *, clock: Clock = utc_now) -> App:
+    """Open (and upgrade) the database, seed a fresh one, and build the service."""
+    database = open_database(settings.baocao_database_url)
     with database.transaction() as session:
         seed_if_empty(session, clock())
     usernames = settings.telegram_bot_username

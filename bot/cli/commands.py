@@ -23,6 +23,7 @@ from bot.cli.inbound import add_parser as add_inbound_parser
 from bot.cli.inbound import cmd_inbound
 from bot.cli.ops import COMMANDS as OPS_COMMANDS
 from bot.cli.ops import add_parser as add_ops_parser
+from bot.cli.ops import require_current_schema
 from bot.cli.text import UsageError, VietnameseParser
 from bot.documents.report_files import export_signed_reports
 from bot.documents.workbooks import export_per_unit, export_to_file
@@ -180,7 +181,9 @@ def main(argv: list[str] | None = None) -> int:
         settings = load_settings()
         if args.command in OPS_COMMANDS:  # they open the database themselves (bot.cli.ops)
             return OPS_COMMANDS[args.command](settings, args)
-        app = build_app(settings, upgrade=args.command != "run")
+        if args.command == "run":  # never migrates a database in use: `baocao db upgrade` does
+            require_current_schema(settings)
+        app = build_app(settings)
         return COMMANDS[args.command](app, args)
     except (SettingsError, DatabaseUrlError, StorageError, FormError, UsageError) as error:
         print(f"baocao: {error}", file=sys.stderr)

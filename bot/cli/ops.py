@@ -18,7 +18,7 @@ from bot.clock import utc_now
 from bot.settings import Settings
 from storage.database import open_database
 from storage.retention import prune
-from storage.schema import schema_state, upgrade
+from storage.schema import require_current, schema_state, upgrade
 
 
 def add_parser(commands: argparse._SubParsersAction, parser_class: type) -> None:
@@ -42,6 +42,16 @@ def add_parser(commands: argparse._SubParsersAction, parser_class: type) -> None
         "prune", help="xóa nội dung tin đã gửi và mã cập nhật cũ hơn BAOCAO_RETENTION_DAYS"
     )
     commands.add_parser("doctor", help="kiểm tra cấu hình: token, webhook, CSDL, thư mục, đồng hồ")
+
+
+def require_current_schema(settings: Settings) -> None:
+    """Before `baocao run`: migrate an empty database, refuse an older or newer schema
+    (`storage.schema.SchemaError`, saying to run `baocao db upgrade`)."""
+    database = open_database(settings.baocao_database_url, upgrade=False)
+    try:
+        require_current(database.engine)
+    finally:
+        database.dispose()
 
 
 def cmd_backup(settings: Settings, args: argparse.Namespace) -> int:
