@@ -186,13 +186,13 @@ def unpack(archive_path: Path, into: Path) -> Unpacked:
 def occupied(engine: Engine, data_dir: Path) -> list[str]:
     """What a restore would overwrite: tables with rows, files in the data folder."""
     found = []
+    files = sum(1 for _ in _data_files(data_dir))
+    if files:
+        found.append(f"thư mục dữ liệu {data_dir}: {files} tệp")
     if has_user_tables(engine):
         found += [
             f"bảng {name}: {count} dòng" for name, count in row_counts(engine).items() if count
         ]
-    files = sum(1 for _ in _data_files(data_dir))
-    if files:
-        found.append(f"thư mục dữ liệu {data_dir}: {files} tệp")
     return found
 
 
@@ -213,7 +213,7 @@ def restore_backup(engine: Engine, data_dir: Path, archive_path: Path, *, force:
             raise BackupError(
                 "nơi khôi phục đã có dữ liệu, chưa ghi gì: "
                 + "; ".join(existing[:8])
-                + ("; …" if len(existing) > 8 else "")
+                + (f"; và {len(existing) - 8} bảng khác" if len(existing) > 8 else "")
                 + ". Thêm --force để xóa và ghi đè bằng bản sao lưu."
             )
         if existing:

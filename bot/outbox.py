@@ -39,7 +39,7 @@ from pathlib import Path
 
 from bot.channels.base import Sender
 from bot.messaging import Outbound, RetryLater, Undeliverable
-from storage.database import Database
+from storage.database import Database, is_locked
 from storage.hot_path import QueuedMessage, mark_sent
 from storage.models import OutboxMessage
 from storage.outbox_store import (
@@ -287,8 +287,15 @@ class Outbox:
                 pairs = [(item, outcome) for item, outcome, _ in batch]
                 try:
                     if self.database.is_sqlite:
-                        # One short write: cheaper on the loop than a thread hop (see Hub).
-                        self._record(pairs)
+                        # One short write: cheaper on the loop than a thread hop (see Hub); but
+                        # never a wait there for a lock another connection holds.
+                        try:
+                            with self.database.without_waiting():
+                                self._record(pairs)
+                        except Exception as error:
+                            if not is_locked(error):
+                                raise
+                            await asyncio.to_thread(self._record, pairs)
                     else:
                         await asyncio.to_thread(self._record, pairs)
                 except Exception:  # the database is away: keep the outcomes, try again
