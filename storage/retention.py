@@ -50,16 +50,20 @@ def _repeat(step) -> int:
 def _prune_payloads(database: Database, cutoff: datetime, batch: int) -> int:
     old = (OutboxMessage.status == OutboxStatus.SENT) & (OutboxMessage.sent_at < cutoff)
     with database.transaction() as session:
-        ids = session.exec(
-            select(OutboxMessage.id)
-            .where(old, cast(OutboxMessage.payload, String) != "{}")
-            .order_by(OutboxMessage.id)
-            .limit(batch)
-        ).all()
+        ids = (
+            session.execute(
+                select(OutboxMessage.id)
+                .where(old, cast(OutboxMessage.payload, String) != "{}")
+                .order_by(OutboxMessage.id)
+                .limit(batch)
+            )
+            .scalars()
+            .all()
+        )
         if not ids:
             return 0
         # The condition again in the write: a row re-queued meanwhile is left alone.
-        result = session.exec(
+        result = session.execute(
             update(OutboxMessage).where(OutboxMessage.id.in_(ids), old).values(payload=PRUNED)
         )
         return result.rowcount or 0
@@ -67,14 +71,14 @@ def _prune_payloads(database: Database, cutoff: datetime, batch: int) -> int:
 
 def _prune_updates(database: Database, cutoff: datetime, batch: int) -> int:
     with database.transaction() as session:
-        keys = session.exec(
+        keys = session.execute(
             select(ProcessedInbound.channel, ProcessedInbound.inbound_id)
             .where(ProcessedInbound.at < cutoff)
             .limit(batch)
         ).all()
         if not keys:
             return 0
-        result = session.exec(
+        result = session.execute(
             delete(ProcessedInbound).where(
                 tuple_(ProcessedInbound.channel, ProcessedInbound.inbound_id).in_(
                     [tuple(key) for key in keys]
