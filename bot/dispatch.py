@@ -121,6 +121,7 @@ class ChannelHost:
                     failures,
                     kind,
                     redact(message)[:300],
+                    extra={"channel": inbound.channel, "chat": inbound.chat_id},
                 )
                 if is_transient(error):
                     waited += 1
@@ -184,6 +185,7 @@ class ChannelHost:
             attempts,
             kind,
             redact(message)[:300],
+            extra={"channel": inbound.channel, "chat": inbound.chat_id},
         )
         self.outbox.submit(queued)  # the apology in turn with the chat's other replies
         return Receipt.SET_ASIDE

@@ -56,17 +56,20 @@ class ScrubFilter(logging.Filter):
 
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
+        event = record.getMessage()
+        chat = getattr(record, "chat", None)
+        if chat is not None:  # the id named in the text too: only its hash is written
+            event = event.replace(str(chat), hash_chat(chat))
         entry: dict[str, object] = {
             "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname.lower(),
-            "event": record.getMessage(),
+            "event": event,
             "logger": record.name,
         }
         for name in FIELDS:
             value = getattr(record, name, None)
             if value is not None:
                 entry[name] = value
-        chat = getattr(record, "chat", None)
         if chat is not None:
             entry["chat"] = hash_chat(chat)
         if record.exc_text:

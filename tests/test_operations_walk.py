@@ -16,7 +16,7 @@ import aiohttp
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from bot.logs import configure_logging
+from bot.logs import configure_logging, hash_chat
 from bot.signed_intake import upload_link
 from storage.repository import current_campaign, unit_by_code
 from tests.channels.test_telegram_e2e import (
@@ -149,7 +149,13 @@ async def test_metrics_move_and_json_logs_hold_no_secret(tg, sqlite_url, clock, 
     assert len(lines) >= 3
     records = [json.loads(line) for line in lines]  # every line is one JSON object
     assert all({"time", "level", "event", "logger"} <= set(r) for r in records)
-    assert any(r["level"] == "warning" and "telegram" in r["event"] for r in records)
+    (miss,) = [r for r in records if r["event"].startswith("Mã mời sai")]
+    assert (miss["level"], miss["channel"], miss["chat"]) == (
+        "warning",
+        "telegram",
+        hash_chat(STRANGER),
+    )
+    assert miss["event"] == f"Mã mời sai: kênh telegram, chat {hash_chat(STRANGER)}"
     last = records[-1]
     assert last["event"] == "thử: http://127.0.0.1/tai-ve/<token>"
     assert last["chat"] != str(OFFICER) and len(last["chat"]) == 12
