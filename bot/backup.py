@@ -29,8 +29,8 @@ from pathlib import Path, PurePosixPath
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
-from storage.database import alembic_config
 from storage.schema import (
+    alembic_config,
     current_revision,
     downgrade,
     has_user_tables,

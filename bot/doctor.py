@@ -51,6 +51,10 @@ async def run_checks(
     async with aiohttp.ClientSession(timeout=TIMEOUT) as http:
         for name, token, base, path in _platforms(settings):
             checks += await _platform(settings, http, name, token, base, path, platform_dates)
+    if not _platforms(settings):
+        checks.append(
+            Check(False, "Chưa đặt TELEGRAM_BOT_TOKEN hay ZALO_BOT_TOKEN: baocao run không có kênh")
+        )
     checks.append(_public_url(settings))
     checks.append(_database(settings))
     checks.append(_data_folder(Path(settings.baocao_data_dir)))

@@ -8,6 +8,7 @@ brought to the current version before anything reads it.
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -125,8 +126,11 @@ def open_database(url: str = DEFAULT_URL, *, upgrade: bool = True) -> Database:
 
 
 def is_locked(error: BaseException) -> bool:
-    """SQLite's «database is locked»: another connection holds the write lock."""
-    return isinstance(error, OperationalError) and "locked" in str(error.orig)
+    """SQLite's «database is locked» (from SQLAlchemy or from the driver used directly by the
+    hot path): another connection holds the write lock."""
+    if isinstance(error, OperationalError):
+        error = error.orig
+    return isinstance(error, sqlite3.OperationalError) and "locked" in str(error)
 
 
 def _sqlite_patience(dbapi_connection, record, _proxy) -> None:
@@ -147,9 +151,9 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
 
 
 def alembic_config() -> Config:
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    return config
+    from storage.schema import alembic_config as config
+
+    return config()
 
 
 def upgrade_schema(database: Database) -> None:

@@ -16,15 +16,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from alembic import command
+from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, inspect, text
 
-from storage.database import alembic_config
-
 # Any fixed 64-bit number: the advisory lock every baocao process takes to migrate.
 MIGRATION_LOCK_KEY = 0x6261_6F63_616F_0001
 VERSION_TABLE = "alembic_version"
+MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 class SchemaError(ValueError):
@@ -44,6 +44,12 @@ class SchemaState:
     @property
     def describe(self) -> str:
         return self.current or "chưa có (cơ sở dữ liệu trống)"
+
+
+def alembic_config() -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    return config
 
 
 def head_revision() -> str:

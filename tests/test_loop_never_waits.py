@@ -10,6 +10,7 @@ milliseconds, against the 30 s a blocked loop would take (SQLite's busy timeout)
 from __future__ import annotations
 
 import asyncio
+import logging
 import sqlite3
 import time
 
@@ -38,7 +39,7 @@ def processed(deployment: Deployment) -> int:
 
 
 async def test_healthz_and_updates_go_on_while_another_connection_holds_the_lock(
-    tg, tmp_path, clock
+    tg, tmp_path, clock, caplog
 ):
     path = tmp_path / "baocao.db"
     port = free_port()
@@ -73,6 +74,8 @@ async def test_healthz_and_updates_go_on_while_another_connection_holds_the_lock
         await stranger._expect(before, 1, timeout=10)
         assert time.monotonic() - released < 5.0
         assert processed(deployment) == applied + 1
+        # It waited in a thread: never failed, retried or set aside meanwhile.
+        assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
     finally:
         if holder.in_transaction:
             holder.execute("ROLLBACK")
