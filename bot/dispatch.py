@@ -27,7 +27,7 @@ from bot.channels.base import Attachments, Channel, Meter, Pause, Receipt, backo
 from bot.messaging import Inbound, RoleChange
 from bot.outbox import Outbox
 from bot.service import Service
-from storage.database import is_locked
+from storage.database import is_locked, without_waiting
 from storage.inbound_faults import describe, is_transient
 
 log = logging.getLogger(__name__)
@@ -152,7 +152,7 @@ class ChannelHost:
             raw = payload()
             if self.on_loop_thread and not self._threaded:
                 try:
-                    with self.service.database.without_waiting():
+                    with without_waiting():
                         queued = self.service.set_aside(inbound, raw, error, attempts)
                 except Exception as failure:
                     if not is_locked(failure):
@@ -199,7 +199,7 @@ class ChannelHost:
             # message: running it on the loop avoids a thread hop and the GIL hand-offs it
             # causes on every socket send. It never waits there for a lock another connection
             # holds (the reminders, a command): it fails at once and the batch waits in a thread.
-            with self.service.database.without_waiting():
+            with without_waiting():
                 outcomes = self._handle_batch(batch)
             if not all(is_locked(outcome) for outcome in outcomes):
                 self._settle(batch, outcomes)

@@ -39,7 +39,7 @@ from pathlib import Path
 
 from bot.channels.base import Sender
 from bot.messaging import Outbound, RetryLater, Undeliverable
-from storage.database import Database, is_locked
+from storage.database import Database, is_locked, without_waiting
 from storage.hot_path import QueuedMessage, mark_sent
 from storage.models import OutboxMessage
 from storage.outbox_store import (
@@ -290,7 +290,7 @@ class Outbox:
                         # One short write: cheaper on the loop than a thread hop (see Hub); but
                         # never a wait there for a lock another connection holds.
                         try:
-                            with self.database.without_waiting():
+                            with without_waiting():
                                 self._record(pairs)
                         except Exception as error:
                             if not is_locked(error):

@@ -27,7 +27,7 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 DEFAULT_URL = "sqlite:///baocao.db"
 BUSY_TIMEOUT_MS = 30_000
 # Threads (the event loop's) on which a SQLite lock held elsewhere fails at once instead of
-# waiting up to BUSY_TIMEOUT_MS (`Database.without_waiting`).
+# waiting up to BUSY_TIMEOUT_MS (`without_waiting`).
 _impatient = threading.local()
 
 
@@ -95,18 +95,6 @@ class Database:
                 session.rollback()
                 raise
 
-    @contextmanager
-    def without_waiting(self) -> Iterator[None]:
-        """On this thread, a SQLite write lock held by another connection fails at once
-        (`is_locked`) instead of waiting: for database work run on the event loop, which then
-        hands the work to a thread. Nothing changes on PostgreSQL."""
-        previous = getattr(_impatient, "on", False)
-        _impatient.on = True
-        try:
-            yield
-        finally:
-            _impatient.on = previous
-
     def dispose(self) -> None:
         self.engine.dispose()
 
@@ -123,6 +111,19 @@ def open_database(url: str = DEFAULT_URL, *, upgrade: bool = True) -> Database:
     if upgrade:
         upgrade_schema(database)
     return database
+
+
+@contextmanager
+def without_waiting() -> Iterator[None]:
+    """On this thread, a SQLite write lock held by another connection fails at once
+    (`is_locked`) instead of waiting up to BUSY_TIMEOUT_MS: for database work run on the event
+    loop, which then hands the work to a thread. Nothing changes on PostgreSQL."""
+    previous = getattr(_impatient, "on", False)
+    _impatient.on = True
+    try:
+        yield
+    finally:
+        _impatient.on = previous
 
 
 def is_locked(error: BaseException) -> bool:
