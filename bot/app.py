@@ -22,6 +22,7 @@ from bot.channels.zalo import ZaloChannel
 from bot.clock import Clock, utc_now
 from bot.dispatch import ChannelHost
 from bot.messaging import ChannelTraits
+from bot.metrics import Metrics
 from bot.outbox import Outbox, Pacer
 from bot.quota_gate import MonthlyQuotaGate
 from bot.reminders.runner import ReminderRunner, start_scheduler
@@ -130,6 +131,10 @@ def assemble(app: App, channels: list[Channel]) -> Assembly:
         on_loop_thread=database.is_sqlite,
         channels={c.name: c for c in channels},
     )
+    if settings.baocao_metrics:
+        metrics = Metrics(database, host, outbox)
+        metrics.install(web_app)
+        outbox.observe_send = metrics.observe_send
     app.service.on_role_change = host.role_changed
     app.service.claimant = outbox.claimant
     app.desk.wake_outbox = host.wake_outbox

@@ -27,6 +27,7 @@ from bot.channels.base import Attachments, Channel, Meter, Pause, Receipt, backo
 from bot.messaging import Inbound, RoleChange
 from bot.outbox import Outbox
 from bot.service import Service
+from storage.database import is_locked, without_waiting
 from storage.inbound_faults import describe, is_transient
 
 log = logging.getLogger(__name__)
@@ -53,6 +54,12 @@ class ChannelHost:
     retry_first: float = RETRY_FIRST
     channels: dict[str, Channel] = field(default_factory=dict)
     loop: asyncio.AbstractEventLoop | None = None
+    # Updates by (channel, outcome): received, applied, set_aside, not_applied (`bot.metrics`).
+    counts: dict[tuple[str, str], int] = field(default_factory=dict)
+    # SQLite batches that found the write lock taken wait in a thread, one after another in
+    # arrival order; while any waits, later batches queue behind it rather than on the loop.
+    _thread_turn: asyncio.Lock = field(default_factory=asyncio.Lock)
+    _threaded: int = 0
     _waiting: list[tuple[Inbound, asyncio.Future]] = field(default_factory=list)
 
     # --- in: batches to the service ----------------------------------------------------------
@@ -81,6 +88,23 @@ class ChannelHost:
         `transient_attempts` tries (a webhook call, which the platform will repeat). `pause`
         waits between tries and says whether to go on; `tried` hears of every attempt.
         """
+        receipt = await self._receive(inbound, payload, pause, transient_attempts, tried)
+        self._count(inbound.channel, "received")
+        self._count(inbound.channel, receipt.name.lower())
+        return receipt
+
+    def _count(self, channel: str, outcome: str) -> None:
+        key = (channel, outcome)
+        self.counts[key] = self.counts.get(key, 0) + 1
+
+    async def _receive(
+        self,
+        inbound: Inbound,
+        payload: Callable[[], dict],
+        pause: Pause,
+        transient_attempts: int | None,
+        tried: Callable[[bool], None] | None,
+    ) -> Receipt:
         failures = persistent = waited = 0
         while True:
             try:
@@ -97,6 +121,7 @@ class ChannelHost:
                     failures,
                     kind,
                     redact(message)[:300],
+                    extra={"channel": inbound.channel, "chat": inbound.chat_id},
                 )
                 if is_transient(error):
                     waited += 1
@@ -125,8 +150,16 @@ class ChannelHost:
         never make the channel deaf."""
         try:
             raw = payload()
-            if self.on_loop_thread:
-                queued = self.service.set_aside(inbound, raw, error, attempts)
+            if self.on_loop_thread and not self._threaded:
+                try:
+                    with without_waiting():
+                        queued = self.service.set_aside(inbound, raw, error, attempts)
+                except Exception as failure:
+                    if not is_locked(failure):
+                        raise
+                    queued = await asyncio.to_thread(
+                        self.service.set_aside, inbound, raw, error, attempts
+                    )
             else:
                 queued = await asyncio.to_thread(
                     self.service.set_aside, inbound, raw, error, attempts
@@ -152,6 +185,7 @@ class ChannelHost:
             attempts,
             kind,
             redact(message)[:300],
+            extra={"channel": inbound.channel, "chat": inbound.chat_id},
         )
         self.outbox.submit(queued)  # the apology in turn with the chat's other replies
         return Receipt.SET_ASIDE
@@ -160,16 +194,32 @@ class ChannelHost:
         batch, self._waiting = self._waiting[: self.batch_limit], self._waiting[self.batch_limit :]
         if self._waiting:
             asyncio.get_running_loop().call_soon(self._take_batch)
-        if self.on_loop_thread:
+        if self.on_loop_thread and not self._threaded:
             # SQLite runs one writer at a time and a batch takes well under a millisecond per
             # message: running it on the loop avoids a thread hop and the GIL hand-offs it
-            # causes on every socket send.
-            self._settle(batch, self._handle_batch(batch))
+            # causes on every socket send. It never waits there for a lock another connection
+            # holds (the reminders, a command): it fails at once and the batch waits in a thread.
+            with without_waiting():
+                outcomes = self._handle_batch(batch)
+            if not all(is_locked(outcome) for outcome in outcomes):
+                self._settle(batch, outcomes)
+                return
+        if self.on_loop_thread:
+            self._threaded += 1  # at once: a later batch must not overtake this one
+            self.track(self._wait_in_thread(batch))
         else:
             self.track(self._run_in_thread(batch))
 
     async def _run_in_thread(self, batch: list[tuple[Inbound, asyncio.Future]]) -> None:
         self._settle(batch, await asyncio.to_thread(self._handle_batch, batch))
+
+    async def _wait_in_thread(self, batch: list[tuple[Inbound, asyncio.Future]]) -> None:
+        """SQLite, the write lock taken elsewhere: wait for it off the loop, in arrival order."""
+        try:
+            async with self._thread_turn:
+                await self._run_in_thread(batch)
+        finally:
+            self._threaded -= 1
 
     def _handle_batch(self, batch: list[tuple[Inbound, asyncio.Future]]) -> list:
         try:

@@ -24,6 +24,7 @@ network, timeouts) are tried again with back-off for as long as the message is u
 from __future__ import annotations
 
 import asyncio
+import time
 import contextlib
 import hashlib
 import logging
@@ -39,7 +40,7 @@ from pathlib import Path
 from bot.channels.base import Sender
 from bot.clock import monotonic as monotonic_clock
 from bot.messaging import Outbound, RetryLater, Undeliverable
-from storage.database import Database
+from storage.database import Database, is_locked, without_waiting
 from storage.hot_path import QueuedMessage, mark_sent
 from storage.models import OutboxMessage
 from storage.outbox_store import (
@@ -169,7 +170,11 @@ class Outbox:
     _idle: asyncio.Event = field(default_factory=asyncio.Event)
     _outcomes: list[tuple[_Queued, str, asyncio.Future]] = field(default_factory=list)
     _recorder: asyncio.Task | None = None
-    stats: dict[str, int] = field(default_factory=lambda: {"sent": 0, "retried": 0, "failed": 0})
+    stats: dict[str, int] = field(
+        default_factory=lambda: {"sent": 0, "retried": 0, "failed": 0, "held_429": 0}
+    )
+    # Hears each send's latency, by channel (`bot.metrics`).
+    observe_send: Callable[[str, float], None] | None = None
 
     def submit(self, rows: list[OutboxMessage] | list[QueuedMessage]) -> None:
         """Queue rows this process has claimed; delivery starts at once."""
@@ -284,8 +289,15 @@ class Outbox:
                 pairs = [(item, outcome) for item, outcome, _ in batch]
                 try:
                     if self.database.is_sqlite:
-                        # One short write: cheaper on the loop than a thread hop (see Hub).
-                        self._record(pairs)
+                        # One short write: cheaper on the loop than a thread hop (see Hub); but
+                        # never a wait there for a lock another connection holds.
+                        try:
+                            with without_waiting():
+                                self._record(pairs)
+                        except Exception as error:
+                            if not is_locked(error):
+                                raise
+                            await asyncio.to_thread(self._record, pairs)
                     else:
                         await asyncio.to_thread(self._record, pairs)
                 except Exception:  # the database is away: keep the outcomes, try again
@@ -325,12 +337,14 @@ class Outbox:
         chat = f"{channel}:{chat_id}"
         await self._wait_turn(chat)
         item.attempts += 1
+        started = time.perf_counter()
         try:
             await self.senders[channel].send(chat_id, item.outbound)
         except RetryLater as retry:
             self.stats["retried"] += 1
             now = self.monotonic()
             if retry.throttled:
+                self.stats["held_429"] += 1
                 item.failures_in_row = 0
                 self.pacer.hold_chat(chat, now + retry.seconds)
                 if retry.flood:
@@ -356,6 +370,9 @@ class Outbox:
             item.failures_in_row += 1
             self.pacer.hold_chat(chat, self.monotonic() + backoff(item.failures_in_row))
             return None
+        finally:
+            if self.observe_send is not None:
+                self.observe_send(channel, time.perf_counter() - started)
         self.stats["sent"] += 1
         return "sent"
 

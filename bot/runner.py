@@ -17,6 +17,8 @@ from aiohttp import web
 
 from bot.app import App, Assembly, assemble, configured_channels
 from bot.channels.base import ChannelStartError
+from bot.logs import configure_logging
+from bot.upkeep import configured_secrets, retention_daily
 
 log = logging.getLogger(__name__)
 YOUNG_GC_THRESHOLD = 10_000
@@ -53,6 +55,7 @@ async def serve(
             f" ({error.strerror})"
         ) from None
     background = [asyncio.create_task(outbox.run())]
+    background.append(asyncio.create_task(retention_daily(parts.app)))
     scheduler = parts.start_reminders(background)
     names = ", ".join(c.name for c in channels) or "không có kênh nào"
     log.info("baocao đang chạy: %s; web %s", names, settings.public_url)
@@ -91,7 +94,7 @@ def settle_heap() -> None:
 
 def run(app: App) -> int:
     """The blocking entry point of `baocao run`."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    configure_logging(app.settings.baocao_log_format, configured_secrets(app.settings))
     channels = configured_channels(app.settings)
     if not channels:
         print(

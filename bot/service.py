@@ -384,13 +384,19 @@ class Service:
         inbound = ctx.inbound
         until = record_miss(ctx.tx.session, inbound.channel, inbound.chat_id, ctx.now)
         if until is None:
-            log.warning("Mã mời sai: kênh %s, chat %s", inbound.channel, inbound.chat_id)
+            log.warning(
+                "Mã mời sai: kênh %s, chat %s",
+                inbound.channel,
+                inbound.chat_id,
+                extra={"channel": inbound.channel, "chat": inbound.chat_id},
+            )
             return [Outbound(BAD_CODE_TEXT)]
         log.warning(
             "Mã mời sai nhiều lần: kênh %s, chat %s bị tạm khóa nhập mã đến %s",
             inbound.channel,
             inbound.chat_id,
             until.isoformat(timespec="minutes"),
+            extra={"channel": inbound.channel, "chat": inbound.chat_id},
         )
         return [Outbound(cool_down_text(until))]
 

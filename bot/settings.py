@@ -7,6 +7,7 @@ one clear line (`SettingsError`), never a traceback, and never prints a token.
 from __future__ import annotations
 
 import re
+from typing import Literal
 from urllib.parse import urlparse
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
@@ -54,6 +55,10 @@ class Settings(BaseSettings):
     baocao_upload_max_mb: float = Field(default=20, gt=0, le=TELEGRAM_DOWNLOAD_CAP / 1024 / 1024)
     baocao_upload_types: str = "pdf,doc,docx,jpg,jpeg,png"
     baocao_web_session_hours: int = Field(default=12, ge=1, le=720)
+    # Running for years: /metrics, log format, how long delivered payloads and update ids stay.
+    baocao_metrics: bool = False
+    baocao_log_format: Literal["text", "json"] = "text"
+    baocao_retention_days: int = Field(default=400, ge=1, le=36500)
 
     @field_validator("baocao_upload_types")
     @classmethod

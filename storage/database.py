@@ -9,22 +9,27 @@ brought to the current version before anything reads it.
 
 from __future__ import annotations
 
+import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlmodel import Session
 
 from storage.hot_path import Tx
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 DEFAULT_URL = "sqlite:///baocao.db"
+BUSY_TIMEOUT_MS = 30_000
+# Threads (the event loop's) on which a SQLite lock held elsewhere fails at once instead of
+# waiting up to BUSY_TIMEOUT_MS (`without_waiting`).
+_impatient = threading.local()
 
 
 class DatabaseUrlError(ValueError):
@@ -109,6 +114,7 @@ def open_database(url: str = DEFAULT_URL, *, upgrade: bool = True) -> Database:
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "checkout", _sqlite_patience)
     else:
         engine = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
     database = Database(engine)
@@ -117,23 +123,52 @@ def open_database(url: str = DEFAULT_URL, *, upgrade: bool = True) -> Database:
     return database
 
 
+@contextmanager
+def without_waiting() -> Iterator[None]:
+    """On this thread, a SQLite write lock held by another connection fails at once
+    (`is_locked`) instead of waiting up to BUSY_TIMEOUT_MS: for database work run on the event
+    loop, which then hands the work to a thread. Nothing changes on PostgreSQL."""
+    previous = getattr(_impatient, "on", False)
+    _impatient.on = True
+    try:
+        yield
+    finally:
+        _impatient.on = previous
+
+
+def is_locked(error: BaseException) -> bool:
+    """SQLite's «database is locked» (from SQLAlchemy or from the driver used directly by the
+    hot path): another connection holds the write lock."""
+    if isinstance(error, OperationalError):
+        error = error.orig
+    return isinstance(error, sqlite3.OperationalError) and "locked" in str(error)
+
+
+def _sqlite_patience(dbapi_connection, record, _proxy) -> None:
+    wanted = 0 if getattr(_impatient, "on", False) else BUSY_TIMEOUT_MS
+    if record.info.get("busy_timeout") != wanted:
+        dbapi_connection.execute(f"PRAGMA busy_timeout={wanted}")
+        record.info["busy_timeout"] = wanted
+
+
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     cursor.close()
+    _record.info["busy_timeout"] = BUSY_TIMEOUT_MS
 
 
 def alembic_config() -> Config:
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    return config
+    from storage.schema import alembic_config as config
+
+    return config()
 
 
 def upgrade_schema(database: Database) -> None:
-    config = alembic_config()
-    with database.engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, "head")
+    """Migrate to the code's revision, one process at a time (`storage.schema.upgrade`)."""
+    from storage.schema import upgrade
+
+    upgrade(database.engine)

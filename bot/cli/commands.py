@@ -17,6 +17,7 @@ from sqlalchemy.exc import OperationalError
 
 from bot import use_cases
 from bot.app import App, build_app
+from bot.backup import BackupError
 from bot.cli.campaign_forms import ACTIONS as CAMPAIGN_ACTIONS
 from bot.cli.campaign_forms import add_actions as add_campaign_actions
 from bot.cli.campaign_forms import campaign_facts, cmd_campaign_action
@@ -25,6 +26,9 @@ from bot.cli.inbound import add_parser as add_inbound_parser
 from bot.cli.inbound import cmd_inbound
 from bot.cli.members import add_parser as add_members_parser
 from bot.cli.members import cmd_members
+from bot.cli.ops import COMMANDS as OPS_COMMANDS
+from bot.cli.ops import add_parser as add_ops_parser
+from bot.cli.ops import require_current_schema
 from bot.cli.refusals import refused
 from bot.cli.text import UsageError, VietnameseParser
 from bot.deadlines import campaign_deadlines
@@ -55,6 +59,7 @@ from storage.repository import (
     replace_units,
     save_campaign,
 )
+from storage.schema import SchemaError
 
 CAMPAIGN_HELP = "đợt báo cáo (mặc định: đợt đang mở duy nhất)"
 
@@ -169,6 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_inbound_parser(commands, VietnameseParser)
     add_members_parser(commands, VietnameseParser)
+    add_ops_parser(commands, VietnameseParser)
     outbox = commands.add_parser("outbox", help="tin nhắn đi chưa gửi được: xem và gửi lại")
     outbox_commands = outbox.add_subparsers(
         dest="action", metavar="VIỆC", parser_class=VietnameseParser
@@ -195,7 +201,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     app: App | None = None
     try:
-        app = build_app(load_settings())
+        settings = load_settings()
+        if args.command in OPS_COMMANDS:  # they open the database themselves (bot.cli.ops)
+            return OPS_COMMANDS[args.command](settings, args)
+        if args.command == "run":  # never migrates a database in use: `baocao db upgrade` does
+            require_current_schema(settings)
+        app = build_app(settings)
         return COMMANDS[args.command](app, args)
     except SeveralOpen as error:
         codes = ", ".join(error.codes)
@@ -207,6 +218,9 @@ def main(argv: list[str] | None = None) -> int:
     except DomainError as error:
         return refused(error)
     except (SettingsError, DatabaseUrlError, FormError, UsageError) as error:
+        print(f"baocao: {error}", file=sys.stderr)
+        return 1
+    except (SchemaError, BackupError) as error:
         print(f"baocao: {error}", file=sys.stderr)
         return 1
     except OperationalError as error:
