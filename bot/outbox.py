@@ -24,13 +24,13 @@ network, timeouts) are tried again with back-off for as long as the message is u
 from __future__ import annotations
 
 import asyncio
-import time
 import contextlib
 import hashlib
 import logging
 import os
 import secrets
 import socket
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
