@@ -146,8 +146,8 @@ async def _district_file(request: web.Request, *, what: str, build):
     if code is None:
         return routes._refuse(request, 404, "Không tìm thấy.")
 
-    def make(database, now):
-        name, data = build(database, code, now=now)
+    def make(database, now, campaign_code):
+        name, data = build(database, code, now=now, campaign_code=campaign_code)
         kind = routes.XLSX if name.endswith(".xlsx") else "application/zip"
         return name, data, kind
 
