@@ -1,6 +1,6 @@
 """The package's import graph, read from the source (module- and function-level imports alike):
-no cycle anywhere in bot/, conversations/, storage/ and exports/, channels never reach storage,
-and conversations/ stays free of I/O libraries."""
+no cycle anywhere in bot/, conversations/, storage/ and exports/, and the layering that
+docs/architecture.md states, one small test per rule, each naming the offending import."""
 
 from __future__ import annotations
 
@@ -131,3 +131,89 @@ def test_exports_read_no_database() -> None:
             roots = {target.split(".")[0] for target in imported_names(path, name)}
             used = sorted(roots & {"storage", "bot", "sqlmodel", "sqlalchemy"})
             assert not used, f"{name} imports {used}"
+
+
+def within(name: str, packages: tuple[str, ...]) -> bool:
+    return any(name == p or name.startswith(p + ".") for p in packages)
+
+
+def our_imports(prefix: str) -> list[tuple[str, str]]:
+    """(module, target) for every import of our own code made by a module under `prefix`."""
+    return [
+        (name, target)
+        for name, path in sorted(all_modules().items())
+        if within(name, (prefix,))
+        for target in sorted(imported_names(path, name))
+        if target.split(".")[0] in PACKAGES
+    ]
+
+
+def offending(prefix: str, allowed: tuple[str, ...]) -> list[str]:
+    """Imports of our own code, from modules under `prefix`, that reach none of `allowed`
+    (modules or packages), as "module -> target"."""
+    return [f"{n} -> {t}" for n, t in our_imports(prefix) if not within(t, allowed)]
+
+
+def test_the_rule_checker_names_the_offending_import() -> None:
+    found = offending("bot.documents", ("bot.documents",))
+    assert "bot.documents.workbooks -> exports.excel" in found
+    assert "bot.documents.workbooks -> bot.documents.snapshot" not in found
+
+
+def test_conversations_import_nothing_of_ours_but_themselves() -> None:
+    found = offending("conversations", ("conversations",))
+    assert not found, "conversations/ is pure: " + ", ".join(found)
+
+
+def test_storage_imports_only_conversations() -> None:
+    found = offending("storage", ("storage", "conversations"))
+    assert not found, "storage/ may import only conversations/: " + ", ".join(found)
+
+
+def test_exports_import_only_conversations() -> None:
+    found = offending("exports", ("exports", "conversations"))
+    assert not found, "exports/ may import only conversations/: " + ", ".join(found)
+
+
+CHANNELS_MAY_IMPORT = (
+    "bot.channels",
+    "bot.messaging",
+    "bot.settings",
+    "bot.clock",
+    "bot.webhook_body",
+    "conversations",
+)
+
+
+def test_channels_import_only_the_message_types_and_pure_code() -> None:
+    """A channel is a courier: besides its siblings it sees the message types, its settings, the
+    clock, the webhook body reader and pure conversations/ constants, never the service, the
+    dispatcher, storage, the web page, documents or the command line."""
+    found = offending("bot.channels", CHANNELS_MAY_IMPORT)
+    assert not found, "a channel may import only the messaging layer: " + ", ".join(found)
+
+
+def test_documents_do_not_import_the_surfaces() -> None:
+    """bot/documents/ builds files; the command line, the web page, the chat and the channels call
+    it, never the other way round."""
+    surfaces = ("bot.cli", "bot.web", "bot.channels", "bot.reminders", "bot.service", "bot.app")
+    found = [f"{n} -> {t}" for n, t in our_imports("bot.documents") if within(t, surfaces)]
+    assert not found, "bot/documents/ builds files only: " + ", ".join(found)
+
+
+def test_nothing_outside_the_command_line_imports_it() -> None:
+    found = [
+        f"{n} -> {t}"
+        for n, t in our_imports("bot")
+        if within(t, ("bot.cli",)) and not within(n, ("bot.cli",))
+    ]
+    assert not found, "only bot/cli/ imports bot/cli/: " + ", ".join(found)
+
+
+def test_only_the_composition_root_imports_the_web_server() -> None:
+    found = [
+        f"{n} -> {t}"
+        for n, t in our_imports("bot")
+        if within(t, ("bot.web",)) and not within(n, ("bot.web", "bot.app"))
+    ]
+    assert not found, "only bot/app.py wires the web page in: " + ", ".join(found)

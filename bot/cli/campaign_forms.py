@@ -15,8 +15,8 @@ from pathlib import Path
 from sqlmodel import Session, select
 
 from bot.app import App
-from bot.cli.output_files import check_output_path, replaced_atomically
 from bot.cli.text import UsageError
+from bot.output_files import check_output_path, replaced_atomically
 from exports.xlsform_read import read_xlsform
 from exports.xlsform_settings import parse_moment
 from exports.xlsform_write import write_xlsform

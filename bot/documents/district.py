@@ -18,10 +18,10 @@ from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
-from bot.cli.output_files import ascii_name, replaced_atomically
 from bot.documents.snapshot import Snapshot, load_snapshot
 from bot.documents.word_reports import check_report_path, consolidated_totals
 from bot.documents.workbooks import check_output_path, export_filename
+from bot.output_files import ascii_name, replaced_atomically
 from exports.consolidation import UnitTree, left_out, left_out_text
 from exports.excel import write_consolidated_workbook, write_unit_workbooks
 from exports.letterhead import unit_letterhead

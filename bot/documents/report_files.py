@@ -19,10 +19,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from bot.cli.output_files import ascii_name, replaced_atomically
 from bot.documents.snapshot import Snapshot, load_snapshot
 from bot.documents.word_reports import build_unit_draft
 from bot.documents.workbooks import check_per_unit_target
+from bot.output_files import ascii_name, replaced_atomically
 from exports.consolidated import unit_tree
 from exports.data import SignedFile, UnitReport
 from storage.database import Database

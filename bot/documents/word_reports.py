@@ -17,8 +17,8 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
-from bot.cli.output_files import ascii_name, check_output_path, replaced_atomically
 from bot.documents.snapshot import Snapshot, campaign_outline, load_snapshot
+from bot.output_files import ascii_name, check_output_path, replaced_atomically
 from conversations.forms import Form, QuestionKind
 from conversations.narrative import narrative_texts
 from exports.consolidation import UnitTree, add_counted, left_out, left_out_text

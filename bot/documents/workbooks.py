@@ -19,9 +19,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import TextIO
 
-from bot.cli.output_files import ascii_name, replaced_atomically
-from bot.cli.output_files import check_output_path as check_path
 from bot.documents.snapshot import Snapshot, load_snapshot
+from bot.output_files import ascii_name, replaced_atomically
+from bot.output_files import check_output_path as check_path
 from exports.cells import grouped
 from exports.data import CampaignInfo
 from exports.excel import (

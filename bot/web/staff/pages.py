@@ -1,7 +1,8 @@
 """What each page shows, read from storage in the request's transaction: the overview, the unit
 list, one unit and the action log. Counts, the unit tree and what counts come from
-`exports.consolidation` and `storage.progress`, as in `/status` and the workbook; the only thing
-unit's own deadline (Gia hạn) comes from `exports.consolidation.Deadlines`, as everywhere.
+`exports.consolidation` and `storage.progress`, as in `/status` and the workbook; each unit's
+deadline (the campaign's, or the unit's own after Gia hạn) is read by
+`bot.deadlines.campaign_deadlines` and asked of `exports.consolidation.Deadlines`, as everywhere.
 
 Reading the progress of 10,000 units takes about a second, so the province-wide tree is kept in
 a `ProgressCache` shared by every session and rebuilt when the data's fingerprint changes (any

@@ -1,6 +1,9 @@
-"""Files the command line writes (workbooks, Word drafts, zips): ASCII names, the path checked
-first, the content written to a temporary file beside it and renamed over it, so that a failed or
-interrupted command never leaves half a file behind."""
+"""Files baocao writes (workbooks, Word drafts, zips): ASCII names for downloads and files alike,
+the path checked first, the content written to a temporary file beside it and renamed over it, so
+that a failed or interrupted command never leaves half a file behind. It sits in the core, not in
+bot/cli/, because the document builders (bot/documents/) name their downloads with `ascii_name`
+and write the command line's files through it, and documents import nothing from the command
+line."""
 
 from __future__ import annotations
 
