@@ -17,9 +17,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from conversations.campaigns import CampaignSpec, LoadedCampaign
+from conversations.errors import ErrorKind
 from conversations.statuses import CampaignState
 from storage import repository
-from storage.models import Campaign
+from storage.models import Campaign, Unit
 from storage.repository import StorageError, campaign_form, campaign_spec, save_campaign
 
 STATE_NAMES = {
@@ -75,7 +76,7 @@ def change_state(session: Session, code: str, action: str, now: datetime) -> Cam
                 f"không thể {verb} đợt báo cáo '{code}': đợt đang ở trạng thái "
                 f"«{STATE_NAMES[state]}», chỉ {verb} được đợt «{STATE_NAMES[expected]}»"
             )
-        raise StorageError(reason)
+        raise StorageError(reason, ErrorKind.STATE)
     repository._CAMPAIGNS.clear()
     session.refresh(campaign)
     return campaign
@@ -113,3 +114,15 @@ def copy_campaign(
         form_text=source.form_yaml,
     )
     return create_draft(session, loaded, now)
+
+
+def campaign_facts(session: Session, campaign: Campaign) -> dict:
+    """State, number of questions and of participating units (the CLI's and the web's list)."""
+    spec = campaign_spec(campaign)
+    units = session.exec(select(Unit.code, Unit.group, Unit.level)).all()
+    participants = sum(spec.participants.includes(c, g, lv) for c, g, lv in units)
+    return {
+        "state": campaign.state,
+        "questions": len(campaign_form(campaign).questions),
+        "participants": participants,
+    }
