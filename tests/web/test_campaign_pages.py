@@ -214,3 +214,35 @@ async def test_a_district_secretariat_is_kept_out(web, seeded, database):
     response = await browser.post("/web/dot/ct37-2022/dong", {"xac-nhan": "1"})
     assert response.status == 403 and _state(database, "ct37-2022") == "open"
     assert (await province.get("/web/dot/khong-co")).status == 404
+
+
+async def test_a_drafts_settings_change_its_preview(web, seeded, database, tmp_path):
+    browser = await _province(web, seeded)
+    await _upload(browser, write_form(tmp_path / "dv.xlsx").read_bytes())
+    page = await (await browser.get("/web/dot/dv-2026")).text()
+    assert 'id="nut-cai-dat"' in page and 'value="2026-12-31"' in page
+    settings = {"cap-0": "huyen", "han": "2027-01-15", "nhac": "5, 2", "don-vi": ""}
+    response = await browser.post("/web/dot/dv-2026/cai-dat", settings)
+    assert response.status == 303
+    assert response.headers["Location"] == "/web/dot/dv-2026?da=cai-dat"
+    page = await (await browser.get("/web/dot/dv-2026?da=cai-dat")).text()
+    assert "Đã lưu cài đặt" in page and "Cấp: Huyện" in page
+    assert "đến hết ngày 15/1/2027" in page and "5, 2 ngày trước hạn" in page
+    assert 'id="cap-huyen"' in page and 'id="cap-tinh"' not in page
+
+    unknown = await browser.post("/web/dot/dv-2026/cai-dat", {**settings, "don-vi": "KHONG-CO"})
+    assert unknown.status == 400 and "đơn vị KHONG-CO" in await unknown.text()
+    bad_days = await browser.post("/web/dot/dv-2026/cai-dat", {**settings, "nhac": "hai"})
+    assert bad_days.status == 400
+    bad_level = await browser.post("/web/dot/dv-2026/cai-dat", {**settings, "cap-0": "thon"})
+    assert bad_level.status == 400 and "cấp thon" in await bad_level.text()
+
+
+async def test_an_open_campaigns_settings_are_not_changed(web, seeded, database):
+    browser = await _province(web, seeded)
+    page = await (await browser.get("/web/dot/ct37-2022")).text()
+    assert 'id="nut-cai-dat"' not in page
+    response = await browser.post(
+        "/web/dot/ct37-2022/cai-dat", {"han": "2030-01-01", "nhac": "1", "don-vi": ""}
+    )
+    assert response.status == 409 and "chỉ sửa cài đặt được khi đợt" in await response.text()

@@ -24,6 +24,7 @@ from sqlmodel import Session
 
 from bot.web.inputs import parse_day
 from bot.web.staff.campaign_preview import preview
+from bot.web.staff.campaign_settings import changes_from, settings_form
 from bot.web.staff.guard import COOKIE, CSRF_FIELD, Viewer, csrf_matches, viewer_for
 from bot.web.staff.routes import (
     HTTP_STATUS,
@@ -38,6 +39,7 @@ from bot.web.staff.wording import until_text
 from conversations.errors import DomainError, ErrorKind
 from conversations.labels import LEVEL_TITLES
 from conversations.parsing import format_day
+from conversations.statuses import CampaignState
 from exports.xlsform_read import read_xlsform
 from exports.xlsform_rows import XLSFormError
 from exports.xlsform_settings import parse_moment
@@ -48,6 +50,7 @@ from storage.campaign_life import (
     change_state,
     copy_campaign,
     create_draft,
+    update_draft,
 )
 from storage.models import Campaign
 from storage.repository import campaign_by_code, campaign_form, campaign_spec, list_campaigns
@@ -77,6 +80,7 @@ def add_campaign_pages(web_app: web.Application) -> None:
     add.add_post(LIST_PATH + "/tai-len", upload)
     add.add_get(LIST_PATH + "/{code}", campaign_page)
     add.add_post(LIST_PATH + "/{code}/sao-chep", copy)
+    add.add_post(LIST_PATH + "/{code}/cai-dat", change_settings)
     for slug, (_action, confirmed_first) in ACTIONS.items():
         if confirmed_first:
             add.add_get(f"{LIST_PATH}/{{code}}/{slug}", confirm)
@@ -147,6 +151,9 @@ def _details(session: Session, campaign: Campaign, now) -> dict:
             if start == campaign.state
         ],
         "levels": preview(form, spec, now),
+        "settings": settings_form(session, form, spec)
+        if campaign.state == CampaignState.DRAFT
+        else None,
     }
 
 
@@ -195,6 +202,7 @@ _NOTICES = {
     "dong": "Đã đóng đợt báo cáo.",
     "luu-tru": "Đã lưu trữ đợt báo cáo.",
     "sao-chep": "Đã sao chép thành đợt mới (bản nháp).",
+    "cai-dat": "Đã lưu cài đặt của đợt; phần xem trước bên dưới theo cài đặt mới.",
 }
 
 
@@ -293,6 +301,25 @@ async def copy(request: web.Request) -> web.Response:
         reason = f"Chưa sao chép được: {detail}."
         return await campaign_page(request, error=reason, status=HTTP_STATUS[detail.kind])
     raise web.HTTPSeeOther(f"{_path(detail)}?da=sao-chep")
+
+
+async def change_settings(request: web.Request) -> web.Response:
+    form = await _form(request)
+    if isinstance(form, web.Response):
+        return form
+    code = request.match_info["code"]
+    if not _CODE.fullmatch(code):
+        return _refuse(request, 404, "Không tìm thấy.")
+    changes = changes_from(form)
+    outcome, detail = await _change(
+        request, lambda session, now: update_draft(session, code, changes, now)
+    )
+    if (page := _refusal(request, outcome, detail)) is not None:
+        return page
+    if outcome == "refused":
+        reason = f"Chưa lưu được: {detail}."
+        return await campaign_page(request, error=reason, status=HTTP_STATUS[detail.kind])
+    raise web.HTTPSeeOther(f"{_path(code)}?da=cai-dat")
 
 
 # --- upload --------------------------------------------------------------------------------------
