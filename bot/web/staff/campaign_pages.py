@@ -37,7 +37,7 @@ from bot.web.staff.routes import (
 )
 from bot.web.staff.wording import until_text
 from conversations.errors import DomainError, ErrorKind
-from conversations.labels import LEVEL_TITLES
+from conversations.labels import GROUP_TITLES, LEVEL_TITLES
 from conversations.parsing import format_day
 from conversations.statuses import CampaignState
 from exports.xlsform_read import read_xlsform
@@ -125,7 +125,7 @@ def _participants_text(spec) -> list[str]:
     if chosen.levels:
         lines.append("Cấp: " + ", ".join(LEVEL_TITLES.get(lv, lv) for lv in chosen.levels))
     if chosen.groups:
-        lines.append("Khối: " + ", ".join(chosen.groups))
+        lines.append("Khối: " + ", ".join(GROUP_TITLES.get(g, g) for g in chosen.groups))
     if chosen.units:
         lines.append("Đơn vị: " + ", ".join(chosen.units))
     return lines or ["Mọi đơn vị"]

@@ -16,7 +16,7 @@ from sqlmodel import Session, select
 from bot.web.inputs import BadInput, parse_day
 from conversations.campaigns import CampaignSpec
 from conversations.forms import Form
-from conversations.labels import LEVEL_TITLES
+from conversations.labels import GROUP_TITLES, LEVEL_TITLES
 from exports.xlsform_settings import parse_moment
 from storage.models import Unit
 
@@ -42,9 +42,14 @@ def settings_form(session: Session, form: Form, spec: CampaignSpec) -> dict:
             for i, lv in enumerate(form.levels)
         ],  # fmt: skip
         "groups": [
-            {"field": f"{GROUP_FIELD}{i}", "value": g, "checked": g in chosen.groups}
+            {
+                "field": f"{GROUP_FIELD}{i}",
+                "value": g,
+                "title": GROUP_TITLES.get(g, g),
+                "checked": g in chosen.groups,
+            }
             for i, g in enumerate(groups)
-        ],
+        ],  # fmt: skip
         "units": " ".join(chosen.units),
         "deadline": last_day.isoformat(),
         "days": ", ".join(str(d) for d in spec.reminders.days_before),
