@@ -265,10 +265,10 @@ async def transition(request: web.Request) -> web.Response:
         return form
     code, slug = request.match_info["code"], request.path.rsplit("/", 1)[1]
     action, confirmed_first = ACTIONS[slug]
-    if confirmed_first and form.get(CONFIRMED) != "1":
-        raise web.HTTPSeeOther(f"{_path(code)}/{slug}")
     if not _CODE.fullmatch(code):
         return _refuse(request, 404, "Không tìm thấy.")
+    if confirmed_first and form.get(CONFIRMED) != "1":
+        raise web.HTTPSeeOther(f"{_path(code)}/{slug}")
     outcome, detail = await _change(
         request, lambda session, now: change_state(session, code, action, now)
     )
@@ -380,12 +380,12 @@ def _parse_form(filename: str, data: bytes):
 
 async def upload(request: web.Request) -> web.Response:
     token = request.cookies.get(COOKIE)
+    if not token:  # before reading the body: nobody signed in sends a file for nothing
+        return _refuse(request, 403, NOT_SIGNED_IN)
     try:
         fields, filename, data = await _upload_parts(request)
     except _Malformed:
         return await campaign_list(request, error=_UNREADABLE, status=400)
-    if not token:
-        return _refuse(request, 403, NOT_SIGNED_IN)
     if not csrf_matches(token, fields.get(CSRF_FIELD, "")):
         return _refuse(request, 403, "Biểu mẫu đã cũ hoặc không hợp lệ. Tải lại trang rồi thử lại.")
     viewer, _ = await _read(request, lambda *_: None)
