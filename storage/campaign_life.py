@@ -17,10 +17,18 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from conversations.campaigns import CampaignSpec, LoadedCampaign
+from conversations.errors import ErrorKind
 from conversations.statuses import CampaignState
 from storage import repository
-from storage.models import Campaign
-from storage.repository import StorageError, campaign_form, campaign_spec, save_campaign
+from storage.models import Campaign, Unit
+from storage.repository import (
+    StorageError,
+    campaign_by_code,
+    campaign_form,
+    campaign_spec,
+    save_campaign,
+    unknown_participants,
+)
 
 STATE_NAMES = {
     CampaignState.DRAFT: "bản nháp",
@@ -75,7 +83,7 @@ def change_state(session: Session, code: str, action: str, now: datetime) -> Cam
                 f"không thể {verb} đợt báo cáo '{code}': đợt đang ở trạng thái "
                 f"«{STATE_NAMES[state]}», chỉ {verb} được đợt «{STATE_NAMES[expected]}»"
             )
-        raise StorageError(reason)
+        raise StorageError(reason, ErrorKind.STATE)
     repository._CAMPAIGNS.clear()
     session.refresh(campaign)
     return campaign
@@ -113,3 +121,55 @@ def copy_campaign(
         form_text=source.form_yaml,
     )
     return create_draft(session, loaded, now)
+
+
+def update_draft(session: Session, code: str, changes: dict, now: datetime) -> Campaign:
+    """Change a draft's settings (`changes`: spec fields as JSON values, e.g. `participants`,
+    `deadline`, `reminders`), checked as an imported spec is; refused once it is no draft."""
+    campaign = campaign_by_code(session, code)
+    raw = campaign_spec(campaign).model_dump(mode="json")
+    for key, value in changes.items():
+        raw[key] = {**raw[key], **value} if isinstance(value, dict) else value
+    try:
+        spec = CampaignSpec.model_validate(raw)
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise StorageError(f"cài đặt không hợp lệ ({where}): {first['msg']}") from None
+    unknown = unknown_participants(session, spec.participants)
+    levels = set(spec.participants.levels) - set(campaign_form(campaign).levels)
+    if levels:
+        unknown.append("cấp " + ", ".join(sorted(levels)))
+    if unknown:
+        raise StorageError("chưa có trong danh sách đơn vị: " + "; ".join(unknown))
+    text = yaml.safe_dump(
+        spec.model_dump(mode="json", exclude_defaults=True), allow_unicode=True, sort_keys=False
+    )
+    result = session.execute(
+        update(Campaign)
+        .where(Campaign.id == campaign.id, Campaign.state == CampaignState.DRAFT.value)
+        .values(spec_yaml=text, deadline=spec.deadline, updated_at=now)
+    )
+    if result.rowcount != 1:
+        session.refresh(campaign)
+        state = STATE_NAMES[CampaignState(campaign.state)]
+        raise StorageError(
+            f"đợt báo cáo '{code}' đang ở trạng thái «{state}»; chỉ sửa cài đặt được khi đợt "
+            "còn là «bản nháp»",
+            ErrorKind.STATE,
+        )
+    repository._CAMPAIGNS.clear()
+    session.refresh(campaign)
+    return campaign
+
+
+def campaign_facts(session: Session, campaign: Campaign) -> dict:
+    """State, number of questions and of participating units (the CLI's and the web's list)."""
+    spec = campaign_spec(campaign)
+    units = session.exec(select(Unit.code, Unit.group, Unit.level)).all()
+    participants = sum(spec.participants.includes(c, g, lv) for c, g, lv in units)
+    return {
+        "state": campaign.state,
+        "questions": len(campaign_form(campaign).questions),
+        "participants": participants,
+    }

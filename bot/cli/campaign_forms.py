@@ -3,7 +3,8 @@ their life cycle (draft → open → closed → archived).
 
 An imported form becomes a draft that reaches nobody until `open`; `close` stops answers and
 reminders but keeps the exports; `copy` repeats a campaign for a new period, as a draft. The
-campaign list's extra facts (state, numbers of questions and participants) are computed here too.
+campaign list's extra facts come from `storage.campaign_life.campaign_facts` (the web page's
+list shows the same).
 """
 
 from __future__ import annotations
@@ -11,8 +12,6 @@ from __future__ import annotations
 import argparse
 from datetime import date
 from pathlib import Path
-
-from sqlmodel import Session, select
 
 from bot.app import App
 from bot.cli.text import UsageError
@@ -27,7 +26,6 @@ from storage.campaign_life import (
     copy_campaign,
     create_draft,
 )
-from storage.models import Campaign, Unit
 from storage.repository import campaign_form, campaign_spec, current_campaign
 
 ACTIONS = frozenset({"import", "export-form", "open", "close", "archive", "copy"})
@@ -109,15 +107,3 @@ def _export_form(app: App, args: argparse.Namespace) -> int:
         write_xlsform(form, spec, stream)
     print(f"Đã ghi biểu mẫu của đợt {campaign.code} ({len(form.questions)} câu hỏi): {args.output}")
     return 0
-
-
-def campaign_facts(session: Session, campaign: Campaign) -> dict:
-    """State, number of questions and of participating units, for `campaign list`."""
-    spec = campaign_spec(campaign)
-    units = session.exec(select(Unit.code, Unit.group, Unit.level)).all()
-    participants = sum(spec.participants.includes(c, g, lv) for c, g, lv in units)
-    return {
-        "state": campaign.state,
-        "questions": len(campaign_form(campaign).questions),
-        "participants": participants,
-    }

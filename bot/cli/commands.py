@@ -20,7 +20,7 @@ from bot.app import App, build_app
 from bot.backup import BackupError
 from bot.cli.campaign_forms import ACTIONS as CAMPAIGN_ACTIONS
 from bot.cli.campaign_forms import add_actions as add_campaign_actions
-from bot.cli.campaign_forms import campaign_facts, cmd_campaign_action
+from bot.cli.campaign_forms import cmd_campaign_action
 from bot.cli.console import run_console
 from bot.cli.inbound import add_parser as add_inbound_parser
 from bot.cli.inbound import cmd_inbound
@@ -46,6 +46,7 @@ from conversations.labels import group_title, level_title
 from conversations.messages import format_deadline, format_moment
 from conversations.reminder_plan import after_quiet
 from exports.consolidation import status_summary
+from storage.campaign_life import campaign_facts
 from storage.database import DatabaseUrlError
 from storage.models import OutboxMessage
 from storage.outbox_store import count_failed, requeue_failed, undelivered_rows
