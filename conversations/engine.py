@@ -44,8 +44,11 @@ from datetime import date, datetime
 from typing import NamedTuple
 
 from conversations import lifecycle
+from conversations.answers import MAX_NOTE_CHARS, Rejected
 from conversations.checks import Checks
 from conversations.constraints import constraint_refusal
+from conversations.documents_list import describe_document, keep_as_typed, read_document_lines
+from conversations.formatting import format_value
 from conversations.forms import (
     SELECT_KINDS,
     Form,
@@ -56,18 +59,8 @@ from conversations.forms import (
     memo,
 )
 from conversations.messages import format_day, format_deadline, format_moment, late_phrase, render
-from conversations.parsing import (
-    MAX_NOTE_CHARS,
-    Rejected,
-    describe_document,
-    format_value,
-    keep_as_typed,
-    near_miss,
-    normalize,
-    parse_answer,
-    read_document_lines,
-    split_note,
-)
+from conversations.notes import near_miss, split_note
+from conversations.parsing import normalize, parse_answer
 from conversations.text import shorten
 from conversations.typed_answers import TYPED_KINDS, parse_typed
 from conversations.typed_answers import example as typed_example

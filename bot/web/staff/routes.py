@@ -44,7 +44,7 @@ from bot.web.staff.origin import from_our_page
 from bot.web.staff.wording import until_text
 from conversations import lifecycle
 from conversations.errors import BadValue, DomainError, ErrorKind, NotFound
-from conversations.parsing import format_day
+from conversations.formatting import format_day
 from conversations.reminder_plan import after_quiet
 from conversations.statuses import SubmissionStatus
 from conversations.uploads import served_type
