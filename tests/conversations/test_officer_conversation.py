@@ -16,9 +16,9 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from conversations.choices import CHOICES, render_choices_as_text
 from conversations.documents_list import describe_document
 from conversations.engine import (
-    CHOICES,
     Answer,
     CampaignBrief,
     Dialogue,
@@ -27,7 +27,6 @@ from conversations.engine import (
     SaveAnswer,
     State,
     Text,
-    render_choices_as_text,
     step,
 )
 from conversations.forms import load_form
