@@ -41,7 +41,8 @@ def prefixed(prefix: str, text: str) -> str:
 
 
 class ShowsDialogue:
-    """The wording half of the engine's step; see the module docstring."""
+    """The wording half of the engine's step; see the module docstring. An `answer` argument is
+    the engine's `Answer` (or None), not imported here: the engine imports this module."""
 
     def _question_text(self, question: Question, answer) -> str:
         section = self.form.top_section(question.section)

@@ -4,7 +4,8 @@ This module is pure (standard library only). :func:`parse_answer` turns a free-t
 answer into a typed, JSON-serialisable value -- or a :class:`Rejected` with a short
 Vietnamese reason and an example of a valid answer -- and never raises. Writing values
 back is `conversations.formatting`; the documents list is read by
-`conversations.documents_list`; notes and keyword slips are in `conversations.notes`.
+`conversations.documents_list`; notes and keyword slips are in `conversations.notes`; the
+words accepted around numbers are `conversations.number_words`.
 
 Kinds and value shapes:
 
@@ -32,6 +33,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from functools import lru_cache
 
+from conversations import number_words as vocab
 from conversations.answers import (
     DEFAULT_MAXIMUM,
     INVALID_CHAR,
@@ -72,78 +74,8 @@ def normalize(text: str) -> str:
 
 
 # --------------------------------------------------------------------------------------------
-# Number messages
+# Numbers: lexing (the vocabulary is `conversations.number_words`)
 # --------------------------------------------------------------------------------------------
-
-_NO_DIGITS = (
-    "Chưa thấy số nào trong câu trả lời. Vui lòng ghi bằng chữ số (nếu không có thì nhập 0)."
-)
-_NEGATIVE = "Số không được âm."
-_TOO_LARGE = "Số quá lớn, vui lòng kiểm tra lại."
-_NEED_INTEGER = "Cần một số nguyên (không có phần thập phân)."
-_ONE_NUMBER = "Chỉ cần nhập một số."
-
-
-# --------------------------------------------------------------------------------------------
-# Numbers: lexing and vocabulary
-# --------------------------------------------------------------------------------------------
-
-_LEX_RE = re.compile(
-    r"(?P<num>[0-9]+(?:[.,][0-9]+)*)"
-    r"|(?P<word>[a-z]+)"
-    r"|(?P<punct>[/%,;:()=.\-])"
-    r"|(?P<space>\s)"
-    r"|(?P<other>.)",
-    re.S,
-)
-# "1 234 567" -> "1234567"; a group starting with 0 or touching a decimal is not grouping.
-_SPACE_GROUP_RE = re.compile(r"(?<![0-9.,])[1-9][0-9]{0,2}(?: [0-9]{3})+(?![0-9]|[.,][0-9])")
-_PLAIN_INT_RE = re.compile(r"[0-9]+")
-_DOT_GROUPED_RE = re.compile(r"[1-9][0-9]{0,2}(?:\.[0-9]{3})+")
-_COMMA_DECIMAL_RE = re.compile(r"([1-9][0-9]{0,2}(?:\.[0-9]{3})+|[0-9]+),([0-9]+)")
-_DOT_DECIMAL_RE = re.compile(r"([0-9]+)\.([0-9]{1,2})")
-_DASHES = str.maketrans({"\u2212": "-", "\u2013": "-", "\u2014": "-", "\u2010": "-"})
-_WORD_WITH_MARKS_RE = re.compile(r"[^\W\d_]+")
-
-
-def _phrases(*items: str) -> frozenset[tuple[str, ...]]:
-    return frozenset(tuple(item.split()) for item in items)
-
-
-# Unit words, polite particles and harmless fillers, accepted around any number.
-_COMMON_PHRASES = _phrases(
-    # units
-    "don", "don thu", "thu", "vu", "vu viec", "viec", "luot", "luot nguoi", "nguoi",
-    "cuoc", "hoi nghi", "van ban", "buoi", "lop", "tin", "bai", "tin bai", "bai viet",
-    "phien", "lan", "ho so", "truong hop", "to chuc", "dang vien", "co so", "co quan",
-    "don vi", "kien nghi", "phan anh", "khieu nai", "to cao", "de an", "ke hoach",
-    "chuong trinh", "nghi quyet", "quyet dinh", "chi thi", "thong bao", "cong van", "dot",
-    "diem", "tai lieu", "hoat dong", "cuon", "chiec", "cai", "nhom", "doan", "dong chi",
-    "can bo", "hoc vien", "thanh vien", "ho", "chi bo", "dang bo", "noi dung", "cong trinh",
-    "du an", "mo hinh", "chuyen de", "dau moi", "tap the", "ca nhan",
-    # fillers and polite particles
-    "da", "a", "vang", "nhe", "nha", "ok", "oke", "la", "co", "duoc", "so", "tong",
-    "tong so", "tong cong", "dat", "ket qua", "hien nay", "tiep", "tiep nhan", "cong dan",
-    "tiep cong dan", "giai quyet", "xu ly", "xong", "hoan thanh", "thuc hien", "trong ky",
-    "ky nay", "ky bao cao", "bao cao", "ban hanh", "gom", "tat ca", "em", "anh", "chi",
-    "toi", "xin", "gui", "kinh gui", "cua", "don vi em",
-)  # fmt: skip
-_PAIR_RATIO_PHRASES = _phrases("tren", "va", "tren tong so", "trong tong so", "trong do")
-_PERCENT_PHRASES = _phrases("phan tram", "ty le", "ti le")
-_RATIO_ONLY_PHRASES = _phrases("chua co ty le", "chua co ti le")
-_KIND_PHRASES = {
-    "integer": _COMMON_PHRASES,
-    "percent": _COMMON_PHRASES | _PERCENT_PHRASES,
-    "pair": _COMMON_PHRASES | _PAIR_RATIO_PHRASES,
-    "ratio": _COMMON_PHRASES | _PAIR_RATIO_PHRASES | _PERCENT_PHRASES | _RATIO_ONLY_PHRASES,
-}
-_MULTIPLIERS = frozenset({"nghin", "ngan", "trieu", "ty", "ti", "tram", "chuc", "van", "muoi"})
-_NEGATIVE_WORDS = frozenset({"am", "tru"})
-
-_RATIO_DONE = _phrases("giai quyet", "xong", "hoan thanh", "xu ly", "trong do", "ket thuc")
-_RATIO_TOTAL = _phrases("tong")
-_PAIR_SEPARATOR_WORDS = frozenset({"tren", "va"})
-_PAIR_SEPARATOR_PUNCT = frozenset({"/", ",", ";", ":"})
 
 
 @dataclass(frozen=True)
@@ -166,7 +98,7 @@ def _unit_phrases(unit: str | None) -> frozenset[tuple[str, ...]]:
 
 def _original_word(text: str, bare: str) -> str:
     """The word as the officer typed it (with diacritics), for quoting in a reason."""
-    for word in _WORD_WITH_MARKS_RE.findall(text):
+    for word in vocab.WORD_WITH_MARKS_RE.findall(text):
         if normalize(word) == bare:
             return word
     return bare
@@ -179,10 +111,10 @@ def _lex(text: str, kind: str, unit: str | None) -> list[_Token] | Rejected:
         return reject("Chưa có câu trả lời.", kind, unit)
     if len(stripped) > MAX_ANSWER_CHARS:
         return reject(f"Câu trả lời quá dài (tối đa {MAX_ANSWER_CHARS} ký tự).", kind, unit)
-    bare = normalize(stripped).translate(_DASHES).rstrip(".! ")
-    bare = _SPACE_GROUP_RE.sub(lambda m: m.group().replace(" ", ""), bare)
+    bare = normalize(stripped).translate(vocab.DASHES).rstrip(".! ")
+    bare = vocab.SPACE_GROUP_RE.sub(lambda m: m.group().replace(" ", ""), bare)
     tokens: list[_Token] = []
-    for match in _LEX_RE.finditer(bare):
+    for match in vocab.LEX_RE.finditer(bare):
         group = match.lastgroup
         if group == "other":
             return reject(INVALID_CHAR, kind, unit)
@@ -191,17 +123,17 @@ def _lex(text: str, kind: str, unit: str | None) -> list[_Token] | Rejected:
     if re.search(r"[0-9] ?- ?[0-9]", bare):
         return reject("Không dùng dấu “-” giữa hai số.", kind, unit)
     words = {token.text for token in tokens if token.kind == "word"}
-    if re.search(r"- ?[0-9]", bare) or words & _NEGATIVE_WORDS:
-        return reject(_NEGATIVE, kind, unit)
+    if re.search(r"- ?[0-9]", bare) or words & vocab.NEGATIVE_WORDS:
+        return reject(vocab.NEGATIVE, kind, unit)
     if not any(token.kind == "num" for token in tokens):
-        return reject(_NO_DIGITS, kind, unit)
+        return reject(vocab.NO_DIGITS, kind, unit)
     return tokens
 
 
 @lru_cache(maxsize=256)
 def _vocabulary(kind: str, unit: str | None) -> tuple[frozenset[tuple[str, ...]], int]:
     """The phrases accepted in an answer of `kind` to a question in `unit`, and the longest."""
-    vocabulary = _KIND_PHRASES[kind] | _unit_phrases(unit)
+    vocabulary = vocab.KIND_PHRASES[kind] | _unit_phrases(unit)
     return vocabulary, max(len(phrase) for phrase in vocabulary)
 
 
@@ -221,7 +153,7 @@ def _check_words(tokens: list[_Token], text: str, kind: str, unit: str | None) -
                     break
             else:
                 word = run[index]
-                if word in _MULTIPLIERS:
+                if word in vocab.MULTIPLIERS:
                     return reject(
                         "Vui lòng ghi đầy đủ bằng chữ số, ví dụ 12.000 thay cho “12 nghìn”.",
                         kind,
@@ -235,18 +167,18 @@ def _check_words(tokens: list[_Token], text: str, kind: str, unit: str | None) -
 
 def _read_number(token: str, *, dot_decimal: bool) -> Decimal | str:
     """Read one number token; return an error reason (str) when it is badly written."""
-    if _PLAIN_INT_RE.fullmatch(token):
+    if vocab.PLAIN_INT_RE.fullmatch(token):
         return Decimal(token)
-    if _DOT_GROUPED_RE.fullmatch(token):
+    if vocab.DOT_GROUPED_RE.fullmatch(token):
         return Decimal(token.replace(".", ""))
-    match = _COMMA_DECIMAL_RE.fullmatch(token)
+    match = vocab.COMMA_DECIMAL_RE.fullmatch(token)
     if match:
         return Decimal(match.group(1).replace(".", "") + "." + match.group(2))
-    match = _DOT_DECIMAL_RE.fullmatch(token)
+    match = vocab.DOT_DECIMAL_RE.fullmatch(token)
     if match and dot_decimal:
         return Decimal(match.group(1) + "." + match.group(2))
     if match:
-        return _NEED_INTEGER + " Dấu chấm dùng để tách hàng nghìn, ví dụ 1.234."
+        return vocab.NEED_INTEGER + " Dấu chấm dùng để tách hàng nghìn, ví dụ 1.234."
     return (
         f"Chưa đọc được số “{token}”: dấu chấm để tách hàng nghìn (1.234), "
         "dấu phẩy là dấu thập phân (85,5)."
@@ -258,7 +190,7 @@ def _read_count(token: str) -> int | str:
     if isinstance(number, str):
         return number
     if "," in token:
-        return _NEED_INTEGER
+        return vocab.NEED_INTEGER
     return int(number)
 
 
@@ -276,7 +208,7 @@ def _bounds_error(
     if value > high:
         if percent:
             return f"Tỷ lệ không được vượt quá {format_number(high)}%."
-        return _TOO_LARGE
+        return vocab.TOO_LARGE
     return None
 
 
@@ -303,7 +235,7 @@ def _parse_integer(text, unit, minimum, maximum) -> Parsed | Rejected:
         return tokens
     numbers = [token for token in tokens if token.kind == "num"]
     if len(numbers) > 1 or _has_punct(tokens, "/"):
-        return reject(_ONE_NUMBER, kind, unit)
+        return reject(vocab.ONE_NUMBER, kind, unit)
     if _has_punct(tokens, "%"):
         return reject("Câu hỏi này cần một số nguyên, không phải tỷ lệ phần trăm.", kind, unit)
     rejected = _check_words(tokens, text, kind, unit)
@@ -361,8 +293,8 @@ def _two_numbers(tokens: list[_Token], kind: str, unit: str | None) -> tuple[int
 
 def _has_separator(between: list[_Token]) -> bool:
     return any(
-        (token.kind == "punct" and token.text in _PAIR_SEPARATOR_PUNCT)
-        or (token.kind == "word" and token.text in _PAIR_SEPARATOR_WORDS)
+        (token.kind == "punct" and token.text in vocab.PAIR_SEPARATOR_PUNCT)
+        or (token.kind == "word" and token.text in vocab.PAIR_SEPARATOR_WORDS)
         for token in between
     )
 
@@ -380,8 +312,8 @@ def _starts_with(words: list[str], phrases: frozenset[tuple[str, ...]]) -> int:
 def _pair_phrases(unit: str | None) -> tuple[frozenset[tuple[str, ...]], ...]:
     """The words that mark a number as the times, and as the people, of a pair."""
     times_word, people_word = unit_parts(unit)
-    times = _phrases("luot") | _unit_phrases(times_word)
-    people = _phrases("luot nguoi", "nguoi") | _unit_phrases(people_word)
+    times = vocab.phrases("luot") | _unit_phrases(times_word)
+    people = vocab.phrases("luot nguoi", "nguoi") | _unit_phrases(people_word)
     return times, people
 
 
@@ -405,7 +337,7 @@ def _ratio_label(tokens: list[_Token], start: int, index: int) -> str | None:
     words = [token.text if token.kind == "word" else "" for token in tokens[start:index]]
     best_end, label = -1, None
     for position in range(len(words)):
-        for phrases, role in ((_RATIO_DONE, "done"), (_RATIO_TOTAL, "total")):
+        for phrases, role in ((vocab.RATIO_DONE, "done"), (vocab.RATIO_TOTAL, "total")):
             size = _starts_with(words[position:], phrases)
             if size and position + size > best_end:
                 best_end, label = position + size, role
