@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, replace
 
-from conversations.engine import Choice, Reply
+from conversations.choices import Choice
+from conversations.engine import Reply
 from conversations.text import clean_text
 
 

@@ -289,8 +289,9 @@ class Outbox:
                 pairs = [(item, outcome) for item, outcome, _ in batch]
                 try:
                     if self.database.is_sqlite:
-                        # One short write: cheaper on the loop than a thread hop (see Hub); but
-                        # never a wait there for a lock another connection holds.
+                        # One short write: cheaper on the loop than a thread hop (as
+                        # `bot.dispatch.ChannelHost` runs SQLite batches); but never a wait
+                        # there for a lock another connection holds.
                         try:
                             with without_waiting():
                                 self._record(pairs)

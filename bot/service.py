@@ -2,11 +2,12 @@
 
 `Service.handle(inbound)` de-duplicates the delivery, finds who is writing, links strangers who
 bring a valid invite (after they confirm), routes secretariat commands, runs the dialogue engine
-for officers and stores answers, history, conversation state and the replies (as outbox rows) in
-the same transaction. `handle_batch` does the same for messages that arrived together, in one
-transaction with a savepoint per message. It is synchronous; `bot.runner.Hub.dispatch` gathers
-the batches and decides where they run. The officer's path is plain SQL (`storage.hot_path`);
-rarer paths use the ORM session of the same transaction (`Context.session`).
+for officers (`bot.officer_chat`) and stores answers, history, conversation state and the
+replies (as outbox rows) in the same transaction. `handle_batch` does the same for messages
+that arrived together, in one transaction with a savepoint per message. It is synchronous;
+`bot.dispatch.ChannelHost` gathers the batches and decides where they run. The officer's path
+is plain SQL (`storage.hot_path`); rarer paths use the ORM session of the same transaction
+(`Context.session`).
 
 An update that keeps failing is set aside (`set_aside`: kept with its payload, its sender told,
 the secretariat alerted at most once an hour) and can be replayed later (`replay`). Wrong invite
@@ -21,18 +22,15 @@ from collections.abc import Callable
 from dataclasses import asdict, replace
 from datetime import datetime, timedelta
 
-from bot import campaign_choice, secretariat
+from bot import secretariat
 from bot.clock import Clock
-from bot.documents.word_reports import REPORT_KIND, campaign_outline
 from bot.message_context import Context
-from bot.messaging import Attachment, ChannelTraits, Inbound, Outbound, RoleChange
+from bot.messaging import ChannelTraits, Inbound, Outbound, RoleChange
 from bot.notify import Recipient, notify, secretariat_of
-from bot.signed_intake import Uploads, receive_in_chat, signed_lines, upload_link
+from bot.officer_chat import converse
+from bot.signed_intake import Uploads, receive_in_chat
 from bot.use_cases import Desk
-from conversations import lifecycle, narrative
-from conversations.campaigns import CampaignSpec
 from conversations.commands import UNKNOWN_COMMAND_TEXT, is_officer_command, split_command
-from conversations.engine import CampaignBrief, Press, SaveAnswer, State, SubmitReport, Text, step
 from conversations.linking import (
     BAD_CODE_TEXT,
     CANCELLED_TEXT,
@@ -48,7 +46,6 @@ from conversations.linking import (
 )
 from conversations.messages import format_moment
 from conversations.statuses import ContactRole
-from conversations.uploads import ASK_FOR_SIGNED_TEXT
 from storage.database import Database
 from storage.hot_path import (
     Correspondent,
@@ -56,23 +53,14 @@ from storage.hot_path import (
     Tx,
     add_contact,
     claim_inbound,
-    engine_answers,
     enqueue,
     find_correspondent,
     link_contact,
-    load_answers,
-    load_dialogue,
     note_seen,
-    open_submission,
-    own_deadline,
-    record_submission,
-    save_dialogue,
     set_pending_invite,
-    signed_briefs,
     unit_brief,
     usable_invite,
     use_invite,
-    write_answer,
 )
 from storage.inbound_faults import (
     SET_ASIDE_ALERT,
@@ -84,7 +72,6 @@ from storage.inbound_faults import (
 )
 from storage.inbound_faults import set_aside as keep_set_aside
 from storage.invite_guesses import forget_misses, record_miss, refused_until
-from storage.repository import StorageError, campaign_form, campaign_spec
 
 log = logging.getLogger(__name__)
 
@@ -95,11 +82,6 @@ TEXT_ONLY_TEXT = (
 )
 SECRETARIAT_FILE_TEXT = (
     "Trợ lý chỉ nhận báo cáo có chữ ký từ cán bộ đầu mối của đơn vị; tệp này chưa được lưu."
-)
-UPLOAD_WORDS = frozenset({"/guibaocao", "gui bao cao", "gui tep", "tai len"})
-NO_OUTLINE_TEXT = (
-    "Đợt báo cáo này chưa có Đề cương báo cáo nên chưa viết được phần lời văn trong trò chuyện. "
-    "Đồng chí vẫn điền Phụ lục số liệu như thường."
 )
 APOLOGY_TEXT = "Hệ thống chưa xử lý được tin nhắn này; Ban Dân vận đã được báo."
 ALERT_EVERY = timedelta(hours=1)
@@ -440,146 +422,8 @@ class Service:
     # --- officers ---------------------------------------------------------------------
 
     def _converse(self, ctx: Context, text: str) -> list[Outbound]:
-        """Run the engine for an officer; every read and write here is on the hot path."""
-        tx, contact, now = ctx.tx, ctx.contact, ctx.now
-        unit = contact.unit
-        selection = campaign_choice.select(ctx, text)
-        campaign = selection.campaign
-        if campaign is None:
-            return selection.replies
-        if selection.restart:  # just picked: show where the officer is in that campaign
-            text = "/tiep"
-            ctx.inbound = replace(ctx.inbound, text=text, choice=None, context="")
-        form = campaign_form(campaign)
-        submission = open_submission(tx, campaign.id, contact.unit_id)
-        # A few whole-message words switch what the officer is doing; only short texts can be one.
-        typed = "" if ctx.inbound.choice or len(text) > 40 else narrative.command_words(text)
-        opening = typed in narrative.OPEN_WORDS
-        if typed in UPLOAD_WORDS:
-            return selection.finish([self._upload_prompt(ctx, campaign.id)])
-        signed = signed_briefs(tx, submission.id)
-        rows = load_answers(tx, submission.id)
-        state_id, dialogue = load_dialogue(tx, contact.id, campaign.id, submission.id)
-        state = State(
-            dialogue=dialogue,
-            answers=engine_answers(rows),
-            level=unit.level,
-            status=submission.status,
-            unit_name=unit.name,
-            submitted_at=submission.submitted_at,
-            campaign=_brief(
-                campaign_spec(campaign), own_deadline(tx, campaign.id, contact.unit_id)
-            ),
-            buttons=ctx.traits.buttons,
-            signed_reports=tuple(signed_lines(signed)),
-        )
-        inbound = ctx.inbound
-        event = Press(inbound.choice, inbound.context) if inbound.choice else Text(text)
-        replies: list[Outbound] = []
-        effects: list = []
-        place = narrative.Place.from_json(dialogue.narrative)
-        pressed = inbound.choice or ""
-        # «điểm N» names a point of the report from anywhere (the Phụ lục has «câu N»).
-        to_point = narrative.wants_point(typed)
-        wants_narrative = (
-            pressed.startswith("n-") if pressed else place.active or opening or to_point
-        )
-        new_state = state
-        if wants_narrative:
-            try:
-                outline = campaign_outline(campaign, form)
-            except StorageError:
-                outline = None
-                replies.append(Outbound(NO_OUTLINE_TEXT))
-            if outline is not None:
-                told = narrative.NarrativeState(
-                    place,
-                    narrative.narrative_texts({key: row.value for key, row in rows.items()}),
-                    submission.status,
-                    unit.name,
-                    ctx.traits.buttons,
-                )
-                if opening:
-                    told, effects = narrative.open_narrative(told, outline)
-                else:
-                    told, effects = narrative.step(told, event, outline, now)
-                place = told.place
-                if any(isinstance(effect, narrative.Leave) for effect in effects):
-                    wants_narrative = False
-        elif place.active:
-            place.active = False  # a Phụ lục button under an older message
-        state.dialogue.narrative = place.to_json() if place.active or place.point else None
-        if not wants_narrative:
-            new_state, more = step(state, event, form, now)
-            effects += more
-        status = new_state.status
-        submitted_by = None
-        for effect in effects:
-            if isinstance(effect, SaveAnswer):
-                rows[effect.key] = write_answer(
-                    tx,
-                    submission,
-                    key=effect.key,
-                    value=effect.value,
-                    not_applicable=effect.not_applicable,
-                    raw=effect.raw,
-                    contact_id=contact.id,
-                    channel=inbound.channel,
-                    now=now,
-                    existing=rows.get(effect.key),
-                    note=effect.note,
-                )
-                status = lifecycle.after(status, lifecycle.Event.ANSWER)
-            elif isinstance(effect, SubmitReport):
-                submitted_by = contact.id
-            elif isinstance(effect, narrative.SendDraft):
-                attachment = Attachment(campaign.id, unit.code, kind=REPORT_KIND)
-                caption = f"Dự thảo báo cáo của {unit.name} (tệp Word)."
-                replies.append(Outbound(caption, attachment=attachment))
-            elif isinstance(effect, narrative.Leave):
-                continue
-            else:
-                replies.append(Outbound.from_reply(effect))
-        if submitted_by is not None and not signed and replies:
-            # Said in the submission's own message: one message more costs Zalo quota.
-            prompt = self._upload_prompt(ctx, campaign.id, ASK_FOR_SIGNED_TEXT)
-            last = replies[-1]
-            replies[-1] = replace(last, text=f"{last.text}\n\n{prompt.text}")
-        record_submission(tx, submission, status=status, now=now, submitted_by=submitted_by)
-        save_dialogue(
-            tx,
-            state_id,
-            contact_id=contact.id,
-            campaign_id=campaign.id,
-            submission_id=submission.id,
-            dialogue=new_state.dialogue,
-            now=now,
-        )
-        return selection.finish(replies)
-
-    def _upload_prompt(self, ctx: Context, campaign_id: int, lead: str = "") -> Outbound:
-        """How to send the signed report: into the chat, or by a single-use link (Zalo)."""
-        secrets: tuple[str, ...] = ()
-        if ctx.traits.receives_files:
-            how = "Đồng chí gửi tệp báo cáo có chữ ký (PDF, Word hoặc ảnh chụp) vào đây."
-        else:
-            link = upload_link(
-                ctx.session,
-                ctx.now,
-                self.desk.public_url,
-                campaign_id=campaign_id,
-                unit_id=ctx.contact.unit_id,
-                contact_id=ctx.contact.id,
-            )
-            how = (
-                f"Gửi tệp báo cáo có chữ ký tại: {link}\n"
-                "Đường liên kết dùng được một lần, trong 24 giờ; mở bằng trình duyệt trên điện "
-                "thoại hoặc máy tính. Cần đường liên kết mới: gõ «gửi báo cáo»."
-            )
-            secrets = (link,)
-        limits = self.uploads.limits.describe()
-        text = "\n".join(part for part in (lead, how, f"Nhận tệp {limits}.") if part)
-        return Outbound(text, secrets=secrets)
+        """Run the engine for an officer (`bot.officer_chat`); the hot path."""
+        return converse(ctx, text, public_url=self.desk.public_url, uploads=self.uploads)
 
 
 def _note_seen(tx: Tx, contact: Correspondent, inbound: Inbound, now: datetime) -> None:
@@ -588,15 +432,3 @@ def _note_seen(tx: Tx, contact: Correspondent, inbound: Inbound, now: datetime) 
     stale = contact.last_seen_at is None or now - contact.last_seen_at > SEEN_RESOLUTION
     if stale or not contact.active or (name and name != contact.display_name):
         note_seen(tx, contact.id, name or contact.display_name, now)
-
-
-def _brief(spec: CampaignSpec, own: datetime | None = None) -> CampaignBrief:
-    """What the engine says about the round (opening, late submission); `own` is the unit's
-    own deadline when the Ban Dân vận extended it."""
-    return CampaignBrief(
-        issued_by=spec.issued_by,
-        receiver=spec.receiver or "Ban Dân vận Tỉnh ủy",
-        deadline=own or spec.deadline,
-        period_start=spec.period_start,
-        period_end=spec.period_end,
-    )

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from conversations.engine import Choice
+from conversations.choices import Choice
 from conversations.messages import format_deadline
 from conversations.parsing import normalize
 

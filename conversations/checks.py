@@ -14,10 +14,10 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
+from conversations.formatting import format_number, format_value
 from conversations.forms import NUMERIC_KINDS, Form, Question, Rule
 from conversations.labels import level_title
 from conversations.messages import render
-from conversations.parsing import format_number, format_value
 
 
 class Answered(Protocol):

@@ -34,6 +34,11 @@ as usual.
 
 A submission returned by the secretariat is editable again: a locked state with an editable
 status opens on the review.
+
+This module keeps the states, events, effects and transitions; `_Step` inherits reading answers
+(`conversations.dialogue_answers`), editing a documents list (`conversations.dialogue_documents`)
+and what is shown (`conversations.dialogue_text`); the buttons and keywords are
+`conversations.choices`.
 """
 
 from __future__ import annotations
@@ -41,13 +46,25 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
-from typing import NamedTuple
 
 from conversations import lifecycle
 from conversations.checks import Checks
-from conversations.constraints import constraint_refusal
+from conversations.choices import (
+    ACCEPT_WORDS,
+    CANCEL_WORDS,
+    CHOICES,
+    CONFIRM_WORDS,
+    DECLINE_WORDS,
+    GOTO,
+    KEYWORDS,
+    NEAR_MISS_TARGETS,
+    NEAR_MISS_WORDS,
+    Choice,
+)
+from conversations.dialogue_answers import ReadsAnswers
+from conversations.dialogue_documents import EditsDocuments
+from conversations.dialogue_text import ShowsDialogue, prefixed
 from conversations.forms import (
-    SELECT_KINDS,
     Form,
     Question,
     QuestionKind,
@@ -55,22 +72,9 @@ from conversations.forms import (
     level_questions,
     memo,
 )
-from conversations.messages import format_day, format_deadline, format_moment, late_phrase, render
-from conversations.parsing import (
-    MAX_NOTE_CHARS,
-    Rejected,
-    describe_document,
-    format_value,
-    keep_as_typed,
-    near_miss,
-    normalize,
-    parse_answer,
-    read_document_lines,
-    split_note,
-)
-from conversations.text import shorten
-from conversations.typed_answers import TYPED_KINDS, parse_typed
-from conversations.typed_answers import example as typed_example
+from conversations.messages import format_moment, render
+from conversations.notes import near_miss, split_note
+from conversations.parsing import normalize
 
 EDITABLE_STATUSES = lifecycle.EDITABLE
 
@@ -158,13 +162,6 @@ Event = Text | Press
 
 
 @dataclass(frozen=True)
-class Choice:
-    id: str
-    label: str
-    keyword: str
-
-
-@dataclass(frozen=True)
 class Reply:
     text: str
     choices: tuple[Choice, ...] = ()
@@ -188,67 +185,7 @@ class SubmitReport:
 
 Effect = Reply | SaveAnswer | SubmitReport
 
-CHOICES = {
-    "na": Choice("na", "Không áp dụng", "kad"),
-    "skip": Choice("skip", "Bỏ qua", "bỏ qua"),
-    "back": Choice("back", "Quay lại", "quay lại"),
-    "pause": Choice("pause", "Tạm dừng", "tạm dừng"),
-    "done": Choice("done", "Xong", "xong"),
-    "clear": Choice("clear", "Xóa danh sách", "xóa"),
-    "review": Choice("review", "Xem lại", "xem"),
-    "submit": Choice("submit", "Nộp báo cáo", "nộp"),
-    "continue": Choice("continue", "Tiếp tục điền", "tiếp"),
-    "confirm": Choice("confirm", "Đồng ý nộp", "có"),
-    "cancel": Choice("cancel", "Chưa nộp", "không"),
-    "accept": Choice("accept", "Đúng", "có"),
-    "decline": Choice("decline", "Không", "không"),
-}
-# What the two answers to a pending question are called, by what is pending.
-_PENDING_LABELS = {
-    "keyword": ("Đúng", "Không phải"),
-    "lines": ("Giữ như đã gõ", "Bỏ các dòng này"),
-    "clear": ("Xóa hết", "Không xóa"),
-    "soft": ("Vẫn ghi", "Nhập lại"),
-}
 
-_KEYWORDS = {
-    "na": {"kad", "khong ap dung", "k ap dung", "n/a", "na", "/kad"},
-    "skip": {"bo qua", "skip", "de sau", "tra loi sau", "/boqua"},
-    "back": {"quay lai", "lai", "tro lai", "back", "/lai", "/quaylai"},
-    "pause": {"tam dung", "dung", "pause", "/dung", "/tamdung"},
-    "done": {"xong", "het", "done", "/xong"},
-    "clear": {"xoa", "xoa het", "xoa danh sach"},
-    "review": {"xem", "xem lai", "/xem", "/review"},
-    "submit": {"nop", "nop bao cao", "/nop", "/submit"},
-    "continue": {"tiep", "tiep tuc", "/tiep", "/continue", "bat dau", "/start"}
-    | {"phu luc", "/phuluc", "ve phu luc"},
-    "help": {"/help", "help", "huong dan", "/huongdan", "tro giup", "giup", "/giup", "?"},
-}
-_CONFIRM_WORDS = {"co", "dong y", "yes", "ok", "xac nhan", "1", "nop", "/nop"}
-_CANCEL_WORDS = {"khong", "huy", "no", "chua", "2", "chua nop"}
-_ACCEPT_WORDS = {"co", "dung", "dung vay", "dong y", "yes", "ok", "1", "giu", "giu nguyen"}
-_ACCEPT_WORDS |= {"van ghi", "ghi"}
-_DECLINE_WORDS = {"khong", "khong phai", "sai", "no", "2", "bo", "bo di", "nhap lai"}
-_DECLINE_WORDS |= {"khong xoa", "huy"}
-_GOTO = re.compile(r"^/?(?:cau|sua|/sua)\s*(\d{1,3})$")
-_REMOVE_ITEM = re.compile(r"^xoa\s*(?:van ban\s*|vb\s*)?(\d{1,3})$")
-_EDIT_ITEM = re.compile(r"^\s*(\S+)\s+(\d{1,3})\s*[:.,\-]?\s+(\S.*)$", re.S)
-# The keywords a slip of the finger is checked against, as typed without diacritics.
-_NEAR_MISS_TARGETS = {
-    "xong": "done",
-    "bo qua": "skip",
-    "quay lai": "back",
-    "tam dung": "pause",
-    "khong ap dung": "na",
-    "kad": "na",
-    "xem": "review",
-    "xem lai": "review",
-    "nop": "submit",
-    "tiep": "continue",
-    "tiep tuc": "continue",
-    "xoa": "clear",
-}
-_NEAR_MISS_WORDS = tuple(_NEAR_MISS_TARGETS)
 # Minutes an officer takes, about, per question: a list of documents takes longer to type.
 _MINUTES = {QuestionKind.DOCUMENTS: 3}
 
@@ -288,21 +225,6 @@ class _Layout:
         self.question_texts: dict[tuple[str, bool], str] = {}
 
 
-class _ReviewLine(NamedTuple):
-    number: int
-    title: str
-    value: str
-    details: tuple[str, ...] = ()
-    note: str | None = None
-
-
-class _ReviewPart(NamedTuple):
-    """One section of the review; tuples rather than dicts are cheaper for Jinja to read."""
-
-    section: Section
-    lines: list[_ReviewLine]
-
-
 def _layout(form: Form, level: str) -> _Layout:
     cache = memo(form)
     layout = cache.get((_Layout, level))
@@ -311,12 +233,7 @@ def _layout(form: Form, level: str) -> _Layout:
     return layout
 
 
-def _prefixed(prefix: str, text: str) -> str:
-    """`text` under `prefix` and a blank line (stripped, as a template rendering both would be)."""
-    return f"{prefix}\n\n{text}".strip() if prefix else text
-
-
-class _Step:
+class _Step(ReadsAnswers, EditsDocuments, ShowsDialogue):
     def __init__(self, state: State, form: Form, now: datetime) -> None:
         self.state = replace(
             state,
@@ -335,6 +252,12 @@ class _Step:
     @property
     def dialogue(self) -> Dialogue:
         return self.state.dialogue
+
+    def _reply(self, text: str, choices: tuple[Choice, ...] = (), numbered: bool = False) -> None:
+        """Reply with `choices` tagged for the current place, so that old buttons are refused."""
+        self.effects.append(
+            Reply(text, choices, context=context_of(self.dialogue), numbered=numbered)
+        )
 
     def run(self, event: Event) -> tuple[State, list[Effect]]:
         if self.dialogue.mode == "locked" and self.state.status in EDITABLE_STATUSES:
@@ -370,73 +293,41 @@ class _Step:
         pending = self.dialogue.pending
         if pending:
             self.dialogue.pending = None
-            accept = _ACCEPT_WORDS | ({"xoa", "xoa het"} if pending["kind"] == "clear" else set())
+            accept = ACCEPT_WORDS | ({"xoa", "xoa het"} if pending["kind"] == "clear" else set())
             if words in accept:
                 return self._resolve(pending, True)
-            if words in _DECLINE_WORDS:
+            if words in DECLINE_WORDS:
                 return self._resolve(pending, False)
         if mode == "confirm":
-            if words in _CONFIRM_WORDS:
+            if words in CONFIRM_WORDS:
                 return self._command("confirm", text)
-            if words in _CANCEL_WORDS:
+            if words in CANCEL_WORDS:
                 return self._command("cancel", text)
         if mode in ("asking", "paused") and self.dialogue.cursor:
             body, note = split_note(text)
             if note is not None:
                 return self._noted(body, note)
-        goto = _GOTO.match(words) or (mode in ("review", "confirm") and re.fullmatch(r"\d+", words))
+        goto = GOTO.match(words) or (mode in ("review", "confirm") and re.fullmatch(r"\d+", words))
         if goto:
-            number = int(goto.group(1) if goto.re is _GOTO else goto.group(0))
+            number = int(goto.group(1) if goto.re is GOTO else goto.group(0))
             return self._goto(number)
-        for command, keywords in _KEYWORDS.items():
+        for command, keywords in KEYWORDS.items():
             if words in keywords:
                 return self._command(command, text)
         if mode in ("asking", "paused") and self.dialogue.cursor:
             if self._document_edit(text, words):
                 return None
-            slip = near_miss(words, _NEAR_MISS_WORDS) if "\n" not in text.strip() else None
+            slip = near_miss(words, NEAR_MISS_WORDS) if "\n" not in text.strip() else None
             if slip and self._is_choice(text):  # «loa» is a choice here, not a slip for «xóa»
                 slip = None
             if slip:
-                return self._ask_back({"kind": "keyword", "command": _NEAR_MISS_TARGETS[slip]})
+                return self._ask_back({"kind": "keyword", "command": NEAR_MISS_TARGETS[slip]})
             return self._answer(text)
         if mode == "locked":
             return self._reply_locked()
         if mode == "start":
             return self._advance(prefix=self._intro())
         self._show_current(prefix="Chưa hiểu ý đồng chí.")
-
-    def _is_choice(self, text: str) -> bool:
-        question = self.form.question(self.dialogue.cursor)
-        return question.kind in SELECT_KINDS and not isinstance(
-            parse_typed(question, text), Rejected
-        )
-
-    def _noted(self, body: str, note: str) -> None:
-        """An answer with «ghi chú: …», or a note alone for the answer already given."""
-        cursor = self.dialogue.cursor
-        self.dialogue.mode = "asking"
-        if len(note) > MAX_NOTE_CHARS:
-            return self._ask(
-                cursor, prefix=f"Chưa ghi được: ghi chú quá dài (tối đa {MAX_NOTE_CHARS} ký tự)."
-            )
-        self.note = note
-        if body:
-            return self._text(body)
-        answer = self.state.answers.get(cursor)
-        if answer is None or (answer.value is None and not answer.not_applicable):
-            return self._ask(
-                cursor,
-                prefix=(
-                    f"Câu {self._number(cursor)} chưa có câu trả lời để ghi chú. Gửi số liệu kèm"
-                    " ghi chú, ví dụ: «12 ghi chú: số liệu ước tính». Ghi chú cho câu trước:"
-                    " gõ «quay lại» rồi gửi ghi chú."
-                ),
-            )
-        question = self.form.question(cursor)
-        self._save(question, answer.value, not_applicable=answer.not_applicable, raw="Ghi chú")
-        done = f"Đã ghi ghi chú cho câu {self._number(cursor)}." if note else "Đã bỏ ghi chú."
-        self._ask(cursor, prefix=done)
 
     def _command(self, command: str, raw: str) -> None:
         mode = self.dialogue.mode
@@ -487,13 +378,7 @@ class _Step:
             self._ask(self.questions[index - 2].key)
         elif command == "pause":
             self.dialogue.mode = "paused"
-            self.effects.append(
-                Reply(
-                    render("paused", number=self._number(cursor)),
-                    (CHOICES["continue"],),
-                    context=context_of(self.dialogue),
-                )
-            )
+            self._reply(render("paused", number=self._number(cursor)), (CHOICES["continue"],))
         elif command == "done" and question.kind is QuestionKind.DOCUMENTS:
             self._finish_documents(question, raw or "Xong")
         elif command == "clear" and question.kind is QuestionKind.DOCUMENTS:
@@ -509,212 +394,7 @@ class _Step:
 
     # --- questions asked back -----------------------------------------------------------
 
-    def _ask_back(self, pending: dict, text: str = "") -> None:
-        """Ask the officer to settle something before anything is stored."""
-        kind = pending["kind"]
-        if kind == "keyword":
-            keyword = CHOICES[pending["command"]].keyword
-            text = _prefixed(text, f"Ý đồng chí là «{keyword}»?")
-        self.dialogue.mode = "asking"
-        self.dialogue.pending = pending
-        yes, no = _PENDING_LABELS[kind]
-        choices = (replace(CHOICES["accept"], label=yes), replace(CHOICES["decline"], label=no))
-        self.effects.append(Reply(text, choices, context=context_of(self.dialogue), numbered=True))
-
-    def _resolve(self, pending: dict, accepted: bool) -> None:
-        cursor = self.dialogue.cursor
-        question = self.form.question(cursor)
-        kind = pending["kind"]
-        self.dialogue.mode = "asking"
-        if kind == "keyword":
-            if accepted:
-                return self._command(pending["command"], CHOICES[pending["command"]].label)
-            return self._ask(cursor, prefix="Chưa ghi gì. Đồng chí gửi lại câu trả lời.")
-        if kind == "clear":
-            if not accepted:
-                return self._ask(cursor, prefix="Giữ nguyên danh sách văn bản.")
-            self._save(question, {"items": []}, not_applicable=False, raw="Xóa")
-            return self._ask(cursor, prefix="Đã xóa danh sách văn bản của câu này.")
-        if kind == "lines":
-            raws = pending["raws"]
-            if accepted:
-                kept = [keep_as_typed(raw) for raw in raws]
-                items = self._items(cursor) + kept
-                self.note = pending.get("note")
-                self._save(question, {"items": items}, not_applicable=False, raw="\n".join(raws))
-                summary = self._documents_summary(question, kept, len(items), "Đã giữ")
-            else:
-                summary = f"Đã bỏ {len(raws)} dòng, không ghi."
-            if pending.get("finished"):
-                return self._finish_documents(question, "Xong", prefix=summary)
-            return self._reply_documents(question, summary)
-        # "soft": an unlikely value (or «không áp dụng» against another answer) confirmed or not
-        if not accepted:
-            return self._ask(cursor, prefix="Chưa ghi. Đồng chí gửi lại số liệu.")
-        self.note = pending.get("note")
-        number = self._number(cursor)
-        if pending.get("na"):
-            self._save(question, None, not_applicable=True, raw=pending["raw"] or "Không áp dụng")
-            return self._after_answer(prefix=f"Đã ghi câu {number}: Không áp dụng.")
-        self._save(question, pending["value"], not_applicable=False, raw=pending["raw"])
-        self._after_answer(prefix=f"Đã ghi câu {number}: {pending['echo']}")
-
     # --- answering ------------------------------------------------------------------
-
-    def _answer(self, text: str) -> None:
-        cursor = self.dialogue.cursor
-        assert cursor is not None
-        self.dialogue.mode = "asking"
-        question = self.form.question(cursor)
-        if question.kind is QuestionKind.DOCUMENTS:
-            return self._add_documents(question, text)
-        if question.kind.value in TYPED_KINDS:
-            parsed = parse_typed(question, text)
-        else:
-            parsed = parse_answer(
-                question.kind.value,
-                text,
-                unit=question.unit,
-                minimum=question.minimum,
-                maximum=question.maximum,
-            )
-        if isinstance(parsed, Rejected):
-            return self._ask(cursor, prefix=render("rejected", **vars(parsed)))
-        broken = constraint_refusal(question, parsed.value, self.state.level, self.state.answers)
-        if broken:
-            return self._ask(cursor, prefix=broken)
-        violation = self.checks.rule_violation(question, parsed.value)
-        if violation:
-            return self._ask(cursor, prefix=violation)
-        doubt = self.checks.rule_doubt(question, parsed.value) or self.checks.implausible(
-            question, parsed.value
-        )
-        if doubt:
-            pending = {"kind": "soft", "value": parsed.value, "raw": text, "echo": parsed.echo}
-            if self.note is not None:
-                pending["note"] = self.note
-            return self._ask_back(pending, doubt)
-        self._save(question, parsed.value, not_applicable=False, raw=text)
-        self._after_answer(prefix=f"Đã ghi câu {self._number(cursor)}: {parsed.echo}")
-
-    def _add_documents(self, question: Question, text: str) -> None:
-        lines = text.splitlines()
-        finished = bool(lines) and normalize(lines[-1]) in _KEYWORDS["done"]
-        if finished:
-            text = "\n".join(lines[:-1])
-        read = read_document_lines(text)
-        if isinstance(read, Rejected):
-            if finished and not text.strip():
-                return self._finish_documents(question, "Xong")
-            return self._ask(question.key, prefix=render("rejected", **vars(read)))
-        added = [line.item for line in read if not line.problem]
-        unread = [line for line in read if line.problem]
-        summary = ""
-        if added:
-            items = self._items(question.key) + added
-            self._save(question, {"items": items}, not_applicable=False, raw=text)
-            summary = self._documents_summary(question, added, len(items), "Đã ghi")
-        if unread:
-            pending = {
-                "kind": "lines",
-                "raws": [line.item["raw"] for line in unread],
-                "finished": finished,
-            }
-            if self.note is not None and not added:
-                pending["note"] = self.note
-            asked = render(
-                "documents_unread",
-                lines=[(shorten(line.item["raw"], 120), line.problem) for line in unread],
-            )
-            return self._ask_back(pending, _prefixed(summary, asked))
-        if finished:
-            return self._finish_documents(question, "Xong", prefix=summary)
-        self._reply_documents(question, summary)
-
-    def _documents_summary(self, question: Question, added: list[dict], total: int, verb: str):
-        first = total - len(added) + 1
-        return render(
-            "documents_added",
-            verb=verb,
-            added=len(added),
-            total=total,
-            items=[(n, describe_document(item)) for n, item in enumerate(added[:10], start=first)],
-            more=len(added) - 10,
-        )
-
-    def _reply_documents(self, question: Question, summary: str) -> None:
-        tail = render("documents_more", buttons=self.state.buttons)
-        self.effects.append(
-            Reply(
-                _prefixed(summary, tail),
-                self._choices_for(question),
-                context=context_of(self.dialogue),
-            )
-        )
-
-    def _finish_documents(self, question: Question, raw: str, prefix: str = "") -> None:
-        """«Xong»: the list is complete (an empty list means "no documents")."""
-        cursor = question.key
-        if not self._is_answered(cursor):
-            self._save(question, {"items": []}, not_applicable=False, raw=raw)
-            done = "Đã ghi: không có văn bản nào."
-        elif self.state.answers[cursor].not_applicable:
-            done = "Giữ nguyên câu trả lời: Không áp dụng."
-        else:
-            done = f"Đã ghi {len(self._items(cursor))} văn bản."
-        self._after_answer(prefix=_prefixed(prefix, done) if prefix else done)
-
-    def _document_edit(self, text: str, words: str) -> bool:
-        """«xóa 2» and «sửa 2 …» at a document question; False when the text is neither."""
-        cursor = self.dialogue.cursor
-        question = self.form.question(cursor)
-        if question.kind is not QuestionKind.DOCUMENTS:
-            return False
-        remove = _REMOVE_ITEM.match(words)
-        edit = _EDIT_ITEM.match(text.strip()) if not remove else None
-        if edit and normalize(edit.group(1)) not in ("sua", "/sua"):
-            edit = None
-        if not remove and not edit:
-            return False
-        self.dialogue.mode = "asking"
-        items = self._items(cursor)
-        index = int((remove or edit).group(2 if edit else 1))
-        if not 1 <= index <= len(items):
-            where = f"chỉ có {len(items)} văn bản" if items else "chưa có văn bản nào"
-            self._ask(cursor, prefix=f"Không có văn bản {index}: câu này {where}.")
-            return True
-        if remove:
-            gone = items.pop(index - 1)
-            self._save(question, {"items": items}, not_applicable=False, raw=text)
-            self._ask(cursor, prefix=f"Đã xóa văn bản {index}: {describe_document(gone)}.")
-            return True
-        read = read_document_lines(edit.group(3))
-        if isinstance(read, Rejected) or len(read) != 1 or read[0].problem:
-            reason = (
-                read.reason
-                if isinstance(read, Rejected)
-                else "chỉ sửa một văn bản mỗi lần"
-                if len(read) != 1
-                else read[0].problem
-            )
-            self._ask(
-                cursor,
-                prefix=(
-                    f"Chưa sửa được văn bản {index}: {reason.rstrip('.')}. Gõ lại, ví dụ:"
-                    f" «sửa {index} 12-KH/HU, ngày 05/6/2017, Kế hoạch triển khai»."
-                ),
-            )
-            return True
-        items[index - 1] = read[0].item
-        self._save(question, {"items": items}, not_applicable=False, raw=text)
-        self._ask(cursor, prefix=f"Đã sửa văn bản {index}: {describe_document(read[0].item)}.")
-        return True
-
-    def _items(self, key: str) -> list[dict]:
-        answer = self.state.answers.get(key)
-        if answer is None or answer.value is None:
-            return []
-        return list(answer.value.get("items", []))
 
     def _save(self, question: Question, value: dict | None, *, not_applicable: bool, raw: str):
         existing = self.state.answers.get(question.key)
@@ -780,59 +460,7 @@ class _Step:
             text = self.layout.question_texts.get(cache_key)
             if text is None:
                 text = self.layout.question_texts[cache_key] = self._question_text(question, None)
-        self.effects.append(
-            Reply(
-                _prefixed(prefix, text),
-                self._choices_for(question),
-                context=context_of(self.dialogue),
-            )
-        )
-
-    def _question_text(self, question: Question, answer: Answer | None) -> str:
-        section = self.form.top_section(question.section)
-        subsection = self.form.section(question.section) if "." in question.section else None
-        documents = question.kind is QuestionKind.DOCUMENTS
-        items = []
-        if documents and answer and answer.value:
-            items = [describe_document(item) for item in answer.value.get("items", [])]
-        return render(
-            "question",
-            number=self._number(question.key),
-            total=len(self.questions),
-            section=section,
-            subsection=subsection,
-            question=question,
-            current=self._display(question, answer) if answer else "",
-            documents=documents,
-            items=[shorten(item, 160) for item in items],
-            note=answer.note if answer else None,
-            hint=self._hint(question),
-            buttons=self.state.buttons,
-        )
-
-    def _hint(self, question: Question) -> str:
-        if question.example:
-            return f"Ví dụ: {question.example}"
-        examples = {
-            QuestionKind.INTEGER: "Trả lời bằng một số, ví dụ: 12",
-            QuestionKind.PERCENT: "Trả lời tỷ lệ phần trăm, ví dụ: 85,5%",
-            QuestionKind.PAIR: "Trả lời số lượt / số lượt người, ví dụ: 12/345 (không có: 0)",
-            QuestionKind.RATIO: "Trả lời số đã giải quyết / tổng số, ví dụ: 45/50 (không có: 0)",
-            QuestionKind.TEXT: "Trả lời bằng một đoạn văn ngắn.",
-        }
-        return (examples.get(question.kind) or typed_example(question)).strip()
-
-    def _choices_for(self, question: Question) -> tuple[Choice, ...]:
-        ids = []
-        if question.kind is QuestionKind.DOCUMENTS:
-            ids.append("done")
-            if self._items(question.key):
-                ids.append("clear")
-        ids += ["na", "skip"]
-        if self._index_of(question.key) > 1:
-            ids.append("back")
-        ids += ["pause", "review"]
-        return tuple(CHOICES[i] for i in ids)
+        self._reply(prefixed(prefix, text), self._choices_for(question))
 
     def _show_current(self, prefix: str = "") -> None:
         mode = self.dialogue.mode
@@ -846,96 +474,7 @@ class _Step:
             return self._review(prefix=prefix)
         self._advance(prefix="\n\n".join(p for p in (prefix, self._intro()) if p))
 
-    def _intro(self) -> str:
-        campaign = self.state.campaign
-        return render(
-            "intro",
-            unit_name=self.state.unit_name,
-            total=len(self.questions),
-            minutes=self.layout.minutes,
-            issued_by=campaign.issued_by,
-            receiver=campaign.receiver or "Ban Dân vận Tỉnh ủy",
-            deadline=format_deadline(campaign.deadline) if campaign.deadline else "",
-            period_start=format_day(campaign.period_start) if campaign.period_start else "",
-            period_end=format_day(campaign.period_end) if campaign.period_end else "",
-        )
-
-    def _resume(self) -> str:
-        answered = sum(1 for q in self.questions if self._is_answered(q.key))
-        if not answered:
-            return ""
-        return render(
-            "resume",
-            answered=answered,
-            total=len(self.questions),
-            number=self._number(self.dialogue.cursor),
-        )
-
     # --- review and submission --------------------------------------------------------
-
-    def _review(self, prefix: str = "") -> None:
-        locked = self.state.status not in EDITABLE_STATUSES
-        if not locked:
-            self.dialogue.mode = "review"
-        parts = [
-            _ReviewPart(section, [self._review_line(n, question) for n, question in numbered])
-            for section, numbered in self.layout.sections
-        ]
-        open_count = sum(1 for q in self.questions if not self._is_answered(q.key))
-        text = render(
-            "review",
-            prefix=prefix,
-            unit_name=self.state.unit_name,
-            answered=len(self.questions) - open_count,
-            total=len(self.questions),
-            open_count=open_count,
-            parts=parts,
-            editable=not locked,
-            signed_reports=self.state.signed_reports,
-        )
-        choices = () if locked else (CHOICES["submit"], CHOICES["continue"])
-        self.effects.append(Reply(text, choices, context=context_of(self.dialogue)))
-
-    def _review_line(self, number: int, question: Question) -> _ReviewLine:
-        answer = self.state.answers.get(question.key)
-        value = self._display(question, answer)
-        if not value:
-            skipped = question.key in self.dialogue.skipped
-            value = "(đã bỏ qua, chưa trả lời)" if skipped else "(chưa trả lời)"
-        details = ()
-        if question.kind is QuestionKind.DOCUMENTS and answer and answer.value:
-            details = tuple(
-                shorten(describe_document(item), 80) for item in answer.value.get("items", [])
-            )
-        return _ReviewLine(number, question.title, value, details, answer.note if answer else None)
-
-    def _ask_submit(self, prefix: str = "") -> None:
-        missing = [self._number(q.key) for q in self.questions if not self._is_answered(q.key)]
-        required = [
-            self._number(q.key)
-            for q in self.questions
-            if q.required and not self._is_answered(q.key)
-        ]
-        if required or (missing and self.form.submit_incomplete == "refuse"):
-            return self._review(prefix=render("refuse_submit", missing=required or missing))
-        self.dialogue.mode = "confirm"
-        text = render("confirm_submit", missing=missing, unit_name=self.state.unit_name)
-        if prefix:
-            text = f"{prefix}\n\n{text}"
-        self.effects.append(
-            Reply(
-                text,
-                (CHOICES["confirm"], CHOICES["cancel"]),
-                context=context_of(self.dialogue),
-                numbered=True,
-            )
-        )
-
-    def _late(self, submitted_at: datetime | None) -> str:
-        deadline = self.state.campaign.deadline
-        if deadline is None or submitted_at is None:
-            return ""
-        return late_phrase(deadline, submitted_at)
 
     def _submit(self) -> None:
         self.dialogue.mode = "locked"
@@ -949,18 +488,7 @@ class _Step:
             when=format_moment(self.now),
             late=self._late(self.now),
         )
-        self.effects.append(Reply(text, (CHOICES["review"],), context=context_of(self.dialogue)))
-
-    def _reply_locked(self, prefix: str = "") -> None:
-        text = render(
-            "locked",
-            unit_name=self.state.unit_name,
-            when=format_moment(self.state.submitted_at),
-            late=self._late(self.state.submitted_at),
-        )
-        if prefix:
-            text = f"{prefix}\n\n{text}"
-        self.effects.append(Reply(text, (CHOICES["review"],), context=context_of(self.dialogue)))
+        self._reply(text, (CHOICES["review"],))
 
     # --- helpers --------------------------------------------------------------------
 
@@ -977,36 +505,6 @@ class _Step:
     def _is_open(self, key: str) -> bool:
         return not self._is_answered(key) and key not in self.dialogue.skipped
 
-    def _display(self, question: Question, answer: Answer | None) -> str:
-        if answer is None:
-            return ""
-        if answer.not_applicable:
-            return "Không áp dụng"
-        if answer.value is None:
-            return ""
-        if question.kind is QuestionKind.DOCUMENTS:
-            count = len(answer.value.get("items", []))
-            return f"{count} văn bản" if count else "không có văn bản"
-        return format_value(question.kind.value, answer.value, unit=question.unit)
-
 
 def _answered(answer: Answer | None) -> bool:
     return answer is not None and (answer.not_applicable or answer.value is not None)
-
-
-def render_choices_as_text(choices: tuple[Choice, ...], numbered: bool) -> str:
-    """How text-only channels (console, Zalo) show choices: numbered lines or one keyword line.
-
-    A keyword is followed by its meaning only when the label says more than the keyword.
-    """
-    if not choices:
-        return ""
-    if numbered:
-        return "\n".join(f"{i}. {c.label}" for i, c in enumerate(choices, start=1))
-    words = []
-    for choice in choices:
-        if normalize(choice.label).startswith(normalize(choice.keyword)):
-            words.append(choice.keyword)
-        else:
-            words.append(f"{choice.keyword} ({choice.label.lower()})")
-    return "Gõ: " + " · ".join(words)

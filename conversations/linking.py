@@ -7,8 +7,8 @@ from __future__ import annotations
 import re
 from enum import Enum
 
+from conversations.choices import Choice
 from conversations.commands import reads_as_no, reads_as_yes
-from conversations.engine import Choice
 
 LINK_CONTEXT = "link"
 LINK_YES = Choice("link_yes", "Xác nhận", "có")

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from conversations.parsing import format_day
+from conversations.formatting import format_day
 
 __all__ = [
     "DISPLAY_ZONE",

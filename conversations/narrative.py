@@ -32,7 +32,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from conversations.engine import EDITABLE_STATUSES, Choice, Press, Reply, SaveAnswer, Text
+from conversations.choices import Choice
+from conversations.engine import EDITABLE_STATUSES, Press, Reply, SaveAnswer, Text
 from conversations.outline import Outline, OutlineSection, Point
 from conversations.parsing import normalize
 from conversations.text import shorten

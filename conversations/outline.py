@@ -19,8 +19,8 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from conversations.formatting import format_number, format_percent, format_value
 from conversations.forms import BUNDLED_FORMS, Form, FormError, Question, QuestionKind
-from conversations.parsing import format_number, format_percent, format_value
 
 POINT_KEY = re.compile(r"^[A-Za-z0-9]+(\.[A-Za-z0-9]+)*$")
 VALUE_SLOT = "value"

@@ -20,18 +20,16 @@ import re
 from datetime import date
 from decimal import Decimal, InvalidOperation
 
-from conversations.forms import Question, QuestionKind
-from conversations.parsing import (
+from conversations.answers import (
     DEFAULT_MAXIMUM,
     MAX_DOCUMENT_LINES,
     MAX_TEXT_CHARS,
     Parsed,
     Rejected,
-    format_number,
-    format_value,
-    normalize,
-    parse_answer,
 )
+from conversations.formatting import format_number, format_value
+from conversations.forms import Question, QuestionKind
+from conversations.parsing import normalize, parse_answer
 
 TYPED_KINDS = frozenset({"decimal", "date", "select_one", "select_multiple", "list"})
 _DATE = re.compile(r"^\s*(?:ng[àa]y\s*)?(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{4})\s*$", re.I)

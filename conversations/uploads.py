@@ -12,7 +12,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-from conversations.parsing import format_number
+from conversations.formatting import format_number
 
 TELEGRAM_DOWNLOAD_CAP = 20 * 1024 * 1024  # a Telegram bot downloads files up to 20 MB
 # extension -> the content types it may come with (browsers and phones differ a little)

@@ -24,7 +24,7 @@ from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.styles.cell_style import StyleArray
 from openpyxl.worksheet.cell_range import CellRange, MultiCellRange
 
-from conversations.parsing import decimal_text
+from conversations.formatting import decimal_text
 
 FONT_NAME = "Times New Roman"
 MAX_CELL_CHARS = 32_767

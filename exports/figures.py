@@ -20,8 +20,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from conversations.formatting import ratio_percent
 from conversations.forms import Form, Question, QuestionKind
-from conversations.parsing import ratio_percent
 
 NA_MARK = "x"  # as statistical tables mark "Không áp dụng" (the legend says so)
 DASH = "—"

@@ -25,9 +25,9 @@ from openpyxl.utils import get_column_letter
 
 from conversations.constraints import plain_value
 from conversations.expressions import parse_expression
+from conversations.formatting import format_value
 from conversations.forms import Calculation, Form, Question, QuestionKind
 from conversations.labels import level_title
-from conversations.parsing import format_value
 from exports.consolidation import UnitTree, counts, level_order
 from exports.data import CampaignInfo, UnitReport
 

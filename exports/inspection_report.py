@@ -26,9 +26,9 @@ from datetime import datetime
 from docx.enum.text import WD_ALIGN_PARAGRAPH
 from docx.shared import Mm, Pt
 
+from conversations.formatting import format_number
 from conversations.forms import Form, Question
 from conversations.outline import NO_DATA_TEXT, Outline, Reading
-from conversations.parsing import format_number
 from exports.consolidation import Deadlines, is_sample
 from exports.data import CampaignInfo, UnitReport
 from exports.letterhead import Letterhead

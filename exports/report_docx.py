@@ -29,6 +29,7 @@ from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
 from docx.shared import Cm, Mm, Pt, RGBColor
 
+from conversations.formatting import format_number, format_value
 from conversations.forms import Form, Question, QuestionKind
 from conversations.labels import status_title
 from conversations.outline import (
@@ -42,7 +43,6 @@ from conversations.outline import (
     figure_text,
     sentence_text,
 )
-from conversations.parsing import format_number, format_value
 from conversations.statuses import SubmissionStatus
 from exports.data import CampaignInfo, UnitReport
 from exports.figures import documents_of

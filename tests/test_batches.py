@@ -1,8 +1,9 @@
 """Messages that arrive together share one transaction, each still all-or-nothing.
 
 `Service.handle_batch` on real SQLite and PostgreSQL (one failing message is undone alone, a
-failed commit undoes all, a repeated update is applied once), and `Hub.dispatch` gathering
-concurrent dispatches into batches and answering each waiter with its own outcome.
+failed commit undoes all, a repeated update is applied once), and `ChannelHost.dispatch`
+(`bot.dispatch`) gathering concurrent dispatches into batches and answering each waiter with its
+own outcome.
 """
 
 from __future__ import annotations

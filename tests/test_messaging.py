@@ -3,7 +3,7 @@
 from dataclasses import fields
 
 from bot.messaging import Attachment, Outbound
-from conversations.engine import CHOICES, Choice
+from conversations.choices import CHOICES, Choice
 
 
 def test_payload_round_trip_keeps_every_field():

@@ -41,7 +41,7 @@ from bot.reminders.ticks import tick, unit_standings
 from bot.service import Service
 from bot.use_cases import Desk, return_report
 from conversations.campaigns import BUNDLED_CAMPAIGN, load_campaign
-from conversations.engine import CHOICES
+from conversations.choices import CHOICES
 from conversations.forms import BUNDLED_FORMS
 from storage.database import Database, open_database
 from storage.models import Answer, Campaign, Contact, OutboxMessage, ReminderLog, Unit

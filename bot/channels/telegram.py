@@ -2,7 +2,8 @@
 
 Transport only. Every message and button press becomes one `Inbound` (its id is the Telegram
 `update_id`, so a repeated delivery is dropped by the service's de-duplication) and goes through
-`Hub.dispatch`: one transaction in the service, replies written to the outbox. The outbox paces
+`ChannelHost.receive` (`bot.dispatch`): applied in a batch, one transaction in the service,
+replies written to the outbox. The outbox paces
 sends and calls `send` here once per message; `send` renders and translates aiogram's errors into
 `RetryLater` / `Undeliverable`. Conversation state is in the database, not in aiogram's FSM.
 
@@ -20,7 +21,8 @@ at line boundaries with the buttons on the last part. A choice becomes an inline
 callback_data is ``choice|context`` (the engine's tag, so an old button cannot act), or a short
 hash of it when that would pass Telegram's 64 bytes; the same keyboards recur, so each one is
 built once and kept. A pressed button is answered at once (alongside its dispatch) and its keyboard
-removed. An export attachment is sent as an .xlsx document with the text as caption.
+removed. Sending is `bot.channels.telegram_send`: a file attachment (an Excel export or a Word
+draft) goes as a document with the text as caption.
 
 The bot token never reaches a log line or an error message (`redact`). A newly linked
 secretariat member gets their own command menu when the service reports the role change.
@@ -33,10 +35,8 @@ import contextlib
 import dataclasses
 import functools
 import logging
-import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 from aiogram import Bot
 from aiogram.client.session.aiohttp import AiohttpSession
@@ -47,13 +47,8 @@ from aiogram.exceptions import (
     TelegramAPIError,
     TelegramBadRequest,
     TelegramConflictError,
-    TelegramEntityTooLarge,
-    TelegramForbiddenError,
-    TelegramMigrateToChat,
     TelegramNetworkError,
-    TelegramNotFound,
     TelegramRetryAfter,
-    TelegramServerError,
     TelegramUnauthorizedError,
 )
 from aiogram.methods import (
@@ -72,9 +67,7 @@ from aiogram.types import (
     BotCommand,
     BotCommandScopeChat,
     BotCommandScopeDefault,
-    BufferedInputFile,
     CallbackQuery,
-    LinkPreviewOptions,
     Message,
     Update,
 )
@@ -84,7 +77,6 @@ from pydantic import ValidationError
 from bot.channels import base
 from bot.channels.base import (
     ChannelStartError,
-    ExportFile,
     Host,
     RedactingFilter,
     Sleep,
@@ -92,6 +84,7 @@ from bot.channels.base import (
     utf16_len,
 )
 from bot.channels.telegram_download import FileTooLarge, download_capped
+from bot.channels.telegram_send import SendProgress, SendsMessages
 from bot.channels.telegram_wire import (
     CALLBACK_LIMIT,
     CHANNEL,
@@ -106,18 +99,14 @@ from bot.channels.telegram_wire import (
     webhook_url,
 )
 from bot.messaging import (
-    Attachment,
     Inbound,
     InboundFile,
-    Outbound,
-    RetryLater,
     RoleChange,
-    Undeliverable,
 )
 from bot.settings import Settings
 from bot.webhook_body import read_update
+from conversations.choices import CHOICES
 from conversations.commands import OFFICER_MENU, SECRETARIAT_MENU
-from conversations.engine import CHOICES
 from conversations.linking import LINK_CHOICE_IDS
 from conversations.statuses import ContactRole
 from conversations.uploads import TELEGRAM_DOWNLOAD_CAP, refusal
@@ -140,7 +129,6 @@ log = logging.getLogger(__name__)
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 ALLOWED_UPDATES = ["message", "callback_query"]
-CAPTION_LIMIT = 1024
 START_TIMEOUT = 15.0
 DOWNLOAD_TIMEOUT = 60  # seconds for one signed report's download (20 MB on a slow link)
 POLL_TIMEOUT = 10  # seconds one getUpdates long poll may wait (aiogram's default)
@@ -149,7 +137,6 @@ KEYBOARDS_CACHED = 1024
 WEBHOOK_ATTEMPTS = 3  # database away: then 503, Telegram delivers the update again later
 HELD_BACK_PAUSE = 1.0  # seconds between polls while only unapplied updates come back
 FIRST_ATTEMPT_WAIT = 5.0  # seconds a poll waits for the previous batch to be tried
-EXPORT_FAILED_TEXT = "Chưa tạo được tệp Excel lúc này. Đề nghị thử lại sau ít phút."
 # aiogram parses every answer with the generic model `Response[<result type>]`. pydantic caches
 # those classes only weakly, so each full garbage collection drops them and the next request
 # rebuilds one (~20 ms of CPU each, and garbage that brings the next collection sooner). Holding
@@ -179,24 +166,14 @@ _AIOGRAM_LOGGERS = (
 )
 
 
-NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 backoff = functools.partial(base.backoff, cap=BACKOFF_CAP)
-
-
-@dataclass
-class _Progress:
-    """How far a multi-part message got, so that a retry does not repeat the parts sent."""
-
-    outbound: weakref.ref
-    done: int = 0
-    export: tuple[str, bytes] | None = None
 
 
 # --- the channel ---------------------------------------------------------------------------
 
 
 @dataclass
-class TelegramChannel:
+class TelegramChannel(SendsMessages):
     settings: Settings
     name: str = CHANNEL
     sleep: Sleep = asyncio.sleep  # the polling back-off's; tests pass one that never waits
@@ -212,7 +189,7 @@ class TelegramChannel:
     _commands_set: set[str] = field(default_factory=set, init=False)
     _redaction: RedactingFilter = field(default_factory=RedactingFilter, init=False)
     _chat_turns: dict[str, tuple[asyncio.Lock, int]] = field(default_factory=dict, init=False)
-    _progress: dict[int, _Progress] = field(default_factory=dict, init=False)
+    _progress: dict[int, SendProgress] = field(default_factory=dict, init=False)
 
     def __post_init__(self) -> None:
         self.sender = self
@@ -539,90 +516,6 @@ class TelegramChannel:
             log.warning("Telegram: không đặt được lệnh cho cán bộ tổng hợp: %s", self._clean(error))
             return
         self._commands_set.add(chat_id)
-
-    # --- messages out (the outbox's Sender) ---------------------------------------------
-
-    async def send(self, chat_id: str, outbound: Outbound) -> None:
-        """Deliver one outbox message, translating Telegram's answers for the outbox."""
-        key = id(outbound)
-        progress = self._progress.get(key)
-        if progress is None or progress.outbound() is not outbound:
-            progress = self._progress[key] = _Progress(weakref.ref(outbound))
-        try:
-            await self._deliver(int(chat_id), outbound, progress)
-        except TelegramRetryAfter as error:
-            raise RetryLater(
-                float(error.retry_after), flood=True, reason=self._clean(error)
-            ) from None
-        except TelegramForbiddenError as error:
-            self._progress.pop(key, None)
-            raise Undeliverable(self._clean(error.message), blocked=True) from None
-        except (TelegramBadRequest, TelegramNotFound, TelegramEntityTooLarge) as error:
-            self._progress.pop(key, None)
-            raise Undeliverable(self._clean(error.message)) from None
-        except TelegramMigrateToChat as error:
-            self._progress.pop(key, None)
-            raise Undeliverable(f"nhóm đã chuyển sang {error.migrate_to_chat_id}") from None
-        except (TelegramServerError, TelegramNetworkError) as error:
-            raise RetryLater(2.0, reason=self._clean(error)) from None
-        except ClientDecodeError:  # not the Bot API answering (a proxy's error page): an outage
-            raise RetryLater(2.0, reason="Telegram trả lời không đúng dạng") from None
-        except TelegramUnauthorizedError:
-            raise RetryLater(30.0, reason="Telegram từ chối token (401)") from None
-        except (TelegramAPIError, AiogramError) as error:  # an answer we do not know
-            raise RetryLater(5.0, unknown=True, reason=self._clean(error)) from None
-        self._progress.pop(key, None)
-
-    async def _deliver(self, chat: int, outbound: Outbound, progress: _Progress) -> None:
-        markup = self._keyboard(tuple(outbound.choices), outbound.context)
-        steps: list[tuple[str, Any]] = []
-        caption = None
-        if outbound.attachment is not None:
-            if progress.export is None:
-                progress.export = await self._export(outbound.attachment)
-            if progress.export[1] and utf16_len(outbound.text) <= CAPTION_LIMIT:
-                caption = outbound.text
-            elif progress.export[1]:
-                steps += [("text", part) for part in split_text(outbound.text)]
-            else:
-                steps.append(("text", f"{outbound.text}\n{EXPORT_FAILED_TEXT}".strip()))
-            if progress.export[1]:
-                steps.append(("document", caption))
-        else:
-            steps += [("text", part) for part in split_text(outbound.text)]
-        for index in range(progress.done, len(steps)):
-            kind, content = steps[index]
-            last = index == len(steps) - 1
-            if kind == "text":
-                await self.bot.send_message(
-                    chat,
-                    render_html(content),
-                    parse_mode="HTML",
-                    reply_markup=markup if last else None,
-                    link_preview_options=NO_PREVIEW,
-                )
-            else:
-                filename, data = progress.export
-                await self.bot.send_document(
-                    chat,
-                    BufferedInputFile(data, filename=filename),
-                    caption=render_html(content) if content else None,
-                    parse_mode="HTML",
-                    reply_markup=markup if last else None,
-                )
-            progress.done = index + 1
-
-    async def _export(self, attachment: Attachment) -> tuple[str, bytes]:
-        """The Excel file of an `/export` reply, built now (never stored in the outbox)."""
-        try:
-            built: ExportFile = await self.host.attachments.as_file(attachment)
-        except Exception as error:
-            log.error(
-                "Telegram: không tạo được tệp Excel: %s",
-                self._clean(f"{type(error).__name__}: {error}")[:300],
-            )
-            return "", b""
-        return built.filename, built.data
 
     def _clean(self, text: object) -> str:
         return redact(text, self._token)

@@ -17,7 +17,7 @@ from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from bot.channels import base
 from bot.channels.base import utf16_len
 from bot.messaging import Inbound, InboundFile
-from conversations.engine import Choice
+from conversations.choices import Choice
 
 log = logging.getLogger("bot.channels.telegram")
 

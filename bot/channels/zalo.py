@@ -47,7 +47,7 @@ from bot.clock import monotonic as monotonic_clock
 from bot.messaging import Inbound, Outbound, RetryLater, RoleChange, Undeliverable
 from bot.settings import Settings
 from bot.webhook_body import BadBody, read_update
-from conversations.engine import render_choices_as_text
+from conversations.choices import render_choices_as_text
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from typing import TextIO
 from bot import use_cases
 from bot.messaging import Inbound, Outbound
 from bot.service import Service
-from conversations.engine import render_choices_as_text
+from conversations.choices import render_choices_as_text
 
 CHANNEL = use_cases.CONSOLE
 

@@ -38,7 +38,7 @@ from sqlmodel import Session
 
 from bot.deadlines import campaign_deadlines
 from bot.messaging import Outbound
-from conversations.engine import CHOICES
+from conversations.choices import CHOICES
 from conversations.reminder_plan import (
     Decision,
     Slot,

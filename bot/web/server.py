@@ -20,6 +20,7 @@ from bot.documents.word_reports import DOCX_TYPE, REPORT_KIND, report_bytes
 from bot.documents.workbooks import export_bytes
 from bot.web.errors import error_pages, quiet_bad_requests, vietnamese_errors
 from bot.web.staff.campaign_pages import add_campaign_pages
+from bot.web.staff.downloads import add_routes as add_download_pages
 from bot.web.staff.members_page import add_member_pages
 from bot.web.staff.routes import StaffWeb, add_staff_pages
 from bot.web.staff.workspace import add_routes as add_workspace_pages
@@ -53,6 +54,7 @@ def build_web_app(
     web_app.router.add_get("/tai-ve/{token}", download)
     if staff is not None:
         add_staff_pages(web_app, staff)
+        add_download_pages(web_app.router)  # the list of files and each download
         add_member_pages(web_app)
         add_campaign_pages(web_app)  # «Đợt báo cáo», the province's
         add_workspace_pages(web_app.router)  # Duyệt's confirmation, Nhắc for a filter, …

@@ -16,7 +16,6 @@ from aiogram.types import Update
 from bot.channels.base import ExportFile
 from bot.channels.telegram import (
     CALLBACK_LIMIT,
-    EXPORT_FAILED_TEXT,
     CallbackCodec,
     RedactingFilter,
     keyboard,
@@ -27,9 +26,10 @@ from bot.channels.telegram import (
     utf16_len,
     webhook_url,
 )
+from bot.channels.telegram_send import EXPORT_FAILED_TEXT, REPORT_FAILED_TEXT
 from bot.messaging import Attachment, Outbound
 from bot.outbox import RetryLater, Undeliverable
-from conversations.engine import CHOICES
+from conversations.choices import CHOICES
 from conversations.forms import load_form
 from tests.channels.test_telegram_e2e import TOKEN, button_data, deployment, tg  # noqa: F401
 
@@ -286,6 +286,21 @@ async def test_a_failed_export_is_said_in_words(deployment, tg, caplog):  # noqa
     [record] = tg.sent(CHAT)
     assert record.text == f"Bảng tổng hợp\n{EXPORT_FAILED_TEXT}"
     assert TOKEN not in caplog.text and "boom <token>" in caplog.text
+
+
+async def test_a_failed_word_draft_is_called_a_word_draft(deployment, tg, caplog):  # noqa: F811
+    channel = await deployment.start()
+
+    def broken(attachment):
+        raise RuntimeError("no template")
+
+    channel.host.attachments = BuiltExports(broken)
+    draft = Attachment(1, "HU-NP", kind="report")
+    await channel.send(str(CHAT), Outbound("Dự thảo báo cáo của đơn vị", attachment=draft))
+    [record] = tg.sent(CHAT)
+    assert record.text == f"Dự thảo báo cáo của đơn vị\n{REPORT_FAILED_TEXT}"
+    assert "dự thảo báo cáo (Word)" in record.text and "Excel" not in record.text
+    assert "không tạo được dự thảo báo cáo (Word)" in caplog.text
 
 
 @pytest.mark.parametrize(

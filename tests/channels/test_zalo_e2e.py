@@ -33,7 +33,7 @@ from bot.runner import ChannelStartError, serve
 from bot.service import BAD_CODE_TEXT, STRANGER_TEXT, TEXT_ONLY_TEXT
 from bot.settings import Settings
 from bot.status import status_text
-from conversations.engine import Choice
+from conversations.choices import Choice
 from storage.models import Answer, AnswerHistory, DownloadToken, OutboxMessage, Submission
 from storage.progress import campaign_progress
 from storage.quota import usage

@@ -15,8 +15,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from conversations.choices import CHOICES, render_choices_as_text
 from conversations.engine import (
-    CHOICES,
     EDITABLE_STATUSES,
     Answer,
     Dialogue,
@@ -27,7 +27,6 @@ from conversations.engine import (
     SubmitReport,
     Text,
     context_of,
-    render_choices_as_text,
     step,
 )
 from conversations.forms import load_form, parse_form

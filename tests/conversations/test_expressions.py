@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
+from conversations.answers import Rejected
 from conversations.constraints import constraint_refusal
 from conversations.expressions import ExpressionError, parse_expression
 from conversations.forms import Question
-from conversations.parsing import Rejected
 from conversations.typed_answers import parse_typed
 
 

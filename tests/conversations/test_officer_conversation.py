@@ -16,8 +16,9 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from conversations.choices import CHOICES, render_choices_as_text
+from conversations.documents_list import describe_document
 from conversations.engine import (
-    CHOICES,
     Answer,
     CampaignBrief,
     Dialogue,
@@ -26,12 +27,11 @@ from conversations.engine import (
     SaveAnswer,
     State,
     Text,
-    render_choices_as_text,
     step,
 )
 from conversations.forms import load_form
 from conversations.messages import format_deadline, late_days, late_phrase
-from conversations.parsing import describe_document, normalize
+from conversations.parsing import normalize
 
 FORM = load_form("ct37_phuluc.yaml")
 NOW = datetime(2022, 6, 20, 1, 0, tzinfo=UTC)

@@ -6,20 +6,10 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from conversations import parsing
-from conversations.parsing import (
-    DEFAULT_MAXIMUM,
-    KINDS,
-    MAX_ANSWER_CHARS,
-    Parsed,
-    Rejected,
-    format_number,
-    format_percent,
-    format_value,
-    normalize,
-    parse_answer,
-    ratio_percent,
-)
+from conversations import answers, parsing
+from conversations.answers import DEFAULT_MAXIMUM, KINDS, MAX_ANSWER_CHARS, Parsed, Rejected
+from conversations.formatting import format_number, format_percent, format_value, ratio_percent
+from conversations.parsing import normalize, parse_answer
 
 VIETNAMESE_MARKS = set("ăâđêôơưáàảãạấầẩẫậắằẳẵặéèẻẽẹếềểễệíìỉĩịóòỏõọốồổỗộớờởỡợúùủũụứừửữựýỳỷỹỵ")
 
@@ -773,7 +763,7 @@ def test_documents_round_trip(lines):
     assume(isinstance(parsed, Parsed))
     formatted = format_value("documents", parsed.value)
     # Formatting may add "ngày " and separators: only lines still within the limit count.
-    assume(all(len(line) <= parsing.MAX_DOCUMENT_LINE_CHARS for line in formatted.splitlines()))
+    assume(all(len(line) <= answers.MAX_DOCUMENT_LINE_CHARS for line in formatted.splitlines()))
     again = accepted("documents", formatted)
     assert document_fields(again.value) == document_fields(parsed.value)
 

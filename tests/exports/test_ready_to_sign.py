@@ -18,7 +18,7 @@ from bot.documents.snapshot import load_snapshot
 from bot.documents.word_reports import report_bytes
 from bot.documents.workbooks import export_bytes
 from bot.unit_import import check_rows
-from conversations.parsing import decimal_text, format_percent, half_up
+from conversations.formatting import decimal_text, format_percent, half_up
 from exports.cells import percent_text
 from exports.letterhead import default_symbol
 from storage.repository import (

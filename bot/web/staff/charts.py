@@ -17,7 +17,7 @@ from html import escape
 
 from markupsafe import Markup
 
-from conversations.parsing import format_day
+from conversations.formatting import format_day
 from conversations.statuses import SubmissionStatus
 
 WIDTH = 400

@@ -30,10 +30,10 @@ from bot.web.staff.campaigns import page_campaign
 from bot.web.staff.charts import GroupBar, group_bars, submissions_line
 from bot.web.staff.wording import channel_title, role_title, until_text, waited_text
 from conversations.campaigns import days_left
+from conversations.formatting import format_value
 from conversations.forms import Form, Question
 from conversations.labels import GROUP_ORDER, group_title, status_title
 from conversations.messages import format_deadline, format_moment
-from conversations.parsing import format_value
 from conversations.statuses import SubmissionStatus
 from exports.consolidation import Deadlines, UnitTree, counts, level_order
 from storage.models import Answer, AnswerHistory, Campaign, Contact, Invite, Submission, Unit

@@ -19,9 +19,9 @@ from sqlmodel import Session, col, func, select
 
 from bot.web.staff.wording import until_text
 from conversations.checks import Checks
+from conversations.formatting import format_number
 from conversations.forms import Form, Question
 from conversations.messages import format_deadline, late_days, late_phrase
-from conversations.parsing import format_number
 from exports.consolidation import UnitTree, counts, mismatches
 from exports.data import UnitReport
 from exports.figures import AnswerData, numbers_of

@@ -2,7 +2,8 @@
 run one transaction in a worker thread, render a template or redirect.
 
 Reading pages are GET; every change is a POST with the form's CSRF token and answers with a
-redirect (or the page again with the reason when the action is refused).
+redirect (or the page again with the reason when the action is refused). The downloads are
+`downloads`; `workspace` and `members_page` add their pages with the same plumbing.
 """
 
 from __future__ import annotations
@@ -24,11 +25,8 @@ from sqlmodel import Session
 
 from bot import use_cases
 from bot.clock import Clock
-from bot.documents.report_files import read_stored_file, signed_reports_zip_bytes
-from bot.documents.word_reports import report_bytes
-from bot.documents.workbooks import export_bytes, per_unit_zip_bytes
 from bot.use_cases import Desk
-from bot.web.inputs import BadInput, check_all, parse_day, parse_id
+from bot.web.inputs import BadInput, check_all, parse_day
 from bot.web.staff import actions, campaigns, charts, listing, pages
 from bot.web.staff.guard import (
     COOKIE,
@@ -43,19 +41,15 @@ from bot.web.staff.guard import (
 from bot.web.staff.origin import from_our_page
 from bot.web.staff.wording import until_text
 from conversations import lifecycle
-from conversations.errors import BadValue, DomainError, ErrorKind, NotFound
-from conversations.parsing import format_day
+from conversations.errors import BadValue, DomainError, ErrorKind
+from conversations.formatting import format_day
 from conversations.reminder_plan import after_quiet
 from conversations.statuses import SubmissionStatus
-from conversations.uploads import served_type
 from storage.database import Database
-from storage.repository import campaign_spec, unit_by_code
-from storage.signed_reports import unit_signed_report
+from storage.repository import campaign_spec
 from storage.staff_store import end_session
 
 PACKAGE = Path(__file__).resolve().parents[2]
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 DONE_MESSAGES = {  # {when}: the time of the action, read back from the unit's log
     "duyet": ("Duyệt", "Đã duyệt báo cáo lúc {when}; cán bộ đầu mối đã được báo."),
     "tralai": (
@@ -123,13 +117,6 @@ def add_staff_pages(web_app: web.Application, staff: StaffWeb) -> None:
     add.add_post("/web/don-vi/{code}/gia-han", extend)
     add.add_post("/web/don-vi/{code}/nhac", remind)
     add.add_post("/web/don-vi/{code}/moi", invite)
-    add.add_get("/web/tai-ve", downloads)
-    add.add_get("/web/tai-ve/tong-hop.xlsx", download_consolidated)
-    add.add_get("/web/tai-ve/theo-don-vi.zip", download_per_unit)
-    add.add_get("/web/tai-ve/bao-cao.docx", download_report)
-    add.add_get("/web/tai-ve/don-vi/{code}.xlsx", download_unit)
-    add.add_get("/web/tai-ve/bao-cao-co-chu-ky.zip", download_signed_zip)
-    add.add_get("/web/tai-ve/don-vi/{code}/bao-cao-ky/{report_id:[0-9]+}", download_signed)
     add.add_get("/web/nhat-ky", action_log)
 
 
@@ -355,14 +342,6 @@ async def action_log(request: web.Request) -> web.Response:
     )
 
 
-async def downloads(request: web.Request) -> web.Response:
-    def work(session, viewer, now):
-        state = pages.standing(session, viewer.actor, now, _cache(request), _code(request))
-        return {"standing": state, "province": viewer.actor.scope_unit_id is None}
-
-    return await _page(request, "downloads.j2", work)
-
-
 # --- actions -------------------------------------------------------------------------------------
 
 
@@ -541,95 +520,3 @@ def _cache(request: web.Request) -> pages.ProgressCache:
 
 def _desk(request: web.Request) -> Desk:
     return request.app[STAFF_KEY].desk
-
-
-# --- downloads -----------------------------------------------------------------------------------
-
-
-async def _file(request, *, what: str, code: str | None, make):
-    """Check the scope and log the download in one transaction, then build the file."""
-
-    def allow(session, viewer, now) -> str | None:
-        """The code of the campaign shown, once the download is allowed and logged."""
-        try:
-            use_cases.record_export(session, now, viewer.actor, what=what, unit_code=code)
-        except DomainError:
-            return None
-        return campaigns.page_campaign(session, _code(request)).code
-
-    viewer, campaign_code = await _read(request, allow)
-    if viewer is None:
-        return _refuse(request, 403, NOT_SIGNED_IN)
-    if campaign_code is None:
-        return _refuse(request, 404, "Không tìm thấy.")
-    staff = request.app[STAFF_KEY]
-    try:
-        name, data, kind = await asyncio.to_thread(
-            make, staff.database, staff.clock(), campaign_code
-        )
-    except DomainError:
-        return _refuse(request, 404, "Không tìm thấy.")
-    return web.Response(
-        body=data,
-        content_type=kind,
-        headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}"},
-    )
-
-
-async def download_consolidated(request: web.Request) -> web.Response:
-    def make(database, now, campaign_code):
-        return (*export_bytes(database, campaign_code=campaign_code, now=now), XLSX)
-
-    return await _file(request, what="bảng tổng hợp", code=None, make=make)
-
-
-async def download_unit(request: web.Request) -> web.Response:
-    code = request.match_info["code"]
-
-    def make(database, now, campaign_code):
-        data = export_bytes(database, campaign_code=campaign_code, unit_code=code, now=now)
-        return (*data, XLSX)
-
-    return await _file(request, what="Phụ lục", code=code, make=make)
-
-
-async def download_per_unit(request: web.Request) -> web.Response:
-    def make(database, now, _campaign_code):  # the only or latest open campaign
-        return (*per_unit_zip_bytes(database, now=now), "application/zip")
-
-    return await _file(request, what="Phụ lục từng đơn vị (.zip)", code=None, make=make)
-
-
-async def download_report(request: web.Request) -> web.Response:
-    def make(database, now, campaign_code):
-        return (*report_bytes(database, campaign_code=campaign_code, now=now), DOCX)
-
-    return await _file(request, what="dự thảo báo cáo tổng hợp", code=None, make=make)
-
-
-async def download_signed_zip(request: web.Request) -> web.Response:
-    data_dir = request.app[STAFF_KEY].data_dir
-
-    def make(database, now, _campaign_code):  # the only or latest open campaign
-        return (*signed_reports_zip_bytes(database, data_dir, now=now), "application/zip")
-
-    return await _file(request, what="báo cáo có chữ ký (.zip)", code=None, make=make)
-
-
-async def download_signed(request: web.Request) -> web.Response:
-    """One signed report a unit sent back, read from the data folder (never outside it)."""
-    code = request.match_info["code"]
-    report_id = parse_id(request.match_info["report_id"], "mã tệp")
-    data_dir = request.app[STAFF_KEY].data_dir
-
-    def make(database, _now, campaign_code):
-        with database.transaction() as session:
-            unit = unit_by_code(session, code)
-            campaign = campaigns.page_campaign(session, campaign_code)
-            report = unit_signed_report(session, campaign, unit.id, report_id)
-        data = read_stored_file(data_dir, report.path) if report else None
-        if data is None:
-            raise NotFound("không tìm thấy tệp")
-        return report.file_name, data, served_type(report.file_name)
-
-    return await _file(request, what="báo cáo có chữ ký", code=code, make=make)

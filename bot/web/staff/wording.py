@@ -10,7 +10,7 @@ from __future__ import annotations
 import unicodedata
 from datetime import datetime, time, timedelta
 
-from conversations.parsing import format_day
+from conversations.formatting import format_day
 
 CHANNEL_TITLES = {
     "telegram": "Telegram",

@@ -16,7 +16,7 @@ from aiohttp import web
 from markupsafe import Markup
 
 from bot.documents.district import district_workbook_bytes, district_zip_bytes
-from bot.web.staff import actions, listing, pages, routes
+from bot.web.staff import actions, downloads, listing, pages, routes
 from conversations.errors import DomainError
 from conversations.messages import format_moment
 from storage.models import Unit
@@ -146,13 +146,13 @@ async def _district_file(request: web.Request, *, what: str, build):
     if code is None:
         return routes._refuse(request, 404, "Không tìm thấy.")
 
-    def make(database, now, campaign_code):
-        name, data = build(database, code, now=now, campaign_code=campaign_code)
-        kind = routes.XLSX if name.endswith(".xlsx") else "application/zip"
+    def make(database, now, campaign_code):  # the campaign the page shows, as other downloads
+        name, data = build(database, code, campaign_code=campaign_code, now=now)
+        kind = downloads.XLSX if name.endswith(".xlsx") else "application/zip"
         return name, data, kind
 
     try:
-        return await routes._file(request, what=what, code=code, make=make)
+        return await downloads._file(request, what=what, code=code, make=make)
     except DomainError:
         return routes._refuse(request, 404, "Không tìm thấy.")
 
