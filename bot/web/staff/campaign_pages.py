@@ -37,8 +37,8 @@ from bot.web.staff.routes import (
 )
 from bot.web.staff.wording import until_text
 from conversations.errors import DomainError, ErrorKind
+from conversations.formatting import format_day
 from conversations.labels import GROUP_TITLES, LEVEL_TITLES
-from conversations.parsing import format_day
 from conversations.statuses import CampaignState
 from exports.xlsform_read import read_xlsform
 from exports.xlsform_rows import XLSFormError
