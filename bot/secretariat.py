@@ -22,7 +22,8 @@ from storage.models import Contact
 from storage.repository import SeveralOpen, current_campaign, list_campaigns
 
 HELP_TEXT = SECRETARIAT_HELP
-CAMPAIGN_COMMANDS = frozenset({"status", "export", "remind"})  # they take a campaign code first
+# They take a campaign code first («/duyet ct38-2030 HU-NP»); without one, the only open campaign.
+CAMPAIGN_COMMANDS = frozenset({"status", "export", "remind", "tralai", "duyet"})
 
 
 def handle_command(desk: Desk, ctx: Context, command: str | None, argument: str) -> list[Outbound]:
@@ -143,18 +144,28 @@ def invite_reply(desk: Desk, ctx: Context, argument: str) -> Outbound:
 
 
 def return_reply(desk: Desk, ctx: Context, argument: str) -> Outbound:
+    campaign_code, argument = campaign_argument(ctx.session, argument)
     code, _, reason = argument.partition(" ")
     if not code:
         return Outbound("Cần mã đơn vị, ví dụ: /tralai HU-NP Thiếu số liệu mục 4")
     unit = use_cases.return_report(
-        ctx.session, ctx.now, desk, unit_code=code, reason=reason, actor=_actor(ctx)
+        ctx.session,
+        ctx.now,
+        desk,
+        unit_code=code,
+        reason=reason,
+        actor=_actor(ctx),
+        campaign_code=campaign_code,
     )
     return Outbound(f"Đã trả lại báo cáo của {unit.name}; các cán bộ đầu mối đã được báo.")
 
 
 def approve_reply(desk: Desk, ctx: Context, argument: str) -> Outbound:
+    campaign_code, argument = campaign_argument(ctx.session, argument)
     code = argument.split()[0] if argument.split() else ""
     if not code:
         return Outbound("Cần mã đơn vị, ví dụ: /duyet HU-NP")
-    unit = use_cases.approve_report(ctx.session, ctx.now, desk, unit_code=code, actor=_actor(ctx))
+    unit = use_cases.approve_report(
+        ctx.session, ctx.now, desk, unit_code=code, actor=_actor(ctx), campaign_code=campaign_code
+    )
     return Outbound(f"Đã duyệt báo cáo của {unit.name}; các cán bộ đầu mối đã được báo.")

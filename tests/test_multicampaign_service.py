@@ -95,10 +95,10 @@ def test_secretariat_commands_take_a_campaign_code(service, database, clock, tmp
     assert staff.say("/status") == several + "/status ct37-2030"
     assert staff.say("/export") == several + "/export ct37-2030"
     assert staff.say("/remind") == several + "/remind ct37-2030"
-    assert staff.say("/duyet HU-NP") == (
-        "Đang mở nhiều đợt báo cáo: ct37-2030, ct37-2022. Lệnh này chưa chọn được đợt khi nhiều "
-        "đợt cùng mở; chưa thay đổi gì."
-    )
+    assert staff.say("/duyet HU-NP") == several + "/duyet ct37-2030"
+    # With the campaign named, the staff action applies to that campaign's report only.
+    refused = staff.say("/duyet ct37-2030 HU-NP")
+    assert refused.startswith("Không thực hiện được:") and "chưa nộp" in refused
     only_np = staff.say("/status ct37-2030")
     assert "Ninh Phước" in only_np and "Ninh Hải" not in only_np
     assert "Ninh Hải" in staff.say("/status ct37-2022")
