@@ -51,7 +51,7 @@ from exports.consolidation import LeftOut, Mismatch, counts, left_out_text
 from exports.data import CampaignInfo, SignedFile, UnitReport
 from exports.figures import documents_of
 from exports.heading import DocumentFrame
-from exports.letterhead import secretariat_letterhead
+from exports.letterhead import Letterhead, secretariat_letterhead
 
 LIST_TITLE = CellStyle(size=14, bold=True, border="none", horizontal="center", wrap=True)
 NOTE = CellStyle(size=11, italic=True, border="none")
@@ -103,7 +103,14 @@ def row_height(values, headers, size: float = SIZE) -> float | None:
 
 
 def write_documents_sheet(
-    workbook, title: str, form: Form, info: CampaignInfo, reports: list[UnitReport], now: datetime
+    workbook,
+    title: str,
+    form: Form,
+    info: CampaignInfo,
+    reports: list[UnitReport],
+    now: datetime,
+    *,
+    letterhead: Letterhead | None = None,
 ):
     """Every document of every unit, one per row, with a filter on the header row."""
     ws = workbook.create_sheet(title)
@@ -111,7 +118,7 @@ def write_documents_sheet(
     headers = fitted(_with_code_width(DOCUMENT_HEADERS, reports, (1,)), DOCUMENT_WIDE)
     header_row = _start(
         ws, out, headers, info, now, "VĂN BẢN CHỈ ĐẠO, TRIỂN KHAI DO CÁC ĐƠN VỊ BÁO CÁO",
-        "Văn bản do các đơn vị báo cáo",
+        "Văn bản do các đơn vị báo cáo", letterhead,
     )  # fmt: skip
     styles = out.styles
     center = styles.array(BASE_STYLE.but(horizontal="center"))
@@ -174,7 +181,14 @@ PROGRESS_STYLE = BASE_STYLE.but(size=10)  # 14 columns: the smallest size printe
 
 
 def write_progress_sheet(
-    workbook, title: str, form: Form, info: CampaignInfo, reports: list[UnitReport], now: datetime
+    workbook,
+    title: str,
+    form: Form,
+    info: CampaignInfo,
+    reports: list[UnitReport],
+    now: datetime,
+    *,
+    letterhead: Letterhead | None = None,
 ):
     """Every unit's status, answered/total, submission time and reminders sent."""
     ws = workbook.create_sheet(title)
@@ -182,7 +196,7 @@ def write_progress_sheet(
     headers = fitted(_with_code_width(PROGRESS_HEADERS, reports, (1, 5)), PROGRESS_WIDE)
     header_row = _start(
         ws, out, headers, info, now, "TIẾN ĐỘ NỘP BÁO CÁO CỦA CÁC ĐƠN VỊ",
-        "Tiến độ nộp báo cáo",
+        "Tiến độ nộp báo cáo", letterhead,
     )  # fmt: skip
     styles = out.styles
     plain = styles.array(PROGRESS_STYLE.but(wrap=True))
@@ -238,10 +252,13 @@ def _with_code_width(headers, reports: list[UnitReport], indexes: tuple[int, ...
     )
 
 
-def _start(ws, out: RowWriter, headers, info: CampaignInfo, now: datetime, title, footer) -> int:
-    """Page setup, the Party heading, the title and the header row; returns the header's row."""
+def _start(
+    ws, out: RowWriter, headers, info: CampaignInfo, now: datetime, title, footer, letterhead=None
+) -> int:
+    """Page setup, the Party heading (`letterhead`, else the Ban Dân vận's), the title and the
+    header row; returns the header's row."""
     frame = DocumentFrame([width for _, width in headers])
-    letterhead = secretariat_letterhead(info)
+    letterhead = letterhead or secretariat_letterhead(info)
     header_row = frame.top_rows(letterhead) + 2
     for index, (_, width) in enumerate(headers, start=1):
         ws.column_dimensions[get_column_letter(index)].width = width
@@ -287,6 +304,7 @@ def write_check_sheet(
     now: datetime,
     *,
     left_out: Sequence[LeftOut] = (),
+    letterhead: Letterhead | None = None,
 ):
     """Every figure where the submitted children add up to more than their parent reported,
     then the submitted units left out of the totals because the unit above has not submitted."""
@@ -294,7 +312,9 @@ def write_check_sheet(
     out = RowWriter(ws, StyleBook(ws))
     headers = fitted(_with_code_width(CHECK_HEADERS, reports, (1,)), CHECK_WIDE)
     title_text = "KIỂM TRA SỐ LIỆU: ĐƠN VỊ TRỰC THUỘC VƯỢT ĐƠN VỊ CẤP TRÊN"
-    header_row = _start(ws, out, headers, info, now, title_text, "Kiểm tra số liệu")
+    header_row = _start(
+        ws, out, headers, info, now, title_text, "Kiểm tra số liệu", letterhead
+    )  # fmt: skip
     plain = BASE_STYLE.but(wrap=True)
     count = BASE_STYLE.but(number_format=INTEGER_FORMAT)
     flag = count.but(bold=True, color="C00000")
@@ -368,13 +388,15 @@ def write_signed_sheet(
     reports: list[UnitReport],
     signed: Mapping[str, list[SignedFile]],
     now: datetime,
+    *,
+    letterhead: Letterhead | None = None,
 ):
     ws = workbook.create_sheet(title)
     out = RowWriter(ws, StyleBook(ws))
     headers = fitted(_with_code_width(SIGNED_HEADERS, reports, (1,)), SIGNED_WIDE)
     header_row = _start(
         ws, out, headers, info, now, "BÁO CÁO CÓ CHỮ KÝ CỦA CÁC ĐƠN VỊ",
-        "Báo cáo có chữ ký",
+        "Báo cáo có chữ ký", letterhead,
     )  # fmt: skip
     styles = out.styles
     wrapped = styles.array(BASE_STYLE.but(wrap=True))

@@ -211,7 +211,12 @@ def test_the_district_table_and_draft(cli, store, tmp_path, capsys):
     output = tmp_path / "huyen.xlsx"
     assert cli("export", "--scope", "hu-np", "--output", str(output)) == 0
     assert "HU-NP" in capsys.readouterr().out
-    ws = load_workbook(output)["Tổng hợp"]
+    workbook = load_workbook(output)
+    for other in ("Kiểm tra số liệu", "Văn bản", "Tiến độ"):  # one heading on every sheet
+        heading = [workbook[other].cell(row, 1).value for row in range(1, 5)]
+        assert heading[1] == "HUYỆN ỦY NINH PHƯỚC", other
+        assert "BAN DÂN VẬN" not in heading, other
+    ws = workbook["Tổng hợp"]
     names = [ws.cell(row, 2).value for row in range(1, ws.max_row + 1)]
     assert "Ban Thường vụ Huyện ủy Ninh Hải" not in names
     assert "– Đảng ủy thị trấn Phước Dân" in names
