@@ -110,8 +110,10 @@ def build_report(snapshot: Snapshot, unit_code: str | None, now: datetime) -> by
     )
 
 
-def _unit(snapshot: Snapshot, code: str) -> UnitReport:
-    return next(unit for unit in snapshot.units if unit.code == code)
+def _unit(snapshot: Snapshot, code: str) -> UnitReport | None:
+    """The unit of `snapshot` with `code`, matched as storage matches it (any case)."""
+    wanted = code.strip().upper()
+    return next((unit for unit in snapshot.units if unit.code.upper() == wanted), None)
 
 
 def report_snapshot(
@@ -127,7 +129,7 @@ def report_snapshot(
     snapshot = load_snapshot(
         database, campaign_id=campaign_id, campaign_code=campaign_code, outline=True
     )
-    if unit_code is not None and all(unit.code != unit_code for unit in snapshot.units):
+    if unit_code is not None and _unit(snapshot, unit_code) is None:
         load_snapshot(  # raises the reason (unknown unit, or not in this campaign)
             database, campaign_id=snapshot.campaign_id, unit_code=unit_code
         )
@@ -147,7 +149,8 @@ def report_bytes(
         database, campaign_id=campaign_id, campaign_code=campaign_code, unit_code=unit_code
     )
     data = build_report(snapshot, unit_code, now)
-    name = report_filename(snapshot.info, unit_code, now)
+    unit = _unit(snapshot, unit_code) if unit_code else None
+    name = report_filename(snapshot.info, unit.code if unit else None, now)
     return name, data
 
 
