@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from functools import lru_cache
 
 from openpyxl.utils import get_column_letter
 
@@ -89,11 +90,14 @@ def fitted(headers, wide: tuple[int, ...]):
     )
 
 
+_lines = lru_cache(maxsize=8192)(text_lines)  # names and labels repeat on many rows
+
+
 def row_height(values, headers, size: float = SIZE) -> float | None:
     """The height of a row whose text cells wrap: as many lines as its longest text needs."""
     lines = max(
         (
-            text_lines(value, width * FIT, size)
+            _lines(value, width * FIT, size)
             for value, (_, width) in zip(values, headers, strict=True)
             if isinstance(value, str) and value
         ),
