@@ -280,6 +280,32 @@ def left_out_text(items: Sequence[LeftOut]) -> str | None:
     return "Chưa tính vào tổng: " + "; ".join(parts) + "."
 
 
+def standing_text(tree: UnitTree, member: Member) -> str:
+    """Whether `member`'s figures are in a total, as its own draft report tells it, by the same
+    rules as the totals (`counted`, `left_out`): counted in the province total; "trong đó" in
+    the report of the submitted unit above it; left out because a unit above has not submitted;
+    or not submitted yet."""
+    if not counts(member.status):
+        return (
+            "Đơn vị chưa nộp báo cáo nên số liệu chưa được tính vào tổng hợp "
+            "của Ban Dân vận Tỉnh ủy."
+        )
+    if tree.counted(member):
+        return "Số liệu của đơn vị được tính vào tổng hợp toàn tỉnh."
+    waiting = left_out(tree, [(member, 0)])
+    if waiting:
+        return (
+            "Số liệu của đơn vị chưa được tính vào tổng hợp vì "
+            f"{waiting[0].waiting_for.name} chưa nộp báo cáo."
+        )
+    parent = tree.parent(member)
+    assert parent is not None  # not a root, and not left out: the unit above has submitted
+    return (
+        f"Số liệu của đơn vị đã có trong báo cáo của {parent.name} "
+        "nên không cộng thêm lần nữa vào tổng hợp toàn tỉnh."
+    )
+
+
 def add_counted(tree: UnitTree, rows: Sequence[tuple[Member, int]], totals: Totals) -> None:
     """Add to `totals` the members of `rows` that count (submitted roots), and only them."""
     for member, _depth in rows:

@@ -46,6 +46,7 @@ from exports.generic_form import (
     write_generic_consolidated,
     write_generic_unit,
 )
+from exports.letterhead import secretariat_letterhead, unit_letterhead
 from exports.lists import (
     SIGNED_TITLE,
     write_check_sheet,
@@ -133,7 +134,9 @@ def write_consolidated_workbook(
     waiting = left_out(tree)
     if waiting:
         notes.insert(0, left_out_text(waiting))
-    SummarySheet(form, info, now, district=district).write(
+    # one heading on every sheet: the district's own for its table, else the Ban Dân vận's
+    head = unit_letterhead(info, district) if district else secretariat_letterhead(info)
+    SummarySheet(form, info, now, letterhead=head, district=district).write(
         workbook,
         names.unique(SUMMARY_TITLE),
         reports,
@@ -143,12 +146,31 @@ def write_consolidated_workbook(
         flagged=found,
     )
     write_check_sheet(
-        workbook, names.unique(CHECK_TITLE), info, found, reports, now, left_out=waiting
+        workbook,
+        names.unique(CHECK_TITLE),
+        info,
+        found,
+        reports,
+        now,
+        left_out=waiting,
+        letterhead=head,
     )
-    write_documents_sheet(workbook, names.unique(DOCUMENTS_TITLE), form, info, reports, now)
-    write_progress_sheet(workbook, names.unique(PROGRESS_TITLE), form, info, reports, now)
+    for write, title in (
+        (write_documents_sheet, DOCUMENTS_TITLE),
+        (write_progress_sheet, PROGRESS_TITLE),
+    ):
+        write(workbook, names.unique(title), form, info, reports, now, letterhead=head)
     if signed is not None:
-        write_signed_sheet(workbook, names.unique(SIGNED_TITLE), form, info, reports, signed, now)
+        write_signed_sheet(
+            workbook,
+            names.unique(SIGNED_TITLE),
+            form,
+            info,
+            reports,
+            signed,
+            now,
+            letterhead=head,
+        )
     written = 0
     if unit_sheets and not skipped:
         layout = UnitSheet(form, info, now)

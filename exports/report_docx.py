@@ -124,9 +124,11 @@ def build_unit_report(
     *,
     letterhead: Letterhead,
     narratives: Mapping[str, str] | None = None,
+    standing: str | None = None,
     now: datetime,
 ) -> bytes:
-    """One unit's draft report as .docx bytes; "DỰ THẢO" until the unit has submitted."""
+    """One unit's draft report as .docx bytes; "DỰ THẢO" until the unit has submitted.
+    `standing` says whether its figures are in a total (`exports.consolidation.standing_text`)."""
     submitted = unit.status in SUBMITTED
     page = _start(letterhead, draft=not submitted)
     moment = unit.submitted_at if submitted and unit.submitted_at else None
@@ -135,6 +137,8 @@ def build_unit_report(
     intro = outline.intro_text(plan=campaign.issued_by, unit=unit.name)
     if intro:
         page.paragraph(intro)
+    if standing:
+        page.paragraph(standing, italic=True)
 
     def read(question: Question) -> Reading:
         if not question.applies_to(unit.level):

@@ -90,7 +90,8 @@ class CollectedReports:
     missing: list[str] = field(default_factory=list)
 
     def entries(self) -> Iterator[tuple[str, bytes]]:
-        for unit in unit_tree(self.loaded.form, self.loaded.units).ordered():
+        tree = unit_tree(self.loaded.form, self.loaded.units)
+        for unit in tree.ordered():
             files = self.loaded.signed.get(unit.code, [])
             for number, file in enumerate(files, start=1):
                 data = read_stored_file(self.data_dir, file.path)
@@ -99,7 +100,7 @@ class CollectedReports:
                     continue
                 yield report_file_name(unit, _extension(file), number), data
             if not files:
-                draft = build_unit_draft(self.loaded, unit, self.now)
+                draft = build_unit_draft(self.loaded, unit, self.now, tree)
                 yield report_file_name(unit, "docx", draft=True), draft
 
 

@@ -21,7 +21,7 @@ from bot.documents.snapshot import Snapshot, campaign_outline, load_snapshot
 from bot.output_files import ascii_name, check_output_path, replaced_atomically
 from conversations.forms import Form, QuestionKind
 from conversations.narrative import narrative_texts
-from exports.consolidation import UnitTree, add_counted, left_out, left_out_text
+from exports.consolidation import UnitTree, add_counted, left_out, left_out_text, standing_text
 from exports.data import CampaignInfo, UnitReport
 from exports.figures import Totals, question_columns
 from exports.inspection_report import build_inspection_report
@@ -65,8 +65,13 @@ def report_filename(info: CampaignInfo, unit_code: str | None, now: datetime) ->
     return f"{ascii_name(info.code).upper()}_bao-cao_{what}_{stamp}.docx"
 
 
-def build_unit_draft(snapshot: Snapshot, unit: UnitReport, now: datetime) -> bytes:
-    """One unit's report (draft until submitted) with the texts it wrote in the chat."""
+def build_unit_draft(
+    snapshot: Snapshot, unit: UnitReport, now: datetime, tree: UnitTree | None = None
+) -> bytes:
+    """One unit's report (draft until submitted) with the texts it wrote in the chat, saying
+    whether its figures are in a total: `snapshot` holds every participating unit (`tree` is
+    their `UnitTree`, passed when drafting many)."""
+    tree = tree or UnitTree(snapshot.units)
     letterhead = unit_letterhead(snapshot.info, unit)
     texts = narrative_texts({key: answer.value for key, answer in unit.answers.items()})
     return build_unit_report(
@@ -76,6 +81,7 @@ def build_unit_draft(snapshot: Snapshot, unit: UnitReport, now: datetime) -> byt
         unit,
         letterhead=letterhead,
         narratives=texts,
+        standing=standing_text(tree, unit),
         now=now,
     )
 
@@ -83,7 +89,7 @@ def build_unit_draft(snapshot: Snapshot, unit: UnitReport, now: datetime) -> byt
 def build_report(snapshot: Snapshot, unit_code: str | None, now: datetime) -> bytes:
     """The Word draft from one snapshot: `unit_code`'s report, or the consolidated one."""
     if unit_code:
-        return build_unit_draft(snapshot, snapshot.units[0], now)
+        return build_unit_draft(snapshot, _unit(snapshot, unit_code), now)
     totals, counted = consolidated_totals(snapshot.form, snapshot.units)
     waiting = left_out_text(left_out(UnitTree(snapshot.units)))
     texts = {
@@ -104,6 +110,12 @@ def build_report(snapshot: Snapshot, unit_code: str | None, now: datetime) -> by
     )
 
 
+def _unit(snapshot: Snapshot, code: str) -> UnitReport | None:
+    """The unit of `snapshot` with `code`, matched as storage matches it (any case)."""
+    wanted = code.strip().upper()
+    return next((unit for unit in snapshot.units if unit.code.upper() == wanted), None)
+
+
 def report_snapshot(
     database: Database,
     *,
@@ -111,14 +123,17 @@ def report_snapshot(
     campaign_code: str | None = None,
     unit_code: str | None = None,
 ) -> Snapshot:
-    """What a Word draft is built from, read in one transaction (with the Đề cương)."""
-    return load_snapshot(
-        database,
-        campaign_id=campaign_id,
-        campaign_code=campaign_code,
-        unit_code=unit_code,
-        outline=True,
+    """What a Word draft is built from, read in one transaction (with the Đề cương): every
+    participating unit, since a unit's draft says whether the units above it have submitted.
+    Raises `StorageError` for an unknown `unit_code` or one not taking part."""
+    snapshot = load_snapshot(
+        database, campaign_id=campaign_id, campaign_code=campaign_code, outline=True
     )
+    if unit_code is not None and _unit(snapshot, unit_code) is None:
+        load_snapshot(  # raises the reason (unknown unit, or not in this campaign)
+            database, campaign_id=snapshot.campaign_id, unit_code=unit_code
+        )
+    return snapshot
 
 
 def report_bytes(
@@ -134,7 +149,8 @@ def report_bytes(
         database, campaign_id=campaign_id, campaign_code=campaign_code, unit_code=unit_code
     )
     data = build_report(snapshot, unit_code, now)
-    name = report_filename(snapshot.info, snapshot.units[0].code if unit_code else None, now)
+    unit = _unit(snapshot, unit_code) if unit_code else None
+    name = report_filename(snapshot.info, unit.code if unit else None, now)
     return name, data
 
 
@@ -163,7 +179,7 @@ def report_to_file(
         print(f"baocao: không ghi được {path}: {error.strerror or error}", file=sys.stderr)
         return 1
     if unit_code:
-        unit = loaded.units[0]
+        unit = _unit(loaded, unit_code)
         what = "báo cáo" if unit.status in SUBMITTED else "dự thảo báo cáo"
         print(f"Đã tạo {what} của {unit.name} vào {path}")
     else:

@@ -202,3 +202,64 @@ def test_a_long_table_repeats_its_header_rows_and_has_no_blank_page(store, tmp_p
     assert "Toàn tỉnh" in texts[tong_hop[-1]]
     assert all(text.strip() for text in texts)  # no blank page anywhere
     assert summary  # the units are there
+
+
+LIST_FOOTERS = {
+    "Văn bản": "Văn bản do các đơn vị báo cáo",
+    "Tiến độ": "Tiến độ nộp báo cáo",
+    "Kiểm tra số liệu": "Kiểm tra số liệu",
+    "Báo cáo": "Báo cáo có chữ ký",
+}
+LONG_RAW = (
+    "Kế hoạch số 12-KH/HU ngày 05/6/2017 của Ban Thường vụ Huyện ủy về triển khai thực hiện "
+    "Chỉ thị số 37-CT/TU ngày 11/5/2017 của Ban Thường vụ Tỉnh ủy về tăng cường sự lãnh đạo "
+    "của Đảng đối với công tác dân vận của chính quyền các cấp trong tình hình mới"
+)
+
+
+def outside_the_page(pdf: Path, page: int) -> list[str]:
+    """Words printed past the page's edge (a table wider than the paper)."""
+    width, height = page_sizes(pdf)[page - 1]
+    return [text for x0, y0, x1, y1, text in words(pdf, page) if x0 < 0 or x1 > width]
+
+
+def test_every_list_sheet_prints_on_a4_readable_and_uncut(store, tmp_path):
+    """ "Văn bản", "Tiến độ", "Kiểm tra số liệu" and "Báo cáo" as printed: A4 landscape at a
+    body size of at least 10 pt, long texts wrapped in rows high enough (no line over another,
+    no word outside its cell), the header row on every page, page numbers in the footer."""
+    item = {"raw": LONG_RAW, "number": "12-KH/HU", "date": "2017-06-05", "summary": LONG_RAW}
+    for code in ("HU-NP", "DU-PHUOCDAN", "TU-PRTC", "DU-STNMT"):
+        store.answers(
+            code,
+            {"docs_party": {"items": [item] * 6}, "docs_state": {"items": [item] * 4}},
+        )
+    store.answers("HU-NP", {"inspection_teams": {"value": 1}})
+    store.submit("HU-NP")
+    store.answers("DU-PHUOCDAN", {"inspection_teams": {"value": 3}})  # more than its district
+    store.submit("DU-PHUOCDAN")
+    store.answers("DU-TRIHAI", {"inspection_teams": {"value": 2}})
+    store.submit("DU-TRIHAI")  # its district has not submitted: named on the check sheet
+    _, data = export_bytes(store.database, now=NOW, unit_sheets=False)
+    pdf = to_pdf(data, tmp_path, lang="en_US.UTF-8")
+    sizes = page_sizes(pdf)
+    texts = [" ".join(page_text(pdf, page).split()) for page in range(1, len(sizes) + 1)]
+    for sheet, footer in LIST_FOOTERS.items():
+        pages = [index for index, text in enumerate(texts) if footer in text]
+        assert pages, sheet
+        for index in pages:
+            page = index + 1
+            assert is_size(sizes[index], A4_LANDSCAPE), sheet
+            assert min(body_font_sizes(pdf, page)) >= 10, (sheet, page)
+            assert not overprinted(pdf, page), (sheet, page, overprinted(pdf, page)[:5])
+            assert not outside_the_page(pdf, page), sheet
+            assert "STT" in texts[index] and "Trang " in texts[index], sheet
+            assert "###" not in texts[index], sheet  # a date or number too wide for its cell
+    documents = " ".join(
+        texts[index] for index in range(len(texts)) if "Văn bản do" in texts[index]
+    )
+    assert "05/06/2017" in documents or "5/6/2017" in documents  # dd/mm/yyyy on any machine
+    assert documents.count("tình hình mới") >= 2 * 40  # every long text printed to its end
+    check = " ".join(
+        texts[index] for index in range(len(texts)) if "Kiểm tra số liệu" in texts[index]
+    )
+    assert "Tri Hải" in check and "Ban Thường vụ Huyện ủy Ninh Hải chưa nộp" in check

@@ -147,6 +147,35 @@ def test_a_commune_whose_district_has_not_submitted_is_named_not_dropped(databas
     assert any(f"Chưa tính vào tổng: {why}." in text for text in _texts(word))
 
 
+def test_a_unit_draft_says_truly_whether_its_figures_are_in_a_total(database, store):
+    store.answer("HU-NP", "inspection_teams", {"value": 5})
+    store.submit("HU-NP")
+    store.answer("DU-PHUOCDAN", "inspection_teams", {"value": 1})
+    store.submit("DU-PHUOCDAN")  # its district HU-NP has submitted
+    store.answer("DU-TRIHAI", "inspection_teams", {"value": 2})
+    store.submit("DU-TRIHAI")  # its district HU-NH has not
+
+    def sentence(code: str) -> list[str]:
+        _, data = report_bytes(database, unit_code=code, now=NOW)
+        return [text for text in _texts(data) if "tổng hợp" in text and "Số liệu" in text
+                or "chưa nộp báo cáo nên" in text]  # fmt: skip
+
+    assert sentence("HU-NP") == ["Số liệu của đơn vị được tính vào tổng hợp toàn tỉnh."]
+    assert sentence("DU-PHUOCDAN") == [
+        "Số liệu của đơn vị đã có trong báo cáo của Ban Thường vụ Huyện ủy Ninh Phước "
+        "nên không cộng thêm lần nữa vào tổng hợp toàn tỉnh."
+    ]
+    assert sentence("DU-TRIHAI") == [
+        "Số liệu của đơn vị chưa được tính vào tổng hợp vì Ban Thường vụ Huyện ủy Ninh Hải "
+        "chưa nộp báo cáo."
+    ]
+    assert sentence("HU-NH") == [
+        "Đơn vị chưa nộp báo cáo nên số liệu chưa được tính vào tổng hợp của Ban Dân vận Tỉnh ủy."
+    ]
+    with pytest.raises(StorageError):
+        report_bytes(database, unit_code="KHONG-CO", now=NOW)
+
+
 def test_each_total_says_how_many_units_it_comes_from(database, store):
     store.answer("HU-NP", "inspection_teams", {"value": 5})
     store.submit("HU-NP")
@@ -182,7 +211,12 @@ def test_the_district_table_and_draft(cli, store, tmp_path, capsys):
     output = tmp_path / "huyen.xlsx"
     assert cli("export", "--scope", "hu-np", "--output", str(output)) == 0
     assert "HU-NP" in capsys.readouterr().out
-    ws = load_workbook(output)["Tổng hợp"]
+    workbook = load_workbook(output)
+    for other in ("Kiểm tra số liệu", "Văn bản", "Tiến độ"):  # one heading on every sheet
+        heading = [workbook[other].cell(row, 1).value for row in range(1, 5)]
+        assert heading[1] == "HUYỆN ỦY NINH PHƯỚC", other
+        assert "BAN DÂN VẬN" not in heading, other
+    ws = workbook["Tổng hợp"]
     names = [ws.cell(row, 2).value for row in range(1, ws.max_row + 1)]
     assert "Ban Thường vụ Huyện ủy Ninh Hải" not in names
     assert "– Đảng ủy thị trấn Phước Dân" in names
