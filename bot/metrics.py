@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import Counter as Tally
 from collections.abc import Iterator
 
 from aiohttp import web
@@ -19,8 +20,10 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from sqlalchemy import event, func, select
 
+from conversations.statuses import CampaignState, SubmissionStatus
 from storage.database import Database
 from storage.models import Campaign, OutboxMessage, ReminderLog, Submission
+from storage.progress import participating_units
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 DB_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5, 30)
@@ -161,12 +164,23 @@ def _database_state(database: Database) -> Iterator:
         )
         for code, count in session.exec(sent.group_by(Campaign.code)):
             reminders.add_metric([code, "sent"], count)
+        by_status: dict[str, Tally] = {}
         for code, status, count in session.exec(
             select(Campaign.code, Submission.status, func.count())
             .join(Submission, Submission.campaign_id == Campaign.id)
             .group_by(Campaign.code, Submission.status)
         ):
-            units.add_metric([code, status], count)
+            by_status.setdefault(code, Tally())[status] += count
+        # An open campaign's units that never wrote have no submission row: not started.
+        for campaign in session.scalars(
+            select(Campaign).where(Campaign.state == CampaignState.OPEN)
+        ):
+            tally = by_status.setdefault(campaign.code, Tally())
+            unseen = len(participating_units(session, campaign)) - sum(tally.values())
+            tally[SubmissionStatus.NOT_STARTED] += max(unseen, 0)
+        for code, tally in by_status.items():
+            for status, count in tally.items():
+                units.add_metric([code, str(status)], count)
     yield rows
     yield reminders
     yield units

@@ -18,6 +18,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from bot.logs import configure_logging, hash_chat
 from bot.signed_intake import upload_link
+from storage.progress import participating_units
 from storage.repository import current_campaign, unit_by_code
 from tests.channels.test_telegram_e2e import (
     BOT_USERNAME,
@@ -133,6 +134,14 @@ async def test_metrics_move_and_json_logs_hold_no_secret(tg, sqlite_url, clock, 
         assert (
             value(after, "baocao_campaign_units", campaign="ct37-2022", status="in_progress") == 1
         )
+        with deployment.app.database.transaction() as session:
+            campaign = current_campaign(session, "ct37-2022")
+            taking_part = len(participating_units(session, campaign))
+        # Units that never wrote have no submission row; they are counted as not started.
+        not_started = value(
+            after, "baocao_campaign_units", campaign="ct37-2022", status="not_started"
+        )
+        assert not_started == taking_part - 1 > 0
         assert value(after, "baocao_web_requests_total", route="/healthz", status="200") == 1
         assert value(after, "baocao_web_requests_total", route="/tai-ve/{token}", status="404") == 1
         assert value(after, "baocao_web_requests_total", route="/metrics", status="200") == 1

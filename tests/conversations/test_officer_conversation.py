@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from conversations.choices import CHOICES, render_choices_as_text
+from conversations.choices import CHOICES, KEYWORDS, render_choices_as_text
 from conversations.documents_list import describe_document
 from conversations.engine import (
     Answer,
@@ -471,12 +471,7 @@ ONE_LINE = st.one_of(
 )
 
 
-ALL_KEYWORDS = {
-    "kad", "khong ap dung", "k ap dung", "n/a", "na", "bo qua", "skip", "de sau", "tra loi sau",
-    "quay lai", "lai", "tro lai", "back", "tam dung", "dung", "pause", "xong", "het", "done",
-    "xoa", "xoa het", "xoa danh sach", "xem", "xem lai", "nop", "nop bao cao", "tiep",
-    "tiep tuc", "bat dau", "help", "huong dan", "tro giup",
-}  # fmt: skip
+ALL_KEYWORDS = set().union(*KEYWORDS.values())  # the engine's own words
 COMMAND = re.compile(r"^/?(?:cau|sua|xoa)\s*\d|^/|^\?$")
 
 
