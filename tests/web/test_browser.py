@@ -49,10 +49,10 @@ if not (os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)):
         allow_module_level=True,
     )
 
+from selenium.common.exceptions import WebDriverException  # noqa: E402
 from selenium.webdriver.chrome.options import Options  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
-from selenium.webdriver.support import expected_conditions  # noqa: E402
 from selenium.webdriver.support.wait import WebDriverWait  # noqa: E402
 
 
@@ -89,10 +89,19 @@ async def step(fn, *args):
 
 
 def submit(driver, by: str, value: str) -> None:
-    """Press a form's button and wait until the next page has replaced this one."""
-    button = driver.find_element(by, value)
-    button.click()
-    WebDriverWait(driver, 10).until(expected_conditions.staleness_of(button))
+    """Press a form's button and wait until the next page has replaced this one.
+
+    The old page is marked with a window property that a new document does not have: waiting
+    for the button to go stale instead asks Chromium about a node of a document being torn
+    down, which some versions answer with an inspector error rather than "stale".
+    """
+    driver.execute_script("window.baocaoPageBeforeSubmit = true")
+    driver.find_element(by, value).click()
+    WebDriverWait(driver, 10, ignored_exceptions=(WebDriverException,)).until(
+        lambda d: d.execute_script(
+            "return !window.baocaoPageBeforeSubmit && document.readyState === 'complete'"
+        )
+    )
 
 
 def text_of(driver, css: str) -> str:
