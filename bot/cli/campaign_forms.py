@@ -31,8 +31,7 @@ from storage.repository import campaign_form, campaign_spec, current_campaign
 ACTIONS = frozenset({"import", "export-form", "open", "close", "archive", "copy"})
 
 
-def add_actions(actions: argparse._SubParsersAction, parser_class: type) -> None:
-    del parser_class  # the sub-parsers already use the caller's class
+def add_actions(actions: argparse._SubParsersAction) -> None:
     imported = actions.add_parser("import", help="nhập biểu mẫu XLSForm thành đợt mới (bản nháp)")
     imported.add_argument(
         "file", metavar="TỆP.xlsx", help="tệp XLSForm (survey, choices, settings)"

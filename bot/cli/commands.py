@@ -71,8 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="baocao — trợ lý thu thập số liệu báo cáo qua Telegram, Zalo và dòng lệnh.",
         epilog="Cấu hình bằng biến môi trường (xem README). Mặc định dùng SQLite baocao.db.",
     )
-    commands = parser.add_subparsers(dest="command", metavar="LỆNH", parser_class=VietnameseParser)
-    commands.required = True
+    commands = parser.add_actions(dest="command", metavar="LỆNH")
 
     chat = commands.add_parser("chat", help="điền Phụ lục ngay trong cửa sổ dòng lệnh")
     chat.add_argument("--unit", metavar="MÃ", help="mã đơn vị (bỏ trống để chọn từ danh sách)")
@@ -83,10 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("run", help="chạy bot (Telegram, Zalo, web, nhắc hạn) theo cấu hình")
 
     units = commands.add_parser("units", help="quản lý danh sách đơn vị")
-    units_commands = units.add_subparsers(
-        dest="action", metavar="VIỆC", parser_class=VietnameseParser
-    )
-    units_commands.required = True
+    units_commands = units.add_actions()
     units_import = units_commands.add_parser("import", help="nhập danh sách từ CSV hoặc XLSX")
     units_import.add_argument("file", metavar="TỆP", help="tệp CSV hoặc XLSX")
     units_list = units_commands.add_parser("list", help="liệt kê đơn vị")
@@ -115,15 +111,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     campaign = commands.add_parser("campaign", help="quản lý đợt báo cáo")
-    campaign_commands = campaign.add_subparsers(
-        dest="action", metavar="VIỆC", parser_class=VietnameseParser
-    )
-    campaign_commands.required = True
+    campaign_commands = campaign.add_actions()
     campaign_load = campaign_commands.add_parser("load", help="nạp hoặc cập nhật từ tệp YAML")
     campaign_load.add_argument("file", metavar="TỆP", help="tệp YAML của đợt báo cáo")
     campaign_list = campaign_commands.add_parser("list", help="liệt kê các đợt báo cáo")
     campaign_list.add_argument("--json", action="store_true", help="in JSON")
-    add_campaign_actions(campaign_commands, VietnameseParser)
+    add_campaign_actions(campaign_commands)
 
     status = commands.add_parser("status", help="tiến độ nộp báo cáo theo đợt")
     status.add_argument("--json", action="store_true", help="in JSON")
@@ -173,14 +166,11 @@ def build_parser() -> argparse.ArgumentParser:
     approve = commands.add_parser("approve", help="duyệt báo cáo đã nộp (khóa lại)")
     approve.add_argument("unit", metavar="MÃ_ĐƠN_VỊ", help="đơn vị có báo cáo cần duyệt")
 
-    add_inbound_parser(commands, VietnameseParser)
-    add_members_parser(commands, VietnameseParser)
-    add_ops_parser(commands, VietnameseParser)
+    add_inbound_parser(commands)
+    add_members_parser(commands)
+    add_ops_parser(commands)
     outbox = commands.add_parser("outbox", help="tin nhắn đi chưa gửi được: xem và gửi lại")
-    outbox_commands = outbox.add_subparsers(
-        dest="action", metavar="VIỆC", parser_class=VietnameseParser
-    )
-    outbox_commands.required = True
+    outbox_commands = outbox.add_actions()
     outbox_list = outbox_commands.add_parser("list", help="liệt kê tin nhắn chưa gửi")
     outbox_list.add_argument("--failed", action="store_true", help="chỉ tin đã bỏ cuộc")
     outbox_list.add_argument("--json", action="store_true", help="in JSON")

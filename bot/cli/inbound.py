@@ -21,10 +21,9 @@ from storage.models import SetAsideInbound
 PREVIEW = 60
 
 
-def add_parser(commands: argparse._SubParsersAction, parser_class: type) -> None:
+def add_parser(commands: argparse._SubParsersAction) -> None:
     inbound = commands.add_parser("inbound", help="tin nhắn đến chưa xử lý được, đã để riêng")
-    actions = inbound.add_subparsers(dest="action", metavar="VIỆC", parser_class=parser_class)
-    actions.required = True
+    actions = inbound.add_actions()
     listing = actions.add_parser("list", help="liệt kê các tin đã để riêng")
     listing.add_argument("--json", action="store_true", help="in JSON")
     retry = actions.add_parser("retry", help="xử lý lại một tin (khi đã khắc phục nguyên nhân)")

@@ -18,10 +18,9 @@ from conversations.messages import format_moment
 from storage.members import Member
 
 
-def add_parser(commands: argparse._SubParsersAction, parser_class: type) -> None:
+def add_parser(commands: argparse._SubParsersAction) -> None:
     group = commands.add_parser("members", help="cán bộ đã liên kết: xem danh sách, gỡ")
-    actions = group.add_subparsers(dest="action", metavar="VIỆC", parser_class=parser_class)
-    actions.required = True
+    actions = group.add_actions()
     listing = actions.add_parser("list", help="liệt kê cán bộ tổng hợp và cán bộ đầu mối")
     listing.add_argument("--json", action="store_true", help="in JSON")
     remove = actions.add_parser(

@@ -21,7 +21,7 @@ from storage.retention import prune
 from storage.schema import require_current, schema_state, upgrade
 
 
-def add_parser(commands: argparse._SubParsersAction, parser_class: type) -> None:
+def add_parser(commands: argparse._SubParsersAction) -> None:
     backup = commands.add_parser(
         "backup", help="sao lưu cơ sở dữ liệu và thư mục dữ liệu vào một tệp .tar.gz"
     )
@@ -34,8 +34,7 @@ def add_parser(commands: argparse._SubParsersAction, parser_class: type) -> None
         "--force", action="store_true", help="xóa dữ liệu đang có rồi ghi đè bằng bản sao lưu"
     )
     database = commands.add_parser("db", help="lược đồ cơ sở dữ liệu và dọn dữ liệu cũ")
-    actions = database.add_subparsers(dest="action", metavar="VIỆC", parser_class=parser_class)
-    actions.required = True
+    actions = database.add_actions()
     actions.add_parser("current", help="phiên bản lược đồ hiện tại và của mã chương trình")
     actions.add_parser("upgrade", help="nâng lược đồ lên phiên bản của mã chương trình")
     actions.add_parser(

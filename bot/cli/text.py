@@ -67,3 +67,9 @@ class VietnameseParser(argparse.ArgumentParser):
 
     def error(self, message: str) -> None:
         raise UsageError(translate_error(message))
+
+    def add_actions(self, dest: str = "action", metavar: str = "VIỆC"):
+        """The sub-commands under this command, one of which must be given."""
+        actions = self.add_subparsers(dest=dest, metavar=metavar, parser_class=VietnameseParser)
+        actions.required = True
+        return actions

@@ -259,67 +259,73 @@ def _refusal(request: web.Request, outcome: str, detail) -> web.Response | None:
     return None
 
 
-async def transition(request: web.Request) -> web.Response:
-    form = await _form(request)
-    if isinstance(form, web.Response):
-        return form
-    code, slug = request.match_info["code"], request.path.rsplit("/", 1)[1]
-    action, confirmed_first = ACTIONS[slug]
-    if not _CODE.fullmatch(code):
-        return _refuse(request, 404, "Không tìm thấy.")
-    if confirmed_first and form.get(CONFIRMED) != "1":
-        raise web.HTTPSeeOther(f"{_path(code)}/{slug}")
-    outcome, detail = await _change(
-        request, lambda session, now: change_state(session, code, action, now)
-    )
-    if (page := _refusal(request, outcome, detail)) is not None:
-        return page
-    if outcome == "refused":
-        reason = f"Không thực hiện được: {detail}."
-        return await campaign_page(request, error=reason, status=HTTP_STATUS[detail.kind])
-    raise web.HTTPSeeOther(f"{_path(code)}?da={slug}")
-
-
-async def copy(request: web.Request) -> web.Response:
-    form = await _form(request)
-    if isinstance(form, web.Response):
-        return form
-    code = request.match_info["code"]
-    if not _CODE.fullmatch(code):
-        return _refuse(request, 404, "Không tìm thấy.")
-    new_code = form.get("ma-moi", "").strip()
-    day = parse_day(form.get("han", ""), "hạn nộp")
-    deadline = parse_moment(day.isoformat(), end_of_day=True)
-
-    def change(session, now):
-        return copy_campaign(session, code, new_code, deadline, now).code
-
+async def _apply(request: web.Request, change, failure: str, then) -> web.Response:
+    """Run `change` in one write: a refusal shows the campaign page saying `failure` and why,
+    success goes (POST, then GET) to the page `then(result)` names."""
     outcome, detail = await _change(request, change)
     if (page := _refusal(request, outcome, detail)) is not None:
         return page
     if outcome == "refused":
-        reason = f"Chưa sao chép được: {detail}."
+        reason = f"{failure}: {detail}."
         return await campaign_page(request, error=reason, status=HTTP_STATUS[detail.kind])
-    raise web.HTTPSeeOther(f"{_path(detail)}?da=sao-chep")
+    raise web.HTTPSeeOther(then(detail))
 
 
-async def change_settings(request: web.Request) -> web.Response:
+async def _posted(request: web.Request) -> tuple[dict[str, str], str] | web.Response:
+    """The posted form and the campaign code of the address, or the page refusing them."""
     form = await _form(request)
     if isinstance(form, web.Response):
         return form
     code = request.match_info["code"]
     if not _CODE.fullmatch(code):
         return _refuse(request, 404, "Không tìm thấy.")
-    changes = changes_from(form)
-    outcome, detail = await _change(
-        request, lambda session, now: update_draft(session, code, changes, now)
+    return form, code
+
+
+async def transition(request: web.Request) -> web.Response:
+    posted = await _posted(request)
+    if isinstance(posted, web.Response):
+        return posted
+    (form, code), slug = posted, request.path.rsplit("/", 1)[1]
+    action, confirmed_first = ACTIONS[slug]
+    if confirmed_first and form.get(CONFIRMED) != "1":
+        raise web.HTTPSeeOther(f"{_path(code)}/{slug}")
+    return await _apply(
+        request,
+        lambda session, now: change_state(session, code, action, now),
+        "Không thực hiện được",
+        lambda _: f"{_path(code)}?da={slug}",
     )
-    if (page := _refusal(request, outcome, detail)) is not None:
-        return page
-    if outcome == "refused":
-        reason = f"Chưa lưu được: {detail}."
-        return await campaign_page(request, error=reason, status=HTTP_STATUS[detail.kind])
-    raise web.HTTPSeeOther(f"{_path(code)}?da=cai-dat")
+
+
+async def copy(request: web.Request) -> web.Response:
+    posted = await _posted(request)
+    if isinstance(posted, web.Response):
+        return posted
+    form, code = posted
+    new_code = form.get("ma-moi", "").strip()
+    day = parse_day(form.get("han", ""), "hạn nộp")
+    deadline = parse_moment(day.isoformat(), end_of_day=True)
+    return await _apply(
+        request,
+        lambda session, now: copy_campaign(session, code, new_code, deadline, now).code,
+        "Chưa sao chép được",
+        lambda copied: f"{_path(copied)}?da=sao-chep",
+    )
+
+
+async def change_settings(request: web.Request) -> web.Response:
+    posted = await _posted(request)
+    if isinstance(posted, web.Response):
+        return posted
+    form, code = posted
+    changes = changes_from(form)
+    return await _apply(
+        request,
+        lambda session, now: update_draft(session, code, changes, now),
+        "Chưa lưu được",
+        lambda _: f"{_path(code)}?da=cai-dat",
+    )
 
 
 # --- upload --------------------------------------------------------------------------------------
