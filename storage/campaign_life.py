@@ -77,7 +77,7 @@ def change_state(session: Session, code: str, action: str, now: datetime) -> Cam
         session.refresh(campaign)
         state = CampaignState(campaign.state)
         if state is target:
-            reason = f"đợt báo cáo '{code}' đã {STATE_NAMES[state]} rồi"
+            reason = f"đợt báo cáo '{code}' {STATE_NAMES[state]} rồi"
         else:
             reason = (
                 f"không thể {verb} đợt báo cáo '{code}': đợt đang ở trạng thái "

@@ -92,7 +92,7 @@ def test_life_cycle_and_its_refusals(run, db, tmp_path):
     code, out, _ = run("campaign", "open", "dv-2026")
     assert (code, out.strip()) == (0, "Đợt báo cáo dv-2026 nay đang mở.")
     code, _, err = run("campaign", "open", "dv-2026")
-    assert code == 1 and "đợt báo cáo 'dv-2026' đã đang mở rồi" in err
+    assert code == 1 and "đợt báo cáo 'dv-2026' đang mở rồi" in err
     assert run("campaign", "close", "dv-2026")[0] == 0
     assert state_of(db, "dv-2026") == "closed"
     assert run("campaign", "open", "dv-2026")[0] == 1
@@ -110,7 +110,7 @@ def test_a_transition_is_conditional_on_the_state_read(db, clock, run, tmp_path)
     with db.transaction() as session:
         campaign = current_campaign(session, "dv-2026")
         # as if read before the other's commit: the row says open now, the update expects draft
-        with pytest.raises(StorageError, match="đã đang mở rồi"):
+        with pytest.raises(StorageError, match="đang mở rồi"):
             change_state(session, "dv-2026", "open", clock())
         assert campaign.state == "open"
     with db.transaction() as session:

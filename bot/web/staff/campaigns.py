@@ -12,6 +12,7 @@ from sqlmodel import Session
 
 from conversations.campaign_menu import short_title
 from conversations.statuses import CampaignState
+from storage.campaign_life import STATE_NAMES
 from storage.models import Campaign
 from storage.repository import (
     SeveralOpen,
@@ -24,12 +25,6 @@ from storage.repository import (
 
 PARAMETER = COOKIE = "dot"
 _CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,39}")
-STATE_WORDS = {
-    CampaignState.DRAFT: "đang soạn",
-    CampaignState.OPEN: "đang mở",
-    CampaignState.CLOSED: "đã đóng",
-    CampaignState.ARCHIVED: "đã lưu trữ",
-}
 
 
 def requested_code(request: web.Request) -> str | None:
@@ -71,7 +66,7 @@ def switcher(session: Session, code: str | None, path: str) -> dict | None:
         "options": [
             {
                 "code": c.code,
-                "label": f"{short_title(c.title)} ({STATE_WORDS.get(c.state, c.state)})",
+                "label": f"{short_title(c.title)} ({STATE_NAMES[CampaignState(c.state)]})",
                 "selected": c.code == shown.code,
             }
             for c in campaigns
