@@ -1,5 +1,5 @@
-"""Upkeep of a long-running `baocao run`: the daily retention pass and the secrets to keep out
-of the logs."""
+"""Upkeep of a long-running `baocao run`: the daily retention pass (with the uploads a crash cut
+off) and the secrets to keep out of the logs."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import logging
 from bot.app import App
 from bot.settings import Settings
 from storage.retention import prune
+from storage.staging import sweep_abandoned
 
 log = logging.getLogger(__name__)
 DAY = 24 * 3600.0
@@ -33,6 +34,11 @@ async def retention_daily(app: App, *, every: float = DAY) -> None:
     the next day."""
     while True:
         try:
+            swept = await asyncio.to_thread(
+                sweep_abandoned, app.settings.baocao_data_dir, app.clock()
+            )
+            if swept:
+                log.info("lưu trữ: đã xóa %d tệp tải lên dở dang do tiến trình bị dừng", swept)
             done = await asyncio.to_thread(prune_now, app)
             if done.payloads or done.updates:
                 log.info(

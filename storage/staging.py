@@ -14,9 +14,13 @@ import hashlib
 import os
 import tempfile
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 
 TMP_FOLDER = "tmp"
+PREFIX, SUFFIX = "upload-", ".part"
+# An upload that has not finished in a day never will: its process was killed mid-way.
+ABANDONED_AFTER = timedelta(days=1)
 HEAD_BYTES = 64  # enough for every signature `conversations.uploads` checks
 
 
@@ -42,7 +46,7 @@ class Stager:
     def __init__(self, data_dir: str | os.PathLike, max_bytes: int) -> None:
         folder = Path(data_dir) / TMP_FOLDER
         folder.mkdir(parents=True, exist_ok=True)
-        handle, name = tempfile.mkstemp(prefix="upload-", suffix=".part", dir=folder)
+        handle, name = tempfile.mkstemp(prefix=PREFIX, suffix=SUFFIX, dir=folder)
         self.path = Path(name)
         self._stream = os.fdopen(handle, "wb")
         self._hash = hashlib.sha256()
@@ -83,3 +87,16 @@ def stage_bytes(data_dir: str | os.PathLike, data: bytes) -> StagedFile:
     except BaseException:
         stager.discard()
         raise
+
+
+def sweep_abandoned(data_dir: str | os.PathLike, now: datetime) -> int:
+    """Remove the temporary files of uploads cut off by a crash (older than a day, so that an
+    upload still arriving in another process is left alone); returns how many went."""
+    cutoff = (now - ABANDONED_AFTER).timestamp()
+    removed = 0
+    for path in (Path(data_dir) / TMP_FOLDER).glob(f"{PREFIX}*{SUFFIX}"):
+        with contextlib.suppress(OSError):
+            if path.stat().st_mtime < cutoff:
+                path.unlink()
+                removed += 1
+    return removed
