@@ -1,7 +1,8 @@
 """How `baocao run` logs: plain lines (default) or, with `BAOCAO_LOG_FORMAT=json`, one JSON
 object per line for journald or any collector: time, level, event, logger, and when a record
 carries them (`extra=`), channel, campaign, unit, chat (hashed, never the id itself) and
-duration.
+duration. The chat hash is keyed by the configured secrets: lines of one chat can be followed
+across restarts, but a chat id cannot be found by hashing every possible number.
 
 Every line, in either format, passes `scrub` on the handler: bot tokens, the configured tokens
 and secrets, and the random part of every link that grants something (download, sign-in, upload
@@ -12,6 +13,7 @@ links) are replaced before anything is written. Invite codes are never logged in
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import logging
 import re
@@ -27,9 +29,14 @@ LINK_TOKEN = re.compile(r"(/(?:tai-ve|web/vao|gui-bao-cao|tai-len|nop)/)[A-Za-z0
 FIELDS = ("channel", "campaign", "unit", "duration")
 
 
-def hash_chat(chat_id: object) -> str:
-    """A chat id as a short stable hash: lines of one chat can be followed, the id not read."""
-    return hashlib.sha256(str(chat_id).encode()).hexdigest()[:12]
+def hash_key(secrets: tuple[str, ...]) -> bytes:
+    """The key of the chat hashes, derived from the installation's own secrets."""
+    return hashlib.sha256("\n".join(secrets).encode()).digest()
+
+
+def hash_chat(chat_id: object, key: bytes) -> str:
+    """A chat id as a short keyed hash: lines of one chat can be followed, the id not read."""
+    return hmac.new(key, str(chat_id).encode(), hashlib.sha256).hexdigest()[:12]
 
 
 def scrub(text: str, secrets: tuple[str, ...] = ()) -> str:
@@ -55,11 +62,15 @@ class ScrubFilter(logging.Filter):
 
 
 class JsonFormatter(logging.Formatter):
+    def __init__(self, secrets: tuple[str, ...] = ()) -> None:
+        super().__init__()
+        self.key = hash_key(secrets)
+
     def format(self, record: logging.LogRecord) -> str:
         event = record.getMessage()
         chat = getattr(record, "chat", None)
         if chat is not None:  # the id named in the text too: only its hash is written
-            event = event.replace(str(chat), hash_chat(chat))
+            event = event.replace(str(chat), hash_chat(chat, self.key))
         entry: dict[str, object] = {
             "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname.lower(),
@@ -71,7 +82,7 @@ class JsonFormatter(logging.Formatter):
             if value is not None:
                 entry[name] = value
         if chat is not None:
-            entry["chat"] = hash_chat(chat)
+            entry["chat"] = hash_chat(chat, self.key)
         if record.exc_text:
             entry["error"] = record.exc_text
         return json.dumps(entry, ensure_ascii=False, default=str)
@@ -82,7 +93,7 @@ def configure_logging(log_format: str, secrets: tuple[str, ...] = (), stream=Non
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.addFilter(ScrubFilter(secrets))
     if log_format == "json":
-        handler.setFormatter(JsonFormatter())
+        handler.setFormatter(JsonFormatter(secrets))
     else:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
     root = logging.getLogger()

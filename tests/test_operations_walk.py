@@ -16,7 +16,7 @@ import aiohttp
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from bot.logs import configure_logging, hash_chat
+from bot.logs import configure_logging, hash_chat, hash_key
 from bot.signed_intake import upload_link
 from storage.progress import participating_units
 from storage.repository import current_campaign, unit_by_code
@@ -159,12 +159,11 @@ async def test_metrics_move_and_json_logs_hold_no_secret(tg, sqlite_url, clock, 
     records = [json.loads(line) for line in lines]  # every line is one JSON object
     assert all({"time", "level", "event", "logger"} <= set(r) for r in records)
     (miss,) = [r for r in records if r["event"].startswith("Mã mời sai")]
-    assert (miss["level"], miss["channel"], miss["chat"]) == (
-        "warning",
-        "telegram",
-        hash_chat(STRANGER),
-    )
-    assert miss["event"] == f"Mã mời sai: kênh telegram, chat {hash_chat(STRANGER)}"
+    stranger = hash_chat(STRANGER, hash_key((TOKEN,)))
+    assert (miss["level"], miss["channel"], miss["chat"]) == ("warning", "telegram", stranger)
+    assert miss["event"] == f"Mã mời sai: kênh telegram, chat {stranger}"
+    # keyed by the installation's secrets: another installation's hash of the same id differs
+    assert stranger != hash_chat(STRANGER, hash_key(("another-token",)))
     last = records[-1]
     assert last["event"] == "thử: http://127.0.0.1/tai-ve/<token>"
     assert last["chat"] != str(OFFICER) and len(last["chat"]) == 12
