@@ -449,6 +449,17 @@ def test_downtime_inside_the_grace_sends_the_missed_slot_once(database, tmp_path
     }
 
 
+def test_each_slot_decided_is_logged_with_its_campaign_and_how_long_it_took(
+    database, tmp_path, caplog
+):
+    build_world(database, tmp_path)
+    with caplog.at_level(logging.INFO, logger="bot.reminders.ticks"):
+        tick(database, vn(3, 7, 8))
+    lines = [r for r in caplog.records if r.getMessage().startswith("nhắc hạn")]
+    assert lines and lines[0].campaign and all(r.campaign == lines[0].campaign for r in lines)
+    assert all(isinstance(r.duration, float) and r.duration >= 0 for r in lines)
+
+
 def test_downtime_past_the_grace_skips_and_logs_the_slot(database, tmp_path):
     world = build_world(database, tmp_path)
     tick(database, vn(3, 7, 7))

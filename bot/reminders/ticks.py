@@ -29,6 +29,7 @@ outbox, which paces at 25/s, only ever holds a few seconds of them in memory.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -160,9 +161,12 @@ def tick(
     with database.transaction() as session:  # only open campaigns are reminded
         campaigns = [c for c in list_campaigns(session) if c.state == CampaignState.OPEN]
     failure: Exception | None = None
+    took: dict[str, float] = {}
     for campaign in campaigns:
+        started = time.perf_counter()
         try:  # one campaign's trouble must not hold back the others' reminders
             outcomes = _tick_campaign(database, campaign, now, memo, spread)
+            took[campaign.code] = round(time.perf_counter() - started, 4)
         except Exception as error:
             log.exception("nhắc hạn %s: lỗi, sẽ thử lại ở lượt sau", campaign.code)
             failure = failure or error
@@ -182,6 +186,7 @@ def tick(
             outcome.slot,
             "đã xếp" if outcome.action == "send" else "bỏ qua (quá giờ)",
             outcome.count,
+            extra={"campaign": outcome.campaign, "duration": took.get(outcome.campaign)},
         )
     if failure is not None:
         raise failure
