@@ -19,7 +19,6 @@ from __future__ import annotations
 import csv
 import io
 import re
-import zipfile
 from collections.abc import Collection, Iterable, Iterator, Mapping
 from itertools import islice
 from pathlib import Path
@@ -27,6 +26,7 @@ from pathlib import Path
 from openpyxl import load_workbook
 
 from conversations.text import control_characters
+from exports.xlsx_unpacked import MAX_UNPACKED_BYTES, megabytes, unpacked_size
 from storage.repository import UNIT_DOCUMENT_FIELDS, UnitRow
 
 BASE_COLUMNS = ("code", "name", "level", "parent_code", "group")
@@ -45,8 +45,6 @@ DOCUMENT_LIMITS = {
     "symbol": 20,
 }
 MAX_FILE_BYTES = 20 * 1024 * 1024
-MAX_UNPACKED_BYTES = 60 * 1024 * 1024  # all parts of an XLSX together, as the zip declares them
-MAX_SHARED_STRINGS_BYTES = 20 * 1024 * 1024  # openpyxl keeps this part wholly in memory
 MAX_COLUMNS = 20
 
 
@@ -67,16 +65,12 @@ def read_unit_file(path: str | Path, existing_codes: Existing = frozenset()) -> 
         raise UnitFileError([f"không tìm thấy tệp {path}"])
     size = path.stat().st_size
     if size > MAX_FILE_BYTES:
-        raise UnitFileError([f"{path.name}: tệp lớn quá {_megabytes(MAX_FILE_BYTES)}"])
+        raise UnitFileError([f"{path.name}: tệp lớn quá {megabytes(MAX_FILE_BYTES)}"])
     if path.suffix.lower() in (".xlsx", ".xlsm"):
         return _check_xlsx(path, existing_codes)
     if path.suffix.lower() in (".csv", ".txt"):
         return check_rows(_csv_records(path), existing_codes)
     raise UnitFileError([f"{path.name}: chỉ nhận tệp .csv hoặc .xlsx"])
-
-
-def _megabytes(size: int) -> str:
-    return f"{size // (1024 * 1024)} MB"
 
 
 def _csv_records(path: Path) -> list[list[str]]:
@@ -106,22 +100,14 @@ def _check_xlsx(path: Path, existing_codes: Existing) -> list[UnitRow]:
 
 
 def _check_unpacked_size(path: Path) -> None:
-    """Refuse an XLSX whose parts would unpack past the limits (the zip's declared sizes bound
-    what Python's zipfile will ever inflate, so checking them is enough)."""
-    try:
-        with zipfile.ZipFile(path) as archive:
-            parts = archive.infolist()
-    except (zipfile.BadZipFile, OSError):
-        raise UnitFileError(
-            [f"{path.name}: không mở được tệp Excel (không phải tệp .xlsx)"]
-        ) from None
-    unpacked = sum(part.file_size for part in parts)
-    strings = sum(p.file_size for p in parts if p.filename.lower().endswith("sharedstrings.xml"))
-    if unpacked > MAX_UNPACKED_BYTES or strings > MAX_SHARED_STRINGS_BYTES:
+    unpacked = unpacked_size(path)
+    if unpacked is None:
+        raise UnitFileError([f"{path.name}: không mở được tệp Excel (không phải tệp .xlsx)"])
+    if unpacked.too_big:
         raise UnitFileError(
             [
                 f"{path.name}: nội dung tệp Excel khi giải nén lớn quá "
-                f"{_megabytes(MAX_UNPACKED_BYTES)}; danh sách đơn vị chỉ cần vài trăm KB — "
+                f"{megabytes(MAX_UNPACKED_BYTES)}; danh sách đơn vị chỉ cần vài trăm KB — "
                 "lưu lại chỉ trang tính danh sách rồi thử lại"
             ]
         )

@@ -44,6 +44,7 @@ from exports.xlsform_rows import Row as _Row
 from exports.xlsform_rows import XLSFormError
 from exports.xlsform_rows import fail as _fail
 from exports.xlsform_settings import campaign_spec_of, read_settings
+from exports.xlsx_unpacked import MAX_UNPACKED_BYTES, megabytes, unpacked_size
 
 DEFAULT_LEVELS = ["tinh", "so_nganh", "huyen", "xa"]
 SURVEY_COLUMNS = {
@@ -105,10 +106,16 @@ def _base_columns(columns: list[str]) -> list[str]:
 def read_xlsform(path: str | Path, *, code: str | None = None) -> LoadedCampaign:
     """The campaign a workbook describes (code from `settings.form_id` unless `code` is given)."""
     path = Path(path)
+    if not path.is_file():
+        raise XLSFormError(f"{path}: không tìm thấy tệp")
+    unpacked = unpacked_size(path)
+    if unpacked is not None and unpacked.too_big:
+        raise XLSFormError(
+            f"{path}: nội dung tệp Excel khi giải nén lớn quá {megabytes(MAX_UNPACKED_BYTES)}; "
+            "một biểu mẫu chỉ cần vài chục KB"
+        )
     try:
         workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except FileNotFoundError:
-        raise XLSFormError(f"{path}: không tìm thấy tệp") from None
     except Exception as error:  # a corrupt or non-xlsx file: openpyxl raises many kinds
         raise XLSFormError(
             f"{path}: không đọc được tệp Excel (.xlsx): {type(error).__name__}"

@@ -4,6 +4,7 @@ is stored (real SQLite and PostgreSQL)."""
 from __future__ import annotations
 
 import copy
+import zipfile
 
 import pytest
 from sqlalchemy import func
@@ -115,6 +116,20 @@ def test_a_file_that_is_not_excel(tmp_path):
     path = tmp_path / "f.xlsx"
     path.write_text("không phải Excel", encoding="utf-8")
     with pytest.raises(XLSFormError, match="không đọc được tệp Excel"):
+        read_xlsform(path)
+
+
+def test_a_form_that_unpacks_past_the_limit_is_refused_before_it_is_opened(tmp_path):
+    """A few hundred KB of zip declaring 61 MB inside: refused from the sizes the zip declares."""
+    path = write_form(tmp_path / "f.xlsx")
+    with (
+        zipfile.ZipFile(path, "a", zipfile.ZIP_DEFLATED, compresslevel=1) as workbook,
+        workbook.open("xl/media/padding.bin", "w") as padding,
+    ):
+        for _ in range(61):
+            padding.write(bytes(1024 * 1024))
+    assert path.stat().st_size < 1024 * 1024
+    with pytest.raises(XLSFormError, match="khi giải nén lớn quá 60 MB"):
         read_xlsform(path)
 
 
