@@ -50,6 +50,7 @@ from storage.repository import (
 )
 from storage.signed_reports import campaign_signed_reports
 from storage.staff_store import (
+    SignedIn,
     create_session,
     create_sign_in,
     log_action,
@@ -91,7 +92,7 @@ class Actor:
 OPERATOR = Actor("cli", "dòng lệnh")
 
 
-def contact_actor(contact: Contact, surface: str) -> Actor:
+def contact_actor(contact: Contact | SignedIn, surface: str) -> Actor:
     """A secretariat member; a district secretariat's unit is its scope."""
     name = contact.display_name or f"#{contact.id}"
     return Actor(surface, name, contact.id, contact.unit_id)

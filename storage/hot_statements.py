@@ -31,6 +31,7 @@ from storage.models import (
     Submission,
     Unit,
     UnitDeadline,
+    WebSession,
 )
 
 
@@ -57,6 +58,7 @@ def build_statements(insert: Callable, *, lock: bool) -> dict[str, Executable]:
     outbox = OutboxMessage.__table__
     own_deadline = UnitDeadline.__table__
     signed = SignedReport.__table__
+    web_session = WebSession.__table__
     officer = literal_column("'officer'")
     submission_row = select(
         submission.c.id, submission.c.status, submission.c.started_at, submission.c.submitted_at
@@ -97,6 +99,23 @@ def build_statements(insert: Callable, *, lock: bool) -> dict[str, Executable]:
             # A removed member stays removed whatever they write; only a new invite links them.
             | {"active": case((contact.c.removed_at.is_(None), bindparam("active")), else_=false())}
         ),
+        # The web page's viewer on every request: the session, its contact and scope at once.
+        "web_session": select(
+            web_session.c.ended_at,
+            web_session.c.expires_at,
+            contact.c.id,
+            contact.c.display_name,
+            contact.c.role,
+            contact.c.active,
+            contact.c.unit_id,
+            unit.c.name,
+        )
+        .select_from(
+            web_session.join(contact, contact.c.id == web_session.c.contact_id).outerjoin(
+                unit, unit.c.id == contact.c.unit_id
+            )
+        )
+        .where(web_session.c.token_hash == bindparam("token_hash")),
         "campaign_versions": select(
             campaign.c.id, campaign.c.updated_at, campaign.c.state
         ).order_by(campaign.c.deadline.desc(), campaign.c.id),

@@ -95,6 +95,12 @@ def campaign_by_id(session: Session, campaign_id: int) -> Campaign:
     return campaign
 
 
+def known_campaigns(db: Session | Tx) -> list[Campaign]:
+    """Every campaign, latest deadline first, as `list_campaigns` orders them (cached rows,
+    detached and read-only): for a page header that lists them on every request."""
+    return [_cached_campaign(db, version) for version in campaign_versions(db)]
+
+
 def open_campaigns(db: Session | Tx) -> list[Campaign]:
     """The open campaigns, latest deadline first (cached rows, detached and read-only)."""
     return [

@@ -9,12 +9,13 @@ from __future__ import annotations
 import hashlib
 import secrets
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from sqlalchemy import update
 from sqlmodel import Session, col, func, select
 
+from storage.hot_path import Tx
 from storage.models import (
-    Contact,
     ReminderLog,
     StaffAction,
     Submission,
@@ -78,17 +79,30 @@ def create_session(session: Session, contact_id: int, now: datetime, valid_for: 
     return _new_token(session, WebSession, contact_id, now, valid_for)
 
 
-def session_contact(session: Session, token: str, now: datetime) -> Contact | None:
-    """The active secretariat contact behind a live session token, or None."""
+class SignedIn(NamedTuple):
+    """The secretariat member behind a live session, with the name of their scope's unit."""
+
+    id: int
+    display_name: str
+    unit_id: int | None
+    unit_name: str | None
+
+
+def session_contact(db: Session | Tx, token: str, now: datetime) -> SignedIn | None:
+    """The active secretariat member behind a live session token, or None. One statement: the
+    web page asks this on every request."""
     if not token or len(token) > MAX_TOKEN_LENGTH:
         return None
-    row = session.exec(select(WebSession).where(WebSession.token_hash == token_hash(token))).first()
-    if row is None or row.ended_at is not None or row.expires_at <= now:
+    tx = Tx.of(db)
+    row = tx.run("web_session", {"token_hash": token_hash(token)}).fetchone()
+    if row is None:
         return None
-    contact = session.get(Contact, row.contact_id)
-    if contact is None or not contact.active or contact.role != "secretariat":
+    ended_at, expires_at, contact_id, name, role, active, unit_id, unit_name = row
+    if ended_at is not None or tx.read_moment(expires_at) <= now:
         return None
-    return contact
+    if not active or role != "secretariat":
+        return None
+    return SignedIn(contact_id, name, unit_id, unit_name)
 
 
 def end_session(session: Session, token: str, now: datetime) -> None:

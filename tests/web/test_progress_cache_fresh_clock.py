@@ -4,7 +4,8 @@ less than a second, and "never checked" must still mean "check now" (not "checke
 from __future__ import annotations
 
 from bot.use_cases import OPERATOR
-from bot.web.staff.pages import ProgressCache, standing
+from bot.web.staff.pages import standing
+from bot.web.staff.progress_cache import ProgressCache
 from tests.web.conftest import set_status
 
 

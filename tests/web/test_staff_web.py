@@ -385,7 +385,8 @@ def test_the_shared_progress_cache_sees_a_change_made_elsewhere_within_a_second(
     database, clock, seeded
 ):
     from bot.use_cases import OPERATOR
-    from bot.web.staff.pages import MAX_AGE, ProgressCache, standing
+    from bot.web.staff.pages import standing
+    from bot.web.staff.progress_cache import MAX_AGE, ProgressCache
     from tests.web.conftest import set_status
 
     moment = [100.0]

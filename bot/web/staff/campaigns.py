@@ -19,7 +19,7 @@ from storage.repository import (
     StorageError,
     campaign_by_code,
     current_campaign,
-    list_campaigns,
+    known_campaigns,
     open_campaigns,
 )
 
@@ -58,7 +58,7 @@ def page_campaign(session: Session, code: str | None) -> Campaign:
 def switcher(session: Session, code: str | None, path: str) -> dict | None:
     """The header's campaign select: every campaign but archived ones; None if only one."""
     shown = page_campaign(session, code)
-    campaigns = [c for c in list_campaigns(session) if c.state != CampaignState.ARCHIVED]
+    campaigns = [c for c in known_campaigns(session) if c.state != CampaignState.ARCHIVED]
     if len(campaigns) < 2:
         return None
     return {

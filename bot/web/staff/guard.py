@@ -17,7 +17,6 @@ from aiohttp import web
 from sqlmodel import Session
 
 from bot.use_cases import Actor, contact_actor
-from storage.models import Unit
 from storage.staff_store import session_contact
 
 COOKIE = "baocao_phien"
@@ -54,8 +53,7 @@ def viewer_for(session: Session, token: str | None, now) -> Viewer | None:
     contact = session_contact(session, token or "", now)
     if contact is None:
         return None
-    scope = session.get(Unit, contact.unit_id) if contact.unit_id else None
-    return Viewer(contact_actor(contact, "web"), csrf_for(token), scope.name if scope else None)
+    return Viewer(contact_actor(contact, "web"), csrf_for(token), contact.unit_name)
 
 
 def set_session_cookie(response: web.StreamResponse, token: str, *, max_age: int, secure: bool):

@@ -7,8 +7,9 @@ ways; the default keeps the tree (a commune under its district). All of it lives
 a filtered list can be bookmarked, sent, and acted on (Nhắc for the whole filter).
 
 What is per unit and does not change between requests (the folded text, the district a unit
-belongs to) is computed once per progress snapshot, so a page of 200 rows out of 10,000 costs a
-scan of short strings and the rendering of 200 rows.
+belongs to) is computed once per progress snapshot, and so is each list's HTML (per scope,
+filter, page and minute), so a page of 200 rows out of 10,000 costs a scan of short strings
+once, and every further view of it a lookup.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ from sqlmodel import Session
 
 from bot.use_cases import Actor
 from bot.web.inputs import parse_page
-from bot.web.staff.pages import STATUSES, ProgressCache, Row, Standing, group_rank, standing
+from bot.web.staff.pages import STATUSES, Row, Standing, group_rank, standing
+from bot.web.staff.progress_cache import ProgressCache
 from bot.web.staff.wording import fold
 from conversations.labels import LEVEL_TITLES, group_title, level_title, status_title
 from conversations.messages import format_moment
@@ -229,48 +231,40 @@ def unit_list(
     wanted: ListFilter,
     cache: ProgressCache,
     campaign_code: str | None = None,
-    render_rows: Callable[[dict], str] | None = None,
+    render: Callable[[dict], str] | None = None,
 ) -> dict:
     """The filtered list, `PAGE_SIZE` rows a page (a phone cannot show 10,000 rows at once).
 
-    `render_rows` turns a page of rows into HTML; what it gives is kept with the snapshot (per
-    filter, page and minute), so twenty sessions reading the same page render it once."""
+    `render` turns the list (filter form, count, table, pager: nothing that depends on who
+    views it) into HTML, kept with the snapshot per scope, filter, page and minute: twenty
+    sessions reading the same page render it once, and each request only wraps it in its
+    header. Without `render`, `body` is None and the context holds what it would render."""
     state, matching = matching_rows(session, actor, now, wanted, cache, campaign_code)
     pages = max(1, -(-len(matching) // PAGE_SIZE))
     page = min(max(wanted.page, 1), pages)
-    rows = matching[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
-    options = cache.derived(
-        state.snapshot, ("options", actor.scope_unit_id), lambda: _options(state)
-    )
-    key = (actor.scope_unit_id, state.now, tuple(sorted(wanted.params(page=1).items())))
-    waiting = cache.derived(
-        state.snapshot,
-        ("waiting", *key),
-        lambda: sum(1 for row in matching if not counts(row.progress.status)),
-    )
-    context = {
-        "rows": rows,
-        "filter": wanted,
-        "sorts": SORTS,
-        "moment": lambda moment: format_moment(moment, state.zone),
-    }
-    rows_html = None
-    if render_rows is not None:
-        rows_html = cache.derived(
-            state.snapshot, ("rows_html", *key, page), lambda: render_rows(context)
-        )
-    return {
-        **context,
-        "rows_html": rows_html,
-        "standing": state,
-        "matching": len(matching),
-        "waiting": waiting,
-        "page": page,
-        "pages": pages,
-        "filter": wanted,
-        "lateness": list(LATENESS.items()),
-        **options,
-    }
+    key = (actor.scope_unit_id, state.now, tuple(sorted(wanted.params(page=1).items())), page)
+
+    def context() -> dict:
+        return {
+            "rows": matching[(page - 1) * PAGE_SIZE : page * PAGE_SIZE],
+            "filter": wanted,
+            "sorts": SORTS,
+            "moment": lambda moment: format_moment(moment, state.zone),
+            "standing": state,
+            "matching": len(matching),
+            "waiting": sum(1 for row in matching if not counts(row.progress.status)),
+            "page": page,
+            "pages": pages,
+            "lateness": list(LATENESS.items()),
+            **cache.derived(
+                state.snapshot, ("options", actor.scope_unit_id), lambda: _options(state)
+            ),
+        }
+
+    if render is None:
+        return context() | {"body": None}
+    body = cache.derived(state.snapshot, ("list_html", *key), lambda: render(context()))
+    return {"body": body, "standing": state, "filter": wanted}
 
 
 def _options(state: Standing) -> dict:

@@ -4,30 +4,23 @@ list, one unit and the action log. Counts, the unit tree and what counts come fr
 deadline (the campaign's, or the unit's own after Gia hạn) is read by
 `bot.deadlines.campaign_deadlines` and asked of `exports.consolidation.Deadlines`, as everywhere.
 
-Reading the progress of 10,000 units takes about a second, so the province-wide tree is kept in
-a `ProgressCache` shared by every session and rebuilt when the data's fingerprint changes (any
-answer, submission, return, approval, reminder or deadline; see
-`storage.staff_store.progress_fingerprint`) or after `MAX_AGE` at the latest. The fingerprint
-itself is read at most once a second, and at once after an action on this page, so a change
-made elsewhere (an officer's answer, a chat command) shows within a second.
+The province-wide tree comes from the shared `progress_cache.ProgressCache`; what a page derives
+from it (per scope and minute) is kept with it.
 """
 
 from __future__ import annotations
 
-import threading
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from sqlmodel import Session, col, select
 
-from bot.clock import monotonic as monotonic_clock
-from bot.deadlines import campaign_deadlines
 from bot.use_cases import Actor, scope_unit_ids
 from bot.web.staff import review
 from bot.web.staff.campaigns import page_campaign
 from bot.web.staff.charts import GroupBar, group_bars, submissions_line
+from bot.web.staff.progress_cache import ProgressCache, Snapshot
 from bot.web.staff.wording import channel_title, role_title, until_text, waited_text
 from conversations.campaigns import days_left
 from conversations.formatting import format_value
@@ -35,12 +28,12 @@ from conversations.forms import Form, Question
 from conversations.labels import GROUP_ORDER, group_title, status_title
 from conversations.messages import format_deadline, format_moment
 from conversations.statuses import SubmissionStatus
-from exports.consolidation import Deadlines, UnitTree, counts, level_order
+from exports.consolidation import counts
 from storage.models import Answer, AnswerHistory, Campaign, Contact, Invite, Submission, Unit
-from storage.progress import UnitProgress, campaign_progress
+from storage.progress import UnitProgress
 from storage.repository import campaign_form, campaign_spec
 from storage.signed_reports import unit_signed_reports
-from storage.staff_store import list_actions, progress_fingerprint
+from storage.staff_store import list_actions
 
 STATUSES = tuple(SubmissionStatus)
 ACTION_TITLES = {
@@ -56,83 +49,6 @@ ACTION_TITLES = {
 }
 SURFACE_TITLES = {"chat": "Trò chuyện", "cli": "Dòng lệnh", "web": "Trang web"}
 NEEDS_ACTION_LIMIT = 30
-MAX_AGE = 30.0  # seconds; bounds staleness for changes the fingerprint cannot see (renames)
-RECHECK_AFTER = 1.0  # seconds between two fingerprint checks; an action here checks at once
-
-
-@dataclass(frozen=True)
-class Snapshot:
-    key: tuple
-    taken: float
-    ordered: list[tuple[UnitProgress, int]]
-    deadlines: Deadlines
-
-
-class ProgressCache:
-    """The province-wide unit tree of the current campaign, rebuilt only when it changed."""
-
-    def __init__(self, monotonic: Callable[[], float] = monotonic_clock) -> None:
-        self._monotonic = monotonic
-        self._lock = threading.Lock()
-        self._computing = threading.RLock()
-        self._snapshot: Snapshot | None = None
-        self._derived: dict[tuple, object] = {}
-        # When the fingerprint was last read, and under which generation: an action here
-        # starts a new generation, so a read that began before it cannot vouch for after it.
-        self._generation = 0
-        self._checked: tuple[int, float] | None = None  # never checked
-
-    def invalidate(self) -> None:
-        """Check the fingerprint at the next read (after an action from this server)."""
-        with self._lock:
-            self._generation += 1
-
-    def get(self, session: Session, campaign: Campaign) -> Snapshot:
-        snapshot = self._snapshot
-        if (
-            snapshot is not None
-            and snapshot.key[0] == campaign.id
-            and self._checked is not None
-            and self._checked[0] == self._generation
-            and self._monotonic() - self._checked[1] < RECHECK_AFTER
-        ):
-            return snapshot
-        generation = self._generation
-        key = (campaign.id, campaign.updated_at, progress_fingerprint(session, campaign.id))
-        self._checked = (generation, self._monotonic())
-        with self._lock:
-            snapshot = self._snapshot
-            fresh = self._monotonic() - snapshot.taken < MAX_AGE if snapshot else False
-            if snapshot is None or snapshot.key != key or not fresh:
-                snapshot = self._snapshot = _take(session, campaign, key, self._monotonic())
-                self._derived = {}
-            return snapshot
-
-    def derived(self, snapshot: Snapshot, key: tuple, compute):
-        """What a page computes from a snapshot (per scope and minute), kept as long as it."""
-        full_key = (id(snapshot), *key)
-        found = self._derived.get(full_key)
-        if found is None:
-            # One computation per key: twenty sessions opening the same list at once wait for
-            # the first instead of each scanning 10,000 rows under the same interpreter lock.
-            with self._computing:
-                found = self._derived.get(full_key)
-                if found is None:
-                    found = compute()
-                    with self._lock:
-                        if self._snapshot is snapshot:
-                            if len(self._derived) > 256:
-                                self._derived.clear()
-                            self._derived[full_key] = found
-        return found
-
-
-def _take(session: Session, campaign: Campaign, key: tuple, taken: float) -> Snapshot:
-    form = campaign_form(campaign)
-    progress = campaign_progress(session, campaign)
-    tree = UnitTree(progress, level_order(form, progress))
-    ordered = [(item, depth) for _group, members in tree.groups() for item, depth in members]
-    return Snapshot(key, taken, ordered, campaign_deadlines(session, campaign))
 
 
 @dataclass

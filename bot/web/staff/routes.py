@@ -39,6 +39,7 @@ from bot.web.staff.guard import (
     viewer_for,
 )
 from bot.web.staff.origin import from_our_page
+from bot.web.staff.progress_cache import ProgressCache
 from bot.web.staff.wording import until_text
 from conversations import lifecycle
 from conversations.errors import BadValue, DomainError, ErrorKind
@@ -82,7 +83,7 @@ class StaffWeb:
     public_url: str | None = None
     data_dir: Path = Path("data")  # where the signed reports units sent back are stored
     templates: Environment = field(init=False)
-    progress: pages.ProgressCache = field(init=False, default_factory=pages.ProgressCache)
+    progress: ProgressCache = field(init=False, default_factory=ProgressCache)
     recent_invites: actions.RecentInvites = field(init=False, default_factory=actions.RecentInvites)
 
     def __post_init__(self) -> None:
@@ -289,7 +290,7 @@ async def unit_list(request: web.Request) -> web.Response:
             notice = f"Đã xếp {sent} tin nhắc cho {units} đơn vị (mỗi đơn vị một dòng nhật ký)."
 
     def work(session, viewer, now):
-        rows = request.app[STAFF_KEY].templates.get_template("unit_rows.j2")
+        template = request.app[STAFF_KEY].templates.get_template("unit_list.j2")
         context = listing.unit_list(
             session,
             viewer.actor,
@@ -297,7 +298,7 @@ async def unit_list(request: web.Request) -> web.Response:
             wanted,
             _cache(request),
             _code(request),
-            lambda values: Markup(rows.render(**values)),  # rendered by our own template
+            lambda values: Markup(template.render(**values)),  # rendered by our own template
         )
         return context | {"notice": notice}
 
@@ -514,7 +515,7 @@ def _campaign_code(session: Session, request: web.Request) -> str:
     return campaigns.page_campaign(session, _code(request)).code
 
 
-def _cache(request: web.Request) -> pages.ProgressCache:
+def _cache(request: web.Request) -> ProgressCache:
     return request.app[STAFF_KEY].progress
 
 
