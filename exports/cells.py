@@ -90,8 +90,16 @@ def format_quote(text: str) -> str:
     return re.sub(r'["\\\x00-\x1f]', "", text).strip()
 
 
-def set_footer(ws, left: str, right: str, size: float = 9) -> None:
-    """Page footer in Times New Roman: `left` is literal text, `right` may use &P and &N."""
+PAGE_NUMBER = "Trang &P"
+"""The page number of a printed sheet. Each sheet numbers its own pages from 1 (set by
+`set_footer`); no "of N": LibreOffice's &N counts the pages of the whole workbook, Excel's those
+of the sheet, and a biểu of 3 pages must not say "Trang 1/24"."""
+
+
+def set_footer(ws, left: str, right: str = PAGE_NUMBER, size: float = 9) -> None:
+    """Page footer in Times New Roman: `left` is literal text, `right` may use &P. The sheet's
+    pages are numbered from 1, whatever sheets are printed before it."""
+    ws.page_setup.firstPageNumber, ws.page_setup.useFirstPageNumber = 1, True
     ws.oddFooter.left.text = footer_text(left)
     ws.oddFooter.right.text = right
     for part in (ws.oddFooter.left, ws.oddFooter.right):

@@ -40,19 +40,13 @@ from exports.cells import (
     text_lines,
     to_local_naive,
 )
-from exports.consolidated import (
-    BASE_STYLE,
-    HEAD_STYLE,
-    PAGE_MARGIN,
-    PAGE_WIDTH,
-    code_width,
-    ordered_reports,
-)
+from exports.consolidated import BASE_STYLE, HEAD_STYLE, code_width, ordered_reports
 from exports.consolidation import LeftOut, Mismatch, counts, left_out_text
 from exports.data import CampaignInfo, SignedFile, UnitReport
 from exports.figures import documents_of
 from exports.heading import DocumentFrame
 from exports.letterhead import Letterhead, secretariat_letterhead
+from exports.table_plan import PAGE_MARGIN, PAGE_WIDTH
 
 LIST_TITLE = CellStyle(size=14, bold=True, border="none", horizontal="center", wrap=True)
 NOTE = CellStyle(size=11, italic=True, border="none")
@@ -273,7 +267,7 @@ def _start(
     ws.page_margins.left = ws.page_margins.right = PAGE_MARGIN
     ws.page_margins.top, ws.page_margins.bottom = 0.5, 0.6
     ws.print_title_rows = f"{header_row}:{header_row}"
-    set_footer(ws, footer, "Trang &P/&N")
+    set_footer(ws, footer)
     frame.top(out, letterhead, now)
     frame.full(out, title, LIST_TITLE)
     heights = [text_lines(label, width * 0.8, 11, bold=True) for label, width in headers]
