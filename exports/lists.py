@@ -5,7 +5,7 @@ when, the file names; several files of a unit on one row, a name per line).
 
 Each opens with the Ban Dân vận's Party heading and a title (they are printed as annexes of the
 consolidated table), then a flat table with a filter on its header row, repeated on every
-printed page, in the same unit order as "Tổng hợp". Printed on A4 landscape at 100 % (11 pt stays
+printed page, in the same unit order as the biểu. Printed on A4 landscape at 100 % (11 pt stays
 11 pt on paper): the wide text columns are narrowed until the table is one page wide
 (`fitted`), every text wraps and each row is as high as its longest text needs. Streamed with
 openpyxl's write-only mode. Dates and times are real date cells, in the campaign's time zone

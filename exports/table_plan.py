@@ -79,6 +79,16 @@ class Table:
         return page_breaks(list(self.columns))
 
 
+def totals_table(form: Form) -> tuple[str, str]:
+    """(number, pointer) of the province's (or district's) totals table in a consolidated Word
+    report: numbered after the workbook's biểu, since both are annexes of the same report, and
+    the line that sends the reader to the biểu for each unit's figures."""
+    count = len(table_plan(form))
+    last = f"Biểu số {count:02}"
+    units = "Biểu số 01" if count == 1 else f"Biểu số 01 đến {last}"
+    return f"Biểu số {count + 1:02}", f"(Số liệu của từng đơn vị: {units} kèm theo.)"
+
+
 def section_heading(section: Section) -> str:
     """ "Mục 4. Công tác tiếp dân…", "Mục A. …"; section "0" (the questions outside any
     group of an imported form, "Thông tin chung") by its title alone."""
