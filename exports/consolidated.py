@@ -84,10 +84,13 @@ from exports.letterhead import (
     unit_letterhead,
 )
 from exports.table_plan import (
+    PAGE_BOTTOM,
     PAGE_MARGIN,
+    PAGE_TOP,
     UNIT_COLUMNS,
     UNIT_HEADERS,
     Table,
+    ends_a_page,
     table_plan,
 )
 
@@ -336,7 +339,7 @@ class _TableSheet:
     def write(self, tree: UnitTree, sums: _Sums, flags, *, notes, signed, progress, done):
         ws = self.ws
         styles = StyleBook(ws)
-        out = RowWriter(ws, styles)
+        out = RowWriter(ws, styles, measure=signed)
         frame = DocumentFrame(self.page_widths, repeated=UNIT_COLUMNS)
         letterhead = self.letterhead
         title_lines = self._title_lines()
@@ -439,6 +442,11 @@ class _TableSheet:
         for text in notes:
             frame.full(out, text, _NOTE.but(bold=True, color="C00000"))
         if signed:
+            # "Nơi nhận" and the signer never start at the foot of a page and end on the next
+            rows = max(len(letterhead.recipients) + 1, 6)
+            block = 8 + rows * line_height(13) * 1.2
+            if ends_a_page(out.heights, (header_top, header_top + 2), block):
+                ws.row_breaks.append(Break(id=out.row))
             frame.bottom(out, letterhead)
         ws.close()
         release(ws)
@@ -501,7 +509,7 @@ class _TableSheet:
         for column in self.breaks:  # each page ends after a whole question
             ws.col_breaks.append(Break(id=column))
         ws.page_margins.left = ws.page_margins.right = PAGE_MARGIN
-        ws.page_margins.top, ws.page_margins.bottom = 0.5, 0.6
+        ws.page_margins.top, ws.page_margins.bottom = PAGE_TOP, PAGE_BOTTOM
         moment = format_moment(self.now, self.info.zone)
         set_footer(ws, f"{self.table.label} — Bảng tổng hợp — số liệu đến {moment}")
 

@@ -42,6 +42,8 @@ UNIT_COLUMNS = len(UNIT_HEADERS)
 # plus 5 px of padding per column); the unit columns are printed again on every page.
 PAGE_MARGIN = 0.4  # inch
 PAGE_WIDTH = (11.69 - 2 * PAGE_MARGIN) * 96 / 7 * 0.95  # 5 % kept free: printers differ
+PAGE_TOP, PAGE_BOTTOM = 0.5, 0.6  # inch
+PAGE_HEIGHT = (8.27 - PAGE_TOP - PAGE_BOTTOM) * 72  # points of rows on one A4 landscape page
 
 
 def printed_width(width: float) -> float:
@@ -158,3 +160,18 @@ def page_breaks(columns: list[Column]) -> list[int]:
         used += width
         index = end
     return breaks
+
+
+def ends_a_page(heights: list[float], repeated: tuple[int, int], block: float) -> bool:
+    """Whether a block `block` points high, written after rows of `heights` (points), would
+    be cut by the end of a page: then the sheet breaks the page before it, so that "Nơi nhận"
+    and the signer are printed together. Pages are filled as a spreadsheet prints them: whole
+    rows while they fit, each page after the first starting with the `repeated` rows (first,
+    last; 1-based)."""
+    titles = sum(heights[repeated[0] - 1 : repeated[1]])
+    used = 0.0
+    for height in heights:
+        if used + height > PAGE_HEIGHT:
+            used = titles
+        used += height
+    return used + block > PAGE_HEIGHT

@@ -182,6 +182,9 @@ def test_consolidated_workbook_prints_as_the_ban_dan_van_would_file_it(store, tm
             assert not outside_the_page(pdf, index + 1), (label, index)
             assert "STT" in flat[index] and "Tên đơn vị" in flat[index], (label, index)
             assert "###" not in flat[index], (label, index)
+    closing = [index for index in bieu["Biểu số 03"] if "Nơi nhận" in flat[index]]
+    assert len(closing) == 1  # "Nơi nhận" and the signer on one page, never cut by its end
+    assert "Lưu Văn phòng" in flat[closing[0]] and "K/T TRƯỞNG BAN" in flat[closing[0]]
     every_page = " ".join(flat[index] for pages in bieu.values() for index in pages)
     assert "1.234" in every_page and "2.345" in every_page  # the thousands dot of the plan
     assert "89,0%" in every_page  # 88,95 rounded half up, with a decimal comma
@@ -222,6 +225,8 @@ def test_a_long_table_repeats_its_header_rows_and_has_no_blank_page(store, tmp_p
             assert min(body_font_sizes(pdf, index + 1)) >= 10, (label, index)
         # STT runs 1..N over the whole biểu: the last unit is number 133
         assert "133 Đảng ủy xã Số 120" in " ".join(texts[index] for index in pages), label
+    closing = [index for index in bieu["Biểu số 03"] if "Nơi nhận" in texts[index]]
+    assert len(closing) == 1 and "Lưu Văn phòng" in texts[closing[0]]  # never cut by a page end
     assert any("4.3. Khiếu nại" in texts[index] for index in bieu["Biểu số 02"][1:])
     assert all("4.3. Khiếu nại" not in texts[index] for index in bieu["Biểu số 01"])
 

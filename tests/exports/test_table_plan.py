@@ -9,7 +9,16 @@ from __future__ import annotations
 
 from conversations.forms import load_form, parse_form
 from exports.figures import form_columns, printed_title, question_columns
-from exports.table_plan import ROOM, UNIT_COLUMNS, printed_width, section_heading, table_plan
+from exports.table_plan import (
+    PAGE_HEIGHT,
+    ROOM,
+    UNIT_COLUMNS,
+    ends_a_page,
+    printed_width,
+    section_heading,
+    table_plan,
+    totals_table,
+)
 from storage.repository import UnitRow
 from tests.exports.conftest import NOW, Summary, bieu_sheets, find_row, open_workbook
 
@@ -121,6 +130,25 @@ def test_questions_of_one_section_given_apart_stay_together():
     for table in tables:
         if "b" in [q.key for q in table.questions]:
             assert "e" in [q.key for q in table.questions]
+
+
+def test_the_signers_block_is_moved_to_a_new_page_rather_than_cut():
+    rows = int(PAGE_HEIGHT // 15)  # exactly one page of 15-point rows
+    assert not ends_a_page([15.0] * (rows - 8), (2, 3), 100)  # 120 points left: it fits
+    assert ends_a_page([15.0] * (rows - 4), (2, 3), 100)  # 60 points left
+    # the second page starts with the repeated header rows (2 and 3: 60 points)
+    second = [15.0, 30.0, 30.0] + [15.0] * (rows - 5) + [15.0] * (rows - 4 - 8)
+    assert not ends_a_page(second, (2, 3), 100)
+    assert ends_a_page(second + [15.0] * 4, (2, 3), 100)
+
+
+def test_the_word_reports_totals_table_follows_the_bieu():
+    assert totals_table(CT37) == (
+        "Biểu số 04",
+        "(Số liệu của từng đơn vị: Biểu số 01 đến Biểu số 03 kèm theo.)",
+    )
+    one = _form([("1", "Một")], [("a", "1", "integer")])
+    assert totals_table(one) == ("Biểu số 02", "(Số liệu của từng đơn vị: Biểu số 01 kèm theo.)")
 
 
 def test_every_bieu_numbers_the_same_units_1_to_n_and_every_figure_is_printed_once(store):
