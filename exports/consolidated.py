@@ -23,8 +23,8 @@ lists every such figure with both numbers.
 Printing: A4 landscape at 100 % (body text 11 pt on paper); a biểu wider than a page is cut
 after whole questions (`exports.table_plan.page_breaks`), the unit columns (STT, name, status)
 and the header rows printed again on every page; the page number, the biểu and the moment of the
-figures go to the footer. Every sheet is streamed (openpyxl write-only): memory stays flat at
-10,000 units.
+figures go to the footer; "Nơi nhận" and the signer start a new page when the page would cut
+them. Every sheet is streamed (openpyxl write-only): memory stays flat at 10,000 units.
 """
 
 from __future__ import annotations

@@ -19,6 +19,10 @@ The rule, in the order of the form's numbered parts (its top sections, "Mục" i
   times): the heading's right block and the title then have room, and the table reads as a
   document's table, not as a strip on the left of the page.
 
+The printed page's geometry lives here too, one place for it: the room beside the unit columns
+(`ROOM`), where a wide biểu's pages end (`page_breaks`), and whether a block written next would be
+cut by a page's end (`ends_a_page`, which keeps "Nơi nhận" and the signer together).
+
 For the CT37 Phụ lục this gives Biểu số 01 (Mục 1, 2, 3: documents, inspection, administrative
 reform), Biểu số 02 (Mục 4: reception, dialogue, complaints; three pages wide) and Biểu số 03
 (Mục 5: supervision). Every question is in exactly one biểu, in the form's order within it.
