@@ -90,8 +90,16 @@ def format_quote(text: str) -> str:
     return re.sub(r'["\\\x00-\x1f]', "", text).strip()
 
 
-def set_footer(ws, left: str, right: str, size: float = 9) -> None:
-    """Page footer in Times New Roman: `left` is literal text, `right` may use &P and &N."""
+PAGE_NUMBER = "Trang &P"
+"""The page number of a printed sheet. Each sheet numbers its own pages from 1 (set by
+`set_footer`); no "of N": LibreOffice's &N counts the pages of the whole workbook, Excel's those
+of the sheet, and a biểu of 3 pages must not say "Trang 1/24"."""
+
+
+def set_footer(ws, left: str, right: str = PAGE_NUMBER, size: float = 9) -> None:
+    """Page footer in Times New Roman: `left` is literal text, `right` may use &P. The sheet's
+    pages are numbered from 1, whatever sheets are printed before it."""
+    ws.page_setup.firstPageNumber, ws.page_setup.useFirstPageNumber = 1, True
     ws.oddFooter.left.text = footer_text(left)
     ws.oddFooter.right.text = right
     for part in (ws.oddFooter.left, ws.oddFooter.right):
@@ -252,6 +260,9 @@ def text_lines(text: str, width: float, size: float = 11, *, bold: bool = False)
     return total
 
 
+DEFAULT_ROW_HEIGHT = 15.0  # points: a row written without a height (openpyxl's default)
+
+
 def line_height(size: float) -> float:
     """Row height in points for one line of text at font `size`."""
     return round(size * 1.25 + 0.5, 1)  # 15.5 pt at 12 pt, Excel's own row height for it
@@ -290,10 +301,13 @@ def release(worksheet) -> None:
 class RowWriter:
     """Appends rows to a write-only sheet, with the row heights and merges each row needs."""
 
-    def __init__(self, worksheet, styles: StyleBook) -> None:
+    def __init__(self, worksheet, styles: StyleBook, *, measure: bool = False) -> None:
+        """`measure`: keep every row's height in points (`heights`), for a sheet that places
+        a page break itself."""
         self.ws = worksheet
         self.styles = styles
         self.row = 0
+        self.heights: list[float] | None = [] if measure else None
         # openpyxl first tries to assign each appended item as a value and only takes a Cell
         # after a ValueError (whose message formats the cell): for rows made only of cells
         # that costs more than writing them. Rows here hold only cells or None, so position
@@ -314,6 +328,8 @@ class RowWriter:
         self.row += 1
         if height:
             self.ws.row_dimensions[self.row].height = height
+        if self.heights is not None:
+            self.heights.append(height or DEFAULT_ROW_HEIGHT)
         for first, last in merges:
             if last > first:
                 self.merge(first, self.row, last, self.row)

@@ -1,33 +1,42 @@
-"""The secretariat's "Tổng hợp" sheet, the document the Ban Dân vận files, and its check sheet.
+"""The secretariat's consolidated table, the document the Ban Dân vận files, as biểu sheets.
 
-"Tổng hợp" carries the Party heading (`exports.heading`), the title and the period, then one row
-per unit grouped by group (Kiểm tra trực tiếp, Tự kiểm tra, then the others by name), each unit
-followed by the units beneath it (indented "trong đó" detail), a subtotal row per group and a
-"Toàn tỉnh" row, then "Nơi nhận" and the signer. Who is added into a total is decided by
-`exports.consolidation` only: submitted roots; every total row says "Tổng hợp từ N/M đơn vị đã
-nộp". Reports not submitted show their status and progress, their figures in grey italics.
-Each question takes one column per part of its answer (see `exports.figures`), under a
-three-row header repeated on every printed page. Totals are values computed in Python (no
-formulas), so any viewer shows them and tests can check them.
+The table is split into biểu (`exports.table_plan`: whole Mục per biểu, small neighbours
+together, a wide Mục alone), one sheet each, "Biểu số 01", "Biểu số 02", …; each is a printed
+table of its own: the Party heading (`exports.heading`), "Biểu số NN", the title with the Mục it
+covers, the report it is attached to and the period, then the same unit rows on every biểu:
+grouped by group (Kiểm tra trực tiếp, Tự kiểm tra, then the others by name), each unit followed
+by the units beneath it (indented "trong đó" detail), the STT running 1..N over the biểu, a
+subtotal row per group and a "Toàn tỉnh" row, then the legend, the units' notes on that biểu's
+figures as numbered footnotes, and what is left out of the totals. "Nơi nhận" and the signer
+close the last biểu only: the biểu are one annex, signed once.
+
+Who is added into a total is decided by `exports.consolidation` only: submitted roots; every
+total row says "Tổng hợp từ N/M đơn vị đã nộp". The totals are computed once, before the first
+biểu, and each biểu prints its questions' share. Reports not submitted show their status and
+progress, their figures in grey italics. Each question takes one column per part of its answer
+(see `exports.figures`), under a three-row header repeated on every printed page. Totals are
+values computed in Python (no formulas), so any viewer shows them and tests can check them.
 
 A parent's cell whose submitted children add up to more is marked, and "Kiểm tra số liệu"
 lists every such figure with both numbers.
 
-Printing: A4 landscape at 100 % (body text 11 pt on paper): the columns are cut into pages after
-whole questions (`page_breaks`), the unit columns (STT, name, status) and the header rows are
-printed again on every page; the page number and the moment of the figures go to the footer.
-The sheet is streamed (openpyxl write-only) and keeps memory flat at 10,000 units.
+Printing: A4 landscape at 100 % (body text 11 pt on paper); a biểu wider than a page is cut
+after whole questions (`exports.table_plan.page_breaks`), the unit columns (STT, name, status)
+and the header rows printed again on every page; the page number, the biểu and the moment of the
+figures go to the footer; "Nơi nhận" and the signer start a new page when the page would cut
+them. Every sheet is streamed (openpyxl write-only): memory stays flat at 10,000 units.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import datetime
 
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.pagebreak import Break
 
-from conversations.forms import Form
+from conversations.forms import Form, QuestionKind
 from conversations.labels import group_title, status_title
 from conversations.messages import format_moment, late_phrase
 from conversations.statuses import SubmissionStatus
@@ -64,7 +73,6 @@ from exports.figures import (
     UNANSWERED,
     Column,
     Totals,
-    form_columns,
     printed_title,
     unit_figures,
 )
@@ -75,52 +83,26 @@ from exports.letterhead import (
     secretariat_letterhead,
     unit_letterhead,
 )
+from exports.table_plan import (
+    PAGE_BOTTOM,
+    PAGE_MARGIN,
+    PAGE_TOP,
+    UNIT_COLUMNS,
+    UNIT_HEADERS,
+    Table,
+    ends_a_page,
+    table_plan,
+)
 
 Progress = Callable[[str, int, int], None]
 """Called as progress(stage, done, total) while rows are written."""
 
 PROVINCE_TITLE = "Toàn tỉnh"
 BEHIND_TITLE = "Số đơn vị có số liệu"
-UNIT_HEADERS = (
-    ("STT", 5),
-    ("Tên đơn vị", 32),
-    ("Tình trạng", 17),
-)
-UNIT_COLUMNS = len(UNIT_HEADERS)
 NAME_WIDTH = UNIT_HEADERS[1][1]
 STATUS_WIDTH = UNIT_HEADERS[2][1]
 MISMATCH_FILL = "F8CBAD"
 FIT = 0.7  # row heights are estimated on a narrower column: a cut line is worse than a spare one
-
-
-# A4 landscape less the margins, in column-width units (a unit is about 7 px at 96 px/inch,
-# plus 5 px of padding per column); the unit columns are printed again on every page.
-PAGE_MARGIN = 0.4  # inch
-PAGE_WIDTH = (11.69 - 2 * PAGE_MARGIN) * 96 / 7 * 0.95  # 5 % kept free: printers differ
-
-
-def _printed(width: float) -> float:
-    return width + 5 / 7
-
-
-def page_breaks(columns: list[Column]) -> list[int]:
-    """The sheet columns after which a printed page ends, so that every page of "Tổng hợp" is
-    A4 landscape at 100 %: the unit columns, then as many whole questions as fit."""
-    room = PAGE_WIDTH - sum(_printed(width) for _, width in UNIT_HEADERS)
-    breaks: list[int] = []
-    used, index = 0.0, 0
-    while index < len(columns):
-        question = columns[index].question
-        end = index
-        while end < len(columns) and columns[end].question is question:
-            end += 1
-        width = sum(_printed(column.width) for column in columns[index:end])
-        if used and used + width > room:
-            breaks.append(UNIT_COLUMNS + index)
-            used = 0.0
-        used += width
-        index = end
-    return breaks
 
 
 def _cut_at(spans: list[tuple[str, int, int]], breaks: list[int]) -> list[tuple[str, int, int]]:
@@ -177,8 +159,8 @@ HEAD_STYLE = BASE_STYLE.but(bold=True, horizontal="center", wrap=True, fill=HEAD
 TITLE_STYLE = CellStyle(size=14, bold=True, border="none")
 DOC_TITLE = CellStyle(size=14, bold=True, border="none", horizontal="center", wrap=True)
 DOC_SUBTITLE = DOC_TITLE.but(size=13)
+DOC_PART = DOC_TITLE.but(size=13, italic=True)
 DOC_LINE = CellStyle(size=13, italic=True, border="none", horizontal="center", wrap=True)
-TABLE_NUMBER = "Biểu số 01"
 TABLE_NUMBER_STYLE = CellStyle(size=12, bold=True, border="none", horizontal="right")
 _NOTE = CellStyle(size=10, italic=True, border="none", wrap=True, vertical="top")
 _ROLE_STYLES = {
@@ -245,8 +227,19 @@ def document_title(form: Form) -> tuple[str, str]:
     return "BẢNG TỔNG HỢP", title
 
 
+@dataclass
+class _Sums:
+    """The totals every biểu prints, computed once: per group, the province, the district's
+    communes (its own table only)."""
+
+    groups: list[tuple[str | None, list, Totals]]
+    province: Totals
+    rows: list
+    beside: tuple[str, Totals] | None = None
+
+
 class SummarySheet:
-    """Writes the "Tổng hợp" sheet."""
+    """Writes the biểu sheets of the consolidated table ("Biểu số 01", …)."""
 
     def __init__(
         self,
@@ -269,29 +262,84 @@ class SummarySheet:
         self.total_title = (
             f"Số liệu của {issuing_body(district.name)}" if district else PROVINCE_TITLE
         )
-        self.columns: list[Column] = form_columns(form)
-        self.width = UNIT_COLUMNS + len(self.columns)
-        self.widths = [width for _, width in UNIT_HEADERS] + [c.width for c in self.columns]
-        self.breaks = page_breaks(self.columns)
-        first_page = self.breaks[0] if self.breaks else self.width
-        self.page_widths = self.widths[:first_page]
+        self.tables: list[Table] = table_plan(form)
 
     def write(
         self,
         workbook,
-        title: str,
+        name: Callable[[str], str],
         reports: list[UnitReport],
         *,
         notes: list[str] = (),
+        closing: list[str] = (),
         progress: Progress | None = None,
         tree: UnitTree | None = None,
         flagged: list[Mismatch] = (),
-    ):
+    ) -> list[str]:
+        """One sheet per biểu, named through `name` (unique sheet names); returns the names.
+        `notes` are printed under every biểu (what its totals leave out), `closing` under the
+        last one only, before "Nơi nhận"."""
         tree = tree or unit_tree(self.form, reports)
         flags = {(id(m.parent), m.question_key, m.part) for m in flagged}
-        ws = workbook.create_sheet(title)
+        sums = self._sums(tree)
+        names = []
+        done = [0, len(reports) * len(self.tables)]
+        for table in self.tables:
+            last = table is self.tables[-1]
+            names.append(name(table.label))
+            _TableSheet(self, table, workbook.create_sheet(names[-1])).write(
+                tree,
+                sums,
+                flags,
+                notes=[*notes, *closing] if last else list(notes),
+                signed=last,
+                progress=progress,
+                done=done,
+            )
+        return names
+
+    def _sums(self, tree: UnitTree) -> _Sums:
+        province = Totals(self.form)
+        groups, rows = [], []
+        for group, members in tree.groups():
+            totals = Totals(self.form)
+            add_counted(tree, members, totals)
+            add_counted(tree, members, province)
+            groups.append((group, members, totals))
+            rows.extend(members)
+        sums = _Sums(groups, province, rows)
+        if self.district is not None:
+            children = tree.children(self.district) if self.district in tree.members else []
+            submitted = [child for child in children if counts(child.status)]
+            totals = Totals(self.form)
+            for child in submitted:
+                totals.add(child.level, child.answers)
+            scope = f"Cộng từ {len(submitted)}/{len(children)} đơn vị trực thuộc đã nộp"
+            sums.beside = (scope, totals)
+        return sums
+
+
+class _TableSheet:
+    """One biểu's sheet: the heading, its questions' columns for every unit, its notes."""
+
+    def __init__(self, sheet: SummarySheet, table: Table, ws) -> None:
+        self.form, self.info, self.now = sheet.form, sheet.info, sheet.now
+        self.letterhead, self.total_title = sheet.letterhead, sheet.total_title
+        self.district = sheet.district
+        self.table = table
+        self.ws = ws
+        self.questions = table.questions
+        self.columns: list[Column] = list(table.columns)
+        self.width = UNIT_COLUMNS + len(self.columns)
+        self.widths = [width for _, width in UNIT_HEADERS] + [c.width for c in self.columns]
+        self.breaks = table.breaks
+        first_page = self.breaks[0] if self.breaks else self.width
+        self.page_widths = self.widths[:first_page]
+
+    def write(self, tree: UnitTree, sums: _Sums, flags, *, notes, signed, progress, done):
+        ws = self.ws
         styles = StyleBook(ws)
-        out = RowWriter(ws, styles)
+        out = RowWriter(ws, styles, measure=signed)
         frame = DocumentFrame(self.page_widths, repeated=UNIT_COLUMNS)
         letterhead = self.letterhead
         title_lines = self._title_lines()
@@ -318,29 +366,23 @@ class SummarySheet:
         }
         group_style = styles.array(BASE_STYLE.but(bold=True, fill=GROUP_FILL))
         group_number = styles.array(BASE_STYLE.but(bold=True, fill=GROUP_FILL, horizontal="center"))
-        name_styles: dict[tuple[int, bool, str], object] = {}
-        province = Totals(self.form)
-        province_rows: list = []
-        done = 0
-        footnotes: list[str] = []  # the units' notes, numbered, printed under the table
-        for number, (group, members) in enumerate(tree.groups(), start=1):
+        name_styles: dict[tuple[int, str], object] = {}
+        number = 0  # STT: every unit row numbered in turn, 1..N over the whole biểu
+        footnotes: list[str] = []  # the units' notes on this biểu's figures, numbered
+        for roman, (group, members, group_totals) in enumerate(sums.groups, start=1):
             out.append(
-                [make_cell(ws, _roman(number), group_number)]
+                [make_cell(ws, _roman(roman), group_number)]
                 + [make_cell(ws, group_title(group), group_style)]
                 + [make_cell(ws, None, group_style) for _ in range(self.width - 2)]
             )
-            group_totals = Totals(self.form)
-            add_counted(tree, members, group_totals)
-            add_counted(tree, members, province)
-            province_rows.extend(members)
-            for index, (report, depth) in enumerate(members, start=1):
+            for report, depth in members:
+                number += 1
                 kind = "unit" if counts(report.status) else "draft"
                 indent = min(depth * 2, 15)
                 name = f"– {report.name}" if depth else report.name
                 lines = text_lines(name, (NAME_WIDTH - indent * 1.5) * FIT, 11)
                 state = progress_text(report, self.info.deadlines.of(report.code))
                 marks: list[int] = []
-                lines = max(lines, text_lines(state, STATUS_WIDTH * FIT, 11))
                 key = (indent, kind)
                 if key not in name_styles:
                     name_styles[key] = styles.array(
@@ -350,11 +392,11 @@ class SummarySheet:
                     )
                 labels = label_styles[kind]
                 cells = [
-                    make_cell(ws, index, labels["center"]),  # every row numbered in turn
+                    make_cell(ws, number, labels["center"]),
                     make_cell(ws, name, name_styles[key]),
                     make_cell(ws, state, labels["left"]),
                 ]
-                for question in self.form.questions:
+                for question in self.questions:
                     answer = report.answer(question.key)
                     figures = unit_figures(question, answer, question.applies_to(report.level))
                     for part, figure in enumerate(figures):
@@ -371,37 +413,53 @@ class SummarySheet:
                             marks.append(len(footnotes))
                         cells.append(cell)
                 if marks:  # the status cell points to the unit's notes under the table
-                    cells[2].value = f"{state} (ghi chú {', '.join(map(str, marks))})"
+                    state = f"{state} (ghi chú {', '.join(map(str, marks))})"
+                    cells[2].value = state
+                lines = max(lines, text_lines(state, STATUS_WIDTH * FIT, 11))
                 out.append(cells, height=lines * line_height(11) if lines > 1 else None)
-                done += 1
+                done[0] += 1
                 if progress is not None:
-                    progress("summary", done, len(reports))
+                    progress("summary", done[0], done[1])
             label = f"Cộng {group_title(group)}"
             scope = tree.scope(members)
-            self._totals_row(ws, out, label, scope.label, group_totals, "subtotal", arrays,
+            self._totals_row(out, label, scope.label, group_totals, "subtotal", arrays,
                              label_styles)  # fmt: skip
-        scope = tree.scope(province_rows)
-        self._totals_row(ws, out, self.total_title, scope.label, province, "total", arrays,
+        scope = tree.scope(sums.rows)
+        self._totals_row(out, self.total_title, scope.label, sums.province, "total", arrays,
                          label_styles)  # fmt: skip
-        self._behind(ws, out, tree, province_rows, province, label_styles)
-        if self.district is not None:
-            self._beside(ws, out, tree, arrays, label_styles)
+        self._behind(out, tree, sums.rows, sums.province, label_styles)
+        if sums.beside is not None:
+            scope, totals = sums.beside
+            self._totals_row(out, "Cộng các đơn vị trực thuộc", scope, totals, "subtotal",
+                             arrays, label_styles)  # fmt: skip
         out.append([], height=6)
-        for text in (*LEGEND, *notes):
-            style = _NOTE if text in LEGEND else _NOTE.but(bold=True, color="C00000")
-            frame.full(out, text, style)
+        for text in self._legend():
+            frame.full(out, text, _NOTE)
         if footnotes:
             frame.full(out, "Ghi chú của các đơn vị:", _NOTE.but(bold=True))
             for text in footnotes:
                 frame.full(out, text, _NOTE)
-        frame.bottom(out, letterhead)
+        for text in notes:
+            frame.full(out, text, _NOTE.but(bold=True, color="C00000"))
+        if signed:
+            # "Nơi nhận" and the signer never start at the foot of a page and end on the next
+            rows = max(len(letterhead.recipients) + 1, 6)
+            block = 8 + rows * line_height(13) * 1.2
+            if ends_a_page(out.heights, (header_top, header_top + 2), block):
+                ws.row_breaks.append(Break(id=out.row))
+            frame.bottom(out, letterhead)
         ws.close()
         release(ws)
-        return ws
 
-    def _behind(self, ws, out, tree: UnitTree, rows, totals: Totals, label_styles) -> None:
+    def _legend(self) -> tuple[str, ...]:
+        """The legend's lines this biểu needs: the rate line only where a rate is printed."""
+        rates = any(q.kind in (QuestionKind.RATIO, QuestionKind.PERCENT) for q in self.questions)
+        return LEGEND if rates else LEGEND[:2]
+
+    def _behind(self, out, tree: UnitTree, rows, totals: Totals, label_styles) -> None:
         """How many of the counted units each total is built from ("1/2"): a total from only
         some of the units that were asked is marked, never passed off as everyone's."""
+        ws = self.ws
         counted = [member for member, _ in rows if tree.counted(member)]
         labels = label_styles["subtotal"]
         cells = [
@@ -411,7 +469,7 @@ class SummarySheet:
         ]
         merges = []
         column = UNIT_COLUMNS
-        for question in self.form.questions:
+        for question in self.questions:
             width = sum(1 for c in self.columns if c.question is question)
             asked = sum(question.applies_to(member.level) for member in counted)
             text = f"{totals.contributors(question)}/{asked}" if asked else None
@@ -423,26 +481,15 @@ class SummarySheet:
         lines = text_lines(cells[2].value, STATUS_WIDTH * FIT, 11, bold=True)
         out.append(cells, height=lines * line_height(11), merges=merges)
 
-    def _beside(self, ws, out, tree: UnitTree, arrays, label_styles) -> None:
-        """The district's communes added up, beside the district's own figures: what the
-        Huyện ủy compares before it signs (its own report already holds them)."""
-        children = tree.children(self.district) if self.district in tree.members else []
-        done = [child for child in children if counts(child.status)]
-        totals = Totals(self.form)
-        for child in done:
-            totals.add(child.level, child.answers)
-        scope = f"Cộng từ {len(done)}/{len(children)} đơn vị trực thuộc đã nộp"
-        self._totals_row(ws, out, "Cộng các đơn vị trực thuộc", scope, totals, "subtotal",
-                         arrays, label_styles)  # fmt: skip
-
-    def _totals_row(self, ws, out, label, scope, totals: Totals, kind, arrays, label_styles):
+    def _totals_row(self, out, label, scope, totals: Totals, kind, arrays, label_styles):
+        ws = self.ws
         labels = label_styles[kind]
         cells = [
             make_cell(ws, None, labels["center"]),
             make_cell(ws, label, labels["left"]),
             make_cell(ws, scope, labels["left"]),
         ]
-        for question in self.form.questions:
+        for question in self.questions:
             for figure in totals.figures(question):
                 cells.append(make_cell(ws, shown(figure), arrays[(figure.role, kind)]))
         lines = max(
@@ -462,20 +509,21 @@ class SummarySheet:
         for column in self.breaks:  # each page ends after a whole question
             ws.col_breaks.append(Break(id=column))
         ws.page_margins.left = ws.page_margins.right = PAGE_MARGIN
-        ws.page_margins.top, ws.page_margins.bottom = 0.5, 0.6
+        ws.page_margins.top, ws.page_margins.bottom = PAGE_TOP, PAGE_BOTTOM
         moment = format_moment(self.now, self.info.zone)
-        set_footer(
-            ws,
-            f"Bảng tổng hợp — số liệu đến {moment}",
-            "Trang &P/&N",
-        )
+        set_footer(ws, f"{self.table.label} — Bảng tổng hợp — số liệu đến {moment}")
 
     def _title_lines(self) -> list[tuple[str, CellStyle]]:
         first, second = document_title(self.form)
         year = self.now.astimezone(self.info.zone).year
         attached = self.letterhead.attached_line(year)
-        lines = [(TABLE_NUMBER, TABLE_NUMBER_STYLE), (first, DOC_TITLE), (second, DOC_SUBTITLE)]
-        lines.append((attached, DOC_LINE))
+        lines = [
+            (self.table.label, TABLE_NUMBER_STYLE),
+            (first, DOC_TITLE),
+            (second, DOC_SUBTITLE),
+            (self.table.title, DOC_PART),
+            (attached, DOC_LINE),
+        ]
         period = self.info.period_text
         when = f"Số liệu {period}; " if period else ""
         receiver = f" gửi {self.info.receiver}" if self.info.receiver else ""
@@ -495,7 +543,7 @@ class SummarySheet:
         section_spans: list[tuple[str, int, int]] = []
         question_spans: list[tuple[str, int, int]] = []
         column_index = UNIT_COLUMNS
-        for question in self.form.questions:
+        for question in self.questions:
             section = self.form.top_section(question.section)
             count = sum(1 for column in self.columns if column.question is question)
             first, last = column_index + 1, column_index + count

@@ -1,7 +1,7 @@
 """What counts in a total, and the tree of participating units: the one place for both.
 
-Every reader of a campaign's progress (the "Tổng hợp" sheet, `/status`, `baocao status --json`)
-asks this module, so the rules of FORM-CT37.md "Consolidation rules" live here only:
+Every reader of a campaign's progress (the biểu of the consolidated table, `/status`, `baocao
+status --json`) asks this module, so the rules of FORM-CT37.md "Consolidation rules" live here only:
 
 * a report counts once submitted or approved (`counts`); drafts, returned and unstarted
   reports are shown with their status and never added;
@@ -249,8 +249,9 @@ class LeftOut:
 def left_out(tree: UnitTree, rows: Sequence[tuple[Member, int]] | None = None) -> list[LeftOut]:
     """Submitted units left out of every total because a unit above them has not submitted.
 
-    Printed under the "Tổng hợp" table ("chưa tính vào tổng: …, vì … chưa nộp"), listed on the
-    check sheet, and told by the unit's own draft, so that no figure is dropped silently."""
+    Printed under every biểu of the consolidated table ("chưa tính vào tổng: …, vì … chưa
+    nộp"), listed on the check sheet, and told by the unit's own draft, so that no figure is
+    dropped silently."""
     members = [member for member, _ in rows] if rows is not None else list(tree.ordered())
     found = []
     for member in members:

@@ -2,7 +2,8 @@
 
 * `write_unit_workbook` — one sheet, the unit's Phụ lục in the plan's layout
   (`exports.unit_sheet`).
-* `write_consolidated_workbook` — "Tổng hợp", "Kiểm tra số liệu" (`exports.consolidated`),
+* `write_consolidated_workbook` — the consolidated table as biểu sheets ("Biểu số 01", "Biểu
+  số 02", …, `exports.consolidated`, split by `exports.table_plan`), "Kiểm tra số liệu",
   "Văn bản", "Tiến độ" (`exports.lists`), then one Phụ lục sheet per unit that has something
   to show (at least one answer), named by unit code.
 * `write_unit_workbooks` — one workbook per unit with something to show, into a folder or a
@@ -14,7 +15,7 @@ it.
 Both stream every sheet with openpyxl's write-only mode, so memory stays flat whatever the
 number of units. Above `UNIT_SHEET_LIMIT` units (500) the per-unit sheets are skipped even when
 asked for — a workbook of thousands of sheets is slow to open and nobody browses it — and a red
-note in "Tổng hợp" says so and how to export one unit (`baocao export --unit MÃ`). Pass
+note under the last biểu says so and how to export one unit (`baocao export --unit MÃ`). Pass
 `unit_sheet_limit=None` to force them.
 
 `output` is a path or a binary file object. Nothing here reads the database: callers load the
@@ -57,7 +58,6 @@ from exports.lists import (
 from exports.unit_sheet import UnitSheet
 
 UNIT_SHEET_LIMIT = 500
-SUMMARY_TITLE = "Tổng hợp"
 CHECK_TITLE = "Kiểm tra số liệu"
 DOCUMENTS_TITLE = "Văn bản"
 PROGRESS_TITLE = "Tiến độ"
@@ -112,18 +112,19 @@ def write_consolidated_workbook(
     signed: Mapping[str, list[SignedFile]] | None = None,
     district: UnitReport | None = None,
 ) -> ExportResult:
-    """Sheets "Tổng hợp", "Kiểm tra số liệu", "Văn bản", "Tiến độ", "Báo cáo" (signed reports,
-    when `signed` is given), then one per unit (unless too many or unwanted). With `district`,
-    "Tổng hợp" is that unit's own table: its heading, its communes beneath it and their sum."""
+    """Sheets "Biểu số 01", "Biểu số 02", … (the consolidated table), "Kiểm tra số liệu",
+    "Văn bản", "Tiến độ", "Báo cáo" (signed reports, when `signed` is given), then one per unit
+    (unless too many or unwanted). With `district`, the biểu are that unit's own table: its
+    heading, its communes beneath it and their sum."""
     skipped = unit_sheets and unit_sheet_limit is not None and len(reports) > unit_sheet_limit
     if uses_generic_layout(form):
         written = write_generic_consolidated(
             output, info, form, reports, now=now, unit_sheets=unit_sheets and not skipped
         )
         return ExportResult(len(reports), 0, written, unit_sheets_skipped=skipped)
-    notes = []
+    closing = []  # under the last biểu: about the workbook, not about any biểu's figures
     if skipped:
-        notes.append(
+        closing.append(
             f"Không kèm Phụ lục riêng của từng đơn vị vì có {grouped(len(reports))} đơn vị "
             f"(nhiều hơn {grouped(unit_sheet_limit)}); Phụ lục của mỗi đơn vị được xuất riêng."
         )
@@ -132,15 +133,15 @@ def write_consolidated_workbook(
     tree = unit_tree(form, reports)
     found = mismatches(tree, form)
     waiting = left_out(tree)
-    if waiting:
-        notes.insert(0, left_out_text(waiting))
+    notes = [left_out_text(waiting)] if waiting else []  # every biểu's totals leave them out
     # one heading on every sheet: the district's own for its table, else the Ban Dân vận's
     head = unit_letterhead(info, district) if district else secretariat_letterhead(info)
     SummarySheet(form, info, now, letterhead=head, district=district).write(
         workbook,
-        names.unique(SUMMARY_TITLE),
+        names.unique,
         reports,
         notes=notes,
+        closing=closing,
         progress=progress,
         tree=tree,
         flagged=found,

@@ -12,7 +12,8 @@ Ban Thường vụ Tỉnh ủy:
   the consolidated figures;
 * III- the assessment (ưu điểm, hạn chế, nguyên nhân) and IV- kiến nghị, to be completed;
 * Phụ lục 1: what each unit wrote under each point of the Đề cương, with the unit's name;
-  Phụ lục 2: the units that sent a report; Biểu số 01: the consolidated figures.
+  Phụ lục 2: the units that sent a report; then the consolidated figures as a table numbered
+  after the workbook's biểu (Biểu số 04 for CT37, whose Biểu số 01–03 give each unit's figures).
 
 Only units that sent something are listed as reporting; sample units ("(mẫu)" in the unit
 list) never appear anywhere.
@@ -129,6 +130,7 @@ def build_inspection_report(
         form,
         f"Tổng hợp từ {format_number(counted)} đơn vị đã báo cáo",
         letterhead.attached_line(_year(now, campaign)),
+        consolidated=True,
     )
     _figures_table(page, form, list(form.questions), read)
     return _save(page)

@@ -5,7 +5,7 @@ when, the file names; several files of a unit on one row, a name per line).
 
 Each opens with the Ban Dân vận's Party heading and a title (they are printed as annexes of the
 consolidated table), then a flat table with a filter on its header row, repeated on every
-printed page, in the same unit order as "Tổng hợp". Printed on A4 landscape at 100 % (11 pt stays
+printed page, in the same unit order as the biểu. Printed on A4 landscape at 100 % (11 pt stays
 11 pt on paper): the wide text columns are narrowed until the table is one page wide
 (`fitted`), every text wraps and each row is as high as its longest text needs. Streamed with
 openpyxl's write-only mode. Dates and times are real date cells, in the campaign's time zone
@@ -40,19 +40,13 @@ from exports.cells import (
     text_lines,
     to_local_naive,
 )
-from exports.consolidated import (
-    BASE_STYLE,
-    HEAD_STYLE,
-    PAGE_MARGIN,
-    PAGE_WIDTH,
-    code_width,
-    ordered_reports,
-)
+from exports.consolidated import BASE_STYLE, HEAD_STYLE, code_width, ordered_reports
 from exports.consolidation import LeftOut, Mismatch, counts, left_out_text
 from exports.data import CampaignInfo, SignedFile, UnitReport
 from exports.figures import documents_of
 from exports.heading import DocumentFrame
 from exports.letterhead import Letterhead, secretariat_letterhead
+from exports.table_plan import PAGE_MARGIN, PAGE_WIDTH
 
 LIST_TITLE = CellStyle(size=14, bold=True, border="none", horizontal="center", wrap=True)
 NOTE = CellStyle(size=11, italic=True, border="none")
@@ -273,7 +267,7 @@ def _start(
     ws.page_margins.left = ws.page_margins.right = PAGE_MARGIN
     ws.page_margins.top, ws.page_margins.bottom = 0.5, 0.6
     ws.print_title_rows = f"{header_row}:{header_row}"
-    set_footer(ws, footer, "Trang &P/&N")
+    set_footer(ws, footer)
     frame.top(out, letterhead, now)
     frame.full(out, title, LIST_TITLE)
     heights = [text_lines(label, width * 0.8, 11, bold=True) for label, width in headers]

@@ -47,6 +47,7 @@ from conversations.statuses import SubmissionStatus
 from exports.data import CampaignInfo, UnitReport
 from exports.figures import documents_of
 from exports.letterhead import PARTY_NAME, Letterhead
+from exports.table_plan import totals_table
 from exports.unit_sheet import display_label
 
 FONT = "Times New Roman"
@@ -214,6 +215,7 @@ def build_consolidated_report(
         form,
         f"Tổng hợp từ {format_number(counted)} đơn vị đã báo cáo",
         letterhead.attached_line(_year(now, campaign)),
+        consolidated=True,
     )
     _figures_table(page, form, list(form.questions), read)
     return _save(page)
@@ -462,18 +464,25 @@ def _units_list(page: _Page, campaign, units: Sequence[UnitReport]) -> None:
         _row(table, [str(number), unit.name, status_title(unit.status), when])
 
 
-def _appendix_title(page: _Page, form: Form, who: str, attached: str) -> None:
-    """ "Biểu số 01", the Phụ lục's title, the report it is attached to, and whose it is."""
+def _appendix_title(
+    page: _Page, form: Form, who: str, attached: str, *, consolidated: bool = False
+) -> None:
+    """ "Biểu số 01", the Phụ lục's title, the report it is attached to, and whose it is. A
+    consolidated report's totals table is numbered after the workbook's biểu and points to
+    them (`exports.table_plan.totals_table`)."""
+    number, pointer = totals_table(form) if consolidated else (TABLE_NUMBER, None)
     head, _, rest = form.title.partition(" — ")
     center = {"align": WD_ALIGN_PARAGRAPH.CENTER, "indent": False}
     page.paragraph(
-        TABLE_NUMBER, bold=True, align=WD_ALIGN_PARAGRAPH.RIGHT, indent=False
+        number, bold=True, align=WD_ALIGN_PARAGRAPH.RIGHT, indent=False
     ).paragraph_format.space_after = Pt(0)
     page.paragraph(head, bold=True, **center).paragraph_format.space_after = Pt(0)
     if rest:
         page.paragraph(rest, bold=True, **center).paragraph_format.space_after = Pt(0)
     page.paragraph(attached, italic=True, **center).paragraph_format.space_after = Pt(0)
     page.paragraph(who, bold=True, **center)
+    if pointer:
+        page.paragraph(pointer, italic=True, **center)
 
 
 def _figures_table(

@@ -182,7 +182,7 @@ class UnitSheet:
         else:
             state += f", {report.answered}/{report.total} câu"
         internal = f"{report.name} · {state} · số liệu đến {format_moment(self.now, zone)}"
-        set_footer(ws, internal, "Trang &P/&N", size=8)
+        set_footer(ws, internal, size=8)
 
     def _full_row(self, out: RowWriter, text: str, style: CellStyle, size: float) -> None:
         width = sum(self.widths)

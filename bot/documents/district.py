@@ -1,7 +1,7 @@
 """A district's own documents: its communes' table and its consolidated draft (`--scope HU-XX`).
 
 A Huyện ủy collects its communes' reports before it writes its own. `district_workbook_bytes`
-gives it the "Tổng hợp" table of its communes under its own heading, its own figures as the
+gives it the biểu of its communes under its own heading, its own figures as the
 total and the communes' sum beside them; `district_report_bytes` the consolidated Word draft of
 the same units. Both are built from one snapshot (`bot.documents.snapshot`) cut down to the unit
 and the units beneath it, by the same builders as the province's documents. The command line

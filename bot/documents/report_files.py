@@ -2,7 +2,7 @@
 unit that sent none, for the Ban Dân vận to read and file.
 
 Files are named `<code> - <unit name>.<ext>` (a unit's second file "… (2).<ext>"), drafts
-`<code> - <unit name> (dự thảo).docx`, in the order of the "Tổng hợp" sheet. The target is
+`<code> - <unit name> (dự thảo).docx`, in the unit order of the consolidated biểu. The target is
 checked first (as `--per-unit`); a zip is written to a temporary file and renamed, so a failure
 never leaves half an archive.
 """
@@ -82,7 +82,7 @@ def signed_reports_zip_bytes(
 
 @dataclass
 class CollectedReports:
-    """Every unit's signed files (or its draft), read lazily in the "Tổng hợp" order."""
+    """Every unit's signed files (or its draft), read lazily in the biểu's unit order."""
 
     loaded: Snapshot
     data_dir: Path

@@ -36,7 +36,7 @@ __all__ = ["campaign_outline", "report_bytes", "report_to_file", "unit_letterhea
 
 def consolidated_totals(form: Form, units: list[UnitReport]) -> tuple[dict[str, dict | None], int]:
     """({question key: province total in an answer's shape}, how many units it is built from),
-    by `exports.consolidation`'s rules, as the "Tổng hợp" sheet adds them up."""
+    by `exports.consolidation`'s rules, as the biểu of the workbook add them up."""
     tree = UnitTree(units)
     totals = Totals(form)
     add_counted(tree, [(unit, 0) for unit in units], totals)

@@ -116,7 +116,7 @@ def check_output_path(output: str | os.PathLike) -> str | None:
 
 
 class _ProgressLine:
-    """Progress on stderr every 1,000 units: "Đang xuất 4.000/10.000 đơn vị…"."""
+    """Progress on stderr every 1,000 rows: "Đang xuất 4.000/30.000 dòng các biểu tổng hợp…"."""
 
     def __init__(self, stream: TextIO) -> None:
         self.stream = stream
@@ -125,7 +125,8 @@ class _ProgressLine:
         if stage == "save":
             print("Đang ghi tệp…", file=self.stream, flush=True)
         elif done % PROGRESS_EVERY == 0 or done == total:
-            what = "đơn vị" if stage == "summary" else "sheet đơn vị"
+            # the summary's rows: every unit once on each biểu
+            what = "dòng các biểu tổng hợp" if stage == "summary" else "sheet đơn vị"
             print(
                 f"Đang xuất {grouped(done)}/{grouped(total)} {what}…",
                 file=self.stream,

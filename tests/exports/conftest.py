@@ -12,7 +12,7 @@ import pytest
 from openpyxl import load_workbook
 from sqlmodel import select
 
-from exports.consolidated import UNIT_COLUMNS
+from exports.table_plan import UNIT_COLUMNS
 from storage.database import Database, open_database
 from storage.hot_path import load_answers, write_answer
 from storage.models import Contact, ReminderLog, Unit
@@ -158,7 +158,8 @@ def find_row(ws, column: int, value: object) -> int:
 
 
 def summary_columns(ws) -> tuple[int, dict[tuple[str, str], int]]:
-    """(first data row, {(figure header, part header): column}) of a "Tổng hợp" sheet."""
+    """(first data row, {(figure header, part header): column}) of a biểu sheet, or of the
+    biểu seen as one table (`Summary`)."""
     top = find_row(ws, 1, "STT")
     columns: dict[tuple[str, str], int] = {}
     figure = None
@@ -170,7 +171,7 @@ def summary_columns(ws) -> tuple[int, dict[tuple[str, str], int]]:
 
 
 def unit_row(ws, name: str) -> int:
-    """The row of a unit in "Tổng hợp", by name (a unit beneath its parent starts with "– ")."""
+    """The row of a unit in a biểu (or `Summary`), by name (beneath its parent: "– name")."""
     for row in range(1, ws.max_row + 1):
         value = ws.cell(row, 2).value
         if isinstance(value, str) and value.removeprefix("– ") == name:
@@ -186,3 +187,51 @@ def table_rows(ws) -> list[list]:
             break
         rows.append(list(row))
     return rows
+
+
+BIEU_PREFIX = "Biểu số "
+
+
+def bieu_sheets(workbook) -> list:
+    """The consolidated table's biểu sheets ("Biểu số 01", …), in order."""
+    return [workbook[name] for name in workbook.sheetnames if name.startswith(BIEU_PREFIX)]
+
+
+class Summary:
+    """The biểu sheets of a consolidated workbook read as the one table they split: columns
+    1–3 (STT, name, status) and rows from the first biểu, then every biểu's figure columns in
+    turn. Every biểu must carry the same unit rows, numbered alike (checked on construction),
+    so a row found on one biểu is the same row on all of them."""
+
+    def __init__(self, workbook) -> None:
+        self.sheets = bieu_sheets(workbook)
+        assert self.sheets, workbook.sheetnames
+        first = self.sheets[0]
+        top = find_row(first, 1, "STT")
+        end = find_row(first, 2, "Số đơn vị có số liệu")  # the last row of every biểu's table
+        # STT and name; the status may differ (it points to the notes under its own biểu)
+        rows = [[first.cell(row, column).value for column in (1, 2)] for row in range(top, end + 1)]
+        self.places: list[tuple[object, int]] = [(first, c) for c in range(1, UNIT_COLUMNS + 1)]
+        for ws in self.sheets:
+            assert find_row(ws, 1, "STT") == top, ws.title
+            same = [
+                [ws.cell(row, column).value for column in (1, 2)] for row in range(top, end + 1)
+            ]
+            assert same == rows, ws.title  # the same unit rows, numbered alike, on every biểu
+            self.places += [(ws, c) for c in range(UNIT_COLUMNS + 1, ws.max_column + 1)]
+        self.title = "các biểu tổng hợp"
+
+    @property
+    def max_row(self) -> int:
+        return self.sheets[0].max_row
+
+    @property
+    def max_column(self) -> int:
+        return len(self.places)
+
+    def cell(self, row: int, column: int):
+        ws, real = self.places[column - 1]
+        return ws.cell(row, real)
+
+    def sheet_of(self, column: int):
+        return self.places[column - 1][0]

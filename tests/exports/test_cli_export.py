@@ -35,7 +35,8 @@ def test_export_consolidated(cli, store, tmp_path, capsys):
     assert f"Đã xuất bảng tổng hợp 13 đơn vị vào {output}" in out
     workbook = load_workbook(output)
     assert workbook.sheetnames == [
-        "Tổng hợp", "Kiểm tra số liệu", "Văn bản", "Tiến độ", "Báo cáo", "HU-NP"
+        "Biểu số 01", "Biểu số 02", "Biểu số 03", "Kiểm tra số liệu", "Văn bản", "Tiến độ",
+        "Báo cáo", "HU-NP",
     ]  # fmt: skip
     assert _leftovers(tmp_path) == []
 
@@ -52,7 +53,9 @@ def test_export_without_unit_sheets(cli, tmp_path):
     output = tmp_path / "nho.XLSX"
     assert cli("export", "--output", str(output), "--no-unit-sheets") == 0
     assert load_workbook(output).sheetnames == [
-        "Tổng hợp",
+        "Biểu số 01",
+        "Biểu số 02",
+        "Biểu số 03",
         "Kiểm tra số liệu",
         "Văn bản",
         "Tiến độ",
@@ -64,7 +67,7 @@ def test_export_replaces_an_existing_file(cli, tmp_path):
     output = tmp_path / "cu.xlsx"
     output.write_bytes(b"not a workbook")
     assert cli("export", "--output", str(output), "--no-unit-sheets") == 0
-    assert load_workbook(output).sheetnames[0] == "Tổng hợp"
+    assert load_workbook(output).sheetnames[0] == "Biểu số 01"
 
 
 @pytest.mark.parametrize(
@@ -116,8 +119,8 @@ def test_progress_lines_for_large_exports(cli, store, tmp_path, capsys, monkeypa
     monkeypatch.setattr(bot.documents.workbooks, "PROGRESS_EVERY", 5)
     assert cli("export", "--output", str(tmp_path / "x.xlsx")) == 0
     err = capsys.readouterr().err.splitlines()
-    assert "Đang xuất 5/13 đơn vị…" in err
-    assert "Đang xuất 13/13 đơn vị…" in err
+    assert "Đang xuất 5/39 dòng các biểu tổng hợp…" in err  # 13 units on each of 3 biểu
+    assert "Đang xuất 39/39 dòng các biểu tổng hợp…" in err
     assert "Đang xuất 5/5 sheet đơn vị…" in err  # units with nothing to show get no sheet
     assert err[-1] == "Đang ghi tệp…"
 

@@ -28,6 +28,7 @@ from storage.progress import campaign_progress
 from storage.repository import UnitRow, current_campaign
 from tests.exports.conftest import (
     NOW,
+    Summary,
     find_row,
     open_workbook,
     summary_columns,
@@ -100,7 +101,7 @@ def totals(ws):
 
 
 def test_every_total_cell_of_the_hand_computed_example(example):
-    ws = example["Tổng hợp"]
+    ws = Summary(example)
     columns, rows = totals(ws)
     direct, self_check, province = rows["direct"], rows["self"], rows["province"]
 
@@ -140,7 +141,7 @@ def test_every_total_cell_of_the_hand_computed_example(example):
 
 
 def test_units_show_status_and_progress_and_children_sit_beneath_their_parent(example):
-    ws = example["Tổng hợp"]
+    ws = Summary(example)
     district = unit_row(ws, "Ban Thường vụ Huyện ủy Ninh Phước")
     assert ws.cell(district, 2).value == "Ban Thường vụ Huyện ủy Ninh Phước"
     assert ws.cell(district + 1, 2).value == "– Đảng ủy thị trấn Phước Dân"
@@ -173,7 +174,7 @@ def test_the_mismatch_sheet_lists_the_planted_mismatch_and_marks_the_cell(exampl
             3,
         ]
     ]
-    ws = example["Tổng hợp"]
+    ws = Summary(example)
     columns, _ = totals(ws)
     commune_party = columns[("4.2. Đối thoại xã — cấp ủy", "Số hội nghị")]
     marked = ws.cell(unit_row(ws, "Ban Thường vụ Huyện ủy Ninh Phước"), commune_party)
@@ -208,7 +209,7 @@ def test_parent_in_another_group_three_levels_and_missing_parent_in_the_workbook
     store.answers("CON-NGOAI", {"inspection_teams": {"value": 8}})
     store.submit("CON-NGOAI")
     _, data = export_bytes(store.database, now=NOW, unit_sheets=False)
-    ws = open_workbook(data)["Tổng hợp"]
+    ws = Summary(open_workbook(data))
     columns, rows = totals(ws)
     teams = columns[("Số đoàn kiểm tra", "Số đoàn")]
     assert ws.cell(rows["direct"], teams).value == 5

@@ -22,6 +22,8 @@ from exports.excel import write_consolidated_workbook
 from storage.repository import current_campaign
 from tests.exports.conftest import (
     NOW,
+    Summary,
+    bieu_sheets,
     find_row,
     open_workbook,
     sheet_xml,
@@ -212,7 +214,7 @@ def test_unit_sheet_looks_and_prints_right(store):
     assert "Huyện ủy Ninh Phước" in ws.oddFooter.left.text
     assert "ct37-2022" not in ws.oddFooter.left.text and "HU-NP" not in ws.oddFooter.left.text
     assert "08:30 ngày 04/7/2022" in ws.oddFooter.left.text
-    assert ws.oddFooter.right.text == "Trang &P/&N"
+    assert ws.oddFooter.right.text == "Trang &P"
     assert ws.oddFooter.left.font == ws.oddFooter.right.font == "Times New Roman,Regular"
     assert ws.row_dimensions[5].height >= 15 and "A5:G5" in {str(r) for r in ws.merged_cells}
     assert ws.sheet_view.showGridLines is False
@@ -278,16 +280,17 @@ def consolidated(store):
 def test_consolidated_sheets_and_name(consolidated):
     name, _, workbook = consolidated
     assert name == "CT37-2022_tong-hop_20220704-0830.xlsx"
-    assert workbook.sheetnames[:5] == [
-        "Tổng hợp", "Kiểm tra số liệu", "Văn bản", "Tiến độ", "Báo cáo"
+    assert workbook.sheetnames[:7] == [
+        "Biểu số 01", "Biểu số 02", "Biểu số 03",
+        "Kiểm tra số liệu", "Văn bản", "Tiến độ", "Báo cáo",
     ]  # fmt: skip
     # a unit with nothing to show gets no sheet: only the five that answered something
-    assert sorted(workbook.sheetnames[5:]) == sorted(CONSOLIDATION)
+    assert sorted(workbook.sheetnames[7:]) == sorted(CONSOLIDATION)
 
 
 def test_consolidated_heading_title_and_signer(consolidated):
     _, _, workbook = consolidated
-    ws = workbook["Tổng hợp"]
+    ws = workbook["Biểu số 01"]
     assert ws["A1"].value == "TỈNH ỦY NINH THUẬN"
     assert ws["A2"].value == "BAN DÂN VẬN" and ws["A2"].font.bold
     assert ws["A3"].value == "*"
@@ -304,12 +307,33 @@ def test_consolidated_heading_title_and_signer(consolidated):
         "Kết quả triển khai thực hiện Chỉ thị 37-CT/TU, ngày 11/5/2017 của Ban Thường vụ Tỉnh ủy"
     )
     assert ws["D9"].value == (
-        "(Kèm theo Báo cáo số …-BC/BDVTU, ngày … tháng … năm 2022 của Ban Dân vận Tỉnh ủy)"
+        "Mục 1. Văn bản chỉ đạo, triển khai; Mục 2. Công tác kiểm tra; Mục 3. Công tác cải "
+        "cách hành chính, cải cách thủ tục hành chính"
     )
     assert ws["D10"].value == (
+        "(Kèm theo Báo cáo số …-BC/BDVTU, ngày … tháng … năm 2022 của Ban Dân vận Tỉnh ủy)"
+    )
+    assert ws["D11"].value == (
         "Số liệu từ ngày 11/5/2017 đến ngày 30/5/2022; các đơn vị gửi Ban Dân vận Tỉnh ủy "
         "trước ngày 05/7/2022."
     )
+    # every biểu is a table of its own: the same heading, its number, its Mục
+    for number, (sheet, part) in enumerate(
+        zip(bieu_sheets(workbook), ("Mục 1.", "Mục 4.", "Mục 5."), strict=True), start=1
+    ):
+        assert sheet["A2"].value == "BAN DÂN VẬN" and sheet["D6"].value == f"Biểu số {number:02}"
+        assert sheet["D7"].value == "BẢNG TỔNG HỢP" and sheet["D9"].value.startswith(part)
+        assert sheet["D10"].value == ws["D10"].value and sheet["D11"].value == ws["D11"].value
+        assert sheet.oddFooter.left.text.startswith(f"Biểu số {number:02} — Bảng tổng hợp")
+        assert sheet.oddFooter.right.text == "Trang &P"  # its own pages, from 1
+    assert workbook["Biểu số 02"]["D9"].value == (
+        "Mục 4. Công tác tiếp dân, đối thoại với Nhân dân của người đứng đầu địa phương đơn vị, "
+        "xử lý đơn thư và kết quả giải quyết các vụ việc phức tạp, kéo dài giai đoạn 2017-2022"
+    )
+    # "Nơi nhận" and the signer once, under the last biểu: the biểu are one annex
+    for sheet in bieu_sheets(workbook)[:-1]:
+        assert all(cell.value != "Nơi nhận:" for cell in sheet["A"])
+    ws = workbook["Biểu số 03"]
     receivers = find_row(ws, 1, "Nơi nhận:")
     assert receivers > find_row(ws, 2, "Toàn tỉnh")
     assert ws.cell(receivers, right).value == "K/T TRƯỞNG BAN"
@@ -324,7 +348,7 @@ def test_consolidated_heading_title_and_signer(consolidated):
 
 def test_consolidated_unit_rows(consolidated):
     _, _, workbook = consolidated
-    ws = workbook["Tổng hợp"]
+    ws = Summary(workbook)
     first, columns = summary_columns(ws)
     row = unit_row(ws, "Ban Thường vụ Huyện ủy Ninh Phước")
     assert ws.cell(row, 3).value == "đã nộp"
@@ -351,7 +375,7 @@ def test_consolidated_unit_rows(consolidated):
 
 def test_consolidated_totals_follow_the_rules(consolidated):
     _, _, workbook = consolidated
-    ws = workbook["Tổng hợp"]
+    ws = Summary(workbook)
     _, columns = summary_columns(ws)
     direct = find_row(ws, 2, "Cộng Kiểm tra trực tiếp")
     self_check = find_row(ws, 2, "Cộng Tự kiểm tra")
@@ -395,7 +419,7 @@ def test_consolidated_totals_follow_the_rules(consolidated):
 
 def test_consolidated_groups_parents_and_frozen_header(consolidated):
     _, _, workbook = consolidated
-    ws = workbook["Tổng hợp"]
+    ws = workbook["Biểu số 01"]
     first, _ = summary_columns(ws)
     assert ws.freeze_panes == f"D{first}"
     assert ws.cell(first, 2).value == "Kiểm tra trực tiếp" and ws.cell(first, 1).value == "I"
@@ -410,19 +434,29 @@ def test_consolidated_groups_parents_and_frozen_header(consolidated):
     assert find_row(ws, 2, "Tự kiểm tra") > find_row(ws, 2, "Cộng Kiểm tra trực tiếp")
     top = first - 3
     assert ws.cell(top, 4).value == "1. Văn bản chỉ đạo, triển khai"
-    assert ws.print_title_rows == f"${top}:${top + 2}"
+    for sheet in bieu_sheets(workbook):  # every biểu: its header rows on every page
+        assert sheet.print_title_rows == f"${top}:${top + 2}"
+        assert sheet.freeze_panes == f"D{first}"
+    assert workbook["Biểu số 02"].cell(top, 4).value.startswith("4. Công tác tiếp dân")
+    assert workbook["Biểu số 03"].cell(top, 4).value.startswith("5. Giám sát, phản biện")
 
 
 def test_consolidated_prints_on_a4_landscape_at_full_size(consolidated):
     _, _, workbook = consolidated
-    ws = workbook["Tổng hợp"]
-    assert ws.page_setup.paperSize in (9, "9") and ws.page_setup.orientation == "landscape"
-    assert not ws.sheet_properties.pageSetUpPr.fitToPage
-    assert ws.page_setup.scale in (100, "100")
-    assert ws.print_title_cols == "$A:$C"  # STT, name and status again on every page
-    assert ws.col_breaks.count >= 2  # the questions are cut into pages
-    fonts = {cell.font.name for row in ws.iter_rows() for cell in row if cell.value is not None}
-    assert fonts == {"Times New Roman"}
+    for ws in bieu_sheets(workbook):
+        assert ws.page_setup.paperSize in (9, "9") and ws.page_setup.orientation == "landscape"
+        setup = ws.sheet_properties.pageSetUpPr
+        assert setup is None or not setup.fitToPage  # never shrunk to fit
+        assert ws.page_setup.scale in (100, "100")
+        assert ws.print_title_cols == "$A:$C"  # STT, name and status again on every page
+        assert ws.print_title_rows  # and the header rows
+        assert "&P" in ws.oddFooter.right.text  # page numbers
+        fonts = {c.font.name for row in ws.iter_rows() for c in row if c.value is not None}
+        assert fonts == {"Times New Roman"}
+        sizes = {c.font.size for row in ws.iter_rows() for c in row if c.value is not None}
+        assert min(sizes) >= 10
+    # Mục 1–3 fit one page; Mục 4 is cut into pages after whole questions; Mục 5 one page
+    assert [ws.col_breaks.count for ws in bieu_sheets(workbook)] == [0, 2, 0]
 
 
 def test_consolidated_has_no_formula(consolidated):
@@ -466,9 +500,10 @@ def test_progress_sheet(store):
     _, data = export_bytes(store.database, now=late, unit_sheets=False)
     workbook = open_workbook(data)
     assert workbook.sheetnames == [
-        "Tổng hợp", "Kiểm tra số liệu", "Văn bản", "Tiến độ", "Báo cáo"
+        "Biểu số 01", "Biểu số 02", "Biểu số 03", "Kiểm tra số liệu", "Văn bản", "Tiến độ",
+        "Báo cáo",
     ]  # fmt: skip
-    summary = workbook["Tổng hợp"]
+    summary = Summary(workbook)
     assert summary.cell(unit_row(summary, "Đảng ủy Sở Tài nguyên và Môi trường"), 3).value == (
         "đã nộp, nộp muộn 4 ngày"
     )
@@ -501,10 +536,13 @@ def test_unit_sheets_skipped_above_the_limit(database):
     )
     assert result.unit_sheets_skipped and result.unit_sheets == 0
     workbook = open_workbook(buffer.getvalue())
-    assert workbook.sheetnames == ["Tổng hợp", "Kiểm tra số liệu", "Văn bản", "Tiến độ"]
-    ws = workbook["Tổng hợp"]
-    notes = [ws.cell(row, 4).value for row in range(find_row(ws, 2, "Toàn tỉnh"), ws.max_row)]
-    assert any(note and "Không kèm Phụ lục riêng" in note and "13" in note for note in notes)
+    assert workbook.sheetnames == [
+        "Biểu số 01", "Biểu số 02", "Biểu số 03", "Kiểm tra số liệu", "Văn bản", "Tiến độ"
+    ]  # fmt: skip
+    for ws in bieu_sheets(workbook):  # said once, under the last biểu
+        notes = [ws.cell(row, 4).value for row in range(find_row(ws, 2, "Toàn tỉnh"), ws.max_row)]
+        said = any(note and "Không kèm Phụ lục riêng" in note and "13" in note for note in notes)
+        assert said == (ws.title == "Biểu số 03")
 
 
 def test_export_filename_is_ascii(database):

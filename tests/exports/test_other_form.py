@@ -13,7 +13,7 @@ from openpyxl import load_workbook
 from conversations.forms import parse_form
 from exports.data import AnswerData, CampaignInfo, UnitReport
 from exports.excel import consolidated_workbook_bytes, unit_workbook_bytes
-from tests.exports.conftest import find_row, summary_columns, table_rows
+from tests.exports.conftest import Summary, find_row, summary_columns, table_rows
 
 NOW = datetime(2024, 3, 1, 2, 0, tzinfo=UTC)
 FORM = parse_form(
@@ -142,14 +142,19 @@ def test_consolidated_workbook_of_another_form():
     data = consolidated_workbook_bytes(INFO, FORM, [COMMUNE, PROVINCE], now=NOW)
     workbook = load_workbook(io.BytesIO(data))
     assert workbook.sheetnames == [
-        "Tổng hợp",
+        "Biểu số 01",  # Mục A and B: side by side on one page width
+        "Biểu số 02",  # Mục C: a text column too wide to join them
         "Kiểm tra số liệu",
         "Văn bản",
         "Tiến độ",
         "TINH",
         "XA-1",
     ]
-    ws = workbook["Tổng hợp"]
+    for title, part in (("Biểu số 01", "Mục A. Văn bản ban hành; Mục B. Số liệu"),
+                        ("Biểu số 02", "Mục C. Ý kiến")):  # fmt: skip
+        bieu = workbook[title]
+        assert find_row(bieu, 4, part) == find_row(bieu, 4, title) + 3  # under the form's title
+    ws = Summary(workbook)
     first, columns = summary_columns(ws)
     assert ws.cell(first, 2).value == "nhom_a"  # an unknown group is shown by its name
     assert ws.cell(first + 1, 2).value == "Ban Dân vận Tỉnh ủy"

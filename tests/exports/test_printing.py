@@ -122,6 +122,16 @@ def is_size(size: tuple[float, float], expected: tuple[float, float]) -> bool:
     return all(abs(a - b) < 2 for a, b in zip(size, expected, strict=True))
 
 
+def bieu_pages(texts: list[str]) -> dict[str, list[int]]:
+    """{"Biểu số 01": [page index, …], …}: each biểu's pages, by the footer it prints."""
+    pages: dict[str, list[int]] = {}
+    for index, text in enumerate(texts):
+        found = re.search(r"(Biểu số \d\d) — Bảng tổng hợp", text)
+        if found:
+            pages.setdefault(found.group(1), []).append(index)
+    return pages
+
+
 def test_consolidated_workbook_prints_as_the_ban_dan_van_would_file_it(store, tmp_path):
     store.answers(
         "HU-NP",
@@ -129,6 +139,7 @@ def test_consolidated_workbook_prints_as_the_ban_dan_van_would_file_it(store, tm
             "inspection_teams": {"value": 1234},
             "complaints": {"done": 45, "total": 50},
             "satisfaction_pct": {"value": 88.95},
+            "supervisions": {"value": 2345},
         },
     )
     store.submit("HU-NP")
@@ -142,32 +153,44 @@ def test_consolidated_workbook_prints_as_the_ban_dan_van_would_file_it(store, tm
     texts = [page_text(pdf, page) for page in range(1, len(sizes) + 1)]
     assert all(text.strip() for text in texts)  # no blank page
     flat = [" ".join(text.split()) for text in texts]
-    tong_hop = [index for index, text in enumerate(flat) if "Tên đơn vị Tình trạng" in text]
-    tong_hop = [index for index in tong_hop if "Tiến độ" not in flat[index]]
-    assert tong_hop[0] == 0 and len(tong_hop) >= 3  # cut into A4 pages
-    for index in tong_hop:
-        assert is_size(sizes[index], A4_LANDSCAPE)
-        assert min(body_font_sizes(pdf, index + 1)) >= 10  # readable on A4: never below 10 pt
-        assert not overprinted(pdf, index + 1)
-    first = flat[0]
-    for words in (
-        "TỈNH ỦY NINH THUẬN",
-        "BAN DÂN VẬN",
-        "ĐẢNG CỘNG SẢN VIỆT NAM",
-        "Biểu số 01",
-        "BẢNG TỔNG HỢP",
-        "-BC/BDVTU",
-        "Kèm theo Báo cáo số",
-        "11/5/2017",
-        "30/5/2022",
-    ):
-        assert words in first, words
-    every_page = " ".join(flat[index] for index in tong_hop)
-    assert "1.234" in every_page  # the thousands dot of the plan, not the machine's comma
+    bieu = bieu_pages(flat)
+    assert list(bieu) == ["Biểu số 01", "Biểu số 02", "Biểu số 03"]
+    assert bieu["Biểu số 01"][0] == 0  # the workbook opens on the first biểu
+    assert len(bieu["Biểu số 02"]) >= 3  # Mục 4 is cut into A4 pages after whole questions
+    for label, pages in bieu.items():
+        first = flat[pages[0]]
+        for words in (
+            "TỈNH ỦY NINH THUẬN",
+            "BAN DÂN VẬN",
+            "ĐẢNG CỘNG SẢN VIỆT NAM",
+            label,
+            "BẢNG TỔNG HỢP",
+            "-BC/BDVTU",
+            "Kèm theo Báo cáo số",
+            "11/5/2017",
+            "30/5/2022",
+        ):
+            assert words in first, (label, words)
+        assert "Trang 1" in first  # each biểu numbers its own pages
+        every_page = " ".join(flat[index] for index in pages)
+        assert "Chưa tính vào tổng" in every_page and "Tri Hải" in every_page, label
+        assert "Toàn tỉnh" in every_page and "Số đơn vị có số liệu" in every_page, label
+        assert ("Nơi nhận" in every_page) == (label == "Biểu số 03"), label  # signed once
+        for index in pages:
+            assert is_size(sizes[index], A4_LANDSCAPE), (label, index)
+            # readable on A4: never below 10 pt, on any page of any biểu
+            assert min(body_font_sizes(pdf, index + 1)) >= 10, (label, index)
+            assert not overprinted(pdf, index + 1), (label, index)
+            assert not outside_the_page(pdf, index + 1), (label, index)
+            assert "STT" in flat[index] and "Tên đơn vị" in flat[index], (label, index)
+            assert "###" not in flat[index], (label, index)
+    closing = [index for index in bieu["Biểu số 03"] if "Nơi nhận" in flat[index]]
+    assert len(closing) == 1  # "Nơi nhận" and the signer on one page, never cut by its end
+    assert "Lưu Văn phòng" in flat[closing[0]] and "K/T TRƯỞNG BAN" in flat[closing[0]]
+    every_page = " ".join(flat[index] for pages in bieu.values() for index in pages)
+    assert "1.234" in every_page and "2.345" in every_page  # the thousands dot of the plan
     assert "89,0%" in every_page  # 88,95 rounded half up, with a decimal comma
     assert "90,0%" in every_page
-    assert "Trang 1/" in first  # page numbers in the footer
-    assert "Chưa tính vào tổng" in every_page and "Tri Hải" in every_page
     assert "1,234" not in every_page and "89.0" not in every_page and "90.0" not in every_page
     folded = " ".join(flat).casefold()
     for word in ("sheet", "ct37", "root", "dòng lệnh", "console", "telegram", "kad", " tb "):
@@ -191,19 +214,23 @@ def test_a_long_table_repeats_its_header_rows_and_has_no_blank_page(store, tmp_p
     pdf = to_pdf(data, tmp_path)
     sizes = page_sizes(pdf)
     texts = [" ".join(page_text(pdf, page).split()) for page in range(1, len(sizes) + 1)]
-    summary = [index for index, text in enumerate(texts) if "Đảng ủy xã Số" in text]
-    summary = [index for index in summary if "Tiến độ" not in texts[index]]
-    tong_hop = [i for i in range(len(texts)) if "Tên đơn vị Tình trạng" in texts[i]]
-    assert tong_hop[0] == 0 and len(tong_hop) >= 2  # 133 units: more than one page
-    for index in tong_hop:
-        assert is_size(sizes[index], A4_LANDSCAPE)
-        assert "STT" in texts[index]  # header rows and unit columns repeated on every page
-    assert any("4.3. Khiếu nại" in texts[index] for index in tong_hop[1:])
-    assert "BẢNG TỔNG HỢP" in texts[0]
-    assert all("BẢNG TỔNG HỢP" not in texts[index] for index in tong_hop[1:])
-    assert "Toàn tỉnh" in texts[tong_hop[-1]]
     assert all(text.strip() for text in texts)  # no blank page anywhere
-    assert summary  # the units are there
+    bieu = bieu_pages(texts)
+    assert list(bieu) == ["Biểu số 01", "Biểu số 02", "Biểu số 03"]
+    for label, pages in bieu.items():
+        assert len(pages) >= 3, label  # 133 units: more than one page on every biểu
+        assert "BẢNG TỔNG HỢP" in texts[pages[0]]
+        assert all("BẢNG TỔNG HỢP" not in texts[index] for index in pages[1:]), label
+        for index in pages:
+            assert is_size(sizes[index], A4_LANDSCAPE)
+            assert "STT" in texts[index], (label, index)  # header rows repeated on every page
+            assert min(body_font_sizes(pdf, index + 1)) >= 10, (label, index)
+        # STT runs 1..N over the whole biểu: the last unit is number 133
+        assert "133 Đảng ủy xã Số 120" in " ".join(texts[index] for index in pages), label
+    closing = [index for index in bieu["Biểu số 03"] if "Nơi nhận" in texts[index]]
+    assert len(closing) == 1 and "Lưu Văn phòng" in texts[closing[0]]  # never cut by a page end
+    assert any("4.3. Khiếu nại" in texts[index] for index in bieu["Biểu số 02"][1:])
+    assert all("4.3. Khiếu nại" not in texts[index] for index in bieu["Biểu số 01"])
 
 
 LIST_FOOTERS = {

@@ -28,7 +28,7 @@ from storage.repository import (
     replace_units,
     seed_if_empty,
 )
-from tests.exports.conftest import NOW, Store, find_row, summary_columns
+from tests.exports.conftest import NOW, Store, Summary, bieu_sheets, find_row, summary_columns
 
 
 def _texts(data: bytes) -> list[str]:
@@ -141,7 +141,8 @@ def test_a_commune_whose_district_has_not_submitted_is_named_not_dropped(databas
     why = "Đảng ủy xã Tri Hải (vì Ban Thường vụ Huyện ủy Ninh Hải chưa nộp)"
     _, data = export_bytes(database, now=NOW, unit_sheets=False)
     workbook = load_workbook(io.BytesIO(data))
-    assert any(why in text for text in _cells(workbook, "Tổng hợp"))
+    for sheet in bieu_sheets(workbook):  # every biểu's totals leave it out, and say so
+        assert any(why in text for text in _cells(workbook, sheet.title)), sheet.title
     assert any(why in text for text in _cells(workbook, "Kiểm tra số liệu"))
     _, word = report_bytes(database, now=NOW)
     assert any(f"Chưa tính vào tổng: {why}." in text for text in _texts(word))
@@ -182,7 +183,7 @@ def test_each_total_says_how_many_units_it_comes_from(database, store):
     store.answer("DU-STNMT", "documents_party", {"items": []})  # no figure for the teams
     store.submit("DU-STNMT")
     _, data = export_bytes(database, now=NOW, unit_sheets=False)
-    ws = load_workbook(io.BytesIO(data))["Tổng hợp"]
+    ws = Summary(load_workbook(io.BytesIO(data)))
     _, columns = summary_columns(ws)
     behind = find_row(ws, 2, "Số đơn vị có số liệu")
     assert behind > find_row(ws, 2, "Toàn tỉnh")
@@ -216,11 +217,12 @@ def test_the_district_table_and_draft(cli, store, tmp_path, capsys):
         heading = [workbook[other].cell(row, 1).value for row in range(1, 5)]
         assert heading[1] == "HUYỆN ỦY NINH PHƯỚC", other
         assert "BAN DÂN VẬN" not in heading, other
-    ws = workbook["Tổng hợp"]
+    for sheet in bieu_sheets(workbook):  # the district's own heading on every biểu
+        assert sheet["A2"].value == "HUYỆN ỦY NINH PHƯỚC", sheet.title
+    ws = Summary(workbook)
     names = [ws.cell(row, 2).value for row in range(1, ws.max_row + 1)]
     assert "Ban Thường vụ Huyện ủy Ninh Hải" not in names
     assert "– Đảng ủy thị trấn Phước Dân" in names
-    assert ws["A2"].value == "HUYỆN ỦY NINH PHƯỚC"  # the district's own heading
     _, columns = summary_columns(ws)
     teams = columns[("Số đoàn kiểm tra", "Số đoàn")]
     total = find_row(ws, 2, "Số liệu của Huyện ủy Ninh Phước")

@@ -276,6 +276,11 @@ def test_the_inspection_report(database, store):
     assert figures["Kết quả giải quyết đơn thư khiếu nại (số đơn đã giải quyết / tổng số đơn)"] == (
         "45/50 đơn, đạt 90%"
     )
+    # the totals table follows the workbook's Biểu số 01–03 (one report's annexes) and points
+    # to them for each unit's figures
+    totals = texts.index("Biểu số 04")
+    assert "Biểu số 01" not in texts
+    assert texts[totals + 5] == "(Số liệu của từng đơn vị: Biểu số 01 đến Biểu số 03 kèm theo.)"
 
 
 def _unit(code, level, status, answers, parent=None) -> UnitReport:

@@ -15,7 +15,15 @@ from hypothesis import strategies as st
 from bot.documents.workbooks import export_bytes
 from exports.cells import MAX_SHEET_NAME, SheetNames, clean_text
 from storage.repository import UnitRow, replace_units
-from tests.exports.conftest import NOW, find_row, open_workbook, sheet_xml, table_rows, unit_row
+from tests.exports.conftest import (
+    NOW,
+    bieu_sheets,
+    find_row,
+    open_workbook,
+    sheet_xml,
+    table_rows,
+    unit_row,
+)
 
 FORMULA_LIKE = ["=1+1", "+84 123", "-SUM(A1)", "@cmd", "\t=x", "#N/A", '=HYPERLINK("http://x","y")']
 
@@ -65,9 +73,9 @@ def test_formula_like_unit_names_stay_text(store):
             [UnitRow(code="X-1", name="=cmd|' /C calc'!A0", level="xa", group="tu_kiem_tra")],
         )
     _, data = export_bytes(store.database, now=NOW)
-    ws = open_workbook(data)["Tổng hợp"]
-    cell = ws.cell(unit_row(ws, "=cmd|' /C calc'!A0"), 2)
-    assert cell.value == "=cmd|' /C calc'!A0" and cell.data_type == "s"
+    for ws in bieu_sheets(open_workbook(data)):
+        cell = ws.cell(unit_row(ws, "=cmd|' /C calc'!A0"), 2)
+        assert cell.value == "=cmd|' /C calc'!A0" and cell.data_type == "s"
 
 
 def test_control_characters_are_removed(store):
@@ -81,8 +89,8 @@ def test_control_characters_are_removed(store):
     _, data = export_bytes(store.database, now=NOW)
     workbook = open_workbook(data)
     assert table_rows(workbook["Văn bản"])[0][6] == "Kế hoạch số 1"
-    ws = workbook["Tổng hợp"]
-    assert ws.cell(unit_row(ws, "Đảng ủy xã Mẫu"), 2).value == "Đảng ủy xã Mẫu"
+    for ws in bieu_sheets(workbook):
+        assert ws.cell(unit_row(ws, "Đảng ủy xã Mẫu"), 2).value == "Đảng ủy xã Mẫu"
     assert workbook["X-2"]["A2"].value == "ĐẢNG ỦY XÃ MẪU"
 
 
@@ -95,6 +103,8 @@ NASTY_CODES = [
     "'quoted'",
     "history",
     "Tổng hợp",
+    "Biểu số 01",
+    "biểu số 02",
     "X" * 45,
     "X" * 45 + "2",
 ]
@@ -115,13 +125,17 @@ def test_sheet_names_valid_and_unique_whatever_the_codes(store):
     _, data = export_bytes(store.database, now=NOW)
     workbook = open_workbook(data)
     names = workbook.sheetnames
-    assert len(names) == 5 + len(NASTY_CODES)
+    assert len(names) == 7 + len(NASTY_CODES)
     assert len({name.casefold() for name in names}) == len(names)
     for name in names:
         _assert_valid_sheet_name(name)
     assert "history" not in [name.casefold() for name in names]
-    assert names[:5] == ["Tổng hợp", "Kiểm tra số liệu", "Văn bản", "Tiến độ", "Báo cáo"]
-    units = names[5:]
+    assert names[:7] == [
+        "Biểu số 01", "Biểu số 02", "Biểu số 03", "Kiểm tra số liệu", "Văn bản", "Tiến độ",
+        "Báo cáo",
+    ]  # fmt: skip
+    units = names[7:]
+    assert "Biểu số 01 (2)" in units and "biểu số 02 (2)" in units  # a unit never takes a biểu's
     assert units[0] == "A-B" and units[1] == "A-B (2)" and units[2] == "A-B (3)"
     ws = workbook[units[-1]]
     assert ws["A2"].value == long_name.upper()  # the full name is in the sheet, the tab is short

@@ -15,7 +15,7 @@ from bot.documents.workbooks import export_bytes
 from bot.use_cases import status, unit_deadline
 from storage.repository import current_campaign, unit_by_code
 from storage.staff_store import set_unit_deadline
-from tests.exports.conftest import NOW, open_workbook, unit_row
+from tests.exports.conftest import NOW, Summary, open_workbook, unit_row
 
 DEADLINE = datetime(2022, 7, 4, 17, 0, tzinfo=UTC)  # "trước ngày 05/7/2022", Vietnam time
 EXTENDED = DEADLINE + timedelta(days=7)
@@ -76,6 +76,6 @@ def test_status_json_leaves_the_extended_unit_out_of_late(
 
 def test_the_workbook_marks_only_the_unit_without_an_extension_late(extended):
     _, data = export_bytes(extended.database, now=LATER, unit_sheets=False)
-    summary = open_workbook(data)["Tổng hợp"]
+    summary = Summary(open_workbook(data))
     assert summary.cell(unit_row(summary, HU_NH), 3).value == "đã nộp, nộp muộn 2 ngày"
     assert summary.cell(unit_row(summary, "Đảng ủy xã Tri Hải"), 3).value == "đã nộp"
