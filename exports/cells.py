@@ -22,11 +22,21 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, Cell
 from openpyxl.comments import Comment
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.styles.cell_style import StyleArray
+from openpyxl.utils.indexed_list import IndexedList
 from openpyxl.worksheet.cell_range import CellRange, MultiCellRange
 
 from conversations.formatting import decimal_text
 
 FONT_NAME = "Times New Roman"
+
+
+def use_document_font(workbook) -> None:
+    """Make Times New Roman the workbook's default font (style 0; Calibri in openpyxl): column
+    widths are counted in the default font's digits, so the printed widths the page plans
+    assume hold on a machine without Calibri or its metric twin."""
+    workbook._fonts = IndexedList([Font(name=FONT_NAME, size=11, family=1)])
+
+
 MAX_CELL_CHARS = 32_767
 MAX_SHEET_NAME = 31
 PAPER_A4 = "9"  # Worksheet.PAPERSIZE_A4 (not available on write-only sheets)

@@ -33,11 +33,9 @@ from pathlib import Path
 from typing import BinaryIO
 
 from openpyxl import Workbook
-from openpyxl.styles import Font
-from openpyxl.utils.indexed_list import IndexedList
 
 from conversations.forms import Form
-from exports.cells import FONT_NAME, SheetNames, StyleBook, grouped
+from exports.cells import SheetNames, StyleBook, grouped, use_document_font
 from exports.consolidated import Progress, SummarySheet, unit_tree
 from exports.consolidation import left_out, left_out_text, mismatches
 from exports.data import CampaignInfo, SignedFile, UnitReport
@@ -73,8 +71,7 @@ class ExportResult:
 
 def _new_workbook(info: CampaignInfo, title: str) -> Workbook:
     workbook = Workbook(write_only=True)
-    # The workbook's default font (style 0): Calibri in openpyxl, Times New Roman here.
-    workbook._fonts = IndexedList([Font(name=FONT_NAME, size=11, family=1)])
+    use_document_font(workbook)
     workbook.properties.title = title
     workbook.properties.creator = "baocao"
     workbook.properties.subject = f"Đợt báo cáo {info.code}"

@@ -22,14 +22,17 @@ from typing import BinaryIO
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Border, Font, Side
 from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.pagebreak import Break
 
 from conversations.constraints import plain_value
 from conversations.expressions import parse_expression
 from conversations.formatting import format_value
 from conversations.forms import Calculation, Form, Question, QuestionKind
 from conversations.labels import level_title
+from exports.cells import line_height, text_lines, use_document_font
 from exports.consolidation import UnitTree, counts, level_order
 from exports.data import CampaignInfo, UnitReport
+from exports.table_plan import PAGE_MARGIN, PAGE_WIDTH, printed_width
 
 # What the hand-tuned layout (exports.unit_sheet, exports.consolidated) can show; a form using
 # anything else (a choice, a date, a decimal, a list, a calculation) gets the generic layout.
@@ -217,6 +220,28 @@ def _fit_page(sheet, *, landscape: bool) -> None:
     sheet.page_setup.fitToHeight = 0
 
 
+def _fit_rows(sheet, first_row: int) -> None:
+    """Rows high enough for their wrapped texts (neither Excel nor LibreOffice grows a row of a
+    file by itself, and a row too low prints its lines over the next one)."""
+    # Three quarters of the width: these 11 pt cells, printed, hold about one character per
+    # unit of width, fewer than the estimate's calibration; a line short prints over a row.
+    widths = {
+        column: (sheet.column_dimensions[get_column_letter(column)].width or 9) * 0.75
+        for column in range(1, sheet.max_column + 1)
+    }
+    for cells in sheet.iter_rows(min_row=first_row):
+        lines = max(
+            (
+                text_lines(str(cell.value), widths[cell.column], bold=bool(cell.font.b))
+                for cell in cells
+                if isinstance(cell.value, str) and cell.value
+            ),
+            default=1,
+        )
+        if lines > 1:
+            sheet.row_dimensions[cells[0].row].height = lines * line_height(11)
+
+
 def _header(sheet, row: int, column: int, text: str) -> None:
     cell = sheet.cell(row=row, column=column, value=text)
     cell.font, cell.alignment, cell.border = Font(name=FONT, bold=True), _CENTER, _BOX
@@ -227,17 +252,51 @@ def _cell(sheet, row: int, column: int, value, *, bold: bool = False) -> None:
     cell.font, cell.alignment, cell.border = Font(name=FONT, bold=bold), _WRAP, _BOX
     if isinstance(value, float):
         cell.number_format = "#,##0" if value.is_integer() else "#,##0.0#"
-    if isinstance(value, str) and "\n" in value:  # Excel does not grow a row by itself
-        lines = value.count("\n") + 1
-        current = sheet.row_dimensions[row].height or 15
-        sheet.row_dimensions[row].height = max(current, 15 * lines)
+
+
+FIXED_COLUMNS = (("STT", 5), ("Đơn vị", 38), ("Cấp", 9), ("Trạng thái", 12))
+FIGURE_WIDTH = 14
+
+
+def _print_across_pages(sheet, figures: int) -> list[int]:
+    """A4 landscape at 100 % (shrinking a wide table to one page width would print it in
+    unreadable type): the unit columns again on every page, then as many figure columns as fit.
+    Returns the last column of each printed page."""
+    _fit_page(sheet, landscape=True)
+    sheet.sheet_properties.pageSetUpPr.fitToPage = False
+    sheet.page_setup.scale = 100
+    sheet.page_margins.left = sheet.page_margins.right = PAGE_MARGIN
+    fixed = len(FIXED_COLUMNS)
+    sheet.print_title_cols = f"A:{get_column_letter(fixed)}"
+    room = PAGE_WIDTH - sum(printed_width(width) for _, width in FIXED_COLUMNS)
+    used, page_ends = 0.0, []
+    for index in range(figures):
+        if used and used + printed_width(FIGURE_WIDTH) > room:
+            sheet.col_breaks.append(Break(id=fixed + index))
+            page_ends.append(fixed + index)
+            used = 0.0
+        used += printed_width(FIGURE_WIDTH)
+    return [*page_ends, fixed + figures]
+
+
+def _pieces(first: int, last: int, page_ends: list[int]) -> list[tuple[int, int]]:
+    """The columns first..last cut where printed pages end."""
+    pieces = []
+    for end in page_ends:
+        if first > last:
+            break
+        if end >= first:
+            pieces.append((first, min(end, last)))
+            first = end + 1
+    return pieces
 
 
 def _write_table(sheet, form: Form, info: CampaignInfo, reports: list[UnitReport]) -> None:
     columns = sorted(_columns(form), key=lambda c: _section_order(form)[c.section])
-    fixed = ["STT", "Đơn vị", "Cấp", "Trạng thái"]
+    fixed = [title for title, _ in FIXED_COLUMNS]
     width = len(fixed) + len(columns)
-    top = _heading(sheet, info, form, width, "BẢNG TỔNG HỢP")
+    page_ends = _print_across_pages(sheet, len(columns))
+    top = _heading(sheet, info, form, page_ends[0], "BẢNG TỔNG HỢP")
     for index, title in enumerate(fixed, start=1):
         _header(sheet, top, index, title)
         sheet.merge_cells(start_row=top, start_column=index, end_row=top + 1, end_column=index)
@@ -245,18 +304,13 @@ def _write_table(sheet, form: Form, info: CampaignInfo, reports: list[UnitReport
     for number, column in enumerate(columns, start=start):
         _header(sheet, top + 1, number, column.header)
     position = start
-    for section in form.sections:  # a group title over its columns
+    for section in form.sections:  # a group title over its columns, on each page it reaches
         span = sum(1 for c in columns if c.section == section.key)
-        if span:
-            _header(sheet, top, position, f"{section.key}. {section.title}")
-            if span > 1:
-                sheet.merge_cells(
-                    start_row=top,
-                    start_column=position,
-                    end_row=top,
-                    end_column=position + span - 1,
-                )
-            position += span
+        for first, last in _pieces(position, position + span - 1, page_ends):
+            _header(sheet, top, first, f"{section.key}. {section.title}")
+            if last > first:
+                sheet.merge_cells(start_row=top, start_column=first, end_row=top, end_column=last)
+        position += span
     tree = UnitTree(reports, order=level_order(form, reports))
     counted = [report for report in reports if tree.counted(report)]
     row = top + 2
@@ -278,17 +332,15 @@ def _write_table(sheet, form: Form, info: CampaignInfo, reports: list[UnitReport
         numbers = _row_numbers(columns, _unit_values(report, form))
         for number, value in enumerate(numbers, start=start):
             _cell(sheet, row, number, value)
-    sheet.column_dimensions["A"].width = 5
-    sheet.column_dimensions["B"].width = 40
-    sheet.column_dimensions["C"].width = 10
-    sheet.column_dimensions["D"].width = 12
+    for number, (_, column_width) in enumerate(FIXED_COLUMNS, start=1):
+        sheet.column_dimensions[get_column_letter(number)].width = column_width
     for number in range(start, width + 1):
-        sheet.column_dimensions[get_column_letter(number)].width = 14
+        sheet.column_dimensions[get_column_letter(number)].width = FIGURE_WIDTH
     sheet.freeze_panes = sheet.cell(row=top + 2, column=start)
     sheet.print_title_rows = f"{top}:{top + 1}"
     sheet.row_dimensions[top].height = 32
     sheet.row_dimensions[top + 1].height = 80
-    _fit_page(sheet, landscape=True)
+    _fit_rows(sheet, top + 2)
 
 
 def _depth(tree: UnitTree, report: UnitReport) -> int:
@@ -356,8 +408,9 @@ def _write_texts(sheet, form: Form, info: CampaignInfo, reports: list[UnitReport
                 row += 1
                 for column, cell in enumerate((report.name, question.title, number, text), start=1):
                     _cell(sheet, row, column, cell)
-    for letter, width in zip("ABCD", (35, 35, 6, 70), strict=True):
+    for letter, width in zip("ABCD", (35, 35, 6, 64), strict=True):
         sheet.column_dimensions[letter].width = width
+    _fit_rows(sheet, top + 1)
     _fit_page(sheet, landscape=True)
 
 
@@ -399,6 +452,7 @@ def _write_unit(sheet, form: Form, info: CampaignInfo, report: UnitReport) -> No
             _cell(sheet, row, 3, values[calculation.key])
     for letter, width in zip("ABC", (6, 60, 40), strict=True):
         sheet.column_dimensions[letter].width = width
+    _fit_rows(sheet, top + 1)
     _fit_page(sheet, landscape=False)
 
 
@@ -421,6 +475,7 @@ def write_generic_unit(
     now: datetime,
 ) -> None:
     workbook = Workbook()
+    use_document_font(workbook)
     sheet = workbook.active
     sheet.title = _sheet_title(report.code, set())
     _write_unit(sheet, form, info, report)
@@ -440,6 +495,7 @@ def write_generic_consolidated(
 ) -> int:
     """The consolidated workbook; returns the number of unit sheets written."""
     workbook = Workbook()
+    use_document_font(workbook)
     used: set[str] = set()
     table = workbook.active
     table.title = _sheet_title("Tổng hợp", used)

@@ -8,6 +8,7 @@ import pytest
 from openpyxl import load_workbook
 
 import bot.cli.commands as cli
+import tests.exports.test_printing as printing
 from bot.app import build_app
 from tests.campaigns.test_officer_walkthrough import open_sample
 from tests.test_service import Chat, new_invite
@@ -112,3 +113,35 @@ def test_a_unit_sheet_of_an_imported_form(answered, database_url, clock, monkeyp
     assert (None, "Kinh phí bình quân một cuộc họp", 2.5417) in rows
     assert ("2", "Các hoạt động", None) in rows
     assert not any(row[1] in ("Số thôn", "Ý kiến của tỉnh") for row in rows)  # not for a district
+
+
+def test_the_consolidated_table_of_an_imported_form_prints_readable_on_a4(
+    answered, database_url, clock, monkeypatch, tmp_path
+):
+    """Ten figure columns do not fit one A4 width beside the unit columns: printed at 100 % on
+    two pages across, the unit columns and header rows on each, never shrunk to small type."""
+    target = tmp_path / "tong-hop.xlsx"
+    assert export(database_url, clock, monkeypatch, "--output", str(target)) == 0
+    sheet = load_workbook(target)["Tổng hợp"]
+    setup = sheet.page_setup
+    assert (int(setup.paperSize), setup.orientation, int(setup.scale)) == (9, "landscape", 100)
+    assert not sheet.sheet_properties.pageSetUpPr.fitToPage
+    assert sheet.print_title_cols == "$A:$D"
+    assert [b.id for b in sheet.col_breaks.brk] == [9]  # 5 figure columns on the first page
+    if not (printing.SOFFICE and printing.POPPLER):
+        pytest.skip("LibreOffice or poppler-utils is not installed")
+    pdf = printing.to_pdf(target.read_bytes(), tmp_path)
+    sizes = printing.page_sizes(pdf)
+    first = " ".join(printing.page_text(pdf, 1).split())
+    assert "BÁO CÁO CÔNG TÁC DÂN VẬN 6 THÁNG CUỐI NĂM 2026" in first  # the heading on page 1
+    table_pages = [
+        page for page in range(1, len(sizes) + 1) if "TỔNG CỘNG" in printing.page_text(pdf, page)
+    ]
+    assert len(table_pages) == 2
+    for page in table_pages:
+        assert printing.is_size(sizes[page - 1], printing.A4_LANDSCAPE)
+        assert min(printing.body_font_sizes(pdf, page)) >= 10, page
+        assert not printing.overprinted(pdf, page), page
+        text = " ".join(printing.page_text(pdf, page).split())
+        assert "Ban Thường vụ Huyện ủy Ninh Phước" in text  # the unit columns on each page
+        assert "1. Tình hình chung" in text  # a group's title over its columns on each page
