@@ -9,8 +9,14 @@ comparable:
 
 * ours          — `write_consolidated_workbook(..., unit_sheets=False)`
 * ours+sheets   — the same with one Phụ lục sheet per unit (the 500-unit limit lifted)
-* baseline      — the same sheets' cells (rows × columns of plain values) appended with
-                  plain `Workbook(write_only=True)`, no styles, no merges
+* baseline      — the same sheets with the same cells, as plain values appended with plain
+                  `Workbook(write_only=True)`: every biểu ("Biểu số 01", …: heading and
+                  header rows, each unit's STT, name, status and that biểu's figures, the
+                  subtotal and province rows, note rows), "Kiểm tra số liệu" (one row per
+                  mismatch), "Văn bản" and "Tiến độ"; no styles, merges, row heights, page
+                  setup, comments or footnotes. The unit order, figures, totals and mismatches
+                  come from the same functions as ours (totals computed once, as ours does),
+                  so the ratio measures what the styled, printable layout costs.
 
 Time is measured without tracemalloc; a second run of each variant measures the tracemalloc
 peak. Targets: ours ≤ 1.5 × baseline time, peak memory < 300 MB.
@@ -42,11 +48,13 @@ if str(ROOT) not in sys.path:
 from openpyxl import Workbook  # noqa: E402
 
 from conversations.forms import Form, QuestionKind, load_form  # noqa: E402
-from exports.consolidated import UNIT_HEADERS, grouped_units  # noqa: E402
+from exports.consolidated import unit_tree  # noqa: E402
+from exports.consolidation import mismatches  # noqa: E402
 from exports.data import AnswerData, CampaignInfo, UnitReport  # noqa: E402
 from exports.excel import write_consolidated_workbook  # noqa: E402
-from exports.figures import Totals, form_columns, unit_figures  # noqa: E402
-from exports.lists import DOCUMENT_HEADERS, PROGRESS_HEADERS  # noqa: E402
+from exports.figures import Totals, unit_figures  # noqa: E402
+from exports.lists import CHECK_HEADERS, DOCUMENT_HEADERS, PROGRESS_HEADERS  # noqa: E402
+from exports.table_plan import UNIT_HEADERS, table_plan  # noqa: E402
 
 NOW = datetime(2022, 7, 4, 1, 30, tzinfo=UTC)
 VARIANTS = ("baseline", "ours", "ours+sheets")
@@ -132,29 +140,56 @@ def run_ours(output: str, info, form, reports, *, unit_sheets: bool) -> None:
 
 
 def run_baseline(output: str, info, form, reports) -> None:
-    """The same cells as our three sheets, as plain values, with plain write-only openpyxl."""
+    """The same sheets and cells as ours, as plain values, with plain write-only openpyxl."""
     workbook = Workbook(write_only=True)
-    columns = form_columns(form)
-    summary = workbook.create_sheet("Tổng hợp")
-    for _ in range(8):
-        summary.append([f"Dòng tiêu đề {form.title}"])
-    for _ in range(3):
-        summary.append([label for label, _ in UNIT_HEADERS] + [c.header for c in columns])
+    tree = unit_tree(form, reports)
+    groups = tree.groups()
     province = Totals(form)
-    for group, members in grouped_units(form, reports):
-        summary.append(["I", None, str(group)])
+    sums = []  # the totals, computed once for every biểu, as ours does
+    for _group, members in groups:
         totals = Totals(form)
-        for index, (report, _depth) in enumerate(members, start=1):
+        for report, _depth in members:
             totals.add(report.level, report.answers)
             province.add(report.level, report.answers)
-            row = [index, report.name, report.status]
-            for question in form.questions:
-                answer = report.answer(question.key)
-                asked = question.applies_to(report.level)
-                row.extend(f.value for f in unit_figures(question, answer, asked))
-            summary.append(row)
-        summary.append([None, "Cộng", "Tổng hợp"] + _total_values(form, totals))
-    summary.append([None, "Toàn tỉnh", "Tổng hợp"] + _total_values(form, province))
+        sums.append(totals)
+    for table in table_plan(form):
+        sheet = workbook.create_sheet(table.label)
+        for _ in range(8):
+            sheet.append([f"Dòng tiêu đề {form.title}"])
+        for _ in range(3):
+            sheet.append([label for label, _ in UNIT_HEADERS] + [c.header for c in table.columns])
+        index = 0
+        for (group, members), totals in zip(groups, sums, strict=True):
+            sheet.append(["I", str(group)])
+            for report, _depth in members:
+                index += 1
+                row = [index, report.name, report.status]
+                for question in table.questions:
+                    answer = report.answer(question.key)
+                    asked = question.applies_to(report.level)
+                    row.extend(f.value for f in unit_figures(question, answer, asked))
+                sheet.append(row)
+            sheet.append([None, "Cộng", "Tổng hợp"] + _total_values(table.questions, totals))
+        sheet.append([None, "Toàn tỉnh", "Tổng hợp"] + _total_values(table.questions, province))
+        for _ in range(8):
+            sheet.append([f"Ghi chú {form.title}"])
+
+    check = workbook.create_sheet("Kiểm tra số liệu")
+    check.append(["Kiểm tra số liệu"])
+    check.append([label for label, _ in CHECK_HEADERS])
+    for number, item in enumerate(mismatches(tree, form), start=1):
+        check.append(
+            [
+                number,
+                item.parent.code,
+                item.parent.name,
+                item.label,
+                item.parent_value,
+                item.children_sum,
+                item.children,
+                item.children_sum - item.parent_value,
+            ]
+        )
 
     documents = workbook.create_sheet("Văn bản")
     documents.append(["Văn bản"])
@@ -206,8 +241,8 @@ def run_baseline(output: str, info, form, reports) -> None:
     workbook.save(output)
 
 
-def _total_values(form: Form, totals: Totals) -> list:
-    return [f.value for q in form.questions for f in totals.figures(q)]
+def _total_values(questions, totals: Totals) -> list:
+    return [f.value for q in questions for f in totals.figures(q)]
 
 
 def child(variant: str, units: int, trace: bool) -> dict:

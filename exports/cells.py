@@ -4,8 +4,9 @@
   "=1+1", "+84 123", "-SUM(A1)", "@cmd" or "#N/A" never become a formula, an error value or a
   link; control characters Excel refuses are removed, and text is cut at Excel's cell limit.
 * Speed: all sheets are streamed with openpyxl's write-only mode. A style is resolved once per
-  workbook into a `StyleArray` that cells share, instead of assigning font, border, fill… to
-  every cell (which is what makes styled openpyxl exports slow).
+  workbook into a `SharedStyle` that cells share, instead of assigning font, border, fill… to
+  every cell (which is what makes styled openpyxl exports slow); cells and row heights are the
+  light ones of `exports.streaming`.
 * Sheet names: valid (31 characters, none of `/ \\ ? * [ ] :`, no edge apostrophes) and unique
   (case-insensitively, "History" reserved), whatever the unit names or codes are.
 """
@@ -17,17 +18,21 @@ import re
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 
-from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, Cell
 from openpyxl.comments import Comment
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
-from openpyxl.styles.cell_style import StyleArray
 from openpyxl.utils.indexed_list import IndexedList
 from openpyxl.worksheet.cell_range import CellRange, MultiCellRange
 
 from conversations.formatting import decimal_text
+from exports.streaming import RowHeights, SharedStyle, StreamCell
 
 FONT_NAME = "Times New Roman"
+MAX_CELL_CHARS = 32_767
+MAX_SHEET_NAME = 31
+PAPER_A4 = "9"  # Worksheet.PAPERSIZE_A4 (not available on write-only sheets)
+PAPER_A3 = "8"
+FOOTER_FONT = f"{FONT_NAME},Regular"
 
 
 def use_document_font(workbook) -> None:
@@ -35,13 +40,6 @@ def use_document_font(workbook) -> None:
     widths are counted in the default font's digits, so the printed widths the page plans
     assume hold on a machine without Calibri or its metric twin."""
     workbook._fonts = IndexedList([Font(name=FONT_NAME, size=11, family=1)])
-
-
-MAX_CELL_CHARS = 32_767
-MAX_SHEET_NAME = 31
-PAPER_A4 = "9"  # Worksheet.PAPERSIZE_A4 (not available on write-only sheets)
-PAPER_A3 = "8"
-FOOTER_FONT = f"{FONT_NAME},Regular"
 
 
 def grouped_format(before: str = "", after: str = "") -> str:
@@ -150,14 +148,14 @@ class CellStyle:
 
 
 class StyleBook:
-    """Turns `CellStyle`s into style arrays registered with one workbook (cached)."""
+    """Turns `CellStyle`s into shared styles of one workbook (cached)."""
 
     def __init__(self, worksheet) -> None:
         # Any worksheet of the workbook will do: styles are registered with its parent.
         self._template_sheet = worksheet
-        self._arrays: dict[CellStyle, StyleArray] = {}
+        self._arrays: dict[CellStyle, SharedStyle] = {}
 
-    def array(self, style: CellStyle) -> StyleArray:
+    def array(self, style: CellStyle) -> SharedStyle:
         found = self._arrays.get(style)
         if found is None:
             cell = Cell(self._template_sheet)
@@ -179,15 +177,13 @@ class StyleBook:
                 indent=style.indent,
             )
             cell.number_format = style.number_format
-            found = self._arrays[style] = cell._style
+            found = self._arrays[style] = SharedStyle(cell._style, self._template_sheet.parent)
         return found
 
 
-def make_cell(worksheet, value: object, style: StyleArray | None = None) -> Cell:
+def make_cell(worksheet, value: object, style: SharedStyle | None = None) -> StreamCell:
     """A cell for a write-only sheet; strings are always text, never formulas or links."""
-    cell = WriteOnlyCell(worksheet)
-    if style is not None:
-        cell._style = style  # shared, never mutated: cells are serialised as soon as appended
+    cell = StreamCell(worksheet, style)
     set_value(cell, value)
     return cell
 
@@ -199,7 +195,7 @@ def note_comment(note: str) -> Comment:
     return comment
 
 
-def set_value(cell: Cell, value: object) -> None:
+def set_value(cell: StreamCell, value: object) -> None:
     if value is None:
         return
     if isinstance(value, bool):
@@ -318,13 +314,12 @@ class RowWriter:
         self.styles = styles
         self.row = 0
         self.heights: list[float] | None = [] if measure else None
-        # openpyxl first tries to assign each appended item as a value and only takes a Cell
-        # after a ValueError (whose message formats the cell): for rows made only of cells
-        # that costs more than writing them. Rows here hold only cells or None, so position
-        # them directly. Without this hook openpyxl's own path gives the same file.
+        self._rows = RowHeights(worksheet)
+        # openpyxl would take each appended item for a value to wrap in a cell of its own;
+        # rows here hold only our cells (`exports.streaming`) or None: position them directly.
         worksheet._values_to_row = _cells_to_row
 
-    def cell(self, value: object, style: CellStyle) -> Cell:
+    def cell(self, value: object, style: CellStyle) -> StreamCell:
         return make_cell(self.ws, value, self.styles.array(style))
 
     def append(
@@ -337,7 +332,8 @@ class RowWriter:
         """Write the next row; `merges` are (first column, last column) spans within it."""
         self.row += 1
         if height:
-            self.ws.row_dimensions[self.row].height = height
+            # the writer copies a row's attributes from here when the row is appended
+            self.ws.row_dimensions[self.row] = self._rows.attributes(height)
         if self.heights is not None:
             self.heights.append(height or DEFAULT_ROW_HEIGHT)
         for first, last in merges:

@@ -30,7 +30,7 @@ them. Every sheet is streamed (openpyxl write-only): memory stays flat at 10,000
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from openpyxl.utils import get_column_letter
@@ -230,12 +230,13 @@ def document_title(form: Form) -> tuple[str, str]:
 @dataclass
 class _Sums:
     """The totals every biểu prints, computed once: per group, the province, the district's
-    communes (its own table only)."""
+    communes (its own table only); and each unit row's labels, the same on every biểu."""
 
     groups: list[tuple[str | None, list, Totals]]
     province: Totals
     rows: list
     beside: tuple[str, Totals] | None = None
+    labels: dict[int, tuple[str, int, str, int]] = field(default_factory=dict)
 
 
 class SummarySheet:
@@ -379,9 +380,7 @@ class _TableSheet:
                 number += 1
                 kind = "unit" if counts(report.status) else "draft"
                 indent = min(depth * 2, 15)
-                name = f"– {report.name}" if depth else report.name
-                lines = text_lines(name, (NAME_WIDTH - indent * 1.5) * FIT, 11)
-                state = progress_text(report, self.info.deadlines.of(report.code))
+                name, name_lines, state, state_lines = self._labels(sums, report, depth)
                 marks: list[int] = []
                 key = (indent, kind)
                 if key not in name_styles:
@@ -414,8 +413,9 @@ class _TableSheet:
                         cells.append(cell)
                 if marks:  # the status cell points to the unit's notes under the table
                     state = f"{state} (ghi chú {', '.join(map(str, marks))})"
-                    cells[2].value = state
-                lines = max(lines, text_lines(state, STATUS_WIDTH * FIT, 11))
+                    cells[2] = make_cell(ws, state, labels["left"])
+                    state_lines = text_lines(state, STATUS_WIDTH * FIT, 11)
+                lines = max(name_lines, state_lines)
                 out.append(cells, height=lines * line_height(11) if lines > 1 else None)
                 done[0] += 1
                 if progress is not None:
@@ -450,6 +450,22 @@ class _TableSheet:
             frame.bottom(out, letterhead)
         ws.close()
         release(ws)
+
+    def _labels(self, sums: _Sums, report: UnitReport, depth: int) -> tuple[str, int, str, int]:
+        """A unit row's name and status, each with the lines it wraps to: the same on every
+        biểu, so worked out on the first one only."""
+        found = sums.labels.get(id(report))
+        if found is None:
+            indent = min(depth * 2, 15)
+            name = f"– {report.name}" if depth else report.name
+            state = progress_text(report, self.info.deadlines.of(report.code))
+            found = sums.labels[id(report)] = (
+                name,
+                text_lines(name, (NAME_WIDTH - indent * 1.5) * FIT, 11),
+                state,
+                text_lines(state, STATUS_WIDTH * FIT, 11),
+            )
+        return found
 
     def _legend(self) -> tuple[str, ...]:
         """The legend's lines this biểu needs: the rate line only where a rate is printed."""

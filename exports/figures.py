@@ -150,19 +150,19 @@ def numbers_of(question: Question, value: dict | None) -> list[int | float] | No
 
 def unit_figures(question: Question, answer: AnswerData | None, asked: bool) -> list[Figure]:
     """A unit's cells for one question (as many as the question has columns)."""
-    width = len(question_columns(question))
     if not asked:
-        return [Figure(None, NOT_ASKED)] * width
+        return [Figure(None, NOT_ASKED)] * len(question_columns(question))
     if answer is None or not answer.answered:
-        return [Figure(None, UNANSWERED)] * width
+        return [Figure(None, UNANSWERED)] * len(question_columns(question))
     if answer.not_applicable:
-        return [Figure(NA_MARK, NA)] * width
+        return [Figure(NA_MARK, NA)] * len(question_columns(question))
     kind, value = question.kind, answer.value
     if kind == QuestionKind.TEXT:
         text = value.get("value") if isinstance(value, dict) else None
         return [Figure(str(text) if text is not None else None, TEXT)]
     numbers = numbers_of(question, value)
     if numbers is None:  # a stored value of the wrong shape: show it rather than hide it
+        width = len(question_columns(question))
         return [Figure(str(value), TEXT)] + [Figure(None, UNANSWERED)] * (width - 1)
     if kind == QuestionKind.PERCENT:
         return [Figure(numbers[0], PCT)]
